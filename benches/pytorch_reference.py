@@ -1,0 +1,112 @@
+"""PyTorch reference for benches/throughput.rs: the same BERT shapes and work on CPU, 2 threads.
+
+Install (not in CI: the wheel pulls ~3 GB of CUDA dependencies): pip install torch==2.9.0
+Run: python3 benches/pytorch_reference.py [--iters 10] [--json]
+"""
+import argparse
+import json
+import math
+import time
+
+import torch
+from torch import nn
+
+BATCH, SEQ, VOCAB = 32, 64, 30522
+
+
+class Layer(nn.Module):
+    def __init__(self, d, heads, ffn):
+        super().__init__()
+        self.heads = heads
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.n1, self.n2 = nn.LayerNorm(d, eps=1e-12), nn.LayerNorm(d, eps=1e-12)
+        self.i, self.out = nn.Linear(d, ffn), nn.Linear(ffn, d)
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, x, bias):
+        b, t, d = x.shape
+        h, dh = self.heads, d // self.heads
+        split = lambda y: y.view(b, t, h, dh).transpose(1, 2)
+        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
+        probs = torch.softmax(q @ k.transpose(2, 3) / math.sqrt(dh) + bias, dim=-1)
+        ctx = (self.drop(probs) @ v).transpose(1, 2).reshape(b, t, d)
+        a = self.n1(self.drop(self.o(ctx)) + x)
+        return self.n2(self.drop(self.out(torch.nn.functional.gelu(self.i(a)))) + a)
+
+
+class Bert(nn.Module):
+    """Same structure as distiller's model: embeddings, layers, pooler, classifier."""
+
+    def __init__(self, layers, d, heads, ffn):
+        super().__init__()
+        self.word, self.pos, self.typ = nn.Embedding(VOCAB, d), nn.Embedding(512, d), nn.Embedding(2, d)
+        self.norm = nn.LayerNorm(d, eps=1e-12)
+        self.layers = nn.ModuleList(Layer(d, heads, ffn) for _ in range(layers))
+        self.pool, self.cls = nn.Linear(d, d), nn.Linear(d, 2)
+        self.drop = nn.Dropout(0.1)
+
+    def forward(self, ids, types, mask):
+        pos = torch.arange(ids.shape[1]).unsqueeze(0)
+        x = self.drop(self.norm(self.word(ids) + self.pos(pos) + self.typ(types)))
+        bias = ((mask - 1.0) * 10000.0)[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, bias)
+        return self.cls(self.drop(torch.tanh(self.pool(x[:, 0]))))
+
+
+def shapes(layers, d):
+    """12 heads; FFN 1536 for MiniLM's 384 width, 1200 for TinyBERT's 312."""
+    return (layers, d, 12, 1536 if d == 384 else 1200)
+
+
+def timed(iters, fn):
+    for _ in range(2):
+        fn()
+    start = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    return BATCH * iters / (time.perf_counter() - start)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    ids = torch.randint(1000, 21000, (BATCH, SEQ))
+    types = torch.zeros_like(ids)
+    mask = torch.ones(BATCH, SEQ)
+    labels = torch.ones(BATCH, dtype=torch.long)
+    results = {"version": torch.__version__}
+
+    teacher = Bert(*shapes(6, 384)).eval()
+    with torch.no_grad():
+        results["forward 6x384"] = timed(args.iters, lambda: teacher(ids, types, mask))
+
+    for d in (384, 312):
+        student = Bert(*shapes(4, d)).train()
+        decay = [p for n, p in student.named_parameters() if not ("bias" in n or "norm" in n)]
+        rest = [p for n, p in student.named_parameters() if "bias" in n or "norm" in n]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}], lr=5e-5, eps=1e-8)
+
+        def step():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(student(ids, types, mask), labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
+            opt.step()
+
+        results[f"train_step 4x{d}"] = timed(args.iters, step)
+
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for k, v in results.items():
+            print(f"{k}: {v if isinstance(v, str) else f'{v:.1f} samples/s'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+//! Backend choice at the edge: the library is written once against burn's runtime `Device`;
+//! which backends exist is decided by cargo features, which one runs by `--backend`.
+
+use crate::error::{Error, Result};
+use burn::tensor::Device;
+
+/// The backends compiled into this build, in order of preference for the default.
+pub fn available() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    #[cfg(feature = "flex")]
+    names.push("flex");
+    #[cfg(feature = "ndarray")]
+    names.push("ndarray");
+    #[cfg(feature = "tch")]
+    names.extend(["tch", "tch-cuda"]);
+    #[cfg(feature = "cuda")]
+    names.push("cuda");
+    names
+}
+
+/// The device for a backend name (`flex`, `ndarray`, `tch`, `tch-cuda`, `cuda`); `None` picks the
+/// first compiled one.
+pub fn device(name: Option<&str>) -> Result<Device> {
+    let names = available();
+    let name = name.or(names.first().copied()).ok_or_else(|| Error::Config("no backend compiled in (enable feature flex, ndarray, tch or cuda)".into()))?;
+    match name {
+        #[cfg(feature = "flex")]
+        "flex" => Ok(Device::flex()),
+        #[cfg(feature = "ndarray")]
+        "ndarray" => Ok(Device::ndarray()),
+        #[cfg(feature = "tch")]
+        "tch" => Ok(Device::libtorch()),
+        #[cfg(feature = "tch")]
+        "tch-cuda" => Ok(Device::libtorch_cuda(0usize)),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(Device::cuda(0usize)),
+        other => Err(Error::Config(format!("backend `{other}` is not compiled in (available: {})", names.join(", ")))),
+    }
+}

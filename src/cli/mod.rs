@@ -1,0 +1,47 @@
+//! Command-line interface: argument parsing and one file per subcommand; each calls the library.
+
+pub mod eval;
+pub mod teacher;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Search for, and recommend, the best knowledge-distillation pipeline for an NLP task.
+#[derive(Debug, Parser)]
+#[command(name = "distiller", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Where teachers, caches and studies are kept.
+    #[arg(long, global = true, default_value = ".distiller", env = "DISTILLER_WORKSPACE")]
+    pub workspace: PathBuf,
+    /// GLUE data directory (else $DISTILLER_DATA, ./data/glue, ../shared/data/glue).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Compute backend: flex (default CPU), ndarray, tch, tch-cuda, cuda — as compiled in.
+    #[arg(long, global = true)]
+    pub backend: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fine-tune the pretrained MiniLM into a task teacher, saved in the workspace.
+    Teacher(teacher::TeacherArgs),
+    /// Print a checkpoint's dev metrics on a task.
+    Eval(eval::EvalArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> distiller::Result<()> {
+    match cli.command {
+        Command::Teacher(args) => teacher::exec(args, &cli.common),
+        Command::Eval(args) => eval::exec(args, &cli.common),
+    }
+}

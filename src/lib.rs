@@ -1,0 +1,38 @@
+//! # distiller
+//!
+//! Searches for, and recommends, the best knowledge-distillation pipeline for an NLP task,
+//! after "Distiller: A Systematic Study of Model Distillation Methods in NLP" (He et al., 2021).
+//!
+//! This crate is both the `distiller` CLI and a library. The building blocks available now:
+//!
+//! - [`data`]: the GLUE registry and loaders (plus custom TSV/CSV/JSONL tasks), WordPiece
+//!   tokenization, length-bucketed batches, GLUE metrics;
+//! - [`model`]: a BERT encoder whose forward pass returns logits, every hidden state and the
+//!   attention maps; HF checkpoint loading and saving;
+//! - [`train`]: AdamW with warm-up/decay, fine-tuning, evaluation;
+//! - [`teacher`]: fine-tuning the pretrained all-MiniLM-L6-v2 into a task teacher.
+//!
+//! ```no_run
+//! use distiller::data::{Split, Task, TextEncoder, load_split};
+//! use distiller::model::load;
+//! use distiller::train::evaluate;
+//!
+//! let device = distiller::backend::device(None)?;
+//! let task = Task::resolve("sst2")?;
+//! let teacher = load(std::path::Path::new(".distiller/teachers/sst2"), &device)?;
+//! let encoder = TextEncoder::from_model_dir(&teacher.dir, 64)?;
+//! let dev = load_split(&task, Split::Dev, None)?;
+//! let split = distiller::teacher::encode_split(&encoder, &dev)?;
+//! let metrics = evaluate(&teacher.model, &split.encoded, &split.labels, &task.label_kind(), task.metric(), encoder.pad_id(), &device);
+//! println!("{metrics}");
+//! # Ok::<(), distiller::Error>(())
+//! ```
+
+pub mod backend;
+pub mod data;
+pub mod error;
+pub mod model;
+pub mod teacher;
+pub mod train;
+
+pub use error::{Error, Result};

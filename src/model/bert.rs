@@ -1,0 +1,246 @@
+//! A BERT encoder with a sequence-classification head whose forward pass returns what
+//! distillation needs: logits, every hidden state (embedding output + each layer) and, on
+//! request, each layer's attention probabilities. It knows nothing about distillation.
+
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{gelu, softmax, tanh};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::config::BertConfig;
+use super::weights::{Init, WeightSource};
+use crate::data::HostBatch;
+use crate::error::Result;
+
+/// Token ids, segment ids and the padding mask (1 = token, 0 = padding) of one batch.
+#[derive(Debug, Clone)]
+pub struct BertInput {
+    pub ids: Tensor<2, Int>,
+    pub type_ids: Tensor<2, Int>,
+    pub mask: Tensor<2>,
+}
+
+impl BertInput {
+    pub fn from_host(batch: &HostBatch, device: &Device) -> Self {
+        let shape = [batch.rows, batch.width];
+        Self {
+            ids: Tensor::from_data(TensorData::new(batch.ids.clone(), shape), device),
+            type_ids: Tensor::from_data(TensorData::new(batch.type_ids.clone(), shape), device),
+            mask: Tensor::from_data(TensorData::new(batch.mask.clone(), shape), device),
+        }
+    }
+}
+
+/// Everything a forward pass exposes.
+#[derive(Debug, Clone)]
+pub struct BertOutput {
+    /// `[batch, num_labels]`.
+    pub logits: Tensor<2>,
+    /// `num_layers + 1` tensors `[batch, seq, hidden]`; index 0 is the embedding output.
+    pub hidden: Vec<Tensor<3>>,
+    /// One `[batch, heads, seq, seq]` per layer when requested, else empty.
+    pub attentions: Vec<Tensor<4>>,
+    /// `[batch, seq]`, 1 for real tokens.
+    pub mask: Tensor<2>,
+}
+
+#[derive(Module, Debug)]
+struct Embeddings {
+    word: Embedding,
+    position: Embedding,
+    token_type: Embedding,
+    norm: LayerNorm,
+}
+
+#[derive(Module, Debug)]
+struct EncoderLayer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_out: Linear,
+    attention_norm: LayerNorm,
+    intermediate: Linear,
+    output: Linear,
+    output_norm: LayerNorm,
+    heads: usize,
+}
+
+/// BERT encoder + pooler + classifier (HF `BertForSequenceClassification`).
+#[derive(Module, Debug)]
+pub struct Bert {
+    embeddings: Embeddings,
+    layers: Vec<EncoderLayer>,
+    pooler: Linear,
+    classifier: Linear,
+    hidden_dropout: Dropout,
+    attention_dropout: Dropout,
+}
+
+fn param<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+}
+
+/// Reads an HF `[out, in]` weight and stores it as burn's `[in, out]`.
+fn linear(src: &mut dyn WeightSource, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Linear> {
+    let w = src.tensor(&format!("{name}.weight"), &[d_out, d_in], Init::Normal)?;
+    let mut t = vec![0.0; w.len()];
+    for o in 0..d_out {
+        for i in 0..d_in {
+            t[i * d_out + o] = w[o * d_in + i];
+        }
+    }
+    let b = src.tensor(&format!("{name}.bias"), &[d_out], Init::Zeros)?;
+    let mut layer = LinearConfig::new(d_in, d_out).init(device);
+    layer.weight = param(t, [d_in, d_out], device);
+    layer.bias = Some(param(b, [d_out], device));
+    Ok(layer)
+}
+
+fn layer_norm(src: &mut dyn WeightSource, name: &str, d: usize, eps: f64, device: &Device) -> Result<LayerNorm> {
+    let mut norm = LayerNormConfig::new(d).with_epsilon(eps).init(device);
+    norm.gamma = param(src.tensor(&format!("{name}.weight"), &[d], Init::Ones)?, [d], device);
+    norm.beta = Some(param(src.tensor(&format!("{name}.bias"), &[d], Init::Zeros)?, [d], device));
+    Ok(norm)
+}
+
+fn embedding(src: &mut dyn WeightSource, name: &str, n: usize, d: usize, device: &Device) -> Result<Embedding> {
+    let mut emb = EmbeddingConfig::new(n, d).init(device);
+    emb.weight = param(src.tensor(&format!("{name}.weight"), &[n, d], Init::Normal)?, [n, d], device);
+    Ok(emb)
+}
+
+impl BertConfig {
+    /// A model with BERT's random initialisation.
+    pub fn init(&self, seed: u64, device: &Device) -> Bert {
+        Bert::build(self, &mut super::weights::RandomInit::new(seed), device).expect("random init cannot fail")
+    }
+}
+
+impl Bert {
+    /// Builds every parameter from `src`, under HF BERT names.
+    pub fn build(config: &BertConfig, src: &mut dyn WeightSource, device: &Device) -> Result<Self> {
+        config.validate().map_err(crate::error::Error::Config)?;
+        let (d, eps) = (config.hidden_size, config.layer_norm_eps);
+        let embeddings = Embeddings {
+            word: embedding(src, "embeddings.word_embeddings", config.vocab_size, d, device)?,
+            position: embedding(src, "embeddings.position_embeddings", config.max_position_embeddings, d, device)?,
+            token_type: embedding(src, "embeddings.token_type_embeddings", config.type_vocab_size, d, device)?,
+            norm: layer_norm(src, "embeddings.LayerNorm", d, eps, device)?,
+        };
+        let mut layers = Vec::with_capacity(config.num_hidden_layers);
+        for l in 0..config.num_hidden_layers {
+            let p = format!("encoder.layer.{l}");
+            layers.push(EncoderLayer {
+                query: linear(src, &format!("{p}.attention.self.query"), d, d, device)?,
+                key: linear(src, &format!("{p}.attention.self.key"), d, d, device)?,
+                value: linear(src, &format!("{p}.attention.self.value"), d, d, device)?,
+                attention_out: linear(src, &format!("{p}.attention.output.dense"), d, d, device)?,
+                attention_norm: layer_norm(src, &format!("{p}.attention.output.LayerNorm"), d, eps, device)?,
+                intermediate: linear(src, &format!("{p}.intermediate.dense"), d, config.intermediate_size, device)?,
+                output: linear(src, &format!("{p}.output.dense"), config.intermediate_size, d, device)?,
+                output_norm: layer_norm(src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
+                heads: config.num_attention_heads,
+            });
+        }
+        Ok(Self {
+            embeddings,
+            layers,
+            pooler: linear(src, "pooler.dense", d, d, device)?,
+            classifier: linear(src, "classifier", d, config.num_labels, device)?,
+            hidden_dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
+            attention_dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
+        })
+    }
+
+    /// Every parameter under its HF name and layout (`Linear` weights `[out, in]`), for saving.
+    pub fn export(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
+        let mut out = Vec::new();
+        let host = super::to_host::<1>;
+        let push_linear = |out: &mut Vec<_>, name: &str, l: &Linear| {
+            let [d_in, d_out] = l.weight.dims();
+            let w = host(l.weight.val().transpose().reshape([d_in * d_out]));
+            out.push((format!("{name}.weight"), vec![d_out, d_in], w));
+            if let Some(b) = &l.bias {
+                out.push((format!("{name}.bias"), vec![d_out], host(b.val())));
+            }
+        };
+        let push_norm = |out: &mut Vec<_>, name: &str, n: &LayerNorm| {
+            out.push((format!("{name}.weight"), n.gamma.dims().to_vec(), host(n.gamma.val())));
+            if let Some(b) = &n.beta {
+                out.push((format!("{name}.bias"), b.dims().to_vec(), host(b.val())));
+            }
+        };
+        let push_emb = |out: &mut Vec<_>, name: &str, e: &Embedding| {
+            let [n, d] = e.weight.dims();
+            out.push((format!("{name}.weight"), vec![n, d], host(e.weight.val().reshape([n * d]))));
+        };
+        push_emb(&mut out, "embeddings.word_embeddings", &self.embeddings.word);
+        push_emb(&mut out, "embeddings.position_embeddings", &self.embeddings.position);
+        push_emb(&mut out, "embeddings.token_type_embeddings", &self.embeddings.token_type);
+        push_norm(&mut out, "embeddings.LayerNorm", &self.embeddings.norm);
+        for (l, layer) in self.layers.iter().enumerate() {
+            let p = format!("encoder.layer.{l}");
+            push_linear(&mut out, &format!("{p}.attention.self.query"), &layer.query);
+            push_linear(&mut out, &format!("{p}.attention.self.key"), &layer.key);
+            push_linear(&mut out, &format!("{p}.attention.self.value"), &layer.value);
+            push_linear(&mut out, &format!("{p}.attention.output.dense"), &layer.attention_out);
+            push_norm(&mut out, &format!("{p}.attention.output.LayerNorm"), &layer.attention_norm);
+            push_linear(&mut out, &format!("{p}.intermediate.dense"), &layer.intermediate);
+            push_linear(&mut out, &format!("{p}.output.dense"), &layer.output);
+            push_norm(&mut out, &format!("{p}.output.LayerNorm"), &layer.output_norm);
+        }
+        push_linear(&mut out, "pooler.dense", &self.pooler);
+        push_linear(&mut out, "classifier", &self.classifier);
+        out
+    }
+
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Runs the encoder; attention maps are kept only when `with_attention` (they cost memory).
+    pub fn forward(&self, input: &BertInput, with_attention: bool) -> BertOutput {
+        let [batch, seq] = input.ids.dims();
+        let device = input.ids.device();
+        let positions = Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]);
+        let emb = self.embeddings.word.forward(input.ids.clone())
+            + self.embeddings.position.forward(positions)
+            + self.embeddings.token_type.forward(input.type_ids.clone());
+        let mut x = self.hidden_dropout.forward(self.embeddings.norm.forward(emb));
+        // Additive mask: 0 for tokens, -10000 for padding, broadcast over heads and queries.
+        let bias = (input.mask.clone() - 1.0).mul_scalar(10000.0).reshape([batch, 1, 1, seq]);
+        let mut hidden = vec![x.clone()];
+        let mut attentions = Vec::new();
+        for layer in &self.layers {
+            let (next, probs) = layer.forward(x, bias.clone(), &self.hidden_dropout, &self.attention_dropout);
+            x = next;
+            hidden.push(x.clone());
+            if with_attention {
+                attentions.push(probs);
+            }
+        }
+        let [_, _, d] = x.dims();
+        let cls = x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]);
+        let pooled = tanh(self.pooler.forward(cls));
+        let logits = self.classifier.forward(self.hidden_dropout.forward(pooled));
+        BertOutput { logits, hidden, attentions, mask: input.mask.clone() }
+    }
+}
+
+impl EncoderLayer {
+    fn forward(&self, x: Tensor<3>, bias: Tensor<4>, hidden_dropout: &Dropout, attention_dropout: &Dropout) -> (Tensor<3>, Tensor<4>) {
+        let [batch, seq, d] = x.dims();
+        let (h, dh) = (self.heads, d / self.heads);
+        let split = |t: Tensor<3>| t.reshape([batch, seq, h, dh]).swap_dims(1, 2);
+        let q = split(self.query.forward(x.clone()));
+        let k = split(self.key.forward(x.clone()));
+        let v = split(self.value.forward(x.clone()));
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (dh as f64).sqrt()) + bias;
+        let probs = softmax(scores, 3);
+        let context = attention_dropout.forward(probs.clone()).matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
+        let attended = self.attention_norm.forward(hidden_dropout.forward(self.attention_out.forward(context)) + x);
+        let inner = gelu(self.intermediate.forward(attended.clone()));
+        let out = self.output_norm.forward(hidden_dropout.forward(self.output.forward(inner)) + attended);
+        (out, probs)
+    }
+}

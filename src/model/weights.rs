@@ -1,0 +1,159 @@
+//! Where a model's initial values come from: random init, an HF/own safetensors file, or a
+//! teacher's layers remapped onto a shallower student. One builder serves all three, so loading
+//! and initialising cannot drift apart.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// How a fresh tensor is initialised (BERT: N(0, 0.02) weights, zero biases, unit LayerNorm scale).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    Normal,
+    Zeros,
+    Ones,
+}
+
+/// A supplier of named tensors in HF layout (`Linear` weights as `[out, in]`), row-major f32.
+pub trait WeightSource {
+    fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Vec<f32>>;
+}
+
+/// BERT's initialisation, deterministic for a seed.
+pub struct RandomInit {
+    rng: StdRng,
+    std: f32,
+}
+
+impl RandomInit {
+    pub fn new(seed: u64) -> Self {
+        Self { rng: StdRng::seed_from_u64(seed), std: 0.02 }
+    }
+}
+
+impl WeightSource for RandomInit {
+    fn tensor(&mut self, _name: &str, shape: &[usize], init: Init) -> Result<Vec<f32>> {
+        let n = shape.iter().product();
+        Ok(match init {
+            Init::Zeros => vec![0.0; n],
+            Init::Ones => vec![1.0; n],
+            Init::Normal => (0..n).map(|_| standard_normal(&mut self.rng) * self.std).collect(),
+        })
+    }
+}
+
+/// Tensors read from a safetensors file (f32/f16/bf16), names normalised: a `bert.` prefix is
+/// dropped and TF-style `LayerNorm.gamma/beta` become `weight/bias`.
+pub struct SafetensorsWeights {
+    path: PathBuf,
+    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    /// Names that may be absent (e.g. a task head when starting from a pretrained encoder);
+    /// they fall back to `fallback`.
+    optional_prefixes: Vec<String>,
+    fallback: RandomInit,
+    /// Names that fell back to random init, reported to the user.
+    pub initialised: Vec<String>,
+}
+
+fn normalise_name(name: &str) -> String {
+    let name = name.strip_prefix("bert.").unwrap_or(name);
+    name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+}
+
+impl SafetensorsWeights {
+    pub fn open(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::checkpoint(path, format!("not a safetensors file: {e}")))?;
+        let mut tensors = HashMap::new();
+        for (name, view) in file.tensors() {
+            use safetensors::Dtype;
+            let data = view.data();
+            let values: Vec<f32> = match view.dtype() {
+                Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+                Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+                Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+                _ => continue, // integer buffers such as position_ids are not parameters
+            };
+            tensors.insert(normalise_name(&name), (view.shape().to_vec(), values));
+        }
+        Ok(Self { path: path.into(), tensors, optional_prefixes: Vec::new(), fallback: RandomInit::new(0), initialised: Vec::new() })
+    }
+
+    /// Lets names under these prefixes be missing; they are initialised randomly with `seed`.
+    pub fn allow_missing(mut self, prefixes: &[&str], seed: u64) -> Self {
+        self.optional_prefixes = prefixes.iter().map(|s| s.to_string()).collect();
+        self.fallback = RandomInit::new(seed);
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Names in the file (after normalisation).
+    pub fn names(&self) -> Vec<&str> {
+        self.tensors.keys().map(|s| s.as_str()).collect()
+    }
+}
+
+impl WeightSource for SafetensorsWeights {
+    fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Vec<f32>> {
+        match self.tensors.get(name) {
+            Some((found, values)) if found.as_slice() == shape => Ok(values.clone()),
+            Some((found, _)) => Err(Error::checkpoint(&self.path, format!("tensor `{name}` has shape {found:?}, expected {shape:?}"))),
+            None if self.optional_prefixes.iter().any(|p| name.starts_with(p.as_str())) => {
+                self.initialised.push(name.to_string());
+                self.fallback.tensor(name, shape, init)
+            }
+            None => Err(Error::checkpoint(&self.path, format!("missing tensor `{name}` (shape {shape:?})"))),
+        }
+    }
+}
+
+/// Builds a shallower student from a teacher's weights (DistilBERT-style): student layer `i`
+/// reads teacher layer `layers[i]`; embeddings and head are shared names.
+pub struct LayerSubset<S> {
+    pub inner: S,
+    pub layers: Vec<usize>,
+}
+
+impl<S: WeightSource> WeightSource for LayerSubset<S> {
+    fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Vec<f32>> {
+        let mapped = match name.strip_prefix("encoder.layer.") {
+            Some(rest) => {
+                let (idx, tail) = rest.split_once('.').unwrap_or((rest, ""));
+                let student: usize = idx.parse().map_err(|_| Error::Config(format!("bad layer name {name}")))?;
+                let teacher = *self.layers.get(student).ok_or_else(|| Error::Config(format!("no teacher layer for student layer {student}")))?;
+                format!("encoder.layer.{teacher}.{tail}")
+            }
+            None => name.to_string(),
+        };
+        self.inner.tensor(&mapped, shape, init)
+    }
+}
+
+/// Writes named tensors (HF layout) to a safetensors file.
+pub fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]) -> Result<()> {
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect()).collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), b)| {
+            let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b).map_err(|e| Error::checkpoint(path, e.to_string()))?;
+            Ok((name.clone(), view))
+        })
+        .collect::<Result<_>>()?;
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), "pt".to_string());
+    safetensors::serialize_to_file(views, Some(meta), path).map_err(|e| Error::checkpoint(path, e.to_string()))
+}
+
+/// Standard normal samples without pulling in `rand_distr` (Box–Muller).
+fn standard_normal(rng: &mut impl rand::Rng) -> f32 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random();
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}

@@ -1,0 +1,103 @@
+//! Making a teacher: fine-tune the pretrained MiniLM (or any BERT checkpoint) on a task and keep
+//! the best epoch in the workspace, where distillation runs find it.
+
+use burn::module::Module;
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::path::{Path, PathBuf};
+
+use crate::data::{Example, Split, Task, TextEncoder, load_split};
+use crate::error::Result;
+use crate::model::{CheckpointMeta, find_pretrained_teacher, load_pretrained, save};
+use crate::train::{EncodedSplit, EpochReport, FineTuneConfig, fine_tune};
+
+/// Everything `distiller teacher` needs.
+#[derive(Debug, Clone)]
+pub struct TeacherJob {
+    pub task: Task,
+    pub data_dir: Option<PathBuf>,
+    pub workspace: PathBuf,
+    /// Pretrained encoder directory; `None` finds the pip-installed MiniLM.
+    pub init: Option<PathBuf>,
+    /// Cap on training rows (a seeded random subset), for quick runs.
+    pub max_train: Option<usize>,
+    pub max_len: Option<usize>,
+    pub train: FineTuneConfig,
+}
+
+/// Where a task's teacher checkpoint lives in a workspace.
+pub fn teacher_dir(workspace: &Path, task: &Task) -> PathBuf {
+    workspace.join("teachers").join(task.name())
+}
+
+/// A seeded random subset of at most `cap` rows (all rows when `cap` is `None`).
+pub fn subsample(mut rows: Vec<Example>, cap: Option<usize>, seed: u64) -> Vec<Example> {
+    if let Some(cap) = cap.filter(|&c| c < rows.len()) {
+        rows.shuffle(&mut StdRng::seed_from_u64(seed));
+        rows.truncate(cap);
+    }
+    rows
+}
+
+/// Tokenizes a split into what the training loop consumes.
+pub fn encode_split(encoder: &TextEncoder, rows: &[Example]) -> Result<EncodedSplit> {
+    Ok(EncodedSplit { encoded: encoder.encode_all(rows)?, labels: rows.iter().map(|e| e.label).collect() })
+}
+
+/// Result of a teacher fine-tuning run.
+pub struct TeacherOutcome {
+    pub dir: PathBuf,
+    pub epochs: Vec<EpochReport>,
+    pub best: EpochReport,
+    pub initialised: Vec<String>,
+}
+
+/// Fine-tunes the teacher, saving the checkpoint whenever the dev headline metric improves.
+pub fn train_teacher(job: &TeacherJob, device: &Device, log: &mut dyn FnMut(&str)) -> Result<TeacherOutcome> {
+    let init = match &job.init {
+        Some(dir) => dir.clone(),
+        None => find_pretrained_teacher()?,
+    };
+    let max_len = job.max_len.unwrap_or_else(|| job.task.default_max_len());
+    let kind = job.task.label_kind();
+    let train_rows = subsample(load_split(&job.task, Split::Train, job.data_dir.as_deref())?, job.max_train, job.train.seed);
+    let dev_rows = load_split(&job.task, Split::Dev, job.data_dir.as_deref())?;
+    let encoder = TextEncoder::from_model_dir(&init, max_len)?;
+    let (train, dev) = (encode_split(&encoder, &train_rows)?, encode_split(&encoder, &dev_rows)?);
+    let (model, config, initialised) = load_pretrained(&init, kind.num_outputs(), job.train.seed, device)?;
+    log(&format!(
+        "teacher: {} ({} layers x {}), task {}, {} train / {} dev rows, max_len {max_len}; new head: {}",
+        init.display(),
+        config.num_hidden_layers,
+        config.hidden_size,
+        job.task.name(),
+        train.encoded.len(),
+        dev.encoded.len(),
+        if initialised.is_empty() { "none".to_string() } else { initialised.join(", ") }
+    ));
+    let dir = teacher_dir(&job.workspace, &job.task);
+    let mut best: Option<EpochReport> = None;
+    let mut on_epoch = |report: &EpochReport, model: &crate::model::Bert| -> Result<()> {
+        log(&format!("epoch {}: loss {:.4}, dev {}, {:.1} samples/s, {:.0}s", report.epoch, report.mean_loss, report.dev, report.samples_per_sec, report.seconds));
+        if best.as_ref().is_none_or(|b| report.dev.headline() > b.dev.headline()) {
+            let meta = CheckpointMeta {
+                task: job.task.name(),
+                label_kind: kind.clone(),
+                max_len,
+                dev_metrics: Some(report.dev.clone()),
+                epochs_done: report.epoch,
+                seed: job.train.seed,
+                init_from: init.display().to_string(),
+            };
+            save(&dir, &model.valid(), &config, &meta, &init)?;
+            log(&format!("saved {}", dir.display()));
+            best = Some(report.clone());
+        }
+        Ok(())
+    };
+    let epochs = fine_tune(model, &train, &dev, &kind, job.task.metric(), encoder.pad_id(), &job.train, device, &mut on_epoch)?;
+    let best = best.expect("at least one epoch ran");
+    Ok(TeacherOutcome { dir, epochs, best, initialised })
+}

@@ -1,0 +1,60 @@
+//! Prediction and evaluation on a split, batched and without autodiff.
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::data::{Encoded, HostBatch, Label, LabelKind, MetricKind, Metrics, compute_metrics, plan_batches};
+use crate::model::{Bert, BertInput};
+
+/// Logits (`num_labels` per row) for every example, in the split's order.
+pub fn predict_logits(model: &Bert, encoded: &[Encoded], batch_size: usize, pad_id: u32, device: &Device) -> Vec<Vec<f32>> {
+    let model = model.valid();
+    let device = device.clone().inner();
+    let mut out = vec![Vec::new(); encoded.len()];
+    for indices in plan_batches(encoded, batch_size, None) {
+        let batch = HostBatch::pad(encoded, &indices, pad_id);
+        let logits = model.forward(&BertInput::from_host(&batch, &device), false).logits;
+        let [rows, width] = logits.dims();
+        let values = crate::model::to_host(logits);
+        for r in 0..rows {
+            out[indices[r]] = values[r * width..(r + 1) * width].to_vec();
+        }
+    }
+    out
+}
+
+/// Turns logits into what a metric compares: argmax class, or the regression output.
+pub fn predictions(logits: &[Vec<f32>], kind: &LabelKind) -> Vec<f32> {
+    logits
+        .iter()
+        .map(|row| match kind {
+            LabelKind::Regression => row[0],
+            LabelKind::Classification { .. } => row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as f32).unwrap_or(0.0),
+        })
+        .collect()
+}
+
+/// Task metrics of `model` on an encoded split.
+pub fn evaluate(model: &Bert, encoded: &[Encoded], gold: &[Label], kind: &LabelKind, metric: MetricKind, pad_id: u32, device: &Device) -> Metrics {
+    let logits = predict_logits(model, encoded, 64, pad_id, device);
+    let gold: Vec<f32> = gold.iter().map(|l| l.value()).collect();
+    compute_metrics(metric, &predictions(&logits, kind), &gold)
+}
+
+/// The supervised loss on gold labels: cross-entropy for classes, MSE for scores.
+pub fn task_loss(logits: Tensor<2>, gold: &[Label], kind: &LabelKind) -> Tensor<1> {
+    let [rows, _] = logits.dims();
+    let device = logits.device();
+    match kind {
+        LabelKind::Regression => {
+            let y: Vec<f32> = gold.iter().map(|l| l.value()).collect();
+            let y = Tensor::<2>::from_data(TensorData::new(y, [rows, 1]), &device);
+            (logits - y).powf_scalar(2.0).mean()
+        }
+        LabelKind::Classification { .. } => {
+            let y: Vec<i64> = gold.iter().map(|l| l.value() as i64).collect();
+            let y = Tensor::<2, burn::tensor::Int>::from_data(TensorData::new(y, [rows, 1]), &device);
+            burn::tensor::activation::log_softmax(logits, 1).gather(1, y).mean().neg()
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Training machinery shared by fine-tuning and distillation: optimiser and schedule, the
+//! fine-tuning loop, evaluation, progress.
+
+pub mod eval;
+pub mod finetune;
+pub mod optim;
+pub mod progress;
+
+pub use eval::{evaluate, predict_logits, predictions, task_loss};
+pub use finetune::{EncodedSplit, EpochReport, FineTuneConfig, fine_tune};
+pub use optim::{LinearSchedule, adamw};
+pub use progress::Progress;

@@ -1,0 +1,187 @@
+//! The BERT encoder: outputs, masking, checkpoints, HF loading, tokenizer, MiniLM semantics.
+
+mod common;
+
+use burn::module::Module;
+use burn::tensor::Device;
+use distiller::data::{HostBatch, TextEncoder};
+use distiller::model::{Bert, BertConfig, BertInput, LayerSubset, SafetensorsWeights, load, load_pretrained, save};
+
+fn device() -> Device {
+    distiller::backend::device(None).unwrap()
+}
+
+fn tiny() -> BertConfig {
+    let mut c = BertConfig::sized(2, 16, 20, 2);
+    c.num_attention_heads = 2;
+    c.intermediate_size = 32;
+    c.max_position_embeddings = 32;
+    c
+}
+
+fn host(t: burn::tensor::Tensor<2>) -> Vec<f32> {
+    distiller::model::to_host(t)
+}
+
+fn batch(rows: &[&[u32]]) -> HostBatch {
+    let enc: Vec<_> = rows.iter().map(|r| distiller::data::Encoded { ids: r.to_vec(), type_ids: vec![0; r.len()] }).collect();
+    HostBatch::pad(&enc, &(0..rows.len()).collect::<Vec<_>>(), 0)
+}
+
+#[test]
+fn forward_exposes_every_layer_and_masks_padding() {
+    let dev = device();
+    let model = tiny().init(7, &dev).valid();
+    let b = batch(&[&[2, 5, 6, 7, 3], &[2, 8, 3]]);
+    let out = model.forward(&BertInput::from_host(&b, &dev), true);
+    assert_eq!(out.logits.dims(), [2, 2]);
+    assert_eq!(out.hidden.len(), 3);
+    assert_eq!(out.hidden[2].dims(), [2, 5, 16]);
+    assert_eq!(out.attentions.len(), 2);
+    assert_eq!(out.attentions[0].dims(), [2, 2, 5, 5]);
+    // attention rows sum to one and ignore padded keys
+    let att: Vec<f32> = distiller::model::to_host(out.attentions[0].clone());
+    let row: &[f32] = &att[25 * 2..25 * 2 + 5]; // row 1, head 0, query 0
+    assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    assert!(row[3] < 1e-6 && row[4] < 1e-6, "{row:?}");
+    // the short row gets the same logits alone as padded in a batch
+    let alone = model.forward(&BertInput::from_host(&batch(&[&[2, 8, 3]]), &dev), false);
+    let (a, b) = (host(alone.logits), host(out.logits));
+    for i in 0..2 {
+        assert!((a[i] - b[2 + i]).abs() < 1e-4, "{a:?} vs {b:?}");
+    }
+}
+
+#[test]
+fn same_seed_same_model_different_seed_different_model() {
+    let dev = device();
+    let b = BertInput::from_host(&batch(&[&[2, 5, 6, 3]]), &dev);
+    let l = |seed| host(tiny().init(seed, &dev).valid().forward(&b, false).logits);
+    assert_eq!(l(1), l(1));
+    assert_ne!(l(1), l(2));
+}
+
+#[test]
+fn checkpoint_round_trip_and_hf_prefix() {
+    let dev = device();
+    let tmp = tempfile::tempdir().unwrap();
+    let vocab_dir = tmp.path().join("tok");
+    common::tiny_vocab(&vocab_dir);
+    let model = tiny().init(3, &dev);
+    let meta = distiller::model::CheckpointMeta {
+        task: "sst2".into(),
+        label_kind: distiller::data::GlueTask::Sst2.label_kind(),
+        max_len: 16,
+        dev_metrics: None,
+        epochs_done: 0,
+        seed: 3,
+        init_from: "random".into(),
+    };
+    let dir = tmp.path().join("ckpt");
+    save(&dir, &model, &tiny(), &meta, &vocab_dir).unwrap();
+    let loaded = load(&dir, &dev).unwrap();
+    assert_eq!(loaded.config, tiny());
+    assert_eq!(loaded.meta.unwrap().task, "sst2");
+    assert!(dir.join("vocab.txt").is_file());
+    let b = BertInput::from_host(&batch(&[&[2, 5, 6, 3], &[2, 9, 3]]), &dev);
+    assert_eq!(host(model.valid().forward(&b, false).logits), host(loaded.model.forward(&b, false).logits));
+
+    // the same tensors under HF's `bert.` prefix (as BertForSequenceClassification saves them)
+    let prefixed: Vec<_> = model
+        .export()
+        .into_iter()
+        .map(|(n, s, v)| (if n.starts_with("classifier") { n } else { format!("bert.{n}") }, s, v))
+        .collect();
+    let hf = tmp.path().join("hf");
+    std::fs::create_dir_all(&hf).unwrap();
+    distiller::model::weights::write_safetensors(&hf.join("model.safetensors"), &prefixed).unwrap();
+    std::fs::copy(dir.join("config.json"), hf.join("config.json")).unwrap();
+    let from_hf = load(&hf, &dev).unwrap();
+    assert_eq!(host(from_hf.model.forward(&b, false).logits), host(loaded.model.forward(&b, false).logits));
+}
+
+#[test]
+fn bad_checkpoints_name_the_tensor() {
+    let dev = device();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny().init(3, &dev);
+    let mut tensors = model.export();
+    tensors.retain(|(n, _, _)| n != "encoder.layer.1.output.dense.bias");
+    let path = tmp.path().join("model.safetensors");
+    distiller::model::weights::write_safetensors(&path, &tensors).unwrap();
+    let e = Bert::build(&tiny(), &mut SafetensorsWeights::open(&path).unwrap(), &dev).unwrap_err().to_string();
+    assert!(e.contains("missing tensor `encoder.layer.1.output.dense.bias`"), "{e}");
+    let mut wider = tiny();
+    wider.hidden_size = 32;
+    let e = Bert::build(&wider, &mut SafetensorsWeights::open(&path).unwrap(), &dev).unwrap_err().to_string();
+    assert!(e.contains("embeddings.word_embeddings.weight") && e.contains("[20, 16]") && e.contains("[20, 32]"), "{e}");
+    std::fs::write(&path, b"definitely not safetensors").unwrap();
+    let e = SafetensorsWeights::open(&path).err().unwrap().to_string();
+    assert!(e.contains("model.safetensors") && e.contains("not a safetensors file"), "{e}");
+    std::fs::write(tmp.path().join("config.json"), b"{\"hidden_size\": 16}").unwrap();
+    let e = load(tmp.path(), &dev).err().unwrap().to_string();
+    assert!(e.contains("config.json") && e.contains("vocab_size"), "{e}");
+}
+
+#[test]
+fn student_from_teacher_layers_copies_them() {
+    let dev = device();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut teacher_config = tiny();
+    teacher_config.num_hidden_layers = 4;
+    let teacher = teacher_config.init(5, &dev);
+    let path = tmp.path().join("t.safetensors");
+    distiller::model::weights::write_safetensors(&path, &teacher.export()).unwrap();
+    let mut student_config = teacher_config.clone();
+    student_config.num_hidden_layers = 2;
+    let mut src = LayerSubset { inner: SafetensorsWeights::open(&path).unwrap(), layers: vec![1, 3] };
+    let student = Bert::build(&student_config, &mut src, &dev).unwrap();
+    let find = |m: &Bert, name: &str| m.export().into_iter().find(|(n, _, _)| n == name).unwrap().2;
+    assert_eq!(find(&student, "encoder.layer.0.attention.self.query.weight"), find(&teacher, "encoder.layer.1.attention.self.query.weight"));
+    assert_eq!(find(&student, "encoder.layer.1.output.dense.weight"), find(&teacher, "encoder.layer.3.output.dense.weight"));
+    assert_eq!(find(&student, "embeddings.word_embeddings.weight"), find(&teacher, "embeddings.word_embeddings.weight"));
+}
+
+#[test]
+fn vocab_txt_tokenizer_pairs_and_truncation() {
+    let tmp = tempfile::tempdir().unwrap();
+    common::tiny_vocab(tmp.path());
+    let enc = TextEncoder::from_model_dir(tmp.path(), 8).unwrap();
+    let e = enc.encode("A great movie.", None).unwrap();
+    assert_eq!(e.ids, vec![2, 5, 6, 7, 19, 3]);
+    let p = enc.encode("films", Some("very boring plot")).unwrap();
+    assert_eq!(p.ids, vec![2, 9, 14, 3, 17, 16, 18, 3]);
+    assert_eq!(p.type_ids, vec![0, 0, 0, 0, 1, 1, 1, 1]);
+    let long = enc.encode("a great movie a great movie a great movie", None).unwrap();
+    assert_eq!(long.ids.len(), 8);
+    assert_eq!(*long.ids.last().unwrap(), 3);
+    assert!(TextEncoder::from_model_dir(&tmp.path().join("nothing"), 8).is_err());
+}
+
+#[test]
+fn minilm_tokenizer_and_embeddings_make_sense() {
+    let Some(dir) = common::minilm() else { return };
+    let dev = device();
+    let enc = TextEncoder::from_model_dir(&dir, 64).unwrap();
+    // bert-base-uncased ids
+    assert_eq!(enc.encode("Hello world!", None).unwrap().ids, vec![101, 7592, 2088, 999, 102]);
+    let (model, config, new) = load_pretrained(&dir, 2, 0, &dev).unwrap();
+    assert_eq!((config.num_hidden_layers, config.hidden_size), (6, 384));
+    assert_eq!(new, vec!["classifier.weight".to_string(), "classifier.bias".to_string()]);
+    let model = model.valid();
+    let sentences = ["a great movie", "an excellent film", "the stock market crashed today"];
+    let embed = |s: &str| -> Vec<f32> {
+        let e = enc.encode(s, None).unwrap();
+        let b = HostBatch::pad(&[e], &[0], 0);
+        let out = model.forward(&BertInput::from_host(&b, &dev), false);
+        // sentence-transformers' mean pooling over tokens
+        distiller::model::to_host(out.hidden.last().unwrap().clone().mean_dim(1))
+    };
+    let cos = |a: &[f32], b: &[f32]| {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        dot / (a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt())
+    };
+    let v: Vec<Vec<f32>> = sentences.iter().map(|s| embed(s)).collect();
+    let (similar, unrelated) = (cos(&v[0], &v[1]), cos(&v[0], &v[2]));
+    assert!(similar > unrelated + 0.2, "similar {similar} unrelated {unrelated}");
+}
