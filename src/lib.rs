@@ -30,9 +30,12 @@
 
 pub mod backend;
 pub mod data;
+pub mod distill;
 pub mod error;
 pub mod model;
+pub mod pipeline;
 pub mod teacher;
 pub mod train;
 
 pub use error::{Error, Result};
+pub use pipeline::Pipeline;

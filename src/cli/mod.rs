@@ -2,6 +2,7 @@
 
 pub mod eval;
 pub mod teacher;
+pub mod train;
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -36,6 +37,8 @@ pub enum Command {
     Teacher(teacher::TeacherArgs),
     /// Print a checkpoint's dev metrics on a task.
     Eval(eval::EvalArgs),
+    /// Run one distillation pipeline: teacher (from the workspace) -> student, dev metrics.
+    Train(train::TrainArgs),
 }
 
 /// Runs the parsed command.
@@ -43,5 +46,6 @@ pub fn run(cli: Cli) -> distiller::Result<()> {
     match cli.command {
         Command::Teacher(args) => teacher::exec(args, &cli.common),
         Command::Eval(args) => eval::exec(args, &cli.common),
+        Command::Train(args) => train::exec(args, &cli.common),
     }
 }

@@ -31,9 +31,10 @@ impl BertInput {
     }
 }
 
-/// Everything a forward pass exposes.
+/// What a forward pass exposes, in a model-independent shape: the distiller reads only this
+/// (any model that can produce it can be a teacher or a student).
 #[derive(Debug, Clone)]
-pub struct BertOutput {
+pub struct ModelOutputs {
     /// `[batch, num_labels]`.
     pub logits: Tensor<2>,
     /// `num_layers + 1` tensors `[batch, seq, hidden]`; index 0 is the embedding output.
@@ -199,7 +200,7 @@ impl Bert {
     }
 
     /// Runs the encoder; attention maps are kept only when `with_attention` (they cost memory).
-    pub fn forward(&self, input: &BertInput, with_attention: bool) -> BertOutput {
+    pub fn forward(&self, input: &BertInput, with_attention: bool) -> ModelOutputs {
         let [batch, seq] = input.ids.dims();
         let device = input.ids.device();
         let positions = Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]);
@@ -223,7 +224,7 @@ impl Bert {
         let cls = x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]);
         let pooled = tanh(self.pooler.forward(cls));
         let logits = self.classifier.forward(self.hidden_dropout.forward(pooled));
-        BertOutput { logits, hidden, attentions, mask: input.mask.clone() }
+        ModelOutputs { logits, hidden, attentions, mask: input.mask.clone() }
     }
 }
 

@@ -5,7 +5,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod weights;
 
-pub use bert::{Bert, BertInput, BertOutput};
+pub use bert::{Bert, BertInput, ModelOutputs};
 pub use checkpoint::{CheckpointMeta, LoadedModel, find_pretrained_teacher, load, load_pretrained, save};
 pub use config::BertConfig;
 pub use weights::{Init, LayerSubset, RandomInit, SafetensorsWeights, WeightSource};

@@ -152,7 +152,7 @@ pub fn write_safetensors(path: &Path, tensors: &[(String, Vec<usize>, Vec<f32>)]
 }
 
 /// Standard normal samples without pulling in `rand_distr` (Box–Muller).
-fn standard_normal(rng: &mut impl rand::Rng) -> f32 {
+pub(crate) fn standard_normal(rng: &mut impl rand::Rng) -> f32 {
     let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
     let u2: f64 = rng.random();
     ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32

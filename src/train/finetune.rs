@@ -3,7 +3,7 @@
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -44,12 +44,72 @@ pub struct EpochReport {
     pub epoch: usize,
     pub mean_loss: f64,
     pub dev: Metrics,
+    /// Training throughput (evaluation excluded).
     pub samples_per_sec: f64,
+    /// Wall time of the epoch, evaluation included.
     pub seconds: f64,
 }
 
-/// Fine-tunes `model` (built on any device; it is moved to the autodiff device) and calls
-/// `on_epoch` after each epoch's evaluation, e.g. to save the best checkpoint.
+/// The epoch loop shared by fine-tuning and distillation: shuffled length-bucketed batches,
+/// AdamW with warm-up/decay, `batch_loss` per step, `evaluate` and `on_epoch` after each epoch.
+/// `model` is moved to the autodiff device; the trained model is returned.
+#[allow(clippy::too_many_arguments)]
+pub fn run_epochs<M: Module>(
+    model: M,
+    encoded: &[Encoded],
+    pad_id: u32,
+    config: &FineTuneConfig,
+    device: &Device,
+    batch_loss: &mut dyn FnMut(&M, &HostBatch, &Device) -> Tensor<1>,
+    evaluate: &mut dyn FnMut(&M) -> Metrics,
+    on_epoch: &mut dyn FnMut(&EpochReport, &M) -> Result<()>,
+) -> Result<(M, Vec<EpochReport>)> {
+    let train_device = device.clone().autodiff();
+    train_device.seed(config.seed);
+    let mut model = model.fork(&train_device).train();
+    let mut optim = adamw(config.weight_decay, config.max_grad_norm);
+    let steps_per_epoch = encoded.len().div_ceil(config.batch_size.max(1));
+    let schedule = LinearSchedule::new(config.lr, steps_per_epoch * config.epochs, config.warmup_ratio);
+    let mut reports = Vec::new();
+    let mut step = 0;
+    for epoch in 1..=config.epochs {
+        let started = Instant::now();
+        let plan = plan_batches(encoded, config.batch_size, Some(config.seed.wrapping_add(epoch as u64)));
+        let mut progress = Progress::new(encoded.len() as u64, &format!("epoch {epoch}/{}", config.epochs));
+        let (mut loss_sum, mut loss_n) = (0.0, 0usize);
+        for indices in plan {
+            let batch = HostBatch::pad(encoded, &indices, pad_id);
+            let loss = batch_loss(&model, &batch, &train_device);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let value: f32 = loss.into_scalar();
+            if !value.is_finite() {
+                progress.finish();
+                return Err(Error::Diverged(format!("loss is {value} at epoch {epoch}, step {step}")));
+            }
+            model = optim.step(schedule.at(step), model, grads);
+            step += 1;
+            loss_sum += value as f64;
+            loss_n += 1;
+            progress.advance(batch.rows as u64, loss_sum / loss_n as f64);
+        }
+        progress.finish();
+        let train_seconds = started.elapsed().as_secs_f64();
+        let dev = evaluate(&model);
+        let report = EpochReport {
+            epoch,
+            mean_loss: loss_sum / loss_n.max(1) as f64,
+            dev,
+            samples_per_sec: encoded.len() as f64 / train_seconds,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        on_epoch(&report, &model)?;
+        reports.push(report);
+    }
+    Ok((model, reports))
+}
+
+/// Fine-tunes `model` on gold labels and calls `on_epoch` after each epoch's evaluation, e.g. to
+/// save the best checkpoint.
 #[allow(clippy::too_many_arguments)]
 pub fn fine_tune(
     model: Bert,
@@ -62,47 +122,11 @@ pub fn fine_tune(
     device: &Device,
     on_epoch: &mut dyn FnMut(&EpochReport, &Bert) -> Result<()>,
 ) -> Result<Vec<EpochReport>> {
-    let train_device = device.clone().autodiff();
-    train_device.seed(config.seed);
-    let mut model = model.fork(&train_device).train();
-    let mut optim = adamw(config.weight_decay, config.max_grad_norm);
-    let steps_per_epoch = train.encoded.len().div_ceil(config.batch_size.max(1));
-    let schedule = LinearSchedule::new(config.lr, steps_per_epoch * config.epochs, config.warmup_ratio);
-    let mut reports = Vec::new();
-    let mut step = 0;
-    for epoch in 1..=config.epochs {
-        let started = Instant::now();
-        let plan = plan_batches(&train.encoded, config.batch_size, Some(config.seed.wrapping_add(epoch as u64)));
-        let mut progress = Progress::new(train.encoded.len() as u64, &format!("epoch {epoch}/{}", config.epochs));
-        let (mut loss_sum, mut loss_n) = (0.0, 0usize);
-        for indices in plan {
-            let batch = HostBatch::pad(&train.encoded, &indices, pad_id);
-            let gold: Vec<Label> = indices.iter().map(|&i| train.labels[i]).collect();
-            let out = model.forward(&BertInput::from_host(&batch, &train_device), false);
-            let loss = task_loss(out.logits, &gold, kind);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let value: f32 = loss.into_scalar();
-            if !value.is_finite() {
-                return Err(Error::Diverged(format!("loss is {value} at epoch {epoch}, step {step}")));
-            }
-            model = optim.step(schedule.at(step), model, grads);
-            step += 1;
-            loss_sum += value as f64;
-            loss_n += 1;
-            progress.advance(batch.rows as u64, loss_sum / loss_n as f64);
-        }
-        progress.finish();
-        let dev_metrics = evaluate(&model, &dev.encoded, &dev.labels, kind, metric, pad_id, device);
-        let seconds = started.elapsed().as_secs_f64();
-        let report = EpochReport {
-            epoch,
-            mean_loss: loss_sum / loss_n.max(1) as f64,
-            dev: dev_metrics,
-            samples_per_sec: train.encoded.len() as f64 / seconds,
-            seconds,
-        };
-        on_epoch(&report, &model)?;
-        reports.push(report);
-    }
+    let mut batch_loss = |model: &Bert, batch: &HostBatch, device: &Device| {
+        let gold: Vec<Label> = batch.indices.iter().map(|&i| train.labels[i]).collect();
+        task_loss(model.forward(&BertInput::from_host(batch, device), false).logits, &gold, kind)
+    };
+    let mut eval = |model: &Bert| evaluate(model, &dev.encoded, &dev.labels, kind, metric, pad_id, device);
+    let (_, reports) = run_epochs(model, &train.encoded, pad_id, config, device, &mut batch_loss, &mut eval, on_epoch)?;
     Ok(reports)
 }

@@ -7,6 +7,6 @@ pub mod optim;
 pub mod progress;
 
 pub use eval::{evaluate, predict_logits, predictions, task_loss};
-pub use finetune::{EncodedSplit, EpochReport, FineTuneConfig, fine_tune};
+pub use finetune::{EncodedSplit, EpochReport, FineTuneConfig, fine_tune, run_epochs};
 pub use optim::{LinearSchedule, adamw};
 pub use progress::Progress;

@@ -1,0 +1,164 @@
+//! One distillation run end to end: load the teacher checkpoint, build the student, fetch or
+//! build the teacher cache, train with the pipeline's loss, evaluate, save the student.
+
+use burn::module::Module;
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::mapping::{init_layers, teacher_layers_needed};
+use super::objective::{DistillHeads, Learner, distillation_loss};
+use super::teacher_cache::{CacheSpec, TeacherCache, cache_key, cache_path};
+use crate::data::{Label, Split, Task, TextEncoder, load_split};
+use crate::error::{Error, Result};
+use crate::model::{Bert, BertConfig, CheckpointMeta, LayerSubset, SafetensorsWeights, load, save};
+use crate::pipeline::{Feature, Objective, Pipeline, StudentInit};
+use crate::teacher::{encode_split, subsample};
+use crate::train::{EpochReport, FineTuneConfig, evaluate, run_epochs};
+
+/// Everything one `distiller train` needs.
+#[derive(Debug, Clone)]
+pub struct DistillJob {
+    pub task: Task,
+    pub pipeline: Pipeline,
+    /// Fine-tuned teacher checkpoint directory.
+    pub teacher_dir: PathBuf,
+    pub data_dir: Option<PathBuf>,
+    pub workspace: PathBuf,
+    /// Where the student checkpoint goes (default: `<workspace>/runs/<task>-<digest>`).
+    pub out_dir: Option<PathBuf>,
+}
+
+/// What a run produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DistillOutcome {
+    pub task: String,
+    pub pipeline: Pipeline,
+    pub dev: crate::data::Metrics,
+    pub epochs: Vec<EpochReport>,
+    pub train_rows: usize,
+    pub cache_hit: bool,
+    pub cache_seconds: f64,
+    pub wall_seconds: f64,
+    pub student_dir: PathBuf,
+}
+
+/// Builds the student a pipeline asks for, sharing the teacher's vocabulary.
+pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConfig, device: &Device) -> Result<(Bert, BertConfig)> {
+    let s = &pipeline.student;
+    match s.init {
+        StudentInit::TeacherLayers => {
+            let config = BertConfig { num_hidden_layers: s.layers, ..teacher.clone() };
+            let mut src = LayerSubset { inner: SafetensorsWeights::open(&teacher_dir.join(crate::model::checkpoint::WEIGHTS_FILE))?, layers: init_layers(s.layers, teacher.num_hidden_layers) };
+            Ok((Bert::build(&config, &mut src, device)?, config))
+        }
+        StudentInit::Random => {
+            let config = BertConfig::sized(s.layers, s.hidden, teacher.vocab_size, teacher.num_labels);
+            Ok((config.init(pipeline.train.seed, device), config))
+        }
+    }
+}
+
+/// What the teacher cache must hold for a pipeline.
+pub fn cache_spec(pipeline: &Pipeline, teacher_layers: usize) -> CacheSpec {
+    let i = &pipeline.intermediate;
+    if i.objective == Objective::None {
+        return CacheSpec { hidden_layers: Vec::new(), attention_layers: Vec::new() };
+    }
+    let layers = teacher_layers_needed(i.mapping, pipeline.student.layers, teacher_layers);
+    match i.feature {
+        Feature::Hidden => CacheSpec { hidden_layers: layers, attention_layers: Vec::new() },
+        Feature::Attention => CacheSpec { hidden_layers: Vec::new(), attention_layers: layers },
+    }
+}
+
+/// Runs one distillation; `log` receives progress lines (cache hit/miss, epochs).
+pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> Result<DistillOutcome> {
+    let started = Instant::now();
+    let pipeline = &job.pipeline;
+    pipeline.validate().map_err(Error::Config)?;
+    let teacher = load(&job.teacher_dir, device)?;
+    let (tl, th) = (teacher.config.num_hidden_layers, teacher.config.hidden_size);
+    pipeline.check_fits(tl, th).map_err(Error::Config)?;
+    let kind = job.task.label_kind();
+    if teacher.config.num_labels != kind.num_outputs() {
+        return Err(Error::checkpoint(&job.teacher_dir, format!("teacher head has {} outputs, task {} needs {}", teacher.config.num_labels, job.task.name(), kind.num_outputs())));
+    }
+    let max_len = pipeline.train.max_len.unwrap_or_else(|| job.task.default_max_len());
+    let train_rows = subsample(load_split(&job.task, Split::Train, job.data_dir.as_deref())?, pipeline.train.train_subset, pipeline.train.seed);
+    let dev_rows = load_split(&job.task, Split::Dev, job.data_dir.as_deref())?;
+    let encoder = TextEncoder::from_model_dir(&job.teacher_dir, max_len)?;
+    let (train, dev) = (encode_split(&encoder, &train_rows)?, encode_split(&encoder, &dev_rows)?);
+
+    let spec = cache_spec(pipeline, tl);
+    let key = cache_key(&job.teacher_dir, &job.task.name(), &train_rows, max_len, &spec)?;
+    let path = cache_path(&job.workspace, &key);
+    let cache_started = Instant::now();
+    let (cache, cache_hit) = match TeacherCache::load(&path, &key) {
+        Ok(cache) => (cache, true),
+        Err(_) => {
+            let cache = TeacherCache::build(key, &teacher.model, &train.encoded, spec, encoder.pad_id(), device);
+            cache.save(&path)?;
+            (cache, false)
+        }
+    };
+    let cache_seconds = cache_started.elapsed().as_secs_f64();
+    log(&format!(
+        "teacher cache {} ({} rows, {:.1} MB, {:.1}s): {}",
+        if cache_hit { "hit" } else { "miss, built" },
+        cache.rows(),
+        cache.bytes() as f64 / 1e6,
+        cache_seconds,
+        path.display()
+    ));
+    drop(teacher);
+
+    let (student, student_config) = build_student(pipeline, &job.teacher_dir, &load(&job.teacher_dir, device)?.config, device)?;
+    log(&format!("student {}: {}", student_config.num_hidden_layers, pipeline.summary()));
+    let heads = DistillHeads::new(pipeline, student_config.hidden_size, student_config.num_hidden_layers, th, device);
+    let learner = Learner { student, heads };
+    let need_attention = pipeline.intermediate.objective != Objective::None && pipeline.intermediate.feature == Feature::Attention;
+    let mut batch_loss = |learner: &Learner, batch: &crate::data::HostBatch, device: &Device| {
+        let gold: Vec<Label> = batch.indices.iter().map(|&i| train.labels[i]).collect();
+        let out = learner.student.forward(&crate::model::BertInput::from_host(batch, device), need_attention);
+        let targets = cache.targets(batch, device);
+        distillation_loss(pipeline, &learner.heads, &out, &targets, &gold, &kind)
+    };
+    let metric = job.task.metric();
+    let pad = encoder.pad_id();
+    let mut eval = |learner: &Learner| evaluate(&learner.student, &dev.encoded, &dev.labels, &kind, metric, pad, device);
+    let t = &pipeline.train;
+    let config = FineTuneConfig { epochs: t.epochs, batch_size: t.batch_size, lr: t.lr, weight_decay: t.weight_decay, warmup_ratio: t.warmup_ratio, max_grad_norm: Some(1.0), seed: t.seed };
+    let mut on_epoch = |r: &EpochReport, _: &Learner| {
+        log(&format!("epoch {}: loss {:.4}, dev {}, {:.1} samples/s", r.epoch, r.mean_loss, r.dev, r.samples_per_sec));
+        Ok(())
+    };
+    let (learner, epochs) = run_epochs(learner, &train.encoded, pad, &config, device, &mut batch_loss, &mut eval, &mut on_epoch)?;
+    let dev_metrics = epochs.last().expect("at least one epoch").dev.clone();
+    let student_dir = job.out_dir.clone().unwrap_or_else(|| job.workspace.join("runs").join(format!("{}-{}", job.task.name(), pipeline.digest())));
+    let meta = CheckpointMeta {
+        task: job.task.name(),
+        label_kind: kind.clone(),
+        max_len,
+        dev_metrics: Some(dev_metrics.clone()),
+        epochs_done: t.epochs,
+        seed: t.seed,
+        init_from: format!("distilled from {}", job.teacher_dir.display()),
+    };
+    save(&student_dir, &learner.student.valid(), &student_config, &meta, &job.teacher_dir)?;
+    let outcome = DistillOutcome {
+        task: job.task.name(),
+        pipeline: pipeline.clone(),
+        dev: dev_metrics,
+        epochs,
+        train_rows: train.encoded.len(),
+        cache_hit,
+        cache_seconds,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        student_dir: student_dir.clone(),
+    };
+    std::fs::write(student_dir.join("pipeline.toml"), pipeline.to_toml()).map_err(|e| Error::io(&student_dir, e))?;
+    std::fs::write(student_dir.join("outcome.json"), serde_json::to_string_pretty(&outcome).expect("outcome serialises")).map_err(|e| Error::io(&student_dir, e))?;
+    Ok(outcome)
+}

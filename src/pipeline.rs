@@ -1,0 +1,309 @@
+//! `Pipeline`: one plain serde record of every choice a distillation run makes — the unit the
+//! search explores, `distiller best` prints and `distiller train --pipeline` runs.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Prediction-layer KD loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KdLoss {
+    /// Cross-entropy against the teacher's softened distribution.
+    Ce,
+    /// MSE between temperature-scaled logits (used for regression tasks).
+    Mse,
+    /// No prediction-layer KD (labels and/or intermediate objective only).
+    None,
+}
+
+/// Intermediate-representation objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    None,
+    HiddenMse,
+    HiddenCe,
+    Cos,
+    Pkd,
+    AttMse,
+    AttKl,
+    /// MI-α: the interpolated mutual-information bound of Poole et al. (2019).
+    Mi,
+}
+
+/// Which student layer learns from which teacher layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mapping {
+    Skip,
+    Last,
+    Emd,
+}
+
+/// Representation matched between layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Feature {
+    Hidden,
+    Attention,
+}
+
+/// Critic of the MI objective: the paper's per-side transformer, or a cheaper mean-pooled MLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CriticKind {
+    Transformer,
+    Mlp,
+}
+
+/// How the student starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StudentInit {
+    /// Copy evenly spaced teacher layers (DistilBERT-style); needs the teacher's width.
+    TeacherLayers,
+    /// BERT random initialisation.
+    Random,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KdSection {
+    pub loss: KdLoss,
+    /// Softmax temperature τ (> 0).
+    pub temperature: f64,
+    /// Weight of the KD term.
+    pub weight: f64,
+    /// Weight of the cross-entropy (or MSE) on gold labels.
+    pub hard_weight: f64,
+    /// Multiply the KD term by τ² (Hinton et al.) so gradients keep their scale across τ.
+    pub scale_by_t2: bool,
+}
+
+impl Default for KdSection {
+    fn default() -> Self {
+        Self { loss: KdLoss::Ce, temperature: 1.0, weight: 1.0, hard_weight: 0.0, scale_by_t2: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntermediateSection {
+    pub objective: Objective,
+    pub weight: f64,
+    /// MI-α interpolation: 0 = NWJ end, 1 = InfoNCE end.
+    pub alpha: f64,
+    pub critic: CriticKind,
+    pub mapping: Mapping,
+    pub feature: Feature,
+}
+
+impl Default for IntermediateSection {
+    fn default() -> Self {
+        Self { objective: Objective::None, weight: 1.0, alpha: 0.9, critic: CriticKind::Transformer, mapping: Mapping::Skip, feature: Feature::Hidden }
+    }
+}
+
+/// Data augmentation choices (the operators arrive with the augmentation module).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugmentSection {
+    /// Ordered operators: `random`, `contextual`, `back_translation`.
+    pub chain: Vec<String>,
+    pub aug_p: f64,
+    pub repeated_aug: usize,
+    pub mixup: bool,
+}
+
+impl Default for AugmentSection {
+    fn default() -> Self {
+        Self { chain: Vec::new(), aug_p: 0.1, repeated_aug: 1, mixup: false }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StudentSection {
+    pub layers: usize,
+    pub hidden: usize,
+    pub init: StudentInit,
+}
+
+impl Default for StudentSection {
+    fn default() -> Self {
+        Self { layers: 4, hidden: 384, init: StudentInit::TeacherLayers }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSection {
+    pub lr: f64,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Truncation length; the task's default when absent.
+    pub max_len: Option<usize>,
+    /// Train on a seeded random subset of this many rows; all rows when absent.
+    pub train_subset: Option<usize>,
+    pub seed: u64,
+    pub weight_decay: f32,
+    pub warmup_ratio: f64,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        Self { lr: 5e-5, epochs: 3, batch_size: 32, max_len: None, train_subset: None, seed: 42, weight_decay: 0.1, warmup_ratio: 0.1 }
+    }
+}
+
+/// Every choice of one distillation run. All sections have defaults, so a file only lists what
+/// it changes:
+///
+/// ```toml
+/// [kd]
+/// loss = "ce"            # ce | mse | none
+/// temperature = 1.0
+/// [intermediate]
+/// objective = "mi"       # none | hidden_mse | hidden_ce | cos | pkd | att_mse | att_kl | mi
+/// alpha = 0.9
+/// mapping = "skip"       # skip | last | emd
+/// [student]
+/// layers = 4
+/// hidden = 384
+/// init = "teacher_layers"  # or random
+/// [train]
+/// epochs = 3
+/// train_subset = 4000
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pipeline {
+    pub kd: KdSection,
+    pub intermediate: IntermediateSection,
+    pub augment: AugmentSection,
+    pub student: StudentSection,
+    pub train: TrainSection,
+}
+
+fn field(name: &str, message: impl std::fmt::Display) -> String {
+    format!("field `{name}`: {message}")
+}
+
+impl Pipeline {
+    /// Reads a TOML (or `.json`) pipeline file and validates it.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = crate::data::read_utf8(path)?;
+        let pipeline: Pipeline = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| Error::malformed(path, e.line(), e.to_string()))?
+        } else {
+            toml::from_str(&text).map_err(|e| {
+                let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+                Error::malformed(path, line, e.message().trim().to_string())
+            })?
+        };
+        pipeline.validate().map_err(|m| Error::malformed(path, 0, m))?;
+        Ok(pipeline)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("pipeline serialises")
+    }
+
+    /// Checks ranges and combinations that cannot work, naming the field.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let k = &self.kd;
+        if !(k.temperature.is_finite() && k.temperature > 0.0) {
+            return Err(field("kd.temperature", format!("{} must be > 0", k.temperature)));
+        }
+        for (name, w) in [("kd.weight", k.weight), ("kd.hard_weight", k.hard_weight), ("intermediate.weight", self.intermediate.weight)] {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(field(name, format!("{w} must be a finite number >= 0")));
+            }
+        }
+        let i = &self.intermediate;
+        if !(0.0..=1.0).contains(&i.alpha) {
+            return Err(field("intermediate.alpha", format!("{} must lie in [0, 1]", i.alpha)));
+        }
+        let attention_objective = matches!(i.objective, Objective::AttMse | Objective::AttKl);
+        if attention_objective && i.feature != Feature::Attention {
+            return Err(field("intermediate.feature", format!("{:?} compares attention maps: set feature = \"attention\"", i.objective)));
+        }
+        if i.feature == Feature::Attention && !attention_objective && i.objective != Objective::None {
+            return Err(field("intermediate.feature", format!("attention maps work with att_mse or att_kl, not {:?}", i.objective)));
+        }
+        if i.mapping == Mapping::Emd && i.feature == Feature::Attention {
+            return Err(field("intermediate.mapping", "emd is defined over hidden states (feature = \"hidden\")"));
+        }
+        if k.loss == KdLoss::None && k.hard_weight == 0.0 && i.objective == Objective::None {
+            return Err(field("kd.loss", "nothing to learn from: no KD, no hard labels, no intermediate objective"));
+        }
+        let a = &self.augment;
+        if !(0.0..=1.0).contains(&a.aug_p) {
+            return Err(field("augment.aug_p", format!("{} must lie in [0, 1]", a.aug_p)));
+        }
+        if a.repeated_aug < 1 {
+            return Err(field("augment.repeated_aug", "must be >= 1"));
+        }
+        if let Some(op) = a.chain.first() {
+            return Err(field("augment.chain", format!("operator `{op}` is not available in this build (data augmentation is not implemented yet)")));
+        }
+        if a.mixup {
+            return Err(field("augment.mixup", "mixup is not available in this build (data augmentation is not implemented yet)"));
+        }
+        let s = &self.student;
+        if s.layers == 0 || s.hidden == 0 {
+            return Err(field("student", "layers and hidden must be positive"));
+        }
+        let t = &self.train;
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return Err(field("train.lr", format!("{} must be > 0", t.lr)));
+        }
+        if t.epochs == 0 || t.batch_size == 0 {
+            return Err(field("train", "epochs and batch_size must be >= 1"));
+        }
+        if t.train_subset == Some(0) {
+            return Err(field("train.train_subset", "must be >= 1"));
+        }
+        Ok(())
+    }
+
+    /// Checks that the pipeline fits a concrete teacher (depth, width, heads).
+    pub fn check_fits(&self, teacher_layers: usize, teacher_hidden: usize) -> std::result::Result<(), String> {
+        if self.student.layers > teacher_layers && self.intermediate.objective != Objective::None && self.intermediate.mapping != Mapping::Emd {
+            return Err(field("student.layers", format!("{} student layers cannot map onto {teacher_layers} teacher layers with {:?}", self.student.layers, self.intermediate.mapping)));
+        }
+        if self.student.init == StudentInit::TeacherLayers {
+            if self.student.hidden != teacher_hidden {
+                return Err(field("student.init", format!("teacher_layers needs hidden = {teacher_hidden} (the teacher's), got {}", self.student.hidden)));
+            }
+            if self.student.layers > teacher_layers {
+                return Err(field("student.init", format!("the teacher has only {teacher_layers} layers to copy")));
+            }
+        }
+        Ok(())
+    }
+
+    /// A short stable digest of the pipeline, for run directories.
+    pub fn digest(&self) -> String {
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(serde_json::to_vec(self).expect("pipeline serialises"));
+        hash[..6].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// One line describing the pipeline (progress displays, logs).
+    pub fn summary(&self) -> String {
+        let i = &self.intermediate;
+        let inter = match i.objective {
+            Objective::None => "no-inter".to_string(),
+            Objective::Mi => format!("mi(a={})/{:?}/{:?}", i.alpha, i.mapping, i.critic).to_lowercase(),
+            o => format!("{o:?}/{:?}", i.mapping).to_lowercase(),
+        };
+        format!(
+            "{}x{}({:?}) kd={:?} t={} hard={} {inter} lr={} ep={}",
+            self.student.layers, self.student.hidden, self.student.init, self.kd.loss, self.kd.temperature, self.kd.hard_weight, self.train.lr, self.train.epochs
+        )
+        .to_lowercase()
+    }
+}

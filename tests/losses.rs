@@ -1,0 +1,254 @@
+//! Every distillation loss against a naive f64 computation, and its gradient against finite
+//! differences; MI-α against its five formulas and its known behaviour on Gaussians.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use distiller::distill::intermediate::{attention_kl, attention_mse, cosine, hidden_ce, hidden_mse, pkd};
+use distiller::distill::kd::{kd_ce, kd_mse};
+use distiller::distill::mi::{gaussian, interpolated_bound};
+use distiller::model::to_host;
+
+fn dev() -> Device {
+    distiller::backend::device(None).unwrap()
+}
+
+/// Deterministic pseudo-random values in [-1, 1).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 33) as f64 / (1u64 << 31) as f64 * 2.0 - 1.0) as f32
+        })
+        .collect()
+}
+
+fn t<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
+}
+
+fn scalar(x: Tensor<1>) -> f64 {
+    to_host(x)[0] as f64
+}
+
+/// Checks d loss / d x against central differences at every coordinate of `x`.
+fn check_gradient<const D: usize>(x: &[f32], shape: [usize; D], loss: impl Fn(Tensor<D>) -> Tensor<1>) {
+    let device = dev();
+    let ad = device.clone().autodiff();
+    let xt = t(x, shape, &ad).require_grad();
+    let l = loss(xt.clone());
+    let grads = l.backward();
+    let analytic = to_host(xt.grad(&grads).expect("gradient reaches the input"));
+    let h = 1e-2f32;
+    for k in 0..x.len() {
+        let mut plus = x.to_vec();
+        plus[k] += h;
+        let mut minus = x.to_vec();
+        minus[k] -= h;
+        let numeric = (scalar(loss(t(&plus, shape, &device))) - scalar(loss(t(&minus, shape, &device)))) / (2.0 * h as f64);
+        let a = analytic[k] as f64;
+        assert!((a - numeric).abs() <= 2e-3 + 2e-2 * numeric.abs(), "coordinate {k}: analytic {a} vs numeric {numeric}");
+    }
+}
+
+fn softmax(v: &[f64]) -> Vec<f64> {
+    let m = v.iter().cloned().fold(f64::MIN, f64::max);
+    let e: Vec<f64> = v.iter().map(|x| (x - m).exp()).collect();
+    let s: f64 = e.iter().sum();
+    e.iter().map(|x| x / s).collect()
+}
+
+fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
+
+#[test]
+fn kd_losses_match_hand_values_and_gradients() {
+    let d = dev();
+    let (zs, zt) = ([1.0f32, 2.0, 0.0, -1.0, 0.5, 0.25], [0.5f32, 0.5, 2.0, 1.0, 1.0, -2.0]);
+    let tau = 2.0;
+    let mut ce = 0.0;
+    for r in 0..2 {
+        let p = softmax(&f64s(&zt[r * 3..r * 3 + 3]).iter().map(|x| x / tau).collect::<Vec<_>>());
+        let q = softmax(&f64s(&zs[r * 3..r * 3 + 3]).iter().map(|x| x / tau).collect::<Vec<_>>());
+        ce -= p.iter().zip(&q).map(|(p, q)| p * q.ln()).sum::<f64>() / 2.0;
+    }
+    assert!((scalar(kd_ce(t(&zs, [2, 3], &d), t(&zt, [2, 3], &d), tau)) - ce).abs() < 1e-5);
+    let mse: f64 = zs.iter().zip(&zt).map(|(a, b)| ((*a as f64 - *b as f64) / tau).powi(2)).sum::<f64>() / 6.0;
+    assert!((scalar(kd_mse(t(&zs, [2, 3], &d), t(&zt, [2, 3], &d), tau)) - mse).abs() < 1e-5);
+    check_gradient(&zs, [2, 3], |s| {
+        let dv = s.device();
+        kd_ce(s, t(&zt, [2, 3], &dv), tau)
+    });
+    check_gradient(&zs, [2, 3], |s| {
+        let dv = s.device();
+        kd_mse(s, t(&zt, [2, 3], &dv), tau)
+    });
+}
+
+const B: usize = 2;
+const T: usize = 3;
+const H: usize = 4;
+const MASK: [f32; 6] = [1.0, 1.0, 1.0, 1.0, 1.0, 0.0]; // second row has one padding token
+
+/// Naive per-token reference over real tokens: returns the token mean of `f(s_tok, t_tok)`.
+fn token_mean(s: &[f32], t: &[f32], f: impl Fn(&[f64], &[f64]) -> f64) -> f64 {
+    let (mut sum, mut n) = (0.0, 0.0);
+    for b in 0..B {
+        for k in 0..T {
+            if MASK[b * T + k] == 1.0 {
+                let o = (b * T + k) * H;
+                sum += f(&f64s(&s[o..o + H]), &f64s(&t[o..o + H]));
+                n += 1.0;
+            }
+        }
+    }
+    sum / n
+}
+
+#[test]
+fn hidden_losses_match_hand_values_and_gradients() {
+    let d = dev();
+    let (s, th) = (values(B * T * H, 1), values(B * T * H, 2));
+    let mask = t(&MASK, [B, T], &d);
+    let shape = [B, T, H];
+    let mse = token_mean(&s, &th, |a, b| a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / H as f64);
+    assert!((scalar(hidden_mse(t(&s, shape, &d), t(&th, shape, &d), &mask)) - mse).abs() < 1e-5);
+    let ce = token_mean(&s, &th, |a, b| {
+        let (p, q) = (softmax(b), softmax(a));
+        -p.iter().zip(&q).map(|(p, q)| p * q.ln()).sum::<f64>()
+    });
+    assert!((scalar(hidden_ce(t(&s, shape, &d), t(&th, shape, &d), &mask)) - ce).abs() < 1e-5);
+    let cos = token_mean(&s, &th, |a, b| {
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        1.0 - dot / (a.iter().map(|x| x * x).sum::<f64>().sqrt() * b.iter().map(|x| x * x).sum::<f64>().sqrt())
+    });
+    assert!((scalar(cosine(t(&s, shape, &d), t(&th, shape, &d), &mask)) - cos).abs() < 1e-5);
+    let mut pk = 0.0;
+    for b in 0..B {
+        let o = b * T * H;
+        let (a, c) = (f64s(&s[o..o + H]), f64s(&th[o..o + H]));
+        let (na, nc) = (a.iter().map(|x| x * x).sum::<f64>().sqrt(), c.iter().map(|x| x * x).sum::<f64>().sqrt());
+        pk += a.iter().zip(&c).map(|(x, y)| (x / na - y / nc).powi(2)).sum::<f64>() / B as f64;
+    }
+    assert!((scalar(pkd(t(&s, shape, &d), t(&th, shape, &d))) - pk).abs() < 1e-5);
+    type Loss = fn(Tensor<3>, Tensor<3>, &Tensor<2>) -> Tensor<1>;
+    let losses: [Loss; 4] = [hidden_mse, hidden_ce, cosine, |a, b, _| pkd(a, b)];
+    for loss in losses {
+        check_gradient(&s, shape, |x| {
+            let dv = x.device();
+            loss(x, t(&th, shape, &dv), &t(&MASK, [B, T], &dv))
+        });
+    }
+}
+
+/// Row-softmaxed attention maps `[B, heads, T, T]`.
+fn attention(seed: u64, heads: usize) -> Vec<f32> {
+    let raw = values(B * heads * T * T, seed);
+    raw.chunks(T).flat_map(|row| softmax(&f64s(row)).into_iter().map(|x| x as f32)).collect()
+}
+
+#[test]
+fn attention_losses_match_hand_values_and_gradients() {
+    let d = dev();
+    let heads = 2;
+    let (s, ta) = (attention(3, heads), attention(4, heads));
+    let shape = [B, heads, T, T];
+    let mask = t(&MASK, [B, T], &d);
+    let (mut se, mut pairs, mut kl, mut queries) = (0.0, 0.0, 0.0, 0.0);
+    for b in 0..B {
+        for h in 0..heads {
+            for q in 0..T {
+                if MASK[b * T + q] == 0.0 {
+                    continue;
+                }
+                queries += 1.0;
+                for k in 0..T {
+                    if MASK[b * T + k] == 0.0 {
+                        continue;
+                    }
+                    let i = ((b * heads + h) * T + q) * T + k;
+                    let (x, y) = (s[i] as f64, ta[i] as f64);
+                    se += (x - y).powi(2);
+                    pairs += 1.0;
+                    kl += y * (y.ln() - x.ln());
+                }
+            }
+        }
+    }
+    assert!((scalar(attention_mse(t(&s, shape, &d), t(&ta, shape, &d), &mask)) - se / pairs).abs() < 1e-6);
+    assert!((scalar(attention_kl(t(&s, shape, &d), t(&ta, shape, &d), &mask)) - kl / queries).abs() < 1e-5);
+    for loss in [attention_mse as fn(Tensor<4>, Tensor<4>, &Tensor<2>) -> Tensor<1>, attention_kl] {
+        check_gradient(&s, shape, |x| {
+            let dv = x.device();
+            loss(x, t(&ta, shape, &dv), &t(&MASK, [B, T], &dv))
+        });
+    }
+}
+
+/// The five formulas of DESIGN.md, naively in f64.
+fn naive_bound(s: &[f64], base: &[f64], b: usize, alpha: f64) -> f64 {
+    let loo = |i: usize, j: usize| ((0..b).filter(|&k| k != j).map(|k| s[i * b + k].exp()).sum::<f64>() / (b - 1) as f64).ln();
+    let a = |i: usize, j: usize| (alpha * loo(i, j).exp() + (1.0 - alpha) * base[i].exp()).ln();
+    let (mut marg, mut joint) = (0.0, 0.0);
+    for i in 0..b {
+        for j in 0..b {
+            if i != j {
+                marg += (s[i * b + j] - a(i, i)).exp();
+                joint += s[i * b + i] - a(i, j);
+            }
+        }
+    }
+    let pairs = (b * (b - 1)) as f64;
+    1.0 + joint / pairs - marg / pairs
+}
+
+#[test]
+fn mi_alpha_matches_its_formulas_and_gradient() {
+    let d = dev();
+    let b = 5;
+    let s = values(b * b, 7).iter().map(|x| x * 2.0).collect::<Vec<f32>>();
+    let base = values(b, 8);
+    for alpha in [0.0, 0.3, 0.9, 1.0] {
+        let ours = scalar(interpolated_bound(t(&s, [b, b], &d), t(&base, [b], &d), alpha));
+        let naive = naive_bound(&f64s(&s), &f64s(&base), b, alpha);
+        assert!((ours - naive).abs() < 1e-5, "alpha {alpha}: {ours} vs {naive}");
+    }
+    for alpha in [0.0, 0.5, 1.0] {
+        check_gradient(&s, [b, b], |x| {
+            let dv = x.device();
+            interpolated_bound(x, t(&base, [b], &dv), alpha)
+        });
+    }
+    // large scores stay finite (log-space)
+    let big: Vec<f32> = s.iter().map(|x| x * 200.0).collect();
+    assert!(scalar(interpolated_bound(t(&big, [b, b], &d), t(&base, [b], &d), 0.7)).is_finite());
+}
+
+#[test]
+fn mi_bounds_behave_as_theory_says_on_gaussians() {
+    let d = dev();
+    let (batch, dim, batches) = (128, 20, 12);
+    let stats = |mi: f64, alpha: f64| {
+        let v: Vec<f64> = (0..batches)
+            .map(|seed| {
+                let s = gaussian::optimal_scores(batch, dim, mi, 100 + seed as u64);
+                scalar(interpolated_bound(t(&s, [batch, batch], &d), Tensor::zeros([batch], &d), alpha))
+            })
+            .collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt();
+        (mean, std)
+    };
+    let log_b = (batch as f64).ln();
+    for mi in [2.0, 6.0, 10.0] {
+        let nce = stats(mi, 1.0);
+        assert!(nce.0 <= log_b, "InfoNCE {} exceeds log B {log_b}", nce.0);
+        let nwj = stats(mi, 0.0);
+        let mid = stats(mi, 0.5);
+        // with the optimal critic NWJ is unbiased; InfoNCE saturates below log B
+        assert!((nwj.0 - mi).abs() < 3.0 * nwj.1 + 0.1, "NWJ mean {} for MI {mi}", nwj.0);
+        assert!(nce.0 <= mid.0 + 1e-6 && mid.0 <= nwj.0 + 3.0 * nwj.1, "ordering at MI {mi}: nce {nce:?} mid {mid:?} nwj {nwj:?}");
+        // variance falls as α → 1
+        assert!(nwj.1 > mid.1 && mid.1 > nce.1, "spread at MI {mi}: {} {} {}", nwj.1, mid.1, nce.1);
+    }
+}
