@@ -127,13 +127,14 @@ impl Default for AugmentSection {
 #[serde(deny_unknown_fields, default)]
 pub struct StudentSection {
     pub layers: usize,
-    pub hidden: usize,
+    /// Width; the teacher's when absent (required to differ only with `init = "random"`).
+    pub hidden: Option<usize>,
     pub init: StudentInit,
 }
 
 impl Default for StudentSection {
     fn default() -> Self {
-        Self { layers: 4, hidden: 384, init: StudentInit::TeacherLayers }
+        Self { layers: 4, hidden: None, init: StudentInit::TeacherLayers }
     }
 }
 
@@ -171,7 +172,7 @@ impl Default for TrainSection {
 /// mapping = "skip"       # skip | last | emd
 /// [student]
 /// layers = 4
-/// hidden = 384
+/// hidden = 384             # default: the teacher's width
 /// init = "teacher_layers"  # or random
 /// [train]
 /// epochs = 3
@@ -253,7 +254,7 @@ impl Pipeline {
             return Err(field("augment.mixup", "mixup is not available in this build (data augmentation is not implemented yet)"));
         }
         let s = &self.student;
-        if s.layers == 0 || s.hidden == 0 {
+        if s.layers == 0 || s.hidden == Some(0) {
             return Err(field("student", "layers and hidden must be positive"));
         }
         let t = &self.train;
@@ -275,8 +276,8 @@ impl Pipeline {
             return Err(field("student.layers", format!("{} student layers cannot map onto {teacher_layers} teacher layers with {:?}", self.student.layers, self.intermediate.mapping)));
         }
         if self.student.init == StudentInit::TeacherLayers {
-            if self.student.hidden != teacher_hidden {
-                return Err(field("student.init", format!("teacher_layers needs hidden = {teacher_hidden} (the teacher's), got {}", self.student.hidden)));
+            if let Some(hidden) = self.student.hidden.filter(|&h| h != teacher_hidden) {
+                return Err(field("student.init", format!("teacher_layers needs hidden = {teacher_hidden} (the teacher's), got {hidden}")));
             }
             if self.student.layers > teacher_layers {
                 return Err(field("student.init", format!("the teacher has only {teacher_layers} layers to copy")));
@@ -302,7 +303,9 @@ impl Pipeline {
         };
         format!(
             "{}x{}({:?}) kd={:?} t={} hard={} {inter} lr={} ep={}",
-            self.student.layers, self.student.hidden, self.student.init, self.kd.loss, self.kd.temperature, self.kd.hard_weight, self.train.lr, self.train.epochs
+            self.student.layers,
+            self.student.hidden.map_or("T".to_string(), |h| h.to_string()),
+            self.student.init, self.kd.loss, self.kd.temperature, self.kd.hard_weight, self.train.lr, self.train.epochs
         )
         .to_lowercase()
     }

@@ -54,7 +54,7 @@ pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConf
             Ok((Bert::build(&config, &mut src, device)?, config))
         }
         StudentInit::Random => {
-            let config = BertConfig::sized(s.layers, s.hidden, teacher.vocab_size, teacher.num_labels);
+            let config = BertConfig::sized(s.layers, s.hidden.unwrap_or(teacher.hidden_size), teacher.vocab_size, teacher.num_labels);
             Ok((config.init(pipeline.train.seed, device), config))
         }
     }
@@ -112,9 +112,10 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
         cache_seconds,
         path.display()
     ));
-    drop(teacher);
+    let teacher_config = teacher.config;
+    drop(teacher.model); // the cache replaces the teacher from here on
 
-    let (student, student_config) = build_student(pipeline, &job.teacher_dir, &load(&job.teacher_dir, device)?.config, device)?;
+    let (student, student_config) = build_student(pipeline, &job.teacher_dir, &teacher_config, device)?;
     log(&format!("student {}: {}", student_config.num_hidden_layers, pipeline.summary()));
     let heads = DistillHeads::new(pipeline, student_config.hidden_size, student_config.num_hidden_layers, th, device);
     let learner = Learner { student, heads };
