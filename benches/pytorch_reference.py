@@ -1,4 +1,4 @@
-"""PyTorch reference for benches/throughput.rs: the same BERT shapes and work on CPU, 2 threads.
+"""PyTorch reference for examples/throughput.rs: the same BERT shapes and work on CPU, 2 threads.
 
 Install (not in CI: the wheel pulls ~3 GB of CUDA dependencies): pip install torch==2.9.0
 Run: python3 benches/pytorch_reference.py [--iters 10] [--json]

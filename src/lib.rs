@@ -34,6 +34,8 @@ pub mod distill;
 pub mod error;
 pub mod model;
 pub mod pipeline;
+pub mod search;
+pub mod store;
 pub mod teacher;
 pub mod train;
 

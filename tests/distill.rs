@@ -8,7 +8,8 @@ use distiller::Pipeline;
 use distiller::data::{GlueTask, HostBatch, Split, Task, TextEncoder, load_split};
 use distiller::distill::trainer::cache_spec;
 use distiller::distill::{DistillJob, TeacherCache, TeacherTargets, distill};
-use distiller::model::{BertConfig, BertInput, CheckpointMeta, load, save, to_host};
+use common::{Fixture, fixture};
+use distiller::model::{BertInput, load, to_host};
 use std::path::Path;
 
 fn parse(text: &str) -> distiller::Result<Pipeline> {
@@ -44,37 +45,6 @@ fn pipeline_files_parse_and_bad_ones_name_the_field() {
     assert!(deep.check_fits(6, 384).unwrap_err().contains("student.layers"));
     let narrow = parse("[student]\nhidden = 312\n").unwrap();
     assert!(narrow.check_fits(6, 384).unwrap_err().contains("student.init"));
-}
-
-/// A tiny SST-2-like task and a tiny "fine-tuned" teacher in a temporary workspace.
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    glue: std::path::PathBuf,
-    teacher: std::path::PathBuf,
-    workspace: std::path::PathBuf,
-}
-
-fn fixture() -> Fixture {
-    let tmp = tempfile::tempdir().unwrap();
-    let glue = tmp.path().join("glue");
-    let mut train = String::from("sentence\tlabel\n");
-    let words = ["great", "good", "fun", "bad", "boring", "not good"];
-    for i in 0..24 {
-        train.push_str(&format!("the movie is very {} \t{}\n", words[i % 6], (i % 6 < 3) as u8));
-    }
-    common::write(&glue, "SST-2/train.tsv", train.as_bytes());
-    common::write(&glue, "SST-2/dev.tsv", b"sentence\tlabel\na great film \t1\nthe plot is boring \t0\nvery fun \t1\nnot good \t0\n");
-    let teacher = tmp.path().join("teacher");
-    let vocab = tmp.path().join("vocab");
-    common::tiny_vocab(&vocab);
-    let mut config = BertConfig::sized(6, 32, 20, 2);
-    config.num_attention_heads = 4;
-    config.intermediate_size = 64;
-    config.max_position_embeddings = 64;
-    let dev = distiller::backend::device(None).unwrap();
-    let meta = CheckpointMeta { task: "sst2".into(), label_kind: GlueTask::Sst2.label_kind(), max_len: 16, dev_metrics: None, epochs_done: 1, seed: 1, init_from: "random".into() };
-    save(&teacher, &config.init(1, &dev), &config, &meta, &vocab).unwrap();
-    Fixture { glue, teacher, workspace: tmp.path().join("ws"), _tmp: tmp }
 }
 
 fn job(f: &Fixture, pipeline: &str) -> DistillJob {

@@ -1,10 +1,14 @@
 //! Command-line interface: argument parsing and one file per subcommand; each calls the library.
 
+pub mod best;
 pub mod eval;
+pub mod search;
+pub mod studies;
 pub mod teacher;
 pub mod train;
+pub mod trials;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Search for, and recommend, the best knowledge-distillation pipeline for an NLP task.
@@ -39,6 +43,26 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Run one distillation pipeline: teacher (from the workspace) -> student, dev metrics.
     Train(train::TrainArgs),
+    /// Search KD pipelines for a task (Bayesian optimisation by default); resumes an existing study.
+    Search(search::SearchArgs),
+    /// List the studies in the workspace store.
+    Studies(studies::StudiesArgs),
+    /// List a study's trials: state, score, time, pipeline.
+    Trials(trials::TrialsArgs),
+    /// Print a study's best pipeline.
+    Best(best::BestArgs),
+}
+
+/// Output format of listing commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// The workspace's trial store.
+pub fn open_store(workspace: &std::path::Path) -> distiller::Result<distiller::store::SledStorage> {
+    distiller::store::SledStorage::open(&workspace.join("store"))
 }
 
 /// Runs the parsed command.
@@ -47,5 +71,9 @@ pub fn run(cli: Cli) -> distiller::Result<()> {
         Command::Teacher(args) => teacher::exec(args, &cli.common),
         Command::Eval(args) => eval::exec(args, &cli.common),
         Command::Train(args) => train::exec(args, &cli.common),
+        Command::Search(args) => search::exec(args, &cli.common),
+        Command::Studies(args) => studies::exec(args, &cli.common),
+        Command::Trials(args) => trials::exec(args, &cli.common),
+        Command::Best(args) => best::exec(args, &cli.common),
     }
 }

@@ -32,14 +32,7 @@ pub fn exec(args: TrainArgs, common: &Common) -> distiller::Result<()> {
         Some(path) => Pipeline::from_file(path)?,
         None => Pipeline::default(),
     };
-    let teacher_dir = args.teacher.unwrap_or_else(|| distiller::teacher::teacher_dir(&common.workspace, &task));
-    if !teacher_dir.join("config.json").is_file() {
-        return Err(distiller::Error::Config(format!(
-            "no teacher checkpoint at {}: run `distiller teacher --task {}` first or pass --teacher DIR",
-            teacher_dir.display(),
-            task.name()
-        )));
-    }
+    let teacher_dir = teacher_or_hint(args.teacher, &common.workspace, &task)?;
     let job = DistillJob { task, pipeline, teacher_dir, data_dir: common.data_dir.clone(), workspace: common.workspace.clone(), out_dir: args.out };
     let outcome = distill(&job, &device, &mut |line| eprintln!("{line}"))?;
     if args.format == "json" {
@@ -57,4 +50,14 @@ pub fn exec(args: TrainArgs, common: &Common) -> distiller::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The teacher checkpoint to distil from, or an error saying how to make one.
+pub fn teacher_or_hint(explicit: Option<PathBuf>, workspace: &std::path::Path, task: &Task) -> distiller::Result<PathBuf> {
+    let dir = explicit.unwrap_or_else(|| distiller::teacher::teacher_dir(workspace, task));
+    if dir.join("config.json").is_file() {
+        Ok(dir)
+    } else {
+        Err(distiller::Error::Config(format!("no teacher checkpoint at {}: run `distiller teacher --task {}` first or pass --teacher DIR", dir.display(), task.name())))
+    }
 }

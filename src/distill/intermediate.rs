@@ -25,13 +25,14 @@ pub fn hidden_ce(s: Tensor<3>, t: Tensor<3>, mask: &Tensor<2>) -> Tensor<1> {
 /// Mean over real tokens of `1 − cos(s, t)`.
 pub fn cosine(s: Tensor<3>, t: Tensor<3>, mask: &Tensor<2>) -> Tensor<1> {
     let dot = (s.clone() * t.clone()).sum_dim(2);
-    let norms = (s.powf_scalar(2.0).sum_dim(2) * t.powf_scalar(2.0).sum_dim(2)).sqrt().clamp_min(1e-8);
+    // clamp before the square root: padding carries all-zero vectors, where sqrt' is infinite
+    let norms = (s.powf_scalar(2.0).sum_dim(2) * t.powf_scalar(2.0).sum_dim(2)).clamp_min(1e-16).sqrt();
     let cos = (dot / norms).squeeze_dim::<2>(2);
     ((cos.neg() + 1.0) * mask.clone()).sum() / token_count(mask)
 }
 
 fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-8);
+    let norm = x.clone().powf_scalar(2.0).sum_dim(1).clamp_min(1e-16).sqrt();
     x / norm
 }
 

@@ -115,7 +115,7 @@ fn mean_pool(x: Tensor<3>, mask: &Tensor<2>) -> Tensor<2> {
 }
 
 fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-8);
+    let norm = x.clone().powf_scalar(2.0).sum_dim(1).clamp_min(1e-16).sqrt();
     x / norm
 }
 

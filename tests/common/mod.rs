@@ -37,3 +37,37 @@ pub fn tiny_vocab(dir: &Path) -> PathBuf {
     let words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "great", "movie", "bad", "film", "the", "is", "not", "good", "##s", "fun", "boring", "very", "plot", "."];
     write(dir, "vocab.txt", words.join("\n").as_bytes())
 }
+
+/// A tiny SST-2-like task and a tiny "fine-tuned" teacher in a temporary workspace.
+pub struct Fixture {
+    pub _tmp: tempfile::TempDir,
+    pub glue: std::path::PathBuf,
+    pub teacher: std::path::PathBuf,
+    pub workspace: std::path::PathBuf,
+}
+
+pub fn fixture() -> Fixture {
+    use distiller::data::GlueTask;
+    use distiller::model::{BertConfig, CheckpointMeta, save};
+    let tmp = tempfile::tempdir().unwrap();
+    let glue = tmp.path().join("glue");
+    let mut train = String::from("sentence\tlabel\n");
+    let words = ["great", "good", "fun", "bad", "boring", "not good"];
+    for i in 0..24 {
+        train.push_str(&format!("the movie is very {} \t{}\n", words[i % 6], (i % 6 < 3) as u8));
+    }
+    write(&glue, "SST-2/train.tsv", train.as_bytes());
+    write(&glue, "SST-2/dev.tsv", b"sentence\tlabel\na great film \t1\nthe plot is boring \t0\nvery fun \t1\nnot good \t0\n");
+    let teacher = tmp.path().join("teacher");
+    let vocab = tmp.path().join("vocab");
+    tiny_vocab(&vocab);
+    let mut config = BertConfig::sized(6, 32, 20, 2);
+    config.num_attention_heads = 4;
+    config.intermediate_size = 64;
+    config.max_position_embeddings = 64;
+    let dev = distiller::backend::device(None).unwrap();
+    let meta = CheckpointMeta { task: "sst2".into(), label_kind: GlueTask::Sst2.label_kind(), max_len: 16, dev_metrics: None, epochs_done: 1, seed: 1, init_from: "random".into() };
+    save(&teacher, &config.init(1, &dev), &config, &meta, &vocab).unwrap();
+    Fixture { glue, teacher, workspace: tmp.path().join("ws"), _tmp: tmp }
+}
+

@@ -1,8 +1,9 @@
 //! Encoder throughput at fixed shapes (batch 32, seq 64), for every compiled CPU backend, next to
 //! PyTorch doing the same work (benches/pytorch_reference.py, when torch is importable).
 //!
-//! `cargo bench --bench throughput` (flex) or `cargo bench --bench throughput --features ndarray`
-//! (flex and ndarray). Set `DISTILLER_BENCH_ITERS` to change the number of timed iterations.
+//! `cargo run --example throughput` (flex) or `cargo run --example throughput --features ndarray`
+//! (flex and ndarray; dependencies are built at opt-level 3 in the dev profile, so this measures
+//! optimised code). Set `DISTILLER_BENCH_ITERS` to change the number of timed iterations.
 
 use burn::optim::GradientsParams;
 use burn::tensor::Device;

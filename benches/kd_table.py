@@ -1,0 +1,70 @@
+"""SST-2 distillation table (README): the same student trained (a) on labels only, (b) with CE-KD,
+(c) with KD + hidden_mse (skip), (d) with KD + MI-α 0.9 (skip); dev accuracy and wall time each.
+
+Needs a teacher: `distiller teacher --task sst2` (in the workspace). Run from the repo root:
+    cargo build && python3 benches/kd_table.py [--rows 3000] [--epochs 3] [--students 4x384,4x312]
+Rerunning a row with a warm teacher cache also reports the cache's effect on wall time.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+ROWS = {
+    "(a) labels only": '[kd]\nloss = "none"\nhard_weight = 1.0\n',
+    "(b) CE-KD": '[kd]\nloss = "ce"\n',
+    "(c) KD + hidden_mse skip": '[kd]\nloss = "ce"\n[intermediate]\nobjective = "hidden_mse"\nmapping = "skip"\n',
+    "(d) KD + MI-α 0.9 skip": '[kd]\nloss = "ce"\n[intermediate]\nobjective = "mi"\nalpha = 0.9\nmapping = "skip"\n',
+}
+
+
+def student_section(spec):
+    layers, hidden = spec.split("x")
+    if hidden == "384":
+        return f'[student]\nlayers = {layers}\ninit = "teacher_layers"\n'
+    return f'[student]\nlayers = {layers}\nhidden = {hidden}\ninit = "random"\n'
+
+
+def run(binary, workspace, text):
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        f.write(text)
+    out = subprocess.run([binary, "train", "--task", "sst2", "--pipeline", f.name, "--workspace", workspace, "-f", "json"],
+                         capture_output=True, text=True)
+    os.unlink(f.name)
+    if out.returncode != 0:
+        sys.exit(f"distiller train failed: {out.stderr.strip().splitlines()[-1]}")
+    return json.loads(out.stdout)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=3000)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--lr", default="1e-4")
+    ap.add_argument("--students", default="4x384,4x312")
+    ap.add_argument("--workspace", default=".distiller")
+    ap.add_argument("--binary", default="target/debug/distiller")
+    ap.add_argument("--cache-check", action="store_true", help="rerun (b) to time a warm teacher cache")
+    args = ap.parse_args()
+    train = f"[train]\nlr = {args.lr}\nepochs = {args.epochs}\ntrain_subset = {args.rows}\n"
+    print(f"SST-2, {args.rows} training rows, {args.epochs} epochs, lr {args.lr}")
+    print("| student | pipeline | dev accuracy | wall time (s) | teacher cache |")
+    print("|---|---|---:|---:|---|")
+    for spec in args.students.split(","):
+        for name, body in ROWS.items():
+            o = run(args.binary, args.workspace, body + student_section(spec) + train)
+            print(f"| {spec} | {name} | {100 * o['dev'][0][1]:.2f} | {o['wall_seconds']:.0f} | {'hit' if o['cache_hit'] else 'miss'} |", flush=True)
+    if args.cache_check:
+        body = ROWS["(b) CE-KD"] + student_section(args.students.split(",")[0]) + train
+        cold_ws = tempfile.mkdtemp()
+        os.symlink(os.path.abspath(os.path.join(args.workspace, "teachers")), os.path.join(cold_ws, "teachers"))
+        cold = run(args.binary, cold_ws, body)
+        warm = run(args.binary, cold_ws, body)
+        print(f"cache: cold {cold['wall_seconds']:.1f}s (teacher pass {cold['cache_seconds']:.1f}s), "
+              f"warm {warm['wall_seconds']:.1f}s (load {warm['cache_seconds']:.2f}s): {cold['wall_seconds'] / warm['wall_seconds']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+use clap::Args;
+
+use super::{Common, Format};
+use distiller::store::{Storage, TrialState};
+
+#[derive(Debug, Args)]
+pub struct BestArgs {
+    #[arg(long)]
+    pub study: String,
+    /// table: a summary and the pipeline as TOML (ready for `distiller train --pipeline`); json: the trial record.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub fn exec(args: BestArgs, common: &Common) -> distiller::Result<()> {
+    let storage = super::open_store(&common.workspace)?;
+    let trials = storage.trials(&args.study)?;
+    let best = trials
+        .iter()
+        .filter(|t| t.state == TrialState::Complete)
+        .max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
+        .ok_or_else(|| distiller::Error::Config(format!("study `{}` has no complete trial", args.study)))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(best).expect("trial serialises")),
+        Format::Table => {
+            println!("# best of study {}: trial #{} | {}", args.study, best.id, best.metrics.as_ref().map(|m| m.to_string()).unwrap_or_default());
+            print!("{}", best.pipeline.to_toml());
+        }
+    }
+    Ok(())
+}

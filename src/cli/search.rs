@@ -1,0 +1,91 @@
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Common;
+use distiller::data::Task;
+use distiller::distill::{DistillJob, distill};
+use distiller::search::{SearchLimits, Space, Study, StudyEvent, TrialOutcome, by_name};
+use distiller::store::TrialState;
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// GLUE task name or custom task spec (.toml).
+    #[arg(long)]
+    pub task: String,
+    /// Search-space file (default: the built-in search-spaces/default.toml).
+    #[arg(long)]
+    pub space: Option<PathBuf>,
+    /// Study name (default: the task name). An existing study is resumed.
+    #[arg(long)]
+    pub study: Option<String>,
+    /// bo (Bayesian optimisation, egobox), random or grid.
+    #[arg(long, default_value = "bo")]
+    pub sampler: String,
+    /// Stop when the study holds this many finished trials (earlier runs count).
+    #[arg(long, default_value_t = 24)]
+    pub trials: usize,
+    /// Start no new trial after this many minutes.
+    #[arg(long, default_value_t = 60.0)]
+    pub budget_minutes: f64,
+    /// Fine-tuned teacher checkpoint (default: <workspace>/teachers/<task>).
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
+    let device = distiller::backend::device(common.backend.as_deref())?;
+    let task = Task::resolve(&args.task)?;
+    let space = match &args.space {
+        Some(path) => Space::from_file(path)?,
+        None => Space::parse(distiller::search::DEFAULT_SPACE).map_err(|(line, m)| distiller::Error::Config(format!("built-in default space:{line}: {m}")))?,
+    };
+    let mut sampler = by_name(&args.sampler, args.seed)?;
+    let teacher_dir = super::train::teacher_or_hint(args.teacher, &common.workspace, &task)?;
+    let storage = super::open_store(&common.workspace)?;
+    let name = args.study.unwrap_or_else(|| task.name());
+    let study = Study::open(&storage, &name, &task.name(), space, sampler.name())?;
+    let recovered = study.recover()?;
+    if recovered > 0 {
+        eprintln!("study {name}: {recovered} trial(s) left RUNNING by an earlier process marked FAIL");
+    }
+    let limits = SearchLimits { trials: args.trials, budget: Some(Duration::from_secs_f64(args.budget_minutes * 60.0)) };
+    let mut objective = |pipeline: &distiller::Pipeline, id: u64| -> distiller::Result<TrialOutcome> {
+        let job = DistillJob {
+            task: task.clone(),
+            pipeline: pipeline.clone(),
+            teacher_dir: teacher_dir.clone(),
+            data_dir: common.data_dir.clone(),
+            workspace: common.workspace.clone(),
+            out_dir: Some(common.workspace.join("studies").join(&name).join(format!("trial-{id}"))),
+        };
+        let outcome = distill(&job, &device, &mut |line| eprintln!("    {line}"))?;
+        Ok(TrialOutcome {
+            score: outcome.dev.headline(),
+            intermediate: outcome.epochs.iter().map(|e| (e.epoch, e.dev.headline())).collect(),
+            fidelity: Some((outcome.train_rows, outcome.pipeline.train.epochs)),
+            metrics: outcome.dev,
+            student_dir: Some(outcome.student_dir),
+        })
+    };
+    let mut on_event = |event: StudyEvent| match event {
+        StudyEvent::Started { trial, index, of } => eprintln!("trial {index}/{of} (#{}) | {}", trial.id, trial.pipeline.summary()),
+        StudyEvent::Finished { trial, best } => {
+            let result = match (&trial.state, &trial.metrics) {
+                (TrialState::Complete, Some(m)) => format!("{m}"),
+                _ => format!("{:?}: {}", trial.state, trial.error.as_deref().unwrap_or("")),
+            };
+            let best = best.map(|b| format!("best {:.4} (#{})", b.score.unwrap_or(f64::NAN), b.id)).unwrap_or_else(|| "no best yet".into());
+            eprintln!("trial #{} -> {result} | {best}", trial.id);
+        }
+    };
+    let trials = study.run(sampler.as_mut(), &limits, &mut objective, &mut on_event)?;
+    let complete = trials.iter().filter(|t| t.state == TrialState::Complete).count();
+    match study.best()? {
+        Some(best) => println!("study {name}: {} trials ({complete} complete); best #{}: {} | {}", trials.len(), best.id, best.metrics.map(|m| m.to_string()).unwrap_or_default(), best.pipeline.summary()),
+        None => println!("study {name}: {} trials, none complete", trials.len()),
+    }
+    Ok(())
+}

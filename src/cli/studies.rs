@@ -1,0 +1,34 @@
+use clap::Args;
+
+use super::{Common, Format};
+use distiller::store::{Storage, TrialState};
+
+#[derive(Debug, Args)]
+pub struct StudiesArgs {
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub fn exec(args: StudiesArgs, common: &Common) -> distiller::Result<()> {
+    let storage = super::open_store(&common.workspace)?;
+    let mut rows = Vec::new();
+    for study in storage.studies()? {
+        let trials = storage.trials(&study.name)?;
+        let best = trials.iter().filter(|t| t.state == TrialState::Complete).filter_map(|t| t.score).fold(f64::NAN, f64::max);
+        rows.push(serde_json::json!({
+            "name": study.name, "task": study.task, "sampler": study.sampler, "created": study.created,
+            "trials": trials.len(), "complete": trials.iter().filter(|t| t.state == TrialState::Complete).count(),
+            "best": if best.is_nan() { serde_json::Value::Null } else { serde_json::json!(best) },
+        }));
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::Value::Array(rows)),
+        Format::Table => {
+            println!("{:<16} {:<8} {:<8} {:>7} {:>9} {:>8}", "study", "task", "sampler", "trials", "complete", "best");
+            for r in rows {
+                println!("{:<16} {:<8} {:<8} {:>7} {:>9} {:>8}", r["name"].as_str().unwrap_or(""), r["task"].as_str().unwrap_or(""), r["sampler"].as_str().unwrap_or(""), r["trials"], r["complete"], r["best"].as_f64().map_or("-".into(), |b| format!("{b:.4}")));
+            }
+        }
+    }
+    Ok(())
+}

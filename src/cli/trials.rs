@@ -1,0 +1,35 @@
+use clap::Args;
+
+use super::{Common, Format};
+use distiller::store::Storage;
+
+#[derive(Debug, Args)]
+pub struct TrialsArgs {
+    #[arg(long)]
+    pub study: String,
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+pub fn exec(args: TrialsArgs, common: &Common) -> distiller::Result<()> {
+    let storage = super::open_store(&common.workspace)?;
+    if storage.study(&args.study)?.is_none() {
+        return Err(distiller::Error::Config(format!("no study `{}` in {}", args.study, common.workspace.display())));
+    }
+    let trials = storage.trials(&args.study)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&trials).expect("trials serialise")),
+        Format::Table => {
+            println!("{:>4} {:<9} {:>8} {:>7}  pipeline", "id", "state", "score", "secs");
+            for t in trials {
+                let secs = t.ended.map_or("-".into(), |e| (e.saturating_sub(t.started)).to_string());
+                let score = t.score.map_or("-".into(), |s| format!("{s:.4}"));
+                println!("{:>4} {:<9} {:>8} {:>7}  {}", t.id, format!("{:?}", t.state).to_uppercase(), score, secs, t.pipeline.summary());
+                if let Some(e) = &t.error {
+                    println!("{:>4} {}", "", e);
+                }
+            }
+        }
+    }
+    Ok(())
+}

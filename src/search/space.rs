@@ -1,0 +1,296 @@
+//! Search spaces (`search-spaces/*.toml`): the dimensions a search explores, each bound to a
+//! [`Pipeline`] field, with conditions, plus fixed values. The composer turns a point of the space
+//! into a valid `Pipeline` or says why it cannot.
+//!
+//! ```toml
+//! name = "example"
+//!
+//! [fixed]                       # pipeline fields every trial shares
+//! "student.layers" = 4
+//! "train.train_subset" = 2000
+//!
+//! [[dim]]
+//! field = "kd.loss"             # a Pipeline field, dotted
+//! choices = ["ce", "mse"]       # categorical
+//!
+//! [[dim]]
+//! field = "train.lr"
+//! range = [1e-5, 1e-3]          # float range ...
+//! log = true                    # ... searched on a log scale
+//!
+//! [[dim]]
+//! field = "train.epochs"
+//! int_range = [1, 3]            # integer range, inclusive
+//!
+//! [[dim]]
+//! field = "intermediate.alpha"
+//! values = [0.5, 0.9, 0.99]     # ordered numeric values
+//! when = { "intermediate.objective" = ["mi"] }   # only meaningful for these values
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
+
+/// One searchable dimension, as written in the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DimSpec {
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<toml::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f64; 2]>,
+    #[serde(default)]
+    pub log: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int_range: Option<[i64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<f64>>,
+    /// Active only when every listed field (another dimension or a fixed field) takes one of the
+    /// listed values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub when: BTreeMap<String, Vec<toml::Value>>,
+}
+
+/// The kind of a dimension, checked at load time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Domain {
+    Categorical(Vec<serde_json::Value>),
+    Float { low: f64, high: f64, log: bool },
+    Int { low: i64, high: i64 },
+    Ordered(Vec<f64>),
+}
+
+/// A validated dimension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dim {
+    pub field: String,
+    pub domain: Domain,
+    pub when: Vec<(String, Vec<serde_json::Value>)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpaceFile {
+    name: Option<String>,
+    #[serde(default)]
+    fixed: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    dim: Vec<DimSpec>,
+}
+
+/// A search space: fixed pipeline fields plus dimensions.
+#[derive(Debug, Clone)]
+pub struct Space {
+    pub name: String,
+    pub fixed: Vec<(String, serde_json::Value)>,
+    pub dims: Vec<Dim>,
+    /// The file's text, stored with a study so a resumed study can tell if the space changed.
+    pub source: String,
+}
+
+/// A point: one value per dimension (`None` where the dimension is inactive).
+pub type Point = Vec<Option<serde_json::Value>>;
+
+fn to_json(v: &toml::Value) -> serde_json::Value {
+    serde_json::to_value(v).expect("toml values convert to json")
+}
+
+/// Sets a dotted field of a JSON object, creating sections as needed.
+fn set_field(root: &mut serde_json::Value, field: &str, value: serde_json::Value) {
+    let mut node = root;
+    let parts: Vec<&str> = field.split('.').collect();
+    for part in &parts[..parts.len() - 1] {
+        node = node.as_object_mut().expect("pipeline sections are objects").entry(part.to_string()).or_insert_with(|| serde_json::json!({}));
+    }
+    node.as_object_mut().expect("pipeline sections are objects").insert(parts[parts.len() - 1].to_string(), value);
+}
+
+fn get_field<'a>(root: &'a serde_json::Value, field: &str) -> Option<&'a serde_json::Value> {
+    field.split('.').try_fold(root, |node, part| node.get(part))
+}
+
+/// Whether `field` exists in a pipeline (a leaf or an optional leaf).
+fn is_pipeline_field(field: &str) -> bool {
+    let defaults = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+    get_field(&defaults, field).is_some_and(|v| !v.is_object())
+}
+
+impl Space {
+    /// Parses and checks a space file; errors name the file, the line where possible, and the field.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = crate::data::read_utf8(path)?;
+        Self::parse(&text).map_err(|(line, message)| Error::malformed(path, line, message))
+    }
+
+    /// Parses a space from TOML text; on error returns (line, message).
+    pub fn parse(text: &str) -> std::result::Result<Self, (usize, String)> {
+        let file: SpaceFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+            (line, e.message().trim().to_string())
+        })?;
+        let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(0, |i| i + 1);
+        let mut fixed = Vec::new();
+        for (field, value) in &file.fixed {
+            if !is_pipeline_field(field) {
+                return Err((line_of(field), format!("fixed: `{field}` is not a pipeline field")));
+            }
+            fixed.push((field.clone(), to_json(value)));
+        }
+        let mut dims = Vec::new();
+        for spec in &file.dim {
+            let line = line_of(&format!("\"{}\"", spec.field));
+            let err = |m: String| (line, format!("dim `{}`: {m}", spec.field));
+            if !is_pipeline_field(&spec.field) {
+                return Err(err("not a pipeline field".into()));
+            }
+            if fixed.iter().any(|(f, _)| f == &spec.field) || dims.iter().any(|d: &Dim| d.field == spec.field) {
+                return Err(err("declared twice".into()));
+            }
+            let kinds = [spec.choices.is_some(), spec.range.is_some(), spec.int_range.is_some(), spec.values.is_some()];
+            if kinds.iter().filter(|&&k| k).count() != 1 {
+                return Err(err("give exactly one of choices, range, int_range, values".into()));
+            }
+            let domain = if let Some(c) = &spec.choices {
+                if c.is_empty() {
+                    return Err(err("choices is empty".into()));
+                }
+                Domain::Categorical(c.iter().map(to_json).collect())
+            } else if let Some([low, high]) = spec.range {
+                if !(low.is_finite() && high.is_finite() && low < high) || (spec.log && low <= 0.0) {
+                    return Err(err(format!("range [{low}, {high}] must be finite, low < high (and > 0 with log)")));
+                }
+                Domain::Float { low, high, log: spec.log }
+            } else if let Some([low, high]) = spec.int_range {
+                if low > high {
+                    return Err(err(format!("int_range [{low}, {high}] has low > high")));
+                }
+                Domain::Int { low, high }
+            } else {
+                let v = spec.values.clone().unwrap_or_default();
+                if v.is_empty() || v.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(err("values must be non-empty and strictly increasing".into()));
+                }
+                Domain::Ordered(v)
+            };
+            let mut when = Vec::new();
+            for (field, values) in &spec.when {
+                let known = fixed.iter().any(|(f, _)| f == field) || dims.iter().any(|d: &Dim| &d.field == field);
+                if !known {
+                    return Err(err(format!("when: `{field}` must be a fixed field or a dimension declared above")));
+                }
+                when.push((field.clone(), values.iter().map(to_json).collect()));
+            }
+            dims.push(Dim { field: spec.field.clone(), domain, when });
+        }
+        let space = Space { name: file.name.unwrap_or_else(|| "space".into()), fixed, dims, source: text.to_string() };
+        // Every categorical value must be a valid value of its field.
+        for (i, dim) in space.dims.iter().enumerate() {
+            if let Domain::Categorical(values) = &dim.domain {
+                for v in values {
+                    let mut root = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+                    set_field(&mut root, &dim.field, v.clone());
+                    if let Err(e) = serde_json::from_value::<Pipeline>(root) {
+                        return Err((line_of(&format!("\"{}\"", dim.field)), format!("dim `{}`: value {v} is invalid: {e}", space.dims[i].field)));
+                    }
+                }
+            }
+        }
+        Ok(space)
+    }
+
+    /// Whether dimension `i` is active given the values chosen so far.
+    pub fn is_active(&self, i: usize, point: &Point) -> bool {
+        self.dims[i].when.iter().all(|(field, allowed)| {
+            let value = self
+                .dims
+                .iter()
+                .position(|d| &d.field == field)
+                .and_then(|j| point.get(j).cloned().flatten())
+                .or_else(|| self.fixed.iter().find(|(f, _)| f == field).map(|(_, v)| v.clone()));
+            value.is_some_and(|v| allowed.contains(&v))
+        })
+    }
+
+    /// Clears inactive dimensions (so equal pipelines have equal points).
+    pub fn normalise(&self, mut point: Point) -> Point {
+        for i in 0..self.dims.len() {
+            if !self.is_active(i, &point) {
+                point[i] = None;
+            }
+        }
+        point
+    }
+
+    /// The pipeline of a point: defaults, then fixed fields, then active dimensions; validated.
+    pub fn compose(&self, point: &Point) -> std::result::Result<Pipeline, String> {
+        let mut root = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+        for (field, value) in &self.fixed {
+            set_field(&mut root, field, value.clone());
+        }
+        for (i, dim) in self.dims.iter().enumerate() {
+            if let Some(v) = point.get(i).cloned().flatten().filter(|_| self.is_active(i, point)) {
+                set_field(&mut root, &dim.field, v);
+            }
+        }
+        let pipeline: Pipeline = serde_json::from_value(root).map_err(|e| e.to_string())?;
+        pipeline.validate()?;
+        Ok(pipeline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPACE: &str = r#"
+name = "t"
+[fixed]
+"student.layers" = 2
+[[dim]]
+field = "intermediate.objective"
+choices = ["none", "mi", "cos"]
+[[dim]]
+field = "intermediate.alpha"
+values = [0.5, 0.9]
+when = { "intermediate.objective" = ["mi"] }
+[[dim]]
+field = "train.lr"
+range = [1e-5, 1e-3]
+log = true
+"#;
+
+    #[test]
+    fn composes_with_conditions() {
+        let space = Space::parse(SPACE).unwrap();
+        let point = vec![Some(serde_json::json!("cos")), Some(serde_json::json!(0.5)), Some(serde_json::json!(1e-4))];
+        let p = space.compose(&point).unwrap();
+        assert_eq!(p.student.layers, 2);
+        assert_eq!(p.intermediate.alpha, Pipeline::default().intermediate.alpha); // inactive
+        assert_eq!(space.normalise(point)[1], None);
+        let mi = vec![Some(serde_json::json!("mi")), Some(serde_json::json!(0.5)), Some(serde_json::json!(1e-4))];
+        assert_eq!(space.compose(&mi).unwrap().intermediate.alpha, 0.5);
+    }
+
+    #[test]
+    fn bad_spaces_name_line_and_field() {
+        let err = |t: &str| Space::parse(t).unwrap_err();
+        let (line, m) = err("[[dim]]\nfield = \"kd.nonsense\"\nchoices = [1]\n");
+        assert_eq!(line, 2);
+        assert!(m.contains("kd.nonsense") && m.contains("not a pipeline field"), "{m}");
+        let (_, m) = err("[[dim]]\nfield = \"kd.loss\"\nchoices = [\"ce\", \"kl\"]\n");
+        assert!(m.contains("kd.loss") && m.contains("\"kl\""), "{m}");
+        let (_, m) = err("[[dim]]\nfield = \"train.lr\"\nrange = [0.0, 1.0]\nlog = true\n");
+        assert!(m.contains("train.lr"), "{m}");
+        let (_, m) = err("[[dim]]\nfield = \"train.lr\"\nrange = [0.1, 1.0]\nchoices = [0.1]\n");
+        assert!(m.contains("exactly one"), "{m}");
+        let (_, m) = err("[[dim]]\nfield = \"intermediate.alpha\"\nvalues = [0.5]\nwhen = { \"intermediate.objective\" = [\"mi\"] }\n");
+        assert!(m.contains("when"), "{m}");
+        let (line, m) = err("[[dim]]\nfield = \"train.lr\"\nrange = [0.1, 1.0]\nlgo = true\n");
+        assert!(line > 0 && m.contains("lgo"), "{line}: {m}");
+    }
+}

@@ -1,0 +1,168 @@
+//! The search loop (Optuna-style): a [`Study`] asks its sampler for a point, composes the
+//! pipeline, runs the objective, and records the trial — RUNNING before it starts, COMPLETE or
+//! FAIL after — so a killed search resumes where it stopped.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::sampler::{Observation, Sampler};
+use super::space::{Point, Space};
+use crate::data::Metrics;
+use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
+use crate::store::{Storage, StudyRecord, TrialRecord, TrialState, now};
+
+/// What the objective reports for a finished trial.
+#[derive(Debug, Clone)]
+pub struct TrialOutcome {
+    pub score: f64,
+    pub metrics: Metrics,
+    pub student_dir: Option<PathBuf>,
+    pub intermediate: Vec<(usize, f64)>,
+    pub fidelity: Option<(usize, usize)>,
+}
+
+/// Limits of one `search` invocation.
+#[derive(Debug, Clone)]
+pub struct SearchLimits {
+    /// Stop once the study holds this many finished trials (earlier runs included).
+    pub trials: usize,
+    /// Stop starting new trials after this long.
+    pub budget: Option<Duration>,
+}
+
+/// Events for a progress display.
+#[derive(Debug)]
+pub enum StudyEvent<'a> {
+    Started { trial: &'a TrialRecord, index: usize, of: usize },
+    Finished { trial: &'a TrialRecord, best: Option<&'a TrialRecord> },
+}
+
+/// A study bound to its storage and space.
+pub struct Study<'a> {
+    pub storage: &'a dyn Storage,
+    pub record: StudyRecord,
+    pub space: Space,
+}
+
+fn best_of(trials: &[TrialRecord]) -> Option<&TrialRecord> {
+    trials.iter().filter(|t| t.state == TrialState::Complete).max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
+}
+
+impl<'a> Study<'a> {
+    /// Opens a study, creating it if new. A stored study must have the same task and space.
+    pub fn open(storage: &'a dyn Storage, name: &str, task: &str, space: Space, sampler: &str) -> Result<Self> {
+        let record = match storage.study(name)? {
+            Some(existing) => {
+                if existing.task != task {
+                    return Err(Error::Config(format!("study `{name}` is for task {}, not {task}: pick another --study name", existing.task)));
+                }
+                if existing.space.trim() != space.source.trim() {
+                    return Err(Error::Config(format!("study `{name}` was created with a different search space: pass the same --space, or start a new --study")));
+                }
+                existing
+            }
+            None => {
+                let record = StudyRecord { name: name.into(), task: task.into(), space: space.source.clone(), sampler: sampler.into(), direction: "maximize".into(), created: now() };
+                storage.put_study(&record)?;
+                record
+            }
+        };
+        Ok(Self { storage, record, space })
+    }
+
+    /// Marks trials left RUNNING by a dead process as FAIL; returns how many.
+    pub fn recover(&self) -> Result<usize> {
+        let mut n = 0;
+        for mut t in self.storage.trials(&self.record.name)? {
+            if t.state == TrialState::Running {
+                t.state = TrialState::Fail;
+                t.error = Some(format!("interrupted (process {} ended while the trial ran)", t.pid));
+                t.ended = Some(now());
+                self.storage.put_trial(&t)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Runs trials until the limits are reached or the sampler has nothing left. A failing
+    /// objective (error or panic) records a FAIL trial and the search goes on.
+    pub fn run(
+        &self,
+        sampler: &mut dyn Sampler,
+        limits: &SearchLimits,
+        objective: &mut dyn FnMut(&Pipeline, u64) -> Result<TrialOutcome>,
+        on_event: &mut dyn FnMut(StudyEvent),
+    ) -> Result<Vec<TrialRecord>> {
+        let started = Instant::now();
+        loop {
+            let trials = self.storage.trials(&self.record.name)?;
+            let finished = trials.iter().filter(|t| t.state != TrialState::Running).count();
+            if finished >= limits.trials || limits.budget.is_some_and(|b| started.elapsed() >= b) {
+                return Ok(trials);
+            }
+            let tried: Vec<Point> = trials.iter().map(|t| t.point.clone()).collect();
+            let history: Vec<Observation> = trials
+                .iter()
+                .filter(|t| t.state == TrialState::Complete)
+                .filter_map(|t| t.score.filter(|s| s.is_finite()).map(|score| Observation { point: t.point.clone(), score }))
+                .collect();
+            let Some(point) = sampler.ask(&self.space, &tried, &history)? else {
+                return Ok(trials);
+            };
+            let pipeline = self.space.compose(&point).map_err(|e| Error::Config(format!("sampler proposed an invalid pipeline: {e}")))?;
+            let mut trial = TrialRecord {
+                id: trials.iter().map(|t| t.id + 1).max().unwrap_or(0),
+                study: self.record.name.clone(),
+                point,
+                pipeline: pipeline.clone(),
+                state: TrialState::Running,
+                fidelity: None,
+                intermediate: Vec::new(),
+                metrics: None,
+                score: None,
+                student_dir: None,
+                error: None,
+                pid: std::process::id(),
+                started: now(),
+                ended: None,
+            };
+            self.storage.put_trial(&trial)?;
+            on_event(StudyEvent::Started { trial: &trial, index: finished + 1, of: limits.trials });
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| objective(&pipeline, trial.id)));
+            match result {
+                Ok(Ok(outcome)) if outcome.score.is_finite() => {
+                    trial.state = TrialState::Complete;
+                    trial.score = Some(outcome.score);
+                    trial.metrics = Some(outcome.metrics);
+                    trial.student_dir = outcome.student_dir;
+                    trial.intermediate = outcome.intermediate;
+                    trial.fidelity = outcome.fidelity;
+                }
+                Ok(Ok(outcome)) => {
+                    trial.state = TrialState::Fail;
+                    trial.error = Some(format!("score is {}", outcome.score));
+                }
+                Ok(Err(e)) => {
+                    trial.state = TrialState::Fail;
+                    trial.error = Some(e.to_string());
+                }
+                Err(panic) => {
+                    trial.state = TrialState::Fail;
+                    let text = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+                    trial.error = Some(format!("panicked: {}", text.unwrap_or_default()));
+                }
+            }
+            trial.ended = Some(now());
+            self.storage.put_trial(&trial)?;
+            let all = self.storage.trials(&self.record.name)?;
+            on_event(StudyEvent::Finished { trial: &trial, best: best_of(&all) });
+        }
+    }
+
+    /// The best COMPLETE trial so far.
+    pub fn best(&self) -> Result<Option<TrialRecord>> {
+        Ok(best_of(&self.storage.trials(&self.record.name)?).cloned())
+    }
+}

@@ -1,0 +1,78 @@
+//! Trial storage (Optuna-like): studies and trials as plain records behind a narrow trait, so the
+//! search never depends on the storage engine. `sled` is the default (in the workspace), `memory`
+//! serves tests.
+
+pub mod memory;
+pub mod sled;
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+use crate::data::Metrics;
+use crate::error::Result;
+use crate::pipeline::Pipeline;
+
+pub use memory::MemoryStorage;
+pub use sled::SledStorage;
+
+/// A trial's lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TrialState {
+    Running,
+    Complete,
+    Pruned,
+    Fail,
+}
+
+/// A study: one search over one space for one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudyRecord {
+    pub name: String,
+    pub task: String,
+    /// The space file's text: a resumed study must be given the same space.
+    pub space: String,
+    pub sampler: String,
+    /// Always "maximize": the task's headline dev metric.
+    pub direction: String,
+    /// Unix seconds.
+    pub created: u64,
+}
+
+/// One trial: a point of the space, its pipeline, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub id: u64,
+    pub study: String,
+    pub point: Vec<Option<serde_json::Value>>,
+    pub pipeline: Pipeline,
+    pub state: TrialState,
+    /// Training rows × epochs this trial ran at (its fidelity).
+    pub fidelity: Option<(usize, usize)>,
+    /// (epoch, dev score) as the run went.
+    pub intermediate: Vec<(usize, f64)>,
+    pub metrics: Option<Metrics>,
+    /// The headline dev score (what the search maximises).
+    pub score: Option<f64>,
+    pub student_dir: Option<PathBuf>,
+    pub error: Option<String>,
+    pub pid: u32,
+    pub started: u64,
+    pub ended: Option<u64>,
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Where studies and trials live. Every write is durable when the call returns.
+pub trait Storage {
+    fn put_study(&self, study: &StudyRecord) -> Result<()>;
+    fn study(&self, name: &str) -> Result<Option<StudyRecord>>;
+    fn studies(&self) -> Result<Vec<StudyRecord>>;
+    /// Inserts or replaces a trial (keyed by study and id).
+    fn put_trial(&self, trial: &TrialRecord) -> Result<()>;
+    /// A study's trials in id order.
+    fn trials(&self, study: &str) -> Result<Vec<TrialRecord>>;
+}

@@ -1,0 +1,102 @@
+//! The default storage: a sled database in the workspace (`<workspace>/store`), flushed on every
+//! write. sled is unmaintained since 2021, which is why it sits behind [`Storage`].
+//! One process at a time: a second one gets "locked by pid N".
+
+use std::path::{Path, PathBuf};
+
+use super::{Storage, StudyRecord, TrialRecord};
+use crate::error::{Error, Result};
+
+pub struct SledStorage {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+const PID_FILE: &str = "distiller.pid";
+
+impl SledStorage {
+    /// Opens (or creates) a store directory, taking its lock.
+    pub fn open(path: &Path) -> Result<Self> {
+        if path.exists() && !path.is_dir() {
+            return Err(Error::checkpoint(path, "not a store directory"));
+        }
+        if path.is_dir() && std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.next().is_some() && !path.join("conf").exists() {
+            return Err(Error::checkpoint(path, "not a distiller store (no sled database here)"));
+        }
+        let db = sled::Config::new().path(path).open().map_err(|e| {
+            let text = e.to_string();
+            if text.contains("lock") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable") {
+                let pid = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_else(|_| "?".into());
+                Error::checkpoint(path, format!("store is locked by pid {} (another distiller is using it)", pid.trim()))
+            } else {
+                Error::checkpoint(path, format!("cannot open store: {text}"))
+            }
+        })?;
+        std::fs::write(path.join(PID_FILE), std::process::id().to_string()).map_err(|e| Error::io(path, e))?;
+        Ok(Self { db, path: path.to_path_buf() })
+    }
+
+    fn tree(&self, name: &str) -> Result<sled::Tree> {
+        self.db.open_tree(name).map_err(|e| self.err(e))
+    }
+
+    fn err(&self, e: sled::Error) -> Error {
+        Error::checkpoint(&self.path, format!("store: {e}"))
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(&self, key: &[u8], bytes: &[u8]) -> Result<T> {
+        serde_json::from_slice(bytes).map_err(|e| Error::checkpoint(&self.path, format!("corrupt record {}: {e}", String::from_utf8_lossy(key))))
+    }
+
+    fn put(&self, tree: &str, key: &[u8], value: Vec<u8>) -> Result<()> {
+        self.tree(tree)?.insert(key, value).map_err(|e| self.err(e))?;
+        self.db.flush().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+fn trial_key(study: &str, id: u64) -> Vec<u8> {
+    let mut key = study.as_bytes().to_vec();
+    key.push(0);
+    key.extend(id.to_be_bytes());
+    key
+}
+
+impl Storage for SledStorage {
+    fn put_study(&self, study: &StudyRecord) -> Result<()> {
+        self.put("studies", study.name.as_bytes(), serde_json::to_vec(study).expect("study serialises"))
+    }
+
+    fn study(&self, name: &str) -> Result<Option<StudyRecord>> {
+        match self.tree("studies")?.get(name.as_bytes()).map_err(|e| self.err(e))? {
+            Some(bytes) => Ok(Some(self.decode(name.as_bytes(), &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn studies(&self) -> Result<Vec<StudyRecord>> {
+        self.tree("studies")?
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                self.decode(&k, &v)
+            })
+            .collect()
+    }
+
+    fn put_trial(&self, trial: &TrialRecord) -> Result<()> {
+        self.put("trials", &trial_key(&trial.study, trial.id), serde_json::to_vec(trial).expect("trial serialises"))
+    }
+
+    fn trials(&self, study: &str) -> Result<Vec<TrialRecord>> {
+        let mut prefix = study.as_bytes().to_vec();
+        prefix.push(0);
+        self.tree("trials")?
+            .scan_prefix(prefix)
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| self.err(e))?;
+                self.decode(&k, &v)
+            })
+            .collect()
+    }
+}

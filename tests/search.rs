@@ -1,0 +1,198 @@
+//! Search: shipped spaces, samplers on a synthetic objective, failures recorded, storage
+//! round-trip and lock, resume, space mismatch, egobox's mixed-integer encoding.
+
+use distiller::Pipeline;
+use distiller::data::Metrics;
+use distiller::pipeline::{KdLoss, Objective};
+use distiller::search::{SearchLimits, Space, Study, TrialOutcome, by_name};
+use distiller::store::{MemoryStorage, SledStorage, Storage, TrialState};
+use std::path::Path;
+
+fn shipped(name: &str) -> Space {
+    Space::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("search-spaces").join(name)).unwrap()
+}
+
+#[test]
+fn shipped_spaces_parse_and_compose() {
+    use rand::SeedableRng;
+    for name in ["default.toml", "paper.toml", "tiny.toml"] {
+        let space = shipped(name);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        for _ in 0..50 {
+            let point = distiller::search::sampler::random_valid_point(&space, &mut rng).unwrap();
+            space.compose(&point).unwrap().validate().unwrap();
+        }
+    }
+    assert_eq!(shipped("default.toml").source, distiller::search::DEFAULT_SPACE);
+    let e = Space::from_file(Path::new("/nonexistent/space.toml")).unwrap_err().to_string();
+    assert!(e.contains("/nonexistent/space.toml"), "{e}");
+}
+
+/// Peaks at kd = ce, objective = cos, lr = 1e-3.
+fn synthetic(p: &Pipeline) -> f64 {
+    let mut s = 0.5;
+    if p.kd.loss == KdLoss::Ce {
+        s += 0.1;
+    }
+    if p.intermediate.objective == Objective::Cos {
+        s += 0.2;
+    }
+    s - (p.train.lr.log10() + 3.0).abs() * 0.05
+}
+
+fn outcome(score: f64) -> TrialOutcome {
+    TrialOutcome { score, metrics: Metrics(vec![("accuracy".into(), score)]), student_dir: None, intermediate: vec![], fidelity: None }
+}
+
+fn run(sampler: &str, trials: usize, seed: u64) -> (Vec<f64>, usize) {
+    let storage = MemoryStorage::default();
+    let study = Study::open(&storage, "s", "sst2", shipped("tiny.toml"), sampler).unwrap();
+    let mut s = by_name(sampler, seed).unwrap();
+    let mut calls = 0;
+    let records = study
+        .run(s.as_mut(), &SearchLimits { trials, budget: None }, &mut |p, _| {
+            calls += 1;
+            Ok(outcome(synthetic(p)))
+        }, &mut |_| {})
+        .unwrap();
+    (records.iter().map(|t| t.score.unwrap()).collect(), calls)
+}
+
+#[test]
+fn samplers_find_the_synthetic_optimum() {
+    let best = 0.8;
+    // grid: exactly the 8 combinations, then nothing left
+    let (scores, calls) = run("grid", 100, 0);
+    assert_eq!(calls, 8);
+    assert!((scores.iter().cloned().fold(f64::MIN, f64::max) - best).abs() < 1e-9);
+    // random and bo: reach the optimum well within 100 trials; same seed, same sequence
+    for sampler in ["random", "bo"] {
+        let (scores, _) = run(sampler, 12, 3);
+        assert!((scores.iter().cloned().fold(f64::MIN, f64::max) - best).abs() < 1e-9, "{sampler}: {scores:?}");
+        assert_eq!(scores, run(sampler, 12, 3).0, "{sampler} is not reproducible");
+    }
+    assert!(by_name("annealing", 0).err().unwrap().to_string().contains("unknown sampler `annealing`"));
+}
+
+#[test]
+fn failures_are_recorded_and_the_search_goes_on() {
+    let storage = MemoryStorage::default();
+    let study = Study::open(&storage, "s", "sst2", shipped("tiny.toml"), "grid").unwrap();
+    let mut s = by_name("grid", 0).unwrap();
+    let trials = study
+        .run(s.as_mut(), &SearchLimits { trials: 5, budget: None }, &mut |p, id| match id {
+            1 => Err(distiller::Error::Diverged("loss is NaN".into())),
+            2 => panic!("dependency exploded"),
+            3 => Ok(outcome(f64::NAN)),
+            _ => Ok(outcome(synthetic(p))),
+        }, &mut |_| {})
+        .unwrap();
+    let states: Vec<TrialState> = trials.iter().map(|t| t.state).collect();
+    assert_eq!(states, [TrialState::Complete, TrialState::Fail, TrialState::Fail, TrialState::Fail, TrialState::Complete]);
+    assert!(trials[1].error.as_deref().unwrap().contains("NaN"));
+    assert!(trials[2].error.as_deref().unwrap().contains("dependency exploded"));
+    assert!(study.best().unwrap().is_some());
+}
+
+#[test]
+fn sled_round_trip_lock_resume_and_space_mismatch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    {
+        let storage = SledStorage::open(&dir).unwrap();
+        // a second handle on the same store is refused, naming the holder
+        let e = SledStorage::open(&dir).err().unwrap().to_string();
+        assert!(e.contains(&format!("locked by pid {}", std::process::id())), "{e}");
+        let study = Study::open(&storage, "s", "sst2", shipped("tiny.toml"), "random").unwrap();
+        let mut s = by_name("random", 1).unwrap();
+        study.run(s.as_mut(), &SearchLimits { trials: 2, budget: None }, &mut |p, _| Ok(outcome(synthetic(p))), &mut |_| {}).unwrap();
+        // simulate a process that died mid-trial
+        let mut dead = storage.trials("s").unwrap()[1].clone();
+        dead.id = 2;
+        dead.state = TrialState::Running;
+        dead.score = None;
+        storage.put_trial(&dead).unwrap();
+    }
+    let storage = SledStorage::open(&dir).unwrap();
+    let before = storage.trials("s").unwrap();
+    assert_eq!(before.len(), 3);
+    let study = Study::open(&storage, "s", "sst2", shipped("tiny.toml"), "random").unwrap();
+    assert_eq!(study.recover().unwrap(), 1);
+    let mut s = by_name("random", 1).unwrap();
+    let mut calls = 0;
+    let after = study
+        .run(s.as_mut(), &SearchLimits { trials: 4, budget: None }, &mut |p, _| {
+            calls += 1;
+            Ok(outcome(synthetic(p)))
+        }, &mut |_| {})
+        .unwrap();
+    assert_eq!(calls, 1, "completed trials are reused, not re-run");
+    assert_eq!(after[..2], before[..2]);
+    assert_eq!(after[2].state, TrialState::Fail);
+    assert!(after[2].error.as_deref().unwrap().contains("interrupted"));
+    // the same study with another space is refused
+    let e = Study::open(&storage, "s", "sst2", shipped("default.toml"), "random").err().unwrap().to_string();
+    assert!(e.contains("different search space"), "{e}");
+    let e = Study::open(&storage, "s", "cola", shipped("tiny.toml"), "random").err().unwrap().to_string();
+    assert!(e.contains("task sst2"), "{e}");
+    // not a store
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    assert!(SledStorage::open(&file).err().unwrap().to_string().contains("not a store"));
+    std::fs::create_dir_all(tmp.path().join("other")).unwrap();
+    std::fs::write(tmp.path().join("other/readme"), b"x").unwrap();
+    assert!(SledStorage::open(&tmp.path().join("other")).err().unwrap().to_string().contains("not a distiller store"));
+}
+
+#[test]
+fn egobox_mixed_encoding_round_trips_several_categoricals() {
+    use distiller::search::bo::{decode, encode, xtypes};
+    use egobox_ego::EgorServiceBuilder;
+    let space = Space::parse(
+        r#"
+[[dim]]
+field = "kd.loss"
+choices = ["ce", "mse", "none"]
+[[dim]]
+field = "intermediate.mapping"
+choices = ["skip", "last", "emd"]
+[[dim]]
+field = "intermediate.objective"
+choices = ["hidden_mse", "cos", "pkd", "mi"]
+[[dim]]
+field = "kd.temperature"
+values = [1.0, 2.0, 4.0]
+[[dim]]
+field = "train.lr"
+range = [1e-5, 1e-3]
+log = true
+[[dim]]
+field = "train.epochs"
+int_range = [1, 3]
+"#,
+    )
+    .unwrap();
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let points: Vec<_> = (0..8).map(|_| distiller::search::sampler::random_valid_point(&space, &mut rng).unwrap()).collect();
+    for p in &points {
+        let back = decode(&space, &encode(&space, p));
+        assert_eq!(back[..4], p[..4]);
+        assert!((back[4].as_ref().unwrap().as_f64().unwrap() - p[4].as_ref().unwrap().as_f64().unwrap()).abs() < 1e-12);
+    }
+    // egobox's own suggestion comes back in our discrete encoding, every column in its domain
+    distiller::search::bo::install_logger();
+    let x: Vec<f64> = points.iter().flat_map(|p| encode(&space, p)).collect();
+    let x = ndarray::Array2::from_shape_vec((8, 6), x).unwrap();
+    let y = ndarray::Array2::from_shape_vec((8, 1), (0..8).map(|i| i as f64).collect()).unwrap();
+    let service = EgorServiceBuilder::optimize().configure(|c| c.seed(1)).min_within_mixint_space(&xtypes(&space)).unwrap();
+    let s = service.suggest(&x, &y);
+    assert_eq!(s.dim(), (1, 6), "one value per variable, not one-hot columns");
+    let row = s.row(0);
+    for (col, n) in [(0, 3.0), (1, 3.0), (2, 4.0)] {
+        assert!(row[col] >= 0.0 && row[col] < n && row[col].fract() == 0.0, "enum column {col}: {}", row[col]);
+    }
+    assert!([1.0, 2.0, 4.0].contains(&row[3]), "ord column: {}", row[3]);
+    assert!(row[4] >= (1e-5f64).ln() - 1e-9 && row[4] <= (1e-3f64).ln() + 1e-9, "float column: {}", row[4]);
+    assert!([1.0, 2.0, 3.0].contains(&row[5]), "int column: {}", row[5]);
+}

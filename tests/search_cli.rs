@@ -1,0 +1,77 @@
+//! `distiller search` as a user runs it: killed mid-trial and restarted, it marks the dead trial
+//! FAIL, reuses completed trials and finishes; `trials`, `best`, `studies` print JSON for scripts.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn distiller(f: &common::Fixture) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_distiller"));
+    c.arg("--workspace").arg(&f.workspace).arg("--data-dir").arg(&f.glue);
+    c
+}
+
+#[test]
+fn killed_search_resumes_and_reports_json() {
+    let f = common::fixture();
+    let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+    let search_args = ["search", "--task", "sst2", "--space", space, "--sampler", "grid", "--trials", "4", "--teacher"];
+    // first run: kill it as soon as its second trial starts
+    let mut child = distiller(&f).args(search_args).arg(&f.teacher).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        seen.push(line.clone());
+        if line.starts_with("trial 2/4") {
+            child.kill().unwrap();
+            break;
+        }
+    }
+    child.wait().unwrap();
+    assert!(seen.iter().any(|l| l.starts_with("trial 2/4")), "never reached trial 2: {seen:?}");
+
+    // second run: the RUNNING trial becomes FAIL, trial #0 is not re-run, the study completes
+    let out = distiller(&f).args(search_args).arg(&f.teacher).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("1 trial(s) left RUNNING by an earlier process marked FAIL"), "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("trial ") && l.contains('/')).count(), 2, "{err}");
+
+    let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
+    assert!(out.status.success());
+    let trials: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trials = trials.as_array().unwrap();
+    assert_eq!(trials.len(), 4);
+    let states: Vec<&str> = trials.iter().map(|t| t["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"], "{trials:?}");
+    assert!(trials[1]["error"].as_str().unwrap().contains("interrupted"));
+    for t in trials {
+        for key in ["id", "study", "point", "pipeline", "state", "fidelity", "intermediate", "metrics", "score", "student_dir", "error", "pid", "started", "ended"] {
+            assert!(t.get(key).is_some(), "trial JSON lacks `{key}`: {t}");
+        }
+    }
+    let out = distiller(&f).args(["best", "--study", "sst2", "-f", "json"]).output().unwrap();
+    let best: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(best["state"], "COMPLETE");
+    assert!(std::path::Path::new(best["student_dir"].as_str().unwrap()).join("model.safetensors").is_file());
+    let out = distiller(&f).args(["best", "--study", "sst2"]).output().unwrap();
+    let toml_text = String::from_utf8_lossy(&out.stdout);
+    let _: distiller::Pipeline = toml::from_str(&toml_text).expect("`best` prints a pipeline file");
+    let out = distiller(&f).args(["studies", "-f", "json"]).output().unwrap();
+    let studies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(studies[0]["name"], "sst2");
+    assert_eq!(studies[0]["trials"], 4);
+
+    // a different space for the same study is refused without touching it
+    let out = distiller(&f)
+        .args(["search", "--task", "sst2", "--space", concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/paper.toml"), "--teacher"])
+        .arg(&f.teacher)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("different search space"));
+    let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len(), 4);
+}
