@@ -59,6 +59,14 @@ fn killed_search_resumes_and_reports_json() {
     let out = distiller(&f).args(["best", "--study", "sst2"]).output().unwrap();
     let toml_text = String::from_utf8_lossy(&out.stdout);
     let _: distiller::Pipeline = toml::from_str(&toml_text).expect("`best` prints a pipeline file");
+    let export = f.workspace.join("exported");
+    let out = distiller(&f).args(["export", "--study", "sst2", "--out"]).arg(&export).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for file in ["model.safetensors", "config.json", "vocab.txt", "pipeline.toml", "metrics.json"] {
+        assert!(export.join(file).is_file(), "export lacks {file}");
+    }
+    let out = distiller(&f).args(["export", "--study", "sst2", "--trial", "1", "--out"]).arg(&export).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trial #1 is Fail"));
     let out = distiller(&f).args(["studies", "-f", "json"]).output().unwrap();
     let studies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(studies[0]["name"], "sst2");

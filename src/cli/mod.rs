@@ -2,6 +2,7 @@
 
 pub mod best;
 pub mod eval;
+pub mod export;
 pub mod search;
 pub mod studies;
 pub mod teacher;
@@ -51,6 +52,8 @@ pub enum Command {
     Trials(trials::TrialsArgs),
     /// Print a study's best pipeline.
     Best(best::BestArgs),
+    /// Copy a trial's student checkpoint, pipeline and metrics out of the workspace.
+    Export(export::ExportArgs),
 }
 
 /// Output format of listing commands.
@@ -75,5 +78,6 @@ pub fn run(cli: Cli) -> distiller::Result<()> {
         Command::Studies(args) => studies::exec(args, &cli.common),
         Command::Trials(args) => trials::exec(args, &cli.common),
         Command::Best(args) => best::exec(args, &cli.common),
+        Command::Export(args) => export::exec(args, &cli.common),
     }
 }
