@@ -5,6 +5,7 @@
 //! (flex and ndarray; dependencies are built at opt-level 3 in the dev profile, so this measures
 //! optimised code). Set `DISTILLER_BENCH_ITERS` to change the number of timed iterations.
 
+use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Device;
 use distiller::data::{Encoded, HostBatch, Label, LabelKind};
