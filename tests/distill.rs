@@ -51,7 +51,7 @@ fn job(f: &Fixture, pipeline: &str) -> DistillJob {
     let base = "[train]\nepochs = 1\nbatch_size = 8\nmax_len = 16\nlr = 1e-3\n";
     let pipeline: Pipeline = toml::from_str(&format!("{base}{pipeline}")).unwrap();
     pipeline.validate().unwrap();
-    DistillJob { task: Task::Glue(GlueTask::Sst2), pipeline, teacher_dir: f.teacher.clone(), data_dir: Some(f.glue.clone()), workspace: f.workspace.clone(), out_dir: None }
+    DistillJob { task: Task::Glue(GlueTask::Sst2), pipeline, teacher_dir: f.teacher.clone(), data_dir: Some(f.glue.clone()), workspace: f.workspace.clone(), out_dir: None, use_cache: true }
 }
 
 #[test]
@@ -86,6 +86,12 @@ fn every_objective_and_mapping_runs_and_the_cache_is_reused() {
     let third = distill(&job(&f, text), &dev, &mut |_| {}).unwrap();
     assert_eq!(again.epochs[0].mean_loss, third.epochs[0].mean_loss);
     assert_eq!(again.dev, third.dev);
+    // without the cache the teacher runs live: same targets up to f16 rounding, so nearly the same run
+    let mut live = job(&f, text);
+    live.use_cache = false;
+    let live = distill(&live, &dev, &mut |_| {}).unwrap();
+    assert!(!live.cache_hit);
+    assert!((live.epochs[0].mean_loss - again.epochs[0].mean_loss).abs() < 1e-2, "{} vs {}", live.epochs[0].mean_loss, again.epochs[0].mean_loss);
     // a different max_len is a different cache entry
     let mut other = job(&f, text);
     other.pipeline.train.max_len = Some(12);

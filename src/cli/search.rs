@@ -60,6 +60,7 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
             data_dir: common.data_dir.clone(),
             workspace: common.workspace.clone(),
             out_dir: Some(common.workspace.join("studies").join(&name).join(format!("trial-{id}"))),
+            use_cache: true,
         };
         let outcome = distill(&job, &device, &mut |line| eprintln!("    {line}"))?;
         Ok(TrialOutcome {

@@ -20,6 +20,9 @@ pub struct TrainArgs {
     /// Where to save the student (default: <workspace>/runs/<task>-<pipeline digest>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Run the teacher on every batch instead of reading the teacher cache (the paper's way).
+    #[arg(long)]
+    pub no_cache: bool,
     /// Output format: table or json.
     #[arg(short, long, default_value = "table")]
     pub format: String,
@@ -33,7 +36,7 @@ pub fn exec(args: TrainArgs, common: &Common) -> distiller::Result<()> {
         None => Pipeline::default(),
     };
     let teacher_dir = teacher_or_hint(args.teacher, &common.workspace, &task)?;
-    let job = DistillJob { task, pipeline, teacher_dir, data_dir: common.data_dir.clone(), workspace: common.workspace.clone(), out_dir: args.out };
+    let job = DistillJob { task, pipeline, teacher_dir, data_dir: common.data_dir.clone(), workspace: common.workspace.clone(), out_dir: args.out, use_cache: !args.no_cache };
     let outcome = distill(&job, &device, &mut |line| eprintln!("{line}"))?;
     if args.format == "json" {
         println!("{}", serde_json::to_string(&outcome).expect("outcome serialises"));

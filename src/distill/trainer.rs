@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::mapping::{init_layers, teacher_layers_needed};
-use super::objective::{DistillHeads, Learner, distillation_loss};
+use super::objective::{DistillHeads, Learner, TeacherTargets, distillation_loss};
 use super::teacher_cache::{CacheSpec, TeacherCache, cache_key, cache_path};
 use crate::data::{Label, Split, Task, TextEncoder, load_split};
 use crate::error::{Error, Result};
@@ -28,6 +28,32 @@ pub struct DistillJob {
     pub workspace: PathBuf,
     /// Where the student checkpoint goes (default: `<workspace>/runs/<task>-<digest>`).
     pub out_dir: Option<PathBuf>,
+    /// Read teacher outputs from the cache (default); `false` runs the teacher on every batch,
+    /// as the paper's code does.
+    pub use_cache: bool,
+}
+
+/// Where a batch's teacher outputs come from.
+enum TeacherSource {
+    Cache(TeacherCache),
+    Live { model: Bert, layers: Vec<usize>, attention: bool },
+}
+
+impl TeacherSource {
+    fn targets(&self, batch: &crate::data::HostBatch, device: &Device) -> TeacherTargets {
+        match self {
+            TeacherSource::Cache(cache) => cache.targets(batch, device),
+            TeacherSource::Live { model, layers, attention } => {
+                let out = model.forward(&crate::model::BertInput::from_host(batch, &device.clone().inner()), *attention);
+                let t = TeacherTargets::from_outputs(out, layers);
+                TeacherTargets {
+                    logits: t.logits.to_device(device),
+                    hidden: t.hidden.into_iter().map(|(l, h)| (l, h.to_device(device))).collect(),
+                    attentions: t.attentions.into_iter().map(|(l, a)| (l, a.to_device(device))).collect(),
+                }
+            }
+        }
+    }
 }
 
 /// What a run produced.
@@ -92,28 +118,35 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     let (train, dev) = (encode_split(&encoder, &train_rows)?, encode_split(&encoder, &dev_rows)?);
 
     let spec = cache_spec(pipeline, tl);
-    let key = cache_key(&job.teacher_dir, &job.task.name(), &train_rows, max_len, &spec)?;
-    let path = cache_path(&job.workspace, &key);
     let cache_started = Instant::now();
-    let (cache, cache_hit) = match TeacherCache::load(&path, &key) {
-        Ok(cache) => (cache, true),
-        Err(_) => {
-            let cache = TeacherCache::build(key, &teacher.model, &train.encoded, spec, encoder.pad_id(), device);
-            cache.save(&path)?;
-            (cache, false)
-        }
+    let teacher_config = teacher.config;
+    let (source, cache_hit) = if job.use_cache {
+        let key = cache_key(&job.teacher_dir, &job.task.name(), &train_rows, max_len, &spec)?;
+        let path = cache_path(&job.workspace, &key);
+        let (cache, hit) = match TeacherCache::load(&path, &key) {
+            Ok(cache) => (cache, true),
+            Err(_) => {
+                let cache = TeacherCache::build(key, &teacher.model, &train.encoded, spec, encoder.pad_id(), device);
+                cache.save(&path)?;
+                (cache, false)
+            }
+        };
+        log(&format!(
+            "teacher cache {} ({} rows, {:.1} MB, {:.1}s): {}",
+            if hit { "hit" } else { "miss, built" },
+            cache.rows(),
+            cache.bytes() as f64 / 1e6,
+            cache_started.elapsed().as_secs_f64(),
+            path.display()
+        ));
+        (TeacherSource::Cache(cache), hit) // the teacher model is dropped: the cache replaces it
+    } else {
+        log("teacher cache off: the teacher runs on every batch");
+        let attention = !spec.attention_layers.is_empty();
+        let layers = if attention { spec.attention_layers } else { spec.hidden_layers };
+        (TeacherSource::Live { model: teacher.model.valid(), layers, attention }, false)
     };
     let cache_seconds = cache_started.elapsed().as_secs_f64();
-    log(&format!(
-        "teacher cache {} ({} rows, {:.1} MB, {:.1}s): {}",
-        if cache_hit { "hit" } else { "miss, built" },
-        cache.rows(),
-        cache.bytes() as f64 / 1e6,
-        cache_seconds,
-        path.display()
-    ));
-    let teacher_config = teacher.config;
-    drop(teacher.model); // the cache replaces the teacher from here on
 
     let (student, student_config) = build_student(pipeline, &job.teacher_dir, &teacher_config, device)?;
     log(&format!("student {}: {}", student_config.num_hidden_layers, pipeline.summary()));
@@ -123,7 +156,7 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     let mut batch_loss = |learner: &Learner, batch: &crate::data::HostBatch, device: &Device| {
         let gold: Vec<Label> = batch.indices.iter().map(|&i| train.labels[i]).collect();
         let out = learner.student.forward(&crate::model::BertInput::from_host(batch, device), need_attention);
-        let targets = cache.targets(batch, device);
+        let targets = source.targets(batch, device);
         distillation_loss(pipeline, &learner.heads, &out, &targets, &gold, &kind)
     };
     let metric = job.task.metric();
