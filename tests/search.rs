@@ -196,3 +196,42 @@ int_range = [1, 3]
     assert!(row[4] >= (1e-5f64).ln() - 1e-9 && row[4] <= (1e-3f64).ln() + 1e-9, "float column: {}", row[4]);
     assert!([1.0, 2.0, 3.0].contains(&row[5]), "int column: {}", row[5]);
 }
+
+#[test]
+fn successive_halving_promotes_the_best_of_each_rung() {
+    let space = Space::parse(
+        r#"
+[fidelity]
+field = "train.train_subset"
+rungs = [100, 300, 900]
+eta = 3
+[[dim]]
+field = "kd.loss"
+choices = ["ce", "mse"]
+[[dim]]
+field = "train.lr"
+values = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3]
+"#,
+    )
+    .unwrap();
+    let storage = MemoryStorage::default();
+    let study = Study::open(&storage, "s", "sst2", space, "grid").unwrap();
+    let mut s = by_name("grid", 0).unwrap();
+    // more data helps a little; the ranking by lr and kd is the same at every budget
+    let trials = study
+        .run(s.as_mut(), &SearchLimits { trials: 100, budget: None }, &mut |p, _| {
+            Ok(outcome(synthetic(p) + p.train.train_subset.unwrap() as f64 * 1e-5))
+        }, &mut |_| {})
+        .unwrap();
+    let at = |r: usize| trials.iter().filter(|t| t.rung == r).count();
+    assert_eq!((at(0), at(1), at(2)), (10, 3, 1), "10 points, the best 1/3 promoted twice");
+    for t in &trials {
+        assert_eq!(t.pipeline.train.train_subset, Some([100, 300, 900][t.rung]));
+    }
+    let best = study.best().unwrap().unwrap();
+    assert_eq!(best.rung, 2);
+    assert_eq!(best.pipeline.kd.loss, KdLoss::Ce);
+    assert_eq!(best.pipeline.train.lr, 1e-3);
+    // promotions wait for enough results: the first rung-1 trial comes after 3 rung-0 ones
+    assert_eq!(trials.iter().position(|t| t.rung == 1), Some(3));
+}

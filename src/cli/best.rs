@@ -1,7 +1,7 @@
 use clap::Args;
 
 use super::{Common, Format};
-use distiller::store::{Storage, TrialState};
+use distiller::store::Storage;
 
 #[derive(Debug, Args)]
 pub struct BestArgs {
@@ -15,11 +15,7 @@ pub struct BestArgs {
 pub fn exec(args: BestArgs, common: &Common) -> distiller::Result<()> {
     let storage = super::open_store(&common.workspace)?;
     let trials = storage.trials(&args.study)?;
-    let best = trials
-        .iter()
-        .filter(|t| t.state == TrialState::Complete)
-        .max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
-        .ok_or_else(|| distiller::Error::Config(format!("study `{}` has no complete trial", args.study)))?;
+    let best = distiller::search::study::best_of(&trials).ok_or_else(|| distiller::Error::Config(format!("study `{}` has no complete trial", args.study)))?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(best).expect("trial serialises")),
         Format::Table => {

@@ -20,12 +20,9 @@ pub struct ExportArgs {
 pub fn exec(args: ExportArgs, common: &Common) -> distiller::Result<()> {
     let storage = super::open_store(&common.workspace)?;
     let trials = storage.trials(&args.study)?;
-    let complete = trials.iter().filter(|t| t.state == TrialState::Complete);
     let trial = match args.trial {
         Some(id) => trials.iter().find(|t| t.id == id).ok_or_else(|| Error::Config(format!("study `{}` has no trial #{id}", args.study)))?,
-        None => complete
-            .max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
-            .ok_or_else(|| Error::Config(format!("study `{}` has no complete trial", args.study)))?,
+        None => distiller::search::study::best_of(&trials).ok_or_else(|| Error::Config(format!("study `{}` has no complete trial", args.study)))?,
     };
     if trial.state != TrialState::Complete {
         return Err(Error::Config(format!("trial #{} is {:?}, not COMPLETE: nothing to export", trial.id, trial.state)));

@@ -72,7 +72,10 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
         })
     };
     let mut on_event = |event: StudyEvent| match event {
-        StudyEvent::Started { trial, index, of } => eprintln!("trial {index}/{of} (#{}) | {}", trial.id, trial.pipeline.summary()),
+        StudyEvent::Started { trial, index, of, rungs } => {
+            let rung = if rungs > 1 { format!(" rung {}/{rungs}", trial.rung + 1) } else { String::new() };
+            eprintln!("trial {index}/{of} (#{}){rung} | {}", trial.id, trial.pipeline.summary())
+        }
         StudyEvent::Finished { trial, best } => {
             let result = match (&trial.state, &trial.metrics) {
                 (TrialState::Complete, Some(m)) => format!("{m}"),

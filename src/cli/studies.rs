@@ -14,7 +14,7 @@ pub fn exec(args: StudiesArgs, common: &Common) -> distiller::Result<()> {
     let mut rows = Vec::new();
     for study in storage.studies()? {
         let trials = storage.trials(&study.name)?;
-        let best = trials.iter().filter(|t| t.state == TrialState::Complete).filter_map(|t| t.score).fold(f64::NAN, f64::max);
+        let best = distiller::search::study::best_of(&trials).and_then(|t| t.score).unwrap_or(f64::NAN);
         rows.push(serde_json::json!({
             "name": study.name, "task": study.task, "sampler": study.sampler, "created": study.created,
             "trials": trials.len(), "complete": trials.iter().filter(|t| t.state == TrialState::Complete).count(),

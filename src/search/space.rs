@@ -81,6 +81,29 @@ struct SpaceFile {
     fixed: BTreeMap<String, toml::Value>,
     #[serde(default)]
     dim: Vec<DimSpec>,
+    fidelity: Option<FidelitySpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FidelitySpec {
+    field: String,
+    rungs: Vec<toml::Value>,
+    #[serde(default = "default_eta")]
+    eta: usize,
+}
+
+fn default_eta() -> usize {
+    3
+}
+
+/// Successive halving over a budget field (e.g. `train.train_subset`): every new point runs at
+/// the first rung; the best 1/eta of each rung are promoted to the next (ASHA-style).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fidelity {
+    pub field: String,
+    pub rungs: Vec<serde_json::Value>,
+    pub eta: usize,
 }
 
 /// A search space: fixed pipeline fields plus dimensions.
@@ -89,6 +112,7 @@ pub struct Space {
     pub name: String,
     pub fixed: Vec<(String, serde_json::Value)>,
     pub dims: Vec<Dim>,
+    pub fidelity: Option<Fidelity>,
     /// The file's text, stored with a study so a resumed study can tell if the space changed.
     pub source: String,
 }
@@ -187,7 +211,23 @@ impl Space {
             }
             dims.push(Dim { field: spec.field.clone(), domain, when });
         }
-        let space = Space { name: file.name.unwrap_or_else(|| "space".into()), fixed, dims, source: text.to_string() };
+        let fidelity = match &file.fidelity {
+            None => None,
+            Some(f) => {
+                let line = line_of("[fidelity]");
+                if !is_pipeline_field(&f.field) {
+                    return Err((line, format!("fidelity: `{}` is not a pipeline field", f.field)));
+                }
+                if dims.iter().any(|d| d.field == f.field) || fixed.iter().any(|(x, _)| x == &f.field) {
+                    return Err((line, format!("fidelity: `{}` is also a dimension or fixed field", f.field)));
+                }
+                if f.rungs.len() < 2 || f.eta < 2 {
+                    return Err((line, "fidelity: give at least two rungs and eta >= 2".into()));
+                }
+                Some(Fidelity { field: f.field.clone(), rungs: f.rungs.iter().map(to_json).collect(), eta: f.eta })
+            }
+        };
+        let space = Space { name: file.name.unwrap_or_else(|| "space".into()), fixed, dims, fidelity, source: text.to_string() };
         // Every categorical value must be a valid value of its field.
         for (i, dim) in space.dims.iter().enumerate() {
             if let Domain::Categorical(values) = &dim.domain {
@@ -226,9 +266,23 @@ impl Space {
         point
     }
 
-    /// The pipeline of a point: defaults, then fixed fields, then active dimensions; validated.
+    /// The pipeline of a point at its first rung (the only one without multi-fidelity).
     pub fn compose(&self, point: &Point) -> std::result::Result<Pipeline, String> {
+        self.compose_at(point, 0)
+    }
+
+    /// Number of fidelity rungs (1 without multi-fidelity).
+    pub fn rungs(&self) -> usize {
+        self.fidelity.as_ref().map_or(1, |f| f.rungs.len())
+    }
+
+    /// The pipeline of a point at fidelity rung `rung`: defaults, then fixed fields, then active
+    /// dimensions, then the rung's budget; validated.
+    pub fn compose_at(&self, point: &Point, rung: usize) -> std::result::Result<Pipeline, String> {
         let mut root = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+        if let Some(f) = &self.fidelity {
+            set_field(&mut root, &f.field, f.rungs[rung.min(f.rungs.len() - 1)].clone());
+        }
         for (field, value) in &self.fixed {
             set_field(&mut root, field, value.clone());
         }

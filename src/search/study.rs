@@ -34,7 +34,8 @@ pub struct SearchLimits {
 /// Events for a progress display.
 #[derive(Debug)]
 pub enum StudyEvent<'a> {
-    Started { trial: &'a TrialRecord, index: usize, of: usize },
+    /// `rungs` is the number of fidelity rungs (1 without multi-fidelity).
+    Started { trial: &'a TrialRecord, index: usize, of: usize, rungs: usize },
     Finished { trial: &'a TrialRecord, best: Option<&'a TrialRecord> },
 }
 
@@ -45,8 +46,26 @@ pub struct Study<'a> {
     pub space: Space,
 }
 
-fn best_of(trials: &[TrialRecord]) -> Option<&TrialRecord> {
-    trials.iter().filter(|t| t.state == TrialState::Complete).max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
+/// The best COMPLETE trial at the highest rung any trial completed (scores at different
+/// budgets are not comparable).
+pub fn best_of(trials: &[TrialRecord]) -> Option<&TrialRecord> {
+    let complete = || trials.iter().filter(|t| t.state == TrialState::Complete);
+    let top = complete().map(|t| t.rung).max()?;
+    complete().filter(|t| t.rung == top).max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
+}
+
+/// The next promotion of successive halving, if any: a point among the best 1/eta of its rung's
+/// completed trials that has not yet run at the next rung.
+fn next_promotion(trials: &[TrialRecord], rungs: usize, eta: usize) -> Option<(Point, usize)> {
+    for rung in (0..rungs.saturating_sub(1)).rev() {
+        let mut done: Vec<&TrialRecord> = trials.iter().filter(|t| t.rung == rung && t.state == TrialState::Complete).collect();
+        done.sort_by(|a, b| b.score.unwrap_or(f64::MIN).total_cmp(&a.score.unwrap_or(f64::MIN)));
+        let promoted = |p: &Point| trials.iter().any(|t| t.rung == rung + 1 && &t.point == p);
+        if let Some(t) = done.iter().take(done.len() / eta).find(|t| !promoted(&t.point)) {
+            return Some((t.point.clone(), rung + 1));
+        }
+    }
+    None
 }
 
 impl<'a> Study<'a> {
@@ -102,22 +121,32 @@ impl<'a> Study<'a> {
             if finished >= limits.trials || limits.budget.is_some_and(|b| started.elapsed() >= b) {
                 return Ok(trials);
             }
-            let tried: Vec<Point> = trials.iter().map(|t| t.point.clone()).collect();
-            let history: Vec<Observation> = trials
-                .iter()
-                .filter(|t| t.state == TrialState::Complete)
-                .filter_map(|t| t.score.filter(|s| s.is_finite()).map(|score| Observation { point: t.point.clone(), score }))
-                .collect();
-            let Some(point) = sampler.ask(&self.space, &tried, &history)? else {
-                return Ok(trials);
+            // Promotions first (successive halving); otherwise a new point at the first rung. The
+            // sampler sees first-rung results only, so its scores share one budget.
+            let eta = self.space.fidelity.as_ref().map_or(usize::MAX, |f| f.eta);
+            let (point, rung) = match next_promotion(&trials, self.space.rungs(), eta) {
+                Some(promotion) => promotion,
+                None => {
+                    let first = || trials.iter().filter(|t| t.rung == 0);
+                    let tried: Vec<Point> = first().map(|t| t.point.clone()).collect();
+                    let history: Vec<Observation> = first()
+                        .filter(|t| t.state == TrialState::Complete)
+                        .filter_map(|t| t.score.filter(|s| s.is_finite()).map(|score| Observation { point: t.point.clone(), score }))
+                        .collect();
+                    match sampler.ask(&self.space, &tried, &history)? {
+                        Some(point) => (point, 0),
+                        None => return Ok(trials),
+                    }
+                }
             };
-            let pipeline = self.space.compose(&point).map_err(|e| Error::Config(format!("sampler proposed an invalid pipeline: {e}")))?;
+            let pipeline = self.space.compose_at(&point, rung).map_err(|e| Error::Config(format!("sampler proposed an invalid pipeline: {e}")))?;
             let mut trial = TrialRecord {
                 id: trials.iter().map(|t| t.id + 1).max().unwrap_or(0),
                 study: self.record.name.clone(),
                 point,
                 pipeline: pipeline.clone(),
                 state: TrialState::Running,
+                rung,
                 fidelity: None,
                 intermediate: Vec::new(),
                 metrics: None,
@@ -129,7 +158,7 @@ impl<'a> Study<'a> {
                 ended: None,
             };
             self.storage.put_trial(&trial)?;
-            on_event(StudyEvent::Started { trial: &trial, index: finished + 1, of: limits.trials });
+            on_event(StudyEvent::Started { trial: &trial, index: finished + 1, of: limits.trials, rungs: self.space.rungs() });
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| objective(&pipeline, trial.id)));
             match result {
                 Ok(Ok(outcome)) if outcome.score.is_finite() => {

@@ -47,6 +47,9 @@ pub struct TrialRecord {
     pub point: Vec<Option<serde_json::Value>>,
     pub pipeline: Pipeline,
     pub state: TrialState,
+    /// Multi-fidelity rung (0 = cheapest; always 0 without multi-fidelity).
+    #[serde(default)]
+    pub rung: usize,
     /// Training rows × epochs this trial ran at (its fidelity).
     pub fidelity: Option<(usize, usize)>,
     /// (epoch, dev score) as the run went.
