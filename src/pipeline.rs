@@ -302,7 +302,7 @@ impl Pipeline {
             o => format!("{o:?}/{:?}", i.mapping).to_lowercase(),
         };
         format!(
-            "{}x{}({:?}) kd={:?} t={} hard={} {inter} lr={} ep={}",
+            "{}x{}({:?}) kd={:?} t={} hard={} {inter} lr={:.1e} ep={}",
             self.student.layers,
             self.student.hidden.map_or("T".to_string(), |h| h.to_string()),
             self.student.init, self.kd.loss, self.kd.temperature, self.kd.hard_weight, self.train.lr, self.train.epochs

@@ -26,7 +26,7 @@ pub fn exec(args: StudiesArgs, common: &Common) -> distiller::Result<()> {
         Format::Table => {
             println!("{:<16} {:<8} {:<8} {:>7} {:>9} {:>8}", "study", "task", "sampler", "trials", "complete", "best");
             for r in rows {
-                println!("{:<16} {:<8} {:<8} {:>7} {:>9} {:>8}", r["name"].as_str().unwrap_or(""), r["task"].as_str().unwrap_or(""), r["sampler"].as_str().unwrap_or(""), r["trials"], r["complete"], r["best"].as_f64().map_or("-".into(), |b| format!("{b:.4}")));
+                println!("{:<16} {:<8} {:<8} {:>7} {:>9} {:>8}", r["name"].as_str().unwrap_or(""), r["task"].as_str().unwrap_or(""), r["sampler"].as_str().unwrap_or(""), r["trials"].as_u64().unwrap_or(0), r["complete"].as_u64().unwrap_or(0), r["best"].as_f64().map_or("-".into(), |b| format!("{b:.4}")));
             }
         }
     }
