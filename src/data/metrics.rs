@@ -13,10 +13,6 @@ impl Metrics {
     pub fn headline(&self) -> f64 {
         self.0.first().map(|(_, v)| *v).unwrap_or(f64::NAN)
     }
-
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| *v)
-    }
 }
 
 impl std::fmt::Display for Metrics {

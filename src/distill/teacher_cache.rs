@@ -125,10 +125,6 @@ impl TeacherCache {
         Self { header, logits: logits.concat(), features: rows.concat(), offsets }
     }
 
-    pub fn key(&self) -> &str {
-        &self.header.key
-    }
-
     pub fn rows(&self) -> usize {
         self.header.rows
     }

@@ -89,14 +89,6 @@ impl SafetensorsWeights {
         self
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Names in the file (after normalisation).
-    pub fn names(&self) -> Vec<&str> {
-        self.tensors.keys().map(|s| s.as_str()).collect()
-    }
 }
 
 impl WeightSource for SafetensorsWeights {
