@@ -54,12 +54,7 @@ fn main() -> distiller::Result<()> {
     for (step, indices) in plan_batches(&train_enc, 16, Some(0)).into_iter().enumerate() {
         let batch = HostBatch::pad(&train_enc, &indices, encoder.pad_id());
         let gold: Vec<Label> = indices.iter().map(|&i| train[i].label).collect();
-        let targets = TeacherTargets::from_outputs(teacher_model.outputs(&batch, &device, false), &layers);
-        let targets = TeacherTargets {
-            logits: targets.logits.to_device(&ad),
-            hidden: targets.hidden.into_iter().map(|(l, h)| (l, h.to_device(&ad))).collect(),
-            attentions: Default::default(),
-        };
+        let targets = TeacherTargets::from_outputs(teacher_model.outputs(&batch, &device, false), &layers).to_device(&ad);
         let out = learner.student.outputs(&batch, &ad, false);
         let loss = distillation_loss(&pipeline, &learner.heads, &out, &targets, &gold, &task.label_kind());
         let grads = GradientsParams::from_grads(loss.backward(), &learner);

@@ -31,7 +31,8 @@ pub fn cosine(s: Tensor<3>, t: Tensor<3>, mask: &Tensor<2>) -> Tensor<1> {
     ((cos.neg() + 1.0) * mask.clone()).sum() / token_count(mask)
 }
 
-fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
+/// Rows scaled to unit L2 norm (clamped before the square root, so zero rows keep finite gradients).
+pub(crate) fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
     let norm = x.clone().powf_scalar(2.0).sum_dim(1).clamp_min(1e-16).sqrt();
     x / norm
 }

@@ -8,6 +8,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Device, Tensor};
 
+use super::intermediate::l2_normalise;
 use crate::pipeline::CriticKind;
 
 /// Large negative stand-in for −∞ in masked log-sum-exps (finite, so gradients stay finite).
@@ -112,11 +113,6 @@ fn mean_pool(x: Tensor<3>, mask: &Tensor<2>) -> Tensor<2> {
     let m = mask.clone().unsqueeze_dim::<3>(2);
     let [b, _, d] = x.dims();
     ((x * m.clone()).sum_dim(1) / m.sum_dim(1).clamp_min(1.0)).reshape([b, d])
-}
-
-fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().powf_scalar(2.0).sum_dim(1).clamp_min(1e-16).sqrt();
-    x / norm
 }
 
 /// The critic `f(student, teacher)` and baseline `q(teacher)`, trained with the student. One

@@ -33,6 +33,16 @@ impl TeacherTargets {
         let attentions = layers.iter().filter(|&&l| l >= 1).filter_map(|&l| out.attentions.get(l - 1).map(|a| (l, a.clone().detach()))).collect();
         Self { logits: out.logits.detach(), hidden, attentions }
     }
+
+    /// The same targets on another device (e.g. from the teacher's plain device to the
+    /// student's autodiff device).
+    pub fn to_device(self, device: &Device) -> Self {
+        Self {
+            logits: self.logits.to_device(device),
+            hidden: self.hidden.into_iter().map(|(l, h)| (l, h.to_device(device))).collect(),
+            attentions: self.attentions.into_iter().map(|(l, a)| (l, a.to_device(device))).collect(),
+        }
+    }
 }
 
 /// Trainable helpers of the intermediate objective: one `Linear(d_S → d_T)` per student layer when

@@ -45,12 +45,7 @@ impl TeacherSource {
             TeacherSource::Cache(cache) => cache.targets(batch, device),
             TeacherSource::Live { model, layers, attention } => {
                 let out = model.forward(&crate::model::BertInput::from_host(batch, &device.clone().inner()), *attention);
-                let t = TeacherTargets::from_outputs(out, layers);
-                TeacherTargets {
-                    logits: t.logits.to_device(device),
-                    hidden: t.hidden.into_iter().map(|(l, h)| (l, h.to_device(device))).collect(),
-                    attentions: t.attentions.into_iter().map(|(l, a)| (l, a.to_device(device))).collect(),
-                }
+                TeacherTargets::from_outputs(out, layers).to_device(device)
             }
         }
     }
