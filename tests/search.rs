@@ -112,6 +112,10 @@ fn sled_round_trip_lock_resume_and_space_mismatch() {
         dead.state = TrialState::Running;
         dead.score = None;
         storage.put_trial(&dead).unwrap();
+        // while the store is held, readers get the snapshot the last write left
+        let snapshot = distiller::store::sled::read_snapshots(&dir).unwrap();
+        assert_eq!(snapshot.trials("s").unwrap(), storage.trials("s").unwrap());
+        assert_eq!(snapshot.study("s").unwrap(), storage.study("s").unwrap());
     }
     let storage = SledStorage::open(&dir).unwrap();
     let before = storage.trials("s").unwrap();

@@ -1,7 +1,6 @@
 use clap::Args;
 
 use super::{Common, Format};
-use distiller::store::Storage;
 
 #[derive(Debug, Args)]
 pub struct BestArgs {
@@ -13,7 +12,7 @@ pub struct BestArgs {
 }
 
 pub fn exec(args: BestArgs, common: &Common) -> distiller::Result<()> {
-    let storage = super::open_store(&common.workspace)?;
+    let storage = super::open_store_to_read(&common.workspace)?;
     let trials = storage.trials(&args.study)?;
     let best = distiller::search::study::best_of(&trials).ok_or_else(|| distiller::Error::Config(format!("study `{}` has no complete trial", args.study)))?;
     match args.format {

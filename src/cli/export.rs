@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use super::Common;
 use distiller::Error;
-use distiller::store::{Storage, TrialState};
+use distiller::store::TrialState;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -18,7 +18,7 @@ pub struct ExportArgs {
 }
 
 pub fn exec(args: ExportArgs, common: &Common) -> distiller::Result<()> {
-    let storage = super::open_store(&common.workspace)?;
+    let storage = super::open_store_to_read(&common.workspace)?;
     let trials = storage.trials(&args.study)?;
     let trial = match args.trial {
         Some(id) => trials.iter().find(|t| t.id == id).ok_or_else(|| Error::Config(format!("study `{}` has no trial #{id}", args.study)))?,

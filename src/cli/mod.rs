@@ -3,6 +3,7 @@
 pub mod best;
 pub mod eval;
 pub mod export;
+pub mod report;
 pub mod search;
 pub mod studies;
 pub mod teacher;
@@ -54,6 +55,8 @@ pub enum Command {
     Best(best::BestArgs),
     /// Copy a trial's student checkpoint, pipeline and metrics out of the workspace.
     Export(export::ExportArgs),
+    /// Plot a study (history, score by choice, α, wall time) into a markdown or HTML report.
+    Report(report::ReportArgs),
 }
 
 /// Output format of listing commands.
@@ -68,6 +71,19 @@ pub fn open_store(workspace: &std::path::Path) -> distiller::Result<distiller::s
     distiller::store::SledStorage::open(&workspace.join("store"))
 }
 
+/// The store for commands that only read: when a running search holds it locked, the last
+/// snapshot its writes left (with a note on stderr).
+pub fn open_store_to_read(workspace: &std::path::Path) -> distiller::Result<Box<dyn distiller::store::Storage>> {
+    match open_store(workspace) {
+        Ok(store) => Ok(Box::new(store)),
+        Err(e @ distiller::Error::StoreLocked { .. }) => {
+            eprintln!("note: {e}; reading the snapshot it last wrote");
+            Ok(Box::new(distiller::store::sled::read_snapshots(&workspace.join("store"))?))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> distiller::Result<()> {
     match cli.command {
@@ -79,5 +95,6 @@ pub fn run(cli: Cli) -> distiller::Result<()> {
         Command::Trials(args) => trials::exec(args, &cli.common),
         Command::Best(args) => best::exec(args, &cli.common),
         Command::Export(args) => export::exec(args, &cli.common),
+        Command::Report(args) => report::exec(args, &cli.common),
     }
 }

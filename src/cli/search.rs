@@ -23,7 +23,7 @@ pub struct SearchArgs {
     #[arg(long, default_value = "bo")]
     pub sampler: String,
     /// Stop when the study holds this many finished trials (earlier runs count).
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 40)]
     pub trials: usize,
     /// Start no new trial after this many minutes.
     #[arg(long, default_value_t = 60.0)]

@@ -1,7 +1,7 @@
 use clap::Args;
 
 use super::{Common, Format};
-use distiller::store::{Storage, TrialState};
+use distiller::store::TrialState;
 
 #[derive(Debug, Args)]
 pub struct StudiesArgs {
@@ -10,7 +10,7 @@ pub struct StudiesArgs {
 }
 
 pub fn exec(args: StudiesArgs, common: &Common) -> distiller::Result<()> {
-    let storage = super::open_store(&common.workspace)?;
+    let storage = super::open_store_to_read(&common.workspace)?;
     let mut rows = Vec::new();
     for study in storage.studies()? {
         let trials = storage.trials(&study.name)?;

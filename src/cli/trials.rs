@@ -1,7 +1,6 @@
 use clap::Args;
 
 use super::{Common, Format};
-use distiller::store::Storage;
 
 #[derive(Debug, Args)]
 pub struct TrialsArgs {
@@ -12,7 +11,7 @@ pub struct TrialsArgs {
 }
 
 pub fn exec(args: TrialsArgs, common: &Common) -> distiller::Result<()> {
-    let storage = super::open_store(&common.workspace)?;
+    let storage = super::open_store_to_read(&common.workspace)?;
     if storage.study(&args.study)?.is_none() {
         return Err(distiller::Error::Config(format!("no study `{}` in {}", args.study, common.workspace.display())));
     }

@@ -1,20 +1,31 @@
-//! Bayesian optimisation with egobox-ego's ask/tell service: a GP surrogate over a mixed
-//! integer encoding of the space (categorical → Enum, ordered → Ord, int → Int, float → Float,
-//! log ranges in log space), expected-improvement infill, seeded. egobox panics are turned into
-//! errors; failed trials never reach it (only scored ones do).
+//! Bayesian optimisation, two ways:
+//!
+//! - finite spaces (every dimension discrete and a grid of at most [`POOL_LIMIT`] points, or a
+//!   space restricted to candidates): an egobox-gp GP over an encoding that respects the space's
+//!   conditions (an inactive dimension is neutral, not its first value; augmentation chains as
+//!   membership + position), expected improvement scored on every untried point;
+//! - otherwise egobox-ego's ask/tell service: a GP over a mixed integer encoding of the space
+//!   (categorical → Enum, ordered → Ord, int → Int, float → Float, log ranges in log space).
+//!
+//! Both are seeded. egobox panics are turned into errors; failed trials never reach the surrogate
+//! (only scored ones do).
 
 use egobox_ego::{EgorServiceBuilder, XType};
-use ndarray::Array2;
-use rand::SeedableRng;
+use egobox_gp::GaussianProcess;
+use egobox_gp::correlation_models::SquaredExponentialCorr;
+use egobox_gp::mean_models::ConstantMean;
+use linfa::prelude::{Dataset, Fit};
+use ndarray::{Array1, Array2};
 use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 use super::sampler::{Observation, Sampler, random_valid_point};
 use super::space::{Domain, Point, Space};
 use crate::error::{Error, Result};
 
-/// Random trials before the GP takes over.
-const INITIAL_RANDOM: usize = 5;
+/// Largest grid searched point by point.
+pub const POOL_LIMIT: usize = 50_000;
 
 /// Logs at warn level and above to stderr. Installed before egobox runs, so egobox's own
 /// `env_logger` (which writes to stdout) never gets installed and `-f json` output stays clean.
@@ -92,24 +103,200 @@ pub fn decode(space: &Space, row: &[f64]) -> Point {
     space.normalise(point)
 }
 
-/// GP-based Bayesian optimisation through egobox.
+/// How a finite space is encoded for the surrogate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Inactive dimensions neutral (one-hot all zero, numbers mid-range); chains as operator
+    /// membership and position.
+    Conditional,
+    /// What a plain mixed-integer GP sees: inactive dimensions at their first value, chains as
+    /// opaque categories.
+    Plain,
+}
+
+/// Points run before the surrogate takes over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitialDesign {
+    Random,
+    /// Each next point the farthest (in the encoding) from those already run.
+    Maximin,
+}
+
+/// The BO sampler's settings; [`Default`] is the variant the tabular benchmark chose (README).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BoConfig {
+    pub initial: usize,
+    pub design: InitialDesign,
+    pub encoding: Encoding,
+    /// Score every untried point of a finite space; `false` asks egobox-ego's service and snaps
+    /// its suggestion to the nearest untried point.
+    pub pool: bool,
+    /// Noise added to the GP's diagonal (targets standardised), for runs that differ by noise.
+    pub nugget: f64,
+    /// Exploration weight on the predictive standard deviation in EI.
+    pub sigma_weight: f64,
+}
+
+impl Default for BoConfig {
+    fn default() -> Self {
+        Self { initial: 5, design: InitialDesign::Random, encoding: Encoding::Conditional, pool: true, nugget: 1e-2, sigma_weight: 1.0 }
+    }
+}
+
+/// A point as surrogate features, every column in [0, 1].
+pub fn features(space: &Space, point: &Point, encoding: Encoding) -> Vec<f64> {
+    let mut row = Vec::new();
+    for (dim, value) in space.dims.iter().zip(point) {
+        let value = match (value, encoding) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Encoding::Plain) => dim.domain.grid_values().first().cloned(),
+            (None, Encoding::Conditional) => None,
+        };
+        match &dim.domain {
+            Domain::Categorical(choices) => {
+                let chains: Option<Vec<&Vec<Value>>> = choices.iter().map(Value::as_array).collect();
+                match chains.filter(|_| encoding == Encoding::Conditional) {
+                    Some(chains) => {
+                        let mut ops: Vec<&Value> = chains.iter().flat_map(|c| c.iter()).collect();
+                        ops.sort_by_key(|v| v.to_string());
+                        ops.dedup();
+                        let longest = chains.iter().map(|c| c.len()).max().unwrap_or(1).max(1) as f64;
+                        let chosen = value.as_ref().and_then(Value::as_array);
+                        for op in ops {
+                            let at = chosen.and_then(|c| c.iter().position(|x| x == op));
+                            row.push(at.map_or(0.0, |_| 1.0));
+                            row.push(at.map_or(0.0, |i| (i + 1) as f64 / longest));
+                        }
+                    }
+                    None => row.extend(choices.iter().map(|c| if value.as_ref() == Some(c) { 1.0 } else { 0.0 })),
+                }
+            }
+            domain => {
+                let (low, high, x) = match domain {
+                    Domain::Ordered(v) => (v[0], v[v.len() - 1], value.as_ref().and_then(Value::as_f64)),
+                    Domain::Int { low, high } => (*low as f64, *high as f64, value.as_ref().and_then(Value::as_f64)),
+                    Domain::Float { low, high, log: true } => (low.ln(), high.ln(), value.as_ref().and_then(Value::as_f64).map(f64::ln)),
+                    Domain::Float { low, high, .. } => (*low, *high, value.as_ref().and_then(Value::as_f64)),
+                    Domain::Categorical(_) => unreachable!("handled above"),
+                };
+                row.push(x.map_or(0.5, |x| if high > low { (x - low) / (high - low) } else { 0.5 }));
+            }
+        }
+    }
+    row
+}
+
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Standard normal pdf and cdf (erfc by Numerical Recipes' Chebyshev fit, |error| < 1.2e-7).
+fn normal_pdf_cdf(z: f64) -> (f64, f64) {
+    let pdf = (-0.5 * z * z).exp() / (2.0 * std::f64::consts::PI).sqrt();
+    let x = z.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * x);
+    let poly = -x * x - 1.26551223
+        + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+    let erfc = t * poly.exp();
+    let cdf = if z >= 0.0 { 1.0 - 0.5 * erfc } else { 0.5 * erfc };
+    (pdf, cdf)
+}
+
+/// Catches a panic inside egobox and turns it into our error.
+fn guarded<T>(what: &str, f: impl FnOnce() -> std::result::Result<T, String>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(Error::Config(format!("bo sampler: {what}: {e}"))),
+        Err(panic) => {
+            let text = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+            Err(Error::Config(format!("bo sampler: {what} panicked: {text}")))
+        }
+    }
+}
+
+/// GP-based Bayesian optimisation (egobox).
 pub struct BoSampler {
     seed: u64,
+    config: BoConfig,
 }
 
 impl BoSampler {
     pub fn new(seed: u64) -> Self {
-        install_logger();
-        Self { seed }
+        Self::with_config(seed, BoConfig::default())
     }
-}
 
-impl Sampler for BoSampler {
-    fn ask(&mut self, space: &Space, tried: &[Point], history: &[Observation]) -> Result<Option<Point>> {
-        let mut rng = StdRng::seed_from_u64(self.seed.wrapping_mul(7_919).wrapping_add(tried.len() as u64));
-        if history.len() < INITIAL_RANDOM || space.dims.is_empty() {
-            return random_valid_point(space, &mut rng).map(Some);
+    pub fn with_config(seed: u64, config: BoConfig) -> Self {
+        install_logger();
+        Self { seed, config }
+    }
+
+    fn rng(&self, tried: usize) -> StdRng {
+        StdRng::seed_from_u64(self.seed.wrapping_mul(7_919).wrapping_add(tried as u64))
+    }
+
+    /// Expected improvement of every untried point of a finite space; the best one.
+    fn ask_pool(&self, space: &Space, pool: Vec<Point>, tried: &[Point], history: &[Observation]) -> Result<Option<Point>> {
+        let mut rng = self.rng(tried.len());
+        let untried: Vec<Point> = pool.into_iter().filter(|p| !tried.contains(p)).collect();
+        if untried.is_empty() {
+            return Ok(None);
         }
+        let encode_all = |points: &mut dyn Iterator<Item = &Point>| points.map(|p| features(space, p, self.config.encoding)).collect::<Vec<_>>();
+        let candidates = encode_all(&mut untried.iter());
+        if history.len() < self.config.initial.max(2) {
+            let pick = match self.config.design {
+                InitialDesign::Maximin if !tried.is_empty() => {
+                    let done = encode_all(&mut tried.iter());
+                    let gap = |c: &Vec<f64>| done.iter().map(|d| squared_distance(c, d)).fold(f64::INFINITY, f64::min);
+                    let far = candidates.iter().map(gap).fold(0.0, f64::max);
+                    let farthest: Vec<usize> = (0..candidates.len()).filter(|&i| gap(&candidates[i]) >= far - 1e-12).collect();
+                    farthest[rng.random_range(0..farthest.len())]
+                }
+                _ => rng.random_range(0..untried.len()),
+            };
+            return Ok(Some(untried[pick].clone()));
+        }
+        let d = candidates[0].len();
+        let x: Vec<f64> = history.iter().flat_map(|o| features(space, &o.point, self.config.encoding)).collect();
+        let x = Array2::from_shape_vec((history.len(), d), x).expect("one feature row per observation");
+        let y = Array1::from_iter(history.iter().map(|o| o.score));
+        let (mean, sd) = (y.mean().unwrap_or(0.0), y.std(0.0));
+        let y = if sd > 0.0 { y.mapv(|v| (v - mean) / sd) } else { y.mapv(|v| v - mean) };
+        let best = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let xs = Array2::from_shape_vec((candidates.len(), d), candidates.concat()).expect("one feature row per candidate");
+        let nugget = self.config.nugget;
+        let (mu, var) = guarded("GP fit", || {
+            let gp = GaussianProcess::<f64, ConstantMean, SquaredExponentialCorr>::params(ConstantMean::default(), SquaredExponentialCorr::default())
+                .n_start(2)
+                .max_eval(200)
+                .nugget(nugget)
+                .fit(&Dataset::new(x, y))
+                .map_err(|e| e.to_string())?;
+            let mu = gp.predict(&xs).map_err(|e| e.to_string())?;
+            let var = gp.predict_var(&xs).map_err(|e| e.to_string())?;
+            Ok((mu, var))
+        })?;
+        let ei = |i: usize| {
+            let sigma = self.config.sigma_weight * var[i].max(0.0).sqrt();
+            if sigma < 1e-12 {
+                return (mu[i] - best).max(0.0);
+            }
+            let z = (mu[i] - best) / sigma;
+            let (pdf, cdf) = normal_pdf_cdf(z);
+            (mu[i] - best) * cdf + sigma * pdf
+        };
+        let scores: Vec<f64> = (0..untried.len()).map(ei).collect();
+        let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if !top.is_finite() {
+            return Err(Error::Config("bo sampler: the surrogate gave no finite expected improvement".into()));
+        }
+        // Ties (e.g. all EI zero) are broken at random so a seed matters.
+        let ties: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] >= top - 1e-15).collect();
+        Ok(Some(untried[ties[rng.random_range(0..ties.len())]].clone()))
+    }
+
+    /// egobox-ego's mixed-integer suggestion (continuous and large spaces).
+    fn ask_egobox(&self, space: &Space, history: &[Observation]) -> Result<Point> {
         let d = space.dims.len();
         let x: Vec<f64> = history.iter().flat_map(|o| encode(space, &o.point)).collect();
         let y: Vec<f64> = history.iter().map(|o| -o.score).collect();
@@ -117,19 +304,40 @@ impl Sampler for BoSampler {
         let y = Array2::from_shape_vec((history.len(), 1), y).expect("one score per row");
         let types = xtypes(space);
         let seed = self.seed.wrapping_add(history.len() as u64);
-        let suggestion = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let row = guarded("egobox", || {
             let service = EgorServiceBuilder::optimize().configure(|c| c.seed(seed)).min_within_mixint_space(&types).map_err(|e| e.to_string())?;
-            Ok::<_, String>(service.suggest(&x, &y))
-        }));
-        let row = match suggestion {
-            Ok(Ok(x)) => x.row(0).to_vec(),
-            Ok(Err(e)) => return Err(Error::Config(format!("bo sampler: {e}"))),
-            Err(panic) => {
-                let text = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-                return Err(Error::Config(format!("bo sampler: egobox panicked: {text}")));
-            }
-        };
-        let point = decode(space, &row);
+            Ok(service.suggest(&x, &y).row(0).to_vec())
+        })?;
+        Ok(decode(space, &row))
+    }
+}
+
+impl Sampler for BoSampler {
+    fn ask(&mut self, space: &Space, tried: &[Point], history: &[Observation]) -> Result<Option<Point>> {
+        let pool = space.finite_points(POOL_LIMIT);
+        if let (Some(pool), true) = (&pool, self.config.pool) {
+            return self.ask_pool(space, pool.clone(), tried, history);
+        }
+        let mut rng = self.rng(tried.len());
+        if history.len() < self.config.initial || space.dims.is_empty() {
+            return match &pool {
+                Some(pool) => {
+                    let untried: Vec<&Point> = pool.iter().filter(|p| !tried.contains(p)).collect();
+                    Ok((!untried.is_empty()).then(|| untried[rng.random_range(0..untried.len())].clone()))
+                }
+                None => random_valid_point(space, &mut rng).map(Some),
+            };
+        }
+        let point = self.ask_egobox(space, history)?;
+        if let Some(pool) = &pool {
+            // Snap to the nearest untried point of the finite space.
+            let target = features(space, &point, Encoding::Plain);
+            let nearest = pool
+                .iter()
+                .filter(|p| !tried.contains(p))
+                .min_by(|a, b| squared_distance(&features(space, a, Encoding::Plain), &target).total_cmp(&squared_distance(&features(space, b, Encoding::Plain), &target)));
+            return Ok(nearest.cloned());
+        }
         // egobox may propose a point already run, or one whose pipeline is invalid: explore instead.
         if tried.contains(&point) || space.compose(&point).is_err() {
             return random_valid_point(space, &mut rng).map(Some);

@@ -5,6 +5,7 @@ pub mod bo;
 pub mod sampler;
 pub mod space;
 pub mod study;
+pub mod tabular;
 
 pub use sampler::{GridSampler, Observation, RandomSampler, Sampler, by_name};
 pub use space::{Dim, Domain, Point, Space};

@@ -63,6 +63,10 @@ pub struct RandomSampler {
 impl Sampler for RandomSampler {
     fn ask(&mut self, space: &Space, tried: &[Point], _history: &[Observation]) -> Result<Option<Point>> {
         let mut rng = StdRng::seed_from_u64(self.seed.wrapping_mul(1_000_003).wrapping_add(tried.len() as u64));
+        if let Some(candidates) = &space.candidates {
+            let untried: Vec<&Point> = candidates.iter().filter(|p| !tried.contains(p)).collect();
+            return Ok((!untried.is_empty()).then(|| untried[rng.random_range(0..untried.len())].clone()));
+        }
         random_valid_point(space, &mut rng).map(Some)
     }
 
@@ -71,40 +75,16 @@ impl Sampler for RandomSampler {
     }
 }
 
-/// Every combination in order: categorical, ordered and integer values; float ranges at their
-/// two ends and middle (geometric middle for log ranges). Invalid and duplicate (after clearing
-/// inactive dimensions) points are skipped.
+/// Every combination in grid order ([`Space::grid`]), or the space's candidates in grid order.
 pub struct GridSampler;
-
-fn grid_values(domain: &Domain) -> Vec<Value> {
-    match domain {
-        Domain::Categorical(c) => c.clone(),
-        Domain::Ordered(v) => v.iter().map(|x| json!(x)).collect(),
-        Domain::Int { low, high } => (*low..=*high).map(|x| json!(x)).collect(),
-        Domain::Float { low, high, log } => {
-            let mid = if *log { (low * high).sqrt() } else { (low + high) / 2.0 };
-            vec![json!(low), json!(mid), json!(high)]
-        }
-    }
-}
 
 impl Sampler for GridSampler {
     fn ask(&mut self, space: &Space, tried: &[Point], _history: &[Observation]) -> Result<Option<Point>> {
-        let axes: Vec<Vec<Value>> = space.dims.iter().map(|d| grid_values(&d.domain)).collect();
-        let total: usize = axes.iter().map(|a| a.len()).product();
-        for mut k in 0..total {
-            let mut point = Vec::with_capacity(axes.len());
-            for axis in axes.iter().rev() {
-                point.push(Some(axis[k % axis.len()].clone()));
-                k /= axis.len();
-            }
-            point.reverse();
-            let point = space.normalise(point);
-            if space.compose(&point).is_ok() && !tried.contains(&point) {
-                return Ok(Some(point));
-            }
+        if space.candidates.is_some() {
+            let points = space.finite_points(usize::MAX).unwrap_or_default();
+            return Ok(points.into_iter().find(|p| !tried.contains(p)));
         }
-        Ok(None)
+        Ok(space.grid().find(|p| !tried.contains(p)))
     }
 
     fn name(&self) -> &'static str {

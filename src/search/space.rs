@@ -65,6 +65,23 @@ pub enum Domain {
     Ordered(Vec<f64>),
 }
 
+impl Domain {
+    /// The values a grid takes: every categorical, ordered and integer value; float ranges at
+    /// their two ends and middle (geometric middle for log ranges).
+    pub fn grid_values(&self) -> Vec<serde_json::Value> {
+        use serde_json::json;
+        match self {
+            Domain::Categorical(c) => c.clone(),
+            Domain::Ordered(v) => v.iter().map(|x| json!(x)).collect(),
+            Domain::Int { low, high } => (*low..=*high).map(|x| json!(x)).collect(),
+            Domain::Float { low, high, log } => {
+                let mid = if *log { (low * high).sqrt() } else { (low + high) / 2.0 };
+                vec![json!(low), json!(mid), json!(high)]
+            }
+        }
+    }
+}
+
 /// A validated dimension.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dim {
@@ -115,6 +132,9 @@ pub struct Space {
     pub fidelity: Option<Fidelity>,
     /// The file's text, stored with a study so a resumed study can tell if the space changed.
     pub source: String,
+    /// When set, the space is exactly these points (e.g. the configurations a table of past runs
+    /// holds): samplers choose among them only.
+    pub candidates: Option<Vec<Point>>,
 }
 
 /// A point: one value per dimension (`None` where the dimension is inactive).
@@ -227,7 +247,7 @@ impl Space {
                 Some(Fidelity { field: f.field.clone(), rungs: f.rungs.iter().map(to_json).collect(), eta: f.eta })
             }
         };
-        let space = Space { name: file.name.unwrap_or_else(|| "space".into()), fixed, dims, fidelity, source: text.to_string() };
+        let space = Space { name: file.name.unwrap_or_else(|| "space".into()), fixed, dims, fidelity, source: text.to_string(), candidates: None };
         // Every categorical value must be a valid value of its field.
         for (i, dim) in space.dims.iter().enumerate() {
             if let Domain::Categorical(values) = &dim.domain {
@@ -254,6 +274,53 @@ impl Space {
                 .or_else(|| self.fixed.iter().find(|(f, _)| f == field).map(|(_, v)| v.clone()));
             value.is_some_and(|v| allowed.contains(&v))
         })
+    }
+
+    /// Every point of a finite space: the candidates when given, else all valid grid points when
+    /// no dimension is a float range and the grid has at most `limit` combinations. Grid order.
+    pub fn finite_points(&self, limit: usize) -> Option<Vec<Point>> {
+        if let Some(candidates) = &self.candidates {
+            let mut sorted = candidates.clone();
+            sorted.sort_by_cached_key(|p| self.grid_rank(p));
+            return Some(sorted);
+        }
+        if self.dims.iter().any(|d| matches!(d.domain, Domain::Float { .. })) {
+            return None;
+        }
+        let total = self.dims.iter().try_fold(1usize, |n, d| n.checked_mul(d.domain.grid_values().len())).filter(|&n| n <= limit)?;
+        let mut points: Vec<Point> = Vec::with_capacity(total);
+        for point in self.grid() {
+            if !points.contains(&point) {
+                points.push(point);
+            }
+        }
+        Some(points)
+    }
+
+    /// Valid grid points in order, lazily (a point may repeat once inactive dimensions are
+    /// cleared); float ranges contribute their [`Domain::grid_values`].
+    pub fn grid(&self) -> impl Iterator<Item = Point> + '_ {
+        let axes: Vec<Vec<serde_json::Value>> = self.dims.iter().map(|d| d.domain.grid_values()).collect();
+        let total: usize = axes.iter().map(Vec::len).product();
+        (0..total).filter_map(move |mut k| {
+            let mut point = Vec::with_capacity(axes.len());
+            for axis in axes.iter().rev() {
+                point.push(Some(axis[k % axis.len()].clone()));
+                k /= axis.len();
+            }
+            point.reverse();
+            let point = self.normalise(point);
+            self.compose(&point).is_ok().then_some(point)
+        })
+    }
+
+    /// A point's position in grid order: each dimension's value index (inactive first).
+    fn grid_rank(&self, point: &Point) -> Vec<usize> {
+        self.dims
+            .iter()
+            .zip(point)
+            .map(|(d, v)| v.as_ref().map_or(0, |v| 1 + d.domain.grid_values().iter().position(|g| g == v).unwrap_or(usize::MAX - 1)))
+            .collect()
     }
 
     /// Clears inactive dimensions (so equal pipelines have equal points).

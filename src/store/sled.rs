@@ -1,6 +1,8 @@
 //! The default storage: a sled database in the workspace (`<workspace>/store`), flushed on every
 //! write. sled is unmaintained since 2021, which is why it sits behind [`Storage`].
-//! One process at a time: a second one gets "locked by pid N".
+//! One process at a time: a second one gets "locked by pid N". Every trial write also leaves a
+//! JSON snapshot of its study (`snapshots/<study>.json`), so read-only commands can show a study
+//! that a running search holds locked ([`read_snapshots`]).
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +29,7 @@ impl SledStorage {
             let text = e.to_string();
             if text.contains("lock") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable") {
                 let pid = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_else(|_| "?".into());
-                Error::checkpoint(path, format!("store is locked by pid {} (another distiller is using it)", pid.trim()))
+                Error::StoreLocked { path: path.to_path_buf(), pid: pid.trim().to_string() }
             } else {
                 Error::checkpoint(path, format!("cannot open store: {text}"))
             }
@@ -53,6 +55,53 @@ impl SledStorage {
         self.db.flush().map_err(|e| self.err(e))?;
         Ok(())
     }
+}
+
+/// A study and its trials as the last write left them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    study: StudyRecord,
+    trials: Vec<TrialRecord>,
+}
+
+const SNAPSHOTS: &str = "snapshots";
+
+impl SledStorage {
+    fn write_snapshot(&self, study: &str) -> Result<()> {
+        let Some(record) = self.study(study)? else { return Ok(()) };
+        let dir = self.path.join(SNAPSHOTS);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let snapshot = Snapshot { study: record, trials: self.trials(study)? };
+        let file = dir.join(format!("{}.json", hex_name(study)));
+        let tmp = file.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec(&snapshot).expect("snapshot serialises")).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &file).map_err(|e| Error::io(&file, e))
+    }
+}
+
+/// A study name as a safe file name.
+fn hex_name(study: &str) -> String {
+    study.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The snapshots a store directory holds, loaded into memory (for reading a locked store).
+pub fn read_snapshots(path: &Path) -> Result<super::MemoryStorage> {
+    let storage = super::MemoryStorage::default();
+    let dir = path.join(SNAPSHOTS);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(storage) };
+    for entry in entries.flatten() {
+        let file = entry.path();
+        if file.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+        let snapshot: Snapshot = serde_json::from_slice(&bytes).map_err(|e| Error::checkpoint(&file, format!("corrupt snapshot: {e}")))?;
+        storage.put_study(&snapshot.study)?;
+        for trial in &snapshot.trials {
+            storage.put_trial(trial)?;
+        }
+    }
+    Ok(storage)
 }
 
 fn trial_key(study: &str, id: u64) -> Vec<u8> {
@@ -85,7 +134,8 @@ impl Storage for SledStorage {
     }
 
     fn put_trial(&self, trial: &TrialRecord) -> Result<()> {
-        self.put("trials", &trial_key(&trial.study, trial.id), serde_json::to_vec(trial).expect("trial serialises"))
+        self.put("trials", &trial_key(&trial.study, trial.id), serde_json::to_vec(trial).expect("trial serialises"))?;
+        self.write_snapshot(&trial.study)
     }
 
     fn trials(&self, study: &str) -> Result<Vec<TrialRecord>> {

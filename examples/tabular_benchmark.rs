@@ -1,0 +1,150 @@
+//! Tabular benchmark of the samplers on the paper's released trials: each (task, teacher,
+//! student) group with enough trials is a lookup objective whose space is the set of distinct
+//! configurations the group ran (duplicates averaged). Prints, per group and sampler, the median
+//! (IQR) trials to reach the group's best score and to reach within 1 % of it, and the mean
+//! shortfall from the best after 10 and 20 trials; then the geometric mean over groups of
+//! random/bo (trials to the best).
+//!
+//! ```text
+//! cargo run --example tabular_benchmark -- [--seeds 50] [--min-trials 40] [--groups 10] [--variants]
+//! ```
+//! `--variants` also runs the BO variants the README compares.
+
+use distiller::paper_trials::{self, PaperTrial};
+use distiller::search::bo::{BoConfig, BoSampler, Encoding, InitialDesign};
+use distiller::search::sampler::{GridSampler, RandomSampler, Sampler};
+use distiller::search::space::Point;
+use distiller::search::tabular::{Replay, replay};
+use rayon::prelude::*;
+use std::path::PathBuf;
+
+struct Args {
+    csv: PathBuf,
+    seeds: u64,
+    min_trials: usize,
+    groups: usize,
+    variants: bool,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--csv" => args.csv = PathBuf::from(value()),
+            "--seeds" => args.seeds = value().parse().expect("--seeds N"),
+            "--min-trials" => args.min_trials = value().parse().expect("--min-trials N"),
+            "--groups" => args.groups = value().parse().expect("--groups N"),
+            "--variants" => args.variants = true,
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    args
+}
+
+/// Median and interquartile range of a sample.
+fn quartiles(values: &[f64]) -> (f64, f64, f64) {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        let pos = q * (v.len() - 1) as f64;
+        let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+        v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+    };
+    (at(0.5), at(0.25), at(0.75))
+}
+
+struct Summary {
+    to_best: Vec<f64>,
+    to_1pct: Vec<f64>,
+    shortfall10: f64,
+    shortfall20: f64,
+}
+
+fn summarise(runs: &[Replay], best: f64, size: usize) -> Summary {
+    // A run that never reached the target counts as the whole table.
+    let count = |r: &Replay, target: f64| r.trials_to(target).unwrap_or(size) as f64;
+    let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+    Summary {
+        to_best: runs.iter().map(|r| count(r, best)).collect(),
+        to_1pct: runs.iter().map(|r| count(r, best - 0.01 * best.abs())).collect(),
+        shortfall10: mean(runs.iter().map(|r| r.shortfall_after(10, best)).collect()),
+        shortfall20: mean(runs.iter().map(|r| r.shortfall_after(20, best)).collect()),
+    }
+}
+
+fn main() {
+    let args = parse_args();
+    if !args.csv.is_file() {
+        eprintln!("skipping: {} not found (the paper's released trials live in ../shared/data/autodistiller)", args.csv.display());
+        return;
+    }
+    let (trials, skipped) = paper_trials::load(&args.csv).unwrap_or_else(|e| panic!("{e}"));
+    if !skipped.lines.is_empty() {
+        eprintln!("{} rows could not be mapped, first: line {}: {}", skipped.lines.len(), skipped.lines[0].0, skipped.lines[0].1);
+    }
+    let groups: Vec<((String, String, String), Vec<PaperTrial>)> =
+        paper_trials::groups(&trials).into_iter().filter(|(_, g)| g.len() >= args.min_trials).take(args.groups).collect();
+
+    let mut samplers: Vec<(String, Box<dyn Fn(u64) -> Box<dyn Sampler> + Sync>)> = vec![
+        ("random".into(), Box::new(|s| Box::new(RandomSampler { seed: s }))),
+        ("grid".into(), Box::new(|_| Box::new(GridSampler))),
+        ("bo".into(), Box::new(|s| Box::new(BoSampler::new(s)))),
+    ];
+    if args.variants {
+        let base = BoConfig::default();
+        let variants = [
+            ("bo:egobox-snap", BoConfig { pool: false, encoding: Encoding::Plain, ..base }),
+            ("bo:plain-enc", BoConfig { encoding: Encoding::Plain, ..base }),
+            ("bo:maximin", BoConfig { design: InitialDesign::Maximin, ..base }),
+            ("bo:init3", BoConfig { initial: 3, ..base }),
+            ("bo:init10", BoConfig { initial: 10, ..base }),
+            ("bo:nugget1e-6", BoConfig { nugget: 1e-6, ..base }),
+            ("bo:nugget1e-1", BoConfig { nugget: 1e-1, ..base }),
+            ("bo:explore2", BoConfig { sigma_weight: 2.0, ..base }),
+        ];
+        for (name, config) in variants {
+            samplers.push((name.into(), Box::new(move |s| Box::new(BoSampler::with_config(s, config)))));
+        }
+    }
+
+    println!("| group | configs | sampler | trials to best: median (IQR) | to within 1 %: median (IQR) | shortfall after 10 | after 20 |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut medians: Vec<Vec<f64>> = vec![Vec::new(); samplers.len()];
+    let mut shortfall20: Vec<Vec<f64>> = vec![Vec::new(); samplers.len()];
+    for ((task, teacher, student), group) in &groups {
+        let table: Vec<(Point, f64)> = paper_trials::mean_by_config(group);
+        let mut space = paper_trials::space_of(group, task);
+        space.candidates = Some(table.iter().map(|(p, _)| p.clone()).collect());
+        let best = table.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
+        for (k, (name, make)) in samplers.iter().enumerate() {
+            let seeds = if name == "grid" { 1 } else { args.seeds };
+            let runs: Vec<Replay> = (0..seeds)
+                .into_par_iter()
+                .map(|seed| replay(make(seed).as_mut(), &space, &table, 20).unwrap_or_else(|e| panic!("{name}: {e}")))
+                .collect();
+            let s = summarise(&runs, best, table.len());
+            let (m, q1, q3) = quartiles(&s.to_best);
+            let (m1, p1, p3) = quartiles(&s.to_1pct);
+            medians[k].push(m);
+            shortfall20[k].push(s.shortfall20);
+            println!(
+                "| {task} {teacher}→{student} | {} | {name} | {m:.1} ({q1:.0}–{q3:.0}) | {m1:.1} ({p1:.0}–{p3:.0}) | {:.3} % | {:.3} % |",
+                table.len(),
+                s.shortfall10,
+                s.shortfall20
+            );
+        }
+    }
+    println!();
+    println!("| sampler | geo-mean random/sampler (trials to best) | worst group | mean shortfall after 20 |");
+    println!("|---|---|---|---|");
+    for (k, (name, _)) in samplers.iter().enumerate() {
+        let ratios: Vec<f64> = medians[0].iter().zip(&medians[k]).map(|(r, s)| r / s).collect();
+        let geo = (ratios.iter().map(|r| r.ln()).sum::<f64>() / ratios.len() as f64).exp();
+        let worst = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let sf = shortfall20[k].iter().sum::<f64>() / shortfall20[k].len() as f64;
+        println!("| {name} | {geo:.2}× | {worst:.2}× | {sf:.3} % |");
+    }
+}
