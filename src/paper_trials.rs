@@ -165,6 +165,20 @@ const FIELDS: [&str; 8] = [
 ];
 
 impl PaperTrial {
+    /// The trial as one of our pipelines (the paper's choices; everything else default).
+    pub fn pipeline(&self) -> crate::pipeline::Pipeline {
+        let pipeline = crate::pipeline::Pipeline::default();
+        let mut root = serde_json::to_value(&pipeline).expect("pipeline serialises");
+        for (field, value) in FIELDS.iter().zip(self.point()) {
+            if let Some(value) = value {
+                let (section, key) = field.split_once('.').expect("fields are dotted");
+                root[section][key] = value;
+            }
+        }
+        root["augment"]["repeated_aug"] = json!(self.repeated_aug);
+        serde_json::from_value(root).expect("mapped rows hold valid pipeline values")
+    }
+
     /// The trial's choices as a point of [`space_of`]'s space (α only when the objective is mi).
     pub fn point(&self) -> Point {
         vec![
@@ -237,6 +251,52 @@ pub fn groups(trials: &[PaperTrial]) -> Vec<((String, String, String), Vec<Paper
     groups
 }
 
+/// Study name of an imported group.
+pub fn study_name(prefix: &str, (task, teacher, student): &(String, String, String)) -> String {
+    format!("{prefix}-{task}-{teacher}-{student}")
+}
+
+/// Stores every group of `trials` as a study of COMPLETE trials (`<prefix>-<task>-<teacher>-<student>`),
+/// replacing an earlier import of the same group. Returns (study name, trials) per group.
+pub fn import(storage: &dyn crate::store::Storage, trials: &[PaperTrial], source: &Path, prefix: &str) -> Result<Vec<(String, usize)>> {
+    use crate::data::Metrics;
+    use crate::store::{StudyRecord, TrialRecord, TrialState, now};
+    let mut imported = Vec::new();
+    for (key, group) in groups(trials) {
+        let name = study_name(prefix, &key);
+        let record = StudyRecord {
+            name: name.clone(),
+            task: key.0.clone(),
+            space: format!("# imported from {} (teacher {}, student {})", source.display(), key.1, key.2),
+            sampler: "imported".into(),
+            direction: "maximize".into(),
+            created: now(),
+        };
+        storage.put_study(&record)?;
+        for (id, t) in group.iter().enumerate() {
+            storage.put_trial(&TrialRecord {
+                id: id as u64,
+                study: name.clone(),
+                point: t.point(),
+                pipeline: t.pipeline(),
+                state: TrialState::Complete,
+                rung: 0,
+                fidelity: Some((t.n_train, 0)),
+                intermediate: Vec::new(),
+                metrics: Some(Metrics(vec![("score".into(), t.score)])),
+                score: Some(t.score),
+                student_dir: None,
+                error: None,
+                pid: std::process::id(),
+                started: record.created,
+                ended: None,
+            })?;
+        }
+        imported.push((name, group.len()));
+    }
+    Ok(imported)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +318,15 @@ mod tests {
         assert_eq!(trials[0].ratio, Some(0.98));
         assert_eq!(trials[1].ratio, None);
         assert_eq!(trials[1].point()[1], None, "alpha is inactive unless the objective is mi");
+        let pipeline = trials[0].pipeline();
+        assert_eq!(pipeline.augment.chain, vec!["back_translation", "contextual"]);
+        assert!(pipeline.augment.mixup);
+        assert_eq!(pipeline.intermediate.objective, crate::pipeline::Objective::Mi);
+        assert_eq!(trials[1].pipeline().intermediate.objective, crate::pipeline::Objective::Cos);
+        let storage = crate::store::MemoryStorage::default();
+        let imported = import(&storage, &trials, Path::new("t.csv"), "paper").unwrap();
+        assert_eq!(imported, vec![("paper-sst2-BERT_BASE-TinyBERT4".to_string(), 2)]);
+        assert_eq!(storage.trials("paper-sst2-BERT_BASE-TinyBERT4").unwrap().len(), 2);
         assert_eq!(skipped.lines.len(), 1);
         assert_eq!(skipped.lines[0].0, 4);
         assert!(skipped.lines[0].1.contains("bogus"));

@@ -301,8 +301,16 @@ impl Pipeline {
             Objective::Mi => format!("mi(a={})/{:?}/{:?}", i.alpha, i.mapping, i.critic).to_lowercase(),
             o => format!("{o:?}/{:?}", i.mapping).to_lowercase(),
         };
+        let a = &self.augment;
+        let mut aug = String::new();
+        if !a.chain.is_empty() {
+            aug = format!(" aug={}(p={},x{})", a.chain.join("+"), a.aug_p, a.repeated_aug);
+        }
+        if a.mixup {
+            aug.push_str(" mixup");
+        }
         format!(
-            "{}x{}({:?}) kd={:?} t={} hard={} {inter} lr={:.1e} ep={}",
+            "{}x{}({:?}) kd={:?} t={} hard={} {inter}{aug} lr={:.1e} ep={}",
             self.student.layers,
             self.student.hidden.map_or("T".to_string(), |h| h.to_string()),
             self.student.init, self.kd.loss, self.kd.temperature, self.kd.hard_weight, self.train.lr, self.train.epochs

@@ -65,6 +65,11 @@ fn score_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     (lo - pad)..(hi + pad)
 }
 
+/// Trial-number axis labels: integers only.
+fn integer_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 { format!("{x:.0}") } else { String::new() }
+}
+
 type DrawResult<DB> = std::result::Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
 
 impl Chart {
@@ -98,7 +103,7 @@ impl Chart {
                     .x_label_area_size(40)
                     .y_label_area_size(64)
                     .build_cartesian_2d(-0.5..n + 0.5, score_range(points.iter().map(|p| p.1)))?;
-                chart.configure_mesh().x_desc("trial").y_desc("dev score").draw()?;
+                chart.configure_mesh().x_desc("trial").y_desc("dev score").x_label_formatter(&integer_label).draw()?;
                 let rungs = points.iter().map(|p| p.3).max().unwrap_or(0);
                 for rung in 0..=rungs {
                     let series: Vec<_> = points.iter().filter(|p| p.2 == TrialState::Complete && p.3 == rung).collect();
@@ -113,7 +118,7 @@ impl Chart {
                 }
                 chart
                     .draw_series(LineSeries::new(best.iter().copied(), BLACK.stroke_width(2)))?
-                    .label("best so far")
+                    .label("best so far (any rung)")
                     .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.stroke_width(2)));
                 chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).border_style(BLACK).background_style(WHITE.mix(0.85)).draw()?;
             }
@@ -124,7 +129,8 @@ impl Chart {
                     .margin(12)
                     .x_label_area_size(40)
                     .y_label_area_size(64)
-                    .build_cartesian_2d((0..k).into_segmented(), {
+                    // A segmented range includes its end: k groups take 0..k-1.
+                    .build_cartesian_2d((0..k.saturating_sub(1)).into_segmented(), {
                         // Boxplot draws in f32.
                         let r = score_range(groups.iter().flat_map(|g| g.1.iter().copied()));
                         r.start as f32..r.end as f32
@@ -166,7 +172,7 @@ impl Chart {
                     .x_label_area_size(40)
                     .y_label_area_size(64)
                     .build_cartesian_2d(-0.5..n + 0.5, 0.0..top)?;
-                chart.configure_mesh().x_desc("trial").y_desc("seconds").draw()?;
+                chart.configure_mesh().x_desc("trial").y_desc("seconds").x_label_formatter(&integer_label).draw()?;
                 chart.draw_series(bars.iter().map(|&(x, secs, state)| Rectangle::new([(x - 0.4, 0.0), (x + 0.4, secs)], state_colour(state, 0).filled())))?;
             }
         }

@@ -3,6 +3,7 @@
 pub mod best;
 pub mod eval;
 pub mod export;
+pub mod import_trials;
 pub mod report;
 pub mod search;
 pub mod studies;
@@ -55,6 +56,8 @@ pub enum Command {
     Best(best::BestArgs),
     /// Copy a trial's student checkpoint, pipeline and metrics out of the workspace.
     Export(export::ExportArgs),
+    /// Import the AutoDistiller paper's released trials as studies (one per task/teacher/student).
+    ImportTrials(import_trials::ImportTrialsArgs),
     /// Plot a study (history, score by choice, α, wall time) into a markdown or HTML report.
     Report(report::ReportArgs),
 }
@@ -96,5 +99,6 @@ pub fn run(cli: Cli) -> distiller::Result<()> {
         Command::Best(args) => best::exec(args, &cli.common),
         Command::Export(args) => export::exec(args, &cli.common),
         Command::Report(args) => report::exec(args, &cli.common),
+        Command::ImportTrials(args) => import_trials::exec(args, &cli.common),
     }
 }
