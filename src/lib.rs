@@ -35,6 +35,7 @@ pub mod error;
 pub mod model;
 pub mod paper_trials;
 pub mod pipeline;
+pub mod recommend;
 pub mod report;
 pub mod search;
 pub mod store;

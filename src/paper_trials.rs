@@ -323,6 +323,7 @@ mod tests {
         assert!(pipeline.augment.mixup);
         assert_eq!(pipeline.intermediate.objective, crate::pipeline::Objective::Mi);
         assert_eq!(trials[1].pipeline().intermediate.objective, crate::pipeline::Objective::Cos);
+        use crate::store::Storage;
         let storage = crate::store::MemoryStorage::default();
         let imported = import(&storage, &trials, Path::new("t.csv"), "paper").unwrap();
         assert_eq!(imported, vec![("paper-sst2-BERT_BASE-TinyBERT4".to_string(), 2)]);

@@ -74,3 +74,29 @@ fn help_explains_the_commands() {
     assert_eq!(code, 0);
     assert!(out.contains("--max-train") && out.contains("--epochs"));
 }
+
+#[test]
+fn import_trials_then_report_and_bad_report_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("trials.csv");
+    std::fs::write(
+        &csv,
+        "Model,Teacher,intermediate_loss_type,alpha,intermediate_strategy,kd_loss_type,mixup,repeated_aug,aug_p,#example,score,task,ratio,baseline_score,contextual,backtranslation,random\n\
+         TinyBERT4,BERT_BASE,mi,0.9,skip,ce,TRUE,1,0.3,2490,0.70,rte,0.98,66.8,0,0,1\n\
+         TinyBERT4,BERT_BASE,cos,0,last,mse,FALSE,1,0.3,2490,0.66,rte,,66.8,0,0,0\n\
+         TinyBERT4,BERT_BASE,pkd,0,middle,mse,FALSE,1,0.3,2490,0.66,rte,,66.8,0,0,0\n",
+    )
+    .unwrap();
+    let (code, out, err) = distiller(&["--workspace", "ws", "import-trials", csv.to_str().unwrap()], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("imported 2 trials into 1 studies"), "{out}");
+    assert!(err.contains("1 rows could not be mapped") && err.contains("trials.csv:4") && err.contains("middle"), "{err}");
+    let (code, out, err) = distiller(&["--workspace", "ws", "report", "--study", "paper-rte-BERT_BASE-TinyBERT4", "--format", "html", "--out", "rep"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("report.html"), "{out}");
+    assert!(std::fs::read_to_string(tmp.path().join("rep/report.html")).unwrap().contains("<svg"));
+    let (code, _, err) = distiller(&["--workspace", "ws", "report", "--study", "nope"], tmp.path());
+    assert!(one_line_error(code, &err).contains("no study `nope`"));
+    let (code, _, err) = distiller(&["--workspace", "ws", "report", "--study", "paper-rte-BERT_BASE-TinyBERT4", "--out", csv.join("x").to_str().unwrap()], tmp.path());
+    assert!(one_line_error(code, &err).contains("trials.csv"));
+}

@@ -1,0 +1,223 @@
+//! AutoDistiller-style recommendation: score a new task's candidate pipelines from past tasks'
+//! results, without running them. The meta-model is kernel regression (Nadaraya–Watson) on each
+//! past result's normalised rank within its task, weighted by task similarity (dataset
+//! meta-features) times configuration similarity (the BO's conditional encoding), shrunk towards
+//! the middle rank where evidence is thin; its weighted spread is the uncertainty.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::search::bo::{Encoding, features};
+use crate::search::space::{Point, Space};
+
+/// A past task: its meta-features and the mean score of each configuration it ran.
+#[derive(Debug, Clone)]
+pub struct PastTask {
+    pub name: String,
+    pub meta: Vec<f64>,
+    pub results: Vec<(Point, f64)>,
+}
+
+/// A candidate's predicted normalised rank (1 = best of its task, 0 = worst) and uncertainty.
+#[derive(Debug, Clone)]
+pub struct Prediction {
+    pub point: Point,
+    pub mean: f64,
+    pub sd: f64,
+}
+
+/// Normalised ranks of a task's results: 1 for the best, 0 for the worst, ties averaged.
+pub fn normalised_ranks(results: &[(Point, f64)]) -> Vec<f64> {
+    let n = results.len();
+    if n < 2 {
+        return vec![0.5; n];
+    }
+    results
+        .iter()
+        .map(|(_, s)| {
+            let better = results.iter().filter(|(_, o)| o > s).count() as f64;
+            let ties = results.iter().filter(|(_, o)| o == s).count() as f64 - 1.0;
+            1.0 - (better + ties / 2.0) / (n - 1) as f64
+        })
+        .collect()
+}
+
+/// Spearman's rank correlation (average ranks for ties).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    let ranks = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| v.iter().filter(|y| *y < x).count() as f64 + (v.iter().filter(|y| *y == x).count() as f64 - 1.0) / 2.0).collect() };
+    let (ra, rb) = (ranks(a), ranks(b));
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (ma, mb) = (mean(&ra), mean(&rb));
+    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let var = |v: &[f64], m: f64| v.iter().map(|x| (x - m) * (x - m)).sum::<f64>();
+    let denom = (var(&ra, ma) * var(&rb, mb)).sqrt();
+    if denom > 0.0 { cov / denom } else { 0.0 }
+}
+
+/// The meta-model's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RecommenderConfig {
+    /// Length scale of the configuration kernel (squared distance in the encoding).
+    pub config_scale: f64,
+    /// Length scale of the task kernel over standardised meta-features; infinite = all past
+    /// tasks weigh the same.
+    pub task_scale: f64,
+    /// Pseudo-weight of the prior (middle rank) — the shrinkage for thin evidence.
+    pub prior_weight: f64,
+}
+
+impl Default for RecommenderConfig {
+    fn default() -> Self {
+        Self { config_scale: 0.1, task_scale: f64::INFINITY, prior_weight: 0.5 }
+    }
+}
+
+/// Past tasks plus the space their configurations live in.
+pub struct Recommender {
+    pub tasks: Vec<PastTask>,
+    pub space: Space,
+    pub config: RecommenderConfig,
+    ranks: Vec<Vec<f64>>,
+    encoded: Vec<Vec<Vec<f64>>>,
+}
+
+impl Recommender {
+    pub fn new(tasks: Vec<PastTask>, space: Space, config: RecommenderConfig) -> Result<Self> {
+        if tasks.iter().all(|t| t.results.is_empty()) {
+            return Err(Error::Config("nothing to learn from: run a search or import trials (`distiller import-trials`)".into()));
+        }
+        let ranks = tasks.iter().map(|t| normalised_ranks(&t.results)).collect();
+        let encoded = tasks.iter().map(|t| t.results.iter().map(|(p, _)| features(&space, p, Encoding::Conditional)).collect()).collect();
+        Ok(Self { tasks, space, config, ranks, encoded })
+    }
+
+    fn task_weight(&self, meta: &[f64], other: &[f64]) -> f64 {
+        if !self.config.task_scale.is_finite() || meta.is_empty() {
+            return 1.0;
+        }
+        let d: f64 = meta.iter().zip(other).map(|(a, b)| (a - b) * (a - b)).sum();
+        (-d / self.config.task_scale).exp()
+    }
+
+    /// Predicted normalised rank of each candidate for a task with meta-features `meta`, using
+    /// every past task except `exclude`; best first.
+    pub fn rank(&self, meta: &[f64], candidates: &[Point], exclude: Option<&str>) -> Vec<Prediction> {
+        let mut predictions: Vec<Prediction> = candidates
+            .iter()
+            .map(|point| {
+                let x = features(&self.space, point, Encoding::Conditional);
+                let (mut w_sum, mut wy, mut wy2) = (self.config.prior_weight, self.config.prior_weight * 0.5, self.config.prior_weight * 0.25);
+                for (k, task) in self.tasks.iter().enumerate() {
+                    if Some(task.name.as_str()) == exclude {
+                        continue;
+                    }
+                    let tw = self.task_weight(meta, &task.meta);
+                    for (enc, r) in self.encoded[k].iter().zip(&self.ranks[k]) {
+                        let d: f64 = enc.iter().zip(&x).map(|(a, b)| (a - b) * (a - b)).sum();
+                        let w = tw * (-d / self.config.config_scale).exp();
+                        w_sum += w;
+                        wy += w * r;
+                        wy2 += w * r * r;
+                    }
+                }
+                let mean = wy / w_sum;
+                Prediction { point: point.clone(), mean, sd: (wy2 / w_sum - mean * mean).max(0.0).sqrt() }
+            })
+            .collect();
+        predictions.sort_by(|a, b| b.mean.total_cmp(&a.mean));
+        predictions
+    }
+}
+
+/// The "most popular" baseline: candidates ordered by their mean normalised rank over the past
+/// tasks (except `exclude`) that ran them, among those run on at least `min_tasks` tasks; the
+/// rest follow in table order.
+pub fn most_popular(tasks: &[PastTask], candidates: &[Point], exclude: &str, min_tasks: usize) -> Vec<Point> {
+    let mut scored: Vec<(f64, usize)> = Vec::new();
+    for (i, c) in candidates.iter().enumerate() {
+        let ranks: Vec<f64> = tasks
+            .iter()
+            .filter(|t| t.name != exclude)
+            .filter_map(|t| {
+                let r = normalised_ranks(&t.results);
+                t.results.iter().position(|(p, _)| p == c).map(|j| r[j])
+            })
+            .collect();
+        let mean = if ranks.len() >= min_tasks { ranks.iter().sum::<f64>() / ranks.len() as f64 } else { f64::NEG_INFINITY };
+        scored.push((mean, i));
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().map(|(_, i)| candidates[i].clone()).collect()
+}
+
+/// The paper's per-task meta-features (`dataset_features_50_concat.csv`): a 100-d embedding,
+/// log #examples and #labels, standardised column-wise across the file's tasks. Keys use our
+/// task names (`sst2`).
+pub fn load_task_features(path: &Path) -> Result<BTreeMap<String, Vec<f64>>> {
+    let text = crate::data::load::read_utf8(path)?;
+    let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut cells = line.split(',');
+        let task = cells.next().unwrap_or_default().trim().to_ascii_lowercase().replace('-', "");
+        let mut values = Vec::new();
+        for (j, cell) in cells.enumerate() {
+            let v: f64 = cell.trim().parse().map_err(|_| Error::malformed(path, i + 1, format!("column {}: `{cell}` is not a number", j + 2)))?;
+            values.push(v);
+        }
+        if let Some(n) = values.len().checked_sub(2) {
+            values[n] = values[n].max(1.0).ln();
+        }
+        rows.push((task, values));
+    }
+    let width = rows.iter().map(|r| r.1.len()).min().unwrap_or(0);
+    for c in 0..width {
+        let col: Vec<f64> = rows.iter().map(|r| r.1[c]).collect();
+        let mean = col.iter().sum::<f64>() / col.len() as f64;
+        let sd = (col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / col.len() as f64).sqrt().max(1e-12);
+        for r in rows.iter_mut() {
+            r.1[c] = (r.1[c] - mean) / sd / (width as f64).sqrt();
+        }
+    }
+    Ok(rows.into_iter().map(|(t, mut v)| (t, { v.truncate(width); v })).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ranks_and_spearman() {
+        let results: Vec<(Point, f64)> = [0.9, 0.7, 0.8, 0.8].iter().enumerate().map(|(i, s)| (vec![Some(json!(i))], *s)).collect();
+        assert_eq!(normalised_ranks(&results), vec![1.0, 0.0, 0.5, 0.5]);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
+        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+    }
+
+    fn space() -> Space {
+        use crate::search::space::{Dim, Domain};
+        let dim = Dim { field: "a".into(), domain: Domain::Ordered((0..5).map(f64::from).collect()), when: vec![] };
+        Space { name: "t".into(), fixed: vec![], dims: vec![dim], fidelity: None, source: String::new(), candidates: None }
+    }
+
+    #[test]
+    fn learns_which_configurations_win_across_tasks() {
+        let point = |a: f64| vec![Some(json!(a))];
+        // Two past tasks where a = 4 wins and a = 0 loses.
+        let past = |name: &str| PastTask { name: name.into(), meta: vec![], results: (0..5).map(|a| (point(a as f64), 0.5 + 0.1 * a as f64)).collect() };
+        let recommender = Recommender::new(vec![past("x"), past("y")], space(), RecommenderConfig::default()).unwrap();
+        let ranked = recommender.rank(&[], &[point(0.0), point(4.0), point(2.0)], None);
+        assert_eq!(ranked[0].point, point(4.0));
+        assert_eq!(ranked[2].point, point(0.0));
+        assert!(ranked[0].mean > 0.5 && ranked[2].mean < 0.5);
+        // Deterministic for a fixed history.
+        let again = recommender.rank(&[], &[point(0.0), point(4.0), point(2.0)], None);
+        assert_eq!(again.iter().map(|p| p.mean).collect::<Vec<_>>(), ranked.iter().map(|p| p.mean).collect::<Vec<_>>());
+        let empty = Recommender::new(vec![PastTask { name: "z".into(), meta: vec![], results: vec![] }], space(), RecommenderConfig::default());
+        assert!(empty.err().unwrap().to_string().contains("nothing to learn from"));
+    }
+}
