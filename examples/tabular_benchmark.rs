@@ -6,11 +6,14 @@
 //! random/bo (trials to the best).
 //!
 //! ```text
-//! cargo run --example tabular_benchmark -- [--seeds 50] [--min-trials 40] [--groups 10] [--variants]
+//! cargo run --example tabular_benchmark -- [--seeds 50] [--min-trials 40] [--groups 10] [--variants] [--warm-start]
 //! ```
-//! `--variants` also runs the BO variants the README compares.
+//! `--variants` also runs the BO variants the README compares; `--warm-start` adds BO whose
+//! initial design is the recommender's top 5, the recommender trained on every group of the
+//! table except those of the held-out group's task (leave-one-task-out).
 
 use distiller::paper_trials::{self, PaperTrial};
+use distiller::recommend::{PastTask, Recommender, RecommenderConfig};
 use distiller::search::bo::{BoConfig, BoSampler, Encoding, InitialDesign};
 use distiller::search::sampler::{GridSampler, RandomSampler, Sampler};
 use distiller::search::space::Point;
@@ -24,10 +27,11 @@ struct Args {
     min_trials: usize,
     groups: usize,
     variants: bool,
+    warm_start: bool,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false };
+    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false, warm_start: false };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -37,6 +41,7 @@ fn parse_args() -> Args {
             "--min-trials" => args.min_trials = value().parse().expect("--min-trials N"),
             "--groups" => args.groups = value().parse().expect("--groups N"),
             "--variants" => args.variants = true,
+            "--warm-start" => args.warm_start = true,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -87,11 +92,17 @@ fn main() {
     let groups: Vec<((String, String, String), Vec<PaperTrial>)> =
         paper_trials::groups(&trials).into_iter().filter(|(_, g)| g.len() >= args.min_trials).take(args.groups).collect();
 
-    let mut samplers: Vec<(String, Box<dyn Fn(u64) -> Box<dyn Sampler> + Sync>)> = vec![
-        ("random".into(), Box::new(|s| Box::new(RandomSampler { seed: s }))),
-        ("grid".into(), Box::new(|_| Box::new(GridSampler))),
-        ("bo".into(), Box::new(|s| Box::new(BoSampler::new(s)))),
+    type MakeSampler = Box<dyn Fn(u64, &[Point]) -> Box<dyn Sampler> + Sync>;
+    let mut samplers: Vec<(String, MakeSampler)> = vec![
+        ("random".into(), Box::new(|s, _| Box::new(RandomSampler { seed: s }))),
+        ("grid".into(), Box::new(|_, _| Box::new(GridSampler))),
+        ("bo".into(), Box::new(|s, _| Box::new(BoSampler::new(s)))),
     ];
+    if args.warm_start {
+        samplers.push(("bo+warm-start".into(), Box::new(|s, warm| Box::new(BoSampler::new(s).warm_started(warm.to_vec())))));
+    }
+    let all_space = paper_trials::space_of(&trials, "paper");
+    let all_groups = paper_trials::groups(&trials);
     if args.variants {
         let base = BoConfig::default();
         let variants = [
@@ -105,7 +116,7 @@ fn main() {
             ("bo:explore2", BoConfig { sigma_weight: 2.0, ..base }),
         ];
         for (name, config) in variants {
-            samplers.push((name.into(), Box::new(move |s| Box::new(BoSampler::with_config(s, config)))));
+            samplers.push((name.into(), Box::new(move |s, _| Box::new(BoSampler::with_config(s, config)))));
         }
     }
 
@@ -118,11 +129,23 @@ fn main() {
         let mut space = paper_trials::space_of(group, task);
         space.candidates = Some(table.iter().map(|(p, _)| p.clone()).collect());
         let best = table.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
+        let warm: Vec<Point> = if args.warm_start {
+            let past: Vec<PastTask> = all_groups
+                .iter()
+                .filter(|(key, _)| key.0 != *task)
+                .map(|(key, g)| PastTask { name: format!("{}-{}-{}", key.0, key.1, key.2), meta: vec![], results: paper_trials::mean_by_config(g) })
+                .collect();
+            let recommender = Recommender::new(past, all_space.clone(), RecommenderConfig::default()).unwrap_or_else(|e| panic!("{e}"));
+            let candidates: Vec<Point> = table.iter().map(|(p, _)| p.clone()).collect();
+            recommender.rank(&[], &candidates, None).into_iter().take(5).map(|p| p.point).collect()
+        } else {
+            Vec::new()
+        };
         for (k, (name, make)) in samplers.iter().enumerate() {
             let seeds = if name == "grid" { 1 } else { args.seeds };
             let runs: Vec<Replay> = (0..seeds)
                 .into_par_iter()
-                .map(|seed| replay(make(seed).as_mut(), &space, &table, 20).unwrap_or_else(|e| panic!("{name}: {e}")))
+                .map(|seed| replay(make(seed, &warm).as_mut(), &space, &table, 20).unwrap_or_else(|e| panic!("{name}: {e}")))
                 .collect();
             let s = summarise(&runs, best, table.len());
             let (m, q1, q3) = quartiles(&s.to_best);

@@ -130,6 +130,48 @@ impl Recommender {
     }
 }
 
+/// Past tasks for a search of `task` over `space`: every other study in `storage` over the same
+/// space text, its COMPLETE first-rung trials averaged per point.
+pub fn past_tasks_in_store(storage: &dyn crate::store::Storage, space: &Space, task: &str) -> Result<Vec<PastTask>> {
+    use crate::store::TrialState;
+    let mut tasks = Vec::new();
+    for study in storage.studies()? {
+        if study.task == task || study.space.trim() != space.source.trim() {
+            continue;
+        }
+        let mut results: Vec<(Point, f64, usize)> = Vec::new();
+        for t in storage.trials(&study.name)?.into_iter().filter(|t| t.state == TrialState::Complete && t.rung == 0) {
+            let Some(score) = t.score else { continue };
+            match results.iter_mut().find(|(p, _, _)| *p == t.point) {
+                Some((_, sum, n)) => {
+                    *sum += score;
+                    *n += 1;
+                }
+                None => results.push((t.point, score, 1)),
+            }
+        }
+        tasks.push(PastTask { name: study.name, meta: Vec::new(), results: results.into_iter().map(|(p, s, n)| (p, s / n as f64)).collect() });
+    }
+    Ok(tasks)
+}
+
+/// The `k` most promising points of `space` for a new task, learnt from `past`: every point of a
+/// finite space is a candidate, otherwise the points the past tasks ran.
+pub fn warm_start_points(past: Vec<PastTask>, space: &Space, k: usize) -> Result<Vec<Point>> {
+    let mut candidates = space.finite_points(crate::search::bo::POOL_LIMIT).unwrap_or_default();
+    if candidates.is_empty() {
+        for task in &past {
+            for (p, _) in &task.results {
+                if !candidates.contains(p) {
+                    candidates.push(p.clone());
+                }
+            }
+        }
+    }
+    let recommender = Recommender::new(past, space.clone(), RecommenderConfig::default())?;
+    Ok(recommender.rank(&[], &candidates, None).into_iter().take(k).map(|p| p.point).collect())
+}
+
 /// The "most popular" baseline: candidates ordered by their mean normalised rank over the past
 /// tasks (except `exclude`) that ran them, among those run on at least `min_tasks` tasks; the
 /// rest follow in table order.

@@ -33,6 +33,10 @@ pub struct SearchArgs {
     pub teacher: Option<PathBuf>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// bo only: start from the recommender's top K pipelines, learnt from the store's studies of
+    /// other tasks over the same space.
+    #[arg(long, value_name = "K")]
+    pub warm_start: Option<usize>,
 }
 
 pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
@@ -45,6 +49,15 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
     let mut sampler = by_name(&args.sampler, args.seed)?;
     let teacher_dir = super::train::teacher_or_hint(args.teacher, &common.workspace, &task)?;
     let storage = super::open_store(&common.workspace)?;
+    if let Some(k) = args.warm_start {
+        if args.sampler != "bo" {
+            return Err(distiller::Error::Config("--warm-start needs --sampler bo".into()));
+        }
+        let past = distiller::recommend::past_tasks_in_store(&storage, &space, &task.name())?;
+        let points = distiller::recommend::warm_start_points(past, &space, k)?;
+        eprintln!("warm start: the recommender's top {} pipelines go first", points.len());
+        sampler = Box::new(distiller::search::bo::BoSampler::new(args.seed).warm_started(points));
+    }
     let name = args.study.unwrap_or_else(|| task.name());
     let study = Study::open(&storage, &name, &task.name(), space, sampler.name())?;
     let recovered = study.recover()?;

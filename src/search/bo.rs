@@ -218,6 +218,8 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> std::result::Result<T, String>) ->
 pub struct BoSampler {
     seed: u64,
     config: BoConfig,
+    /// Points to run first (e.g. the recommender's top picks), before the random initial design.
+    warm_start: Vec<Point>,
 }
 
 impl BoSampler {
@@ -227,7 +229,21 @@ impl BoSampler {
 
     pub fn with_config(seed: u64, config: BoConfig) -> Self {
         install_logger();
-        Self { seed, config }
+        Self { seed, config, warm_start: Vec::new() }
+    }
+
+    /// Seeds the initial design with `points` (tried in order, skipping any already run).
+    pub fn warm_started(mut self, points: Vec<Point>) -> Self {
+        self.warm_start = points;
+        self
+    }
+
+    /// The next warm-start point not yet run, while the initial design lasts.
+    fn next_warm_start(&self, tried: &[Point], history: &[Observation]) -> Option<Point> {
+        if history.len() >= self.config.initial.max(self.warm_start.len()) {
+            return None;
+        }
+        self.warm_start.iter().find(|p| !tried.contains(p)).cloned()
     }
 
     fn rng(&self, tried: usize) -> StdRng {
@@ -240,6 +256,9 @@ impl BoSampler {
         let untried: Vec<Point> = pool.into_iter().filter(|p| !tried.contains(p)).collect();
         if untried.is_empty() {
             return Ok(None);
+        }
+        if let Some(point) = self.next_warm_start(tried, history).filter(|p| untried.contains(p)) {
+            return Ok(Some(point));
         }
         let encode_all = |points: &mut dyn Iterator<Item = &Point>| points.map(|p| features(space, p, self.config.encoding)).collect::<Vec<_>>();
         let candidates = encode_all(&mut untried.iter());
@@ -319,6 +338,9 @@ impl Sampler for BoSampler {
             return self.ask_pool(space, pool.clone(), tried, history);
         }
         let mut rng = self.rng(tried.len());
+        if let Some(point) = self.next_warm_start(tried, history) {
+            return Ok(Some(point));
+        }
         if history.len() < self.config.initial || space.dims.is_empty() {
             return match &pool {
                 Some(pool) => {
