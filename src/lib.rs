@@ -32,6 +32,7 @@ pub mod backend;
 pub mod data;
 pub mod distill;
 pub mod error;
+pub mod meta;
 pub mod model;
 pub mod paper_trials;
 pub mod pipeline;

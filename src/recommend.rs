@@ -130,13 +130,13 @@ impl Recommender {
     }
 }
 
-/// Past tasks for a search of `task` over `space`: every other study in `storage` over the same
-/// space text, its COMPLETE first-rung trials averaged per point.
-pub fn past_tasks_in_store(storage: &dyn crate::store::Storage, space: &Space, task: &str) -> Result<Vec<PastTask>> {
+/// Past tasks over `space`: every study in `storage` over the same space text (except those of
+/// `exclude_task`), its COMPLETE first-rung trials averaged per point.
+pub fn past_tasks_in_store(storage: &dyn crate::store::Storage, space: &Space, exclude_task: Option<&str>) -> Result<Vec<PastTask>> {
     use crate::store::TrialState;
     let mut tasks = Vec::new();
     for study in storage.studies()? {
-        if study.task == task || study.space.trim() != space.source.trim() {
+        if Some(study.task.as_str()) == exclude_task || study.space.trim() != space.source.trim() {
             continue;
         }
         let mut results: Vec<(Point, f64, usize)> = Vec::new();
@@ -150,14 +150,14 @@ pub fn past_tasks_in_store(storage: &dyn crate::store::Storage, space: &Space, t
                 None => results.push((t.point, score, 1)),
             }
         }
-        tasks.push(PastTask { name: study.name, meta: Vec::new(), results: results.into_iter().map(|(p, s, n)| (p, s / n as f64)).collect() });
+        tasks.push(PastTask { name: format!("{} ({})", study.name, study.task), meta: Vec::new(), results: results.into_iter().map(|(p, s, n)| (p, s / n as f64)).collect() });
     }
     Ok(tasks)
 }
 
 /// The `k` most promising points of `space` for a new task, learnt from `past`: every point of a
 /// finite space is a candidate, otherwise the points the past tasks ran.
-pub fn warm_start_points(past: Vec<PastTask>, space: &Space, k: usize) -> Result<Vec<Point>> {
+pub fn top_picks(past: Vec<PastTask>, space: &Space, k: usize) -> Result<Vec<Prediction>> {
     let mut candidates = space.finite_points(crate::search::bo::POOL_LIMIT).unwrap_or_default();
     if candidates.is_empty() {
         for task in &past {
@@ -169,7 +169,7 @@ pub fn warm_start_points(past: Vec<PastTask>, space: &Space, k: usize) -> Result
         }
     }
     let recommender = Recommender::new(past, space.clone(), RecommenderConfig::default())?;
-    Ok(recommender.rank(&[], &candidates, None).into_iter().take(k).map(|p| p.point).collect())
+    Ok(recommender.rank(&[], &candidates, None).into_iter().take(k).collect())
 }
 
 /// The "most popular" baseline: candidates ordered by their mean normalised rank over the past

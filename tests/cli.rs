@@ -100,3 +100,15 @@ fn import_trials_then_report_and_bad_report_input() {
     let (code, _, err) = distiller(&["--workspace", "ws", "report", "--study", "paper-rte-BERT_BASE-TinyBERT4", "--out", csv.join("x").to_str().unwrap()], tmp.path());
     assert!(one_line_error(code, &err).contains("trials.csv"));
 }
+
+#[test]
+fn meta_and_recommend_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let meta = tmp.path().join("d.meta");
+    std::fs::write(&meta, "task_type = \"classification\"\npair = false\nn_train = 10\nn_labels = 2\nlabel_entropy = 0.6\nmean_tokens = 9.0\np90_tokens = 20.0\nvocab_size = 50\ntype_token_ratio = 0.5\n").unwrap();
+    let (code, _, err) = distiller(&["--workspace", "ws", "recommend", meta.to_str().unwrap()], tmp.path());
+    assert!(one_line_error(code, &err).contains("nothing to learn from"), "{err}");
+    std::fs::write(&meta, "task_type = \"classification\"\npair = false\nn_train = \"lots\"\n").unwrap();
+    let (code, _, err) = distiller(&["--workspace", "ws", "recommend", meta.to_str().unwrap()], tmp.path());
+    assert!(one_line_error(code, &err).contains("d.meta:3"), "{err}");
+}

@@ -242,21 +242,22 @@ values = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3]
 
 #[test]
 fn warm_start_learns_from_other_tasks_over_the_same_space() {
-    use distiller::recommend::{past_tasks_in_store, warm_start_points};
+    use distiller::recommend::{past_tasks_in_store, top_picks};
+    let warm_start_points = |past, space: &Space, k| top_picks(past, space, k).map(|v| v.into_iter().map(|p| p.point).collect::<Vec<_>>());
     use distiller::search::Sampler;
     use distiller::search::bo::BoSampler;
     let storage = MemoryStorage::default();
     let space = shipped("tiny.toml");
     // Nothing stored yet: a clear error.
-    let e = warm_start_points(past_tasks_in_store(&storage, &space, "sst2").unwrap(), &space, 2).unwrap_err().to_string();
+    let e = warm_start_points(past_tasks_in_store(&storage, &space, Some("sst2")).unwrap(), &space, 2).unwrap_err().to_string();
     assert!(e.contains("nothing to learn from"), "{e}");
     // A finished study of another task over the same space.
     let study = Study::open(&storage, "rte-study", "rte", space.clone(), "grid").unwrap();
     let mut grid = by_name("grid", 0).unwrap();
     study.run(grid.as_mut(), &SearchLimits { trials: 100, budget: None }, &mut |p, _| Ok(outcome(synthetic(p))), &mut |_| {}).unwrap();
-    let past = past_tasks_in_store(&storage, &space, "sst2").unwrap();
+    let past = past_tasks_in_store(&storage, &space, Some("sst2")).unwrap();
     assert_eq!(past.len(), 1);
-    assert!(past_tasks_in_store(&storage, &space, "rte").unwrap().is_empty(), "a task never learns from its own study");
+    assert!(past_tasks_in_store(&storage, &space, Some("rte")).unwrap().is_empty(), "a task never learns from its own study");
     let points = warm_start_points(past, &space, 2).unwrap();
     let best = space.compose(&points[0]).unwrap();
     assert_eq!((best.kd.loss, best.intermediate.objective), (KdLoss::Ce, Objective::Cos), "the best of the other task comes first");

@@ -4,6 +4,8 @@ pub mod best;
 pub mod eval;
 pub mod export;
 pub mod import_trials;
+pub mod meta;
+pub mod recommend;
 pub mod report;
 pub mod search;
 pub mod studies;
@@ -58,6 +60,10 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Import the AutoDistiller paper's released trials as studies (one per task/teacher/student).
     ImportTrials(import_trials::ImportTrialsArgs),
+    /// Print a task's dataset meta-features as a .meta file (TOML) for the recommender.
+    Meta(meta::MetaArgs),
+    /// Rank a space's pipelines for a new dataset (.meta) from the store's studies, without searching.
+    Recommend(recommend::RecommendArgs),
     /// Plot a study (history, score by choice, α, wall time) into a markdown or HTML report.
     Report(report::ReportArgs),
 }
@@ -100,5 +106,7 @@ pub fn run(cli: Cli) -> distiller::Result<()> {
         Command::Export(args) => export::exec(args, &cli.common),
         Command::Report(args) => report::exec(args, &cli.common),
         Command::ImportTrials(args) => import_trials::exec(args, &cli.common),
+        Command::Meta(args) => meta::exec(args, &cli.common),
+        Command::Recommend(args) => recommend::exec(args, &cli.common),
     }
 }

@@ -53,8 +53,8 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
         if args.sampler != "bo" {
             return Err(distiller::Error::Config("--warm-start needs --sampler bo".into()));
         }
-        let past = distiller::recommend::past_tasks_in_store(&storage, &space, &task.name())?;
-        let points = distiller::recommend::warm_start_points(past, &space, k)?;
+        let past = distiller::recommend::past_tasks_in_store(&storage, &space, Some(&task.name()))?;
+        let points: Vec<_> = distiller::recommend::top_picks(past, &space, k)?.into_iter().map(|p| p.point).collect();
         eprintln!("warm start: the recommender's top {} pipelines go first", points.len());
         sampler = Box::new(distiller::search::bo::BoSampler::new(args.seed).warm_started(points));
     }
