@@ -5,8 +5,9 @@
 //! scores — next to the fixed "most popular" baseline.
 //!
 //! ```text
-//! cargo run --example recommender_loto [-- --variants]
+//! cargo run --example recommender_loto [-- --variants] [--plot DIR]
 //! ```
+//! `--plot DIR` draws the default model's predicted vs realised scores (predicted_vs_realised.png/svg).
 
 use distiller::paper_trials;
 use distiller::recommend::{PastTask, Recommender, RecommenderConfig, load_task_features, most_popular, spearman};
@@ -20,7 +21,9 @@ fn main() {
         eprintln!("skipping: the paper's released trials are not in {}", dir.display());
         return;
     }
-    let variants = std::env::args().any(|a| a == "--variants");
+    let args: Vec<String> = std::env::args().collect();
+    let variants = args.iter().any(|a| a == "--variants");
+    let plot_dir = args.iter().position(|a| a == "--plot").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
     let (trials, _) = paper_trials::load(&table).unwrap_or_else(|e| panic!("{e}"));
     let trials: Vec<_> = trials.into_iter().filter(|t| t.teacher == "BERT_BASE" && t.student == "TinyBERT4").collect();
     let meta = load_task_features(&features).unwrap_or_else(|e| panic!("{e}"));
@@ -65,7 +68,7 @@ fn main() {
     let mut model_tables = Vec::new();
     for (name, config) in &configs {
         let recommender = Recommender::new(tasks.clone(), space.clone(), *config).unwrap_or_else(|e| panic!("{e}"));
-        let (mut ratios, mut rhos, mut per_task) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ratios, mut rhos, mut per_task, mut series) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for task in &tasks {
             let candidates: Vec<Point> = task.results.iter().map(|(p, _)| p.clone()).collect();
             let best = task.results.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
@@ -77,6 +80,11 @@ fn main() {
             ratios.push(s / best);
             rhos.push(rho);
             per_task.push((s / best, rank_of(task, s), rho, ranked[0].mean, ranked[0].sd));
+            series.push((task.name.clone(), predicted.into_iter().zip(actual).collect::<Vec<_>>()));
+        }
+        if let (Some(dir), true) = (&plot_dir, model_tables.is_empty()) {
+            let files = distiller::report::write_predicted_vs_realised(dir, series).unwrap_or_else(|e| panic!("{e}"));
+            eprintln!("wrote {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
         }
         model_tables.push((name, ratios, rhos, per_task));
     }

@@ -6,11 +6,12 @@
 //! random/bo (trials to the best).
 //!
 //! ```text
-//! cargo run --example tabular_benchmark -- [--seeds 50] [--min-trials 40] [--groups 10] [--variants] [--warm-start]
+//! cargo run --example tabular_benchmark -- [--seeds 50] [--min-trials 40] [--groups 10] [--variants] [--warm-start [--warm-k 5]] [--samplers bo,grid,...]
 //! ```
 //! `--variants` also runs the BO variants the README compares; `--warm-start` adds BO whose
-//! initial design is the recommender's top 5, the recommender trained on every group of the
-//! table except those of the held-out group's task (leave-one-task-out).
+//! initial design is the recommender's top 5 (`--warm-k N`), the recommender trained on every group of the
+//! table except those of the held-out group's task (leave-one-task-out). `--samplers` keeps only
+//! the named samplers (random always runs: it is the reference).
 
 use distiller::paper_trials::{self, PaperTrial};
 use distiller::recommend::{PastTask, Recommender, RecommenderConfig};
@@ -28,10 +29,12 @@ struct Args {
     groups: usize,
     variants: bool,
     warm_start: bool,
+    warm_k: usize,
+    only: Option<Vec<String>>,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false, warm_start: false };
+    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false, warm_start: false, warm_k: 5, only: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -42,6 +45,8 @@ fn parse_args() -> Args {
             "--groups" => args.groups = value().parse().expect("--groups N"),
             "--variants" => args.variants = true,
             "--warm-start" => args.warm_start = true,
+            "--samplers" => args.only = Some(value().split(',').map(str::to_string).collect()),
+            "--warm-k" => args.warm_k = value().parse().expect("--warm-k N"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -101,6 +106,9 @@ fn main() {
     if args.warm_start {
         samplers.push(("bo+warm-start".into(), Box::new(|s, warm| Box::new(BoSampler::new(s).warm_started(warm.to_vec())))));
     }
+    if let Some(only) = &args.only {
+        samplers.retain(|(name, _)| name == "random" || only.contains(name));
+    }
     let all_space = paper_trials::space_of(&trials, "paper");
     let all_groups = paper_trials::groups(&trials);
     if args.variants {
@@ -137,7 +145,7 @@ fn main() {
                 .collect();
             let recommender = Recommender::new(past, all_space.clone(), RecommenderConfig::default()).unwrap_or_else(|e| panic!("{e}"));
             let candidates: Vec<Point> = table.iter().map(|(p, _)| p.clone()).collect();
-            recommender.rank(&[], &candidates, None).into_iter().take(5).map(|p| p.point).collect()
+            recommender.rank(&[], &candidates, None).into_iter().take(args.warm_k).map(|p| p.point).collect()
         } else {
             Vec::new()
         };

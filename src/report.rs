@@ -41,6 +41,8 @@ enum Chart {
     ByChoice { field: String, groups: Vec<(String, Vec<f64>)> },
     AlphaScore { points: Vec<(f64, f64)> },
     WallTime { bars: Vec<(f64, f64, TrialState)> },
+    /// The recommender's predicted normalised rank vs the realised score, one series per task.
+    PredictedRealised { series: Vec<(String, Vec<(f64, f64)>)> },
 }
 
 fn state_colour(state: TrialState, rung: usize) -> RGBColor {
@@ -79,6 +81,7 @@ impl Chart {
             Chart::ByChoice { field, .. } => format!("by_{}", field.replace('.', "_")),
             Chart::AlphaScore { .. } => "alpha_vs_score".into(),
             Chart::WallTime { .. } => "wall_time".into(),
+            Chart::PredictedRealised { .. } => "predicted_vs_realised".into(),
         }
     }
 
@@ -88,6 +91,7 @@ impl Chart {
             Chart::ByChoice { field, .. } => format!("Score by {field}"),
             Chart::AlphaScore { .. } => "MI-α: α vs score".into(),
             Chart::WallTime { .. } => "Wall time per trial".into(),
+            Chart::PredictedRealised { .. } => "Recommender: predicted vs realised".into(),
         }
     }
 
@@ -175,9 +179,70 @@ impl Chart {
                 chart.configure_mesh().x_desc("trial").y_desc("seconds").x_label_formatter(&integer_label).draw()?;
                 chart.draw_series(bars.iter().map(|&(x, secs, state)| Rectangle::new([(x - 0.4, 0.0), (x + 0.4, secs)], state_colour(state, 0).filled())))?;
             }
+            Chart::PredictedRealised { series } => {
+                let mut chart = ChartBuilder::on(root)
+                    .caption(caption.0, caption.1)
+                    .margin(12)
+                    .x_label_area_size(40)
+                    .y_label_area_size(64)
+                    .build_cartesian_2d(-0.05..1.05, -0.05..1.05)?;
+                chart.configure_mesh().x_desc("predicted normalised rank").y_desc("realised score, min-max scaled within the task").draw()?;
+                for (i, (name, points)) in series.iter().enumerate() {
+                    let colour = Palette99::pick(i).to_rgba();
+                    chart
+                        .draw_series(points.iter().map(|&p| Circle::new(p, 3, colour.filled())))?
+                        .label(name.as_str())
+                        .legend(move |(x, y)| Circle::new((x, y), 4, colour.filled()));
+                }
+                chart.configure_series_labels().position(SeriesLabelPosition::UpperLeft).border_style(BLACK).background_style(WHITE.mix(0.85)).draw()?;
+            }
         }
         root.present()
     }
+}
+
+/// Draws the recommender's predictions against realised scores (per task: (predicted normalised
+/// rank, realised score)) as `<stem>.svg` and, with a font, `<stem>.png` in `out`.
+pub fn write_predicted_vs_realised(out: &Path, series: Vec<(String, Vec<(f64, f64)>)>) -> Result<Vec<PathBuf>> {
+    // Realised scores are scaled within each task so tasks with different metrics share an axis.
+    let series = series
+        .into_iter()
+        .map(|(name, points)| {
+            let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+            let span = (hi - lo).max(1e-12);
+            (name, points.into_iter().map(|(x, y)| (x, (y - lo) / span)).collect())
+        })
+        .collect();
+    write_charts(out, &[Chart::PredictedRealised { series }]).map(|(images, _)| images)
+}
+
+/// Writes each chart as SVG (and PNG when a font is available); returns the files and, per chart,
+/// (title, stem, svg text).
+fn write_charts(out: &Path, charts: &[Chart]) -> Result<(Vec<PathBuf>, Vec<(String, String, String)>)> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let png = register_png_font();
+    let mut images = Vec::new();
+    let mut sections = Vec::new();
+    for chart in charts {
+        let stem = chart.file_stem();
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            chart.draw(&root).map_err(|e| plot_error(&out.join(format!("{stem}.svg")), e))?;
+        }
+        let svg_path = out.join(format!("{stem}.svg"));
+        std::fs::write(&svg_path, &svg).map_err(|e| Error::io(&svg_path, e))?;
+        images.push(svg_path);
+        if png {
+            let png_path = out.join(format!("{stem}.png"));
+            let root = BitMapBackend::new(&png_path, SIZE).into_drawing_area();
+            chart.draw(&root).map_err(|e| plot_error(&png_path, e))?;
+            drop(root);
+            images.push(png_path);
+        }
+        sections.push((chart.title(), stem, svg));
+    }
+    Ok((images, sections))
 }
 
 /// A pipeline field of a trial as a short label (`augment.chain` = ["random"] → `random`).
@@ -298,27 +363,7 @@ pub fn write(study: &StudyRecord, trials: &[TrialRecord], out: &Path, format: Pa
     if !png && !charts.is_empty() {
         let _ = writeln!(text, "\n(No TrueType font found for PNG text — set DISTILLER_FONT to a .ttf file; SVG plots only.)");
     }
-    let mut images = Vec::new();
-    let mut sections = Vec::new();
-    for chart in &charts {
-        let stem = chart.file_stem();
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-            chart.draw(&root).map_err(|e| plot_error(&out.join(format!("{stem}.svg")), e))?;
-        }
-        let svg_path = out.join(format!("{stem}.svg"));
-        std::fs::write(&svg_path, &svg).map_err(|e| Error::io(&svg_path, e))?;
-        images.push(svg_path);
-        if png {
-            let png_path = out.join(format!("{stem}.png"));
-            let root = BitMapBackend::new(&png_path, SIZE).into_drawing_area();
-            chart.draw(&root).map_err(|e| plot_error(&png_path, e))?;
-            drop(root);
-            images.push(png_path);
-        }
-        sections.push((chart.title(), stem, svg));
-    }
+    let (images, sections) = write_charts(out, &charts)?;
     let page = match format {
         PageFormat::Markdown => {
             let mut md = format!("# {heading}\n\n{text}\n");
