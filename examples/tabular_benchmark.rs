@@ -10,7 +10,8 @@
 //! ```
 //! `--variants` also runs the BO variants the README compares; `--warm-start` adds BO whose
 //! initial design is the recommender's top 5 (`--warm-k N`), the recommender trained on every group of the
-//! table except those of the held-out group's task (leave-one-task-out). `--samplers` keeps only
+//! table except those of the held-out group's task (leave-one-task-out), and `bo+warm+prior`,
+//! which also uses the recommender's predictions as the GP's trend. `--samplers` keeps only
 //! the named samplers (random always runs: it is the reference).
 
 use distiller::paper_trials::{self, PaperTrial};
@@ -97,14 +98,18 @@ fn main() {
     let groups: Vec<((String, String, String), Vec<PaperTrial>)> =
         paper_trials::groups(&trials).into_iter().filter(|(_, g)| g.len() >= args.min_trials).take(args.groups).collect();
 
-    type MakeSampler = Box<dyn Fn(u64, &[Point]) -> Box<dyn Sampler> + Sync>;
+    // Each maker gets a seed and the recommender's ranking of the group's configurations (best first).
+    type MakeSampler = Box<dyn Fn(u64, &[(Point, f64)]) -> Box<dyn Sampler> + Sync>;
+    let k = args.warm_k;
+    let top = move |ranked: &[(Point, f64)]| ranked.iter().take(k).map(|(p, _)| p.clone()).collect::<Vec<_>>();
     let mut samplers: Vec<(String, MakeSampler)> = vec![
         ("random".into(), Box::new(|s, _| Box::new(RandomSampler { seed: s }))),
         ("grid".into(), Box::new(|_, _| Box::new(GridSampler))),
         ("bo".into(), Box::new(|s, _| Box::new(BoSampler::new(s)))),
     ];
     if args.warm_start {
-        samplers.push(("bo+warm-start".into(), Box::new(|s, warm| Box::new(BoSampler::new(s).warm_started(warm.to_vec())))));
+        samplers.push(("bo+warm-start".into(), Box::new(move |s, ranked| Box::new(BoSampler::new(s).warm_started(top(ranked))))));
+        samplers.push(("bo+warm+prior".into(), Box::new(move |s, ranked| Box::new(BoSampler::new(s).warm_started(top(ranked)).with_prior(ranked.to_vec())))));
     }
     if let Some(only) = &args.only {
         samplers.retain(|(name, _)| name == "random" || only.contains(name));
@@ -137,7 +142,7 @@ fn main() {
         let mut space = paper_trials::space_of(group, task);
         space.candidates = Some(table.iter().map(|(p, _)| p.clone()).collect());
         let best = table.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
-        let warm: Vec<Point> = if args.warm_start {
+        let ranked: Vec<(Point, f64)> = if args.warm_start {
             let past: Vec<PastTask> = all_groups
                 .iter()
                 .filter(|(key, _)| key.0 != *task)
@@ -145,7 +150,7 @@ fn main() {
                 .collect();
             let recommender = Recommender::new(past, all_space.clone(), RecommenderConfig::default()).unwrap_or_else(|e| panic!("{e}"));
             let candidates: Vec<Point> = table.iter().map(|(p, _)| p.clone()).collect();
-            recommender.rank(&[], &candidates, None).into_iter().take(args.warm_k).map(|p| p.point).collect()
+            recommender.rank(&[], &candidates, None).into_iter().map(|p| (p.point, p.mean)).collect()
         } else {
             Vec::new()
         };
@@ -153,7 +158,7 @@ fn main() {
             let seeds = if name == "grid" { 1 } else { args.seeds };
             let runs: Vec<Replay> = (0..seeds)
                 .into_par_iter()
-                .map(|seed| replay(make(seed, &warm).as_mut(), &space, &table, 20).unwrap_or_else(|e| panic!("{name}: {e}")))
+                .map(|seed| replay(make(seed, &ranked).as_mut(), &space, &table, 20).unwrap_or_else(|e| panic!("{name}: {e}")))
                 .collect();
             let s = summarise(&runs, best, table.len());
             let (m, q1, q3) = quartiles(&s.to_best);

@@ -34,7 +34,7 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// bo only: start from the recommender's top K pipelines, learnt from the store's studies of
-    /// other tasks over the same space.
+    /// other tasks over the same space, and use its predictions as the surrogate's trend.
     #[arg(long, value_name = "K")]
     pub warm_start: Option<usize>,
 }
@@ -54,9 +54,11 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
             return Err(distiller::Error::Config("--warm-start needs --sampler bo".into()));
         }
         let past = distiller::recommend::past_tasks_in_store(&storage, &space, Some(&task.name()))?;
-        let points: Vec<_> = distiller::recommend::top_picks(past, &space, k)?.into_iter().map(|p| p.point).collect();
-        eprintln!("warm start: the recommender's top {} pipelines go first", points.len());
-        sampler = Box::new(distiller::search::bo::BoSampler::new(args.seed).warm_started(points));
+        // Every candidate's prediction becomes the surrogate's trend; the top K run first.
+        let ranked: Vec<_> = distiller::recommend::top_picks(past, &space, usize::MAX)?.into_iter().map(|p| (p.point, p.mean)).collect();
+        let points: Vec<_> = ranked.iter().take(k).map(|(p, _)| p.clone()).collect();
+        eprintln!("warm start: the recommender's top {} pipelines go first, its predictions guide the rest", points.len());
+        sampler = Box::new(distiller::search::bo::BoSampler::new(args.seed).warm_started(points).with_prior(ranked));
     }
     let name = args.study.unwrap_or_else(|| task.name());
     let study = Study::open(&storage, &name, &task.name(), space, sampler.name())?;

@@ -220,6 +220,9 @@ pub struct BoSampler {
     config: BoConfig,
     /// Points to run first (e.g. the recommender's top picks), before the random initial design.
     warm_start: Vec<Point>,
+    /// A prior score per point (e.g. the recommender's prediction): the GP models what the
+    /// prior, scaled by least squares on the history, does not explain.
+    prior: Vec<(Point, f64)>,
 }
 
 impl BoSampler {
@@ -229,13 +232,30 @@ impl BoSampler {
 
     pub fn with_config(seed: u64, config: BoConfig) -> Self {
         install_logger();
-        Self { seed, config, warm_start: Vec::new() }
+        Self { seed, config, warm_start: Vec::new(), prior: Vec::new() }
     }
 
     /// Seeds the initial design with `points` (tried in order, skipping any already run).
     pub fn warm_started(mut self, points: Vec<Point>) -> Self {
         self.warm_start = points;
         self
+    }
+
+    /// Uses `prior` (point, predicted score) as the surrogate's trend on finite spaces.
+    pub fn with_prior(mut self, prior: Vec<(Point, f64)>) -> Self {
+        self.prior = prior;
+        self
+    }
+
+    /// Standardised prior values of `points` (0 where the prior has none, or no prior at all).
+    fn prior_of(&self, points: &[&Point]) -> Vec<f64> {
+        if self.prior.is_empty() {
+            return vec![0.0; points.len()];
+        }
+        let n = self.prior.len() as f64;
+        let mean = self.prior.iter().map(|p| p.1).sum::<f64>() / n;
+        let sd = (self.prior.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-12);
+        points.iter().map(|q| self.prior.iter().find(|(p, _)| p == *q).map_or(0.0, |(_, v)| (v - mean) / sd)).collect()
     }
 
     /// The next warm-start point not yet run, while the initial design lasts.
@@ -282,6 +302,14 @@ impl BoSampler {
         let (mean, sd) = (y.mean().unwrap_or(0.0), y.std(0.0));
         let y = if sd > 0.0 { y.mapv(|v| (v - mean) / sd) } else { y.mapv(|v| v - mean) };
         let best = y.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        // Trend from the prior: y ≈ beta * prior + c (least squares, beta >= 0); the GP fits the rest.
+        let prior_seen = self.prior_of(&history.iter().map(|o| &o.point).collect::<Vec<_>>());
+        let prior_new = self.prior_of(&untried.iter().collect::<Vec<_>>());
+        // y is centred; centre the prior too (the GP's constant mean takes the intercept).
+        let p_mean = prior_seen.iter().sum::<f64>() / prior_seen.len() as f64;
+        let pp: f64 = prior_seen.iter().map(|p| (p - p_mean).powi(2)).sum();
+        let beta = if pp > 1e-12 { (prior_seen.iter().zip(&y).map(|(p, v)| (p - p_mean) * v).sum::<f64>() / pp).max(0.0) } else { 0.0 };
+        let y = &y - &Array1::from_iter(prior_seen.iter().map(|p| beta * p));
         let xs = Array2::from_shape_vec((candidates.len(), d), candidates.concat()).expect("one feature row per candidate");
         let nugget = self.config.nugget;
         let (mu, var) = guarded("GP fit", || {
@@ -291,7 +319,7 @@ impl BoSampler {
                 .nugget(nugget)
                 .fit(&Dataset::new(x, y))
                 .map_err(|e| e.to_string())?;
-            let mu = gp.predict(&xs).map_err(|e| e.to_string())?;
+            let mu = gp.predict(&xs).map_err(|e| e.to_string())? + Array1::from_iter(prior_new.iter().map(|p| beta * p));
             let var = gp.predict_var(&xs).map_err(|e| e.to_string())?;
             Ok((mu, var))
         })?;

@@ -81,6 +81,16 @@ mod tests {
     }
 
     #[test]
+    fn an_informative_prior_finds_the_best_right_after_the_initial_design() {
+        let (space, table) = table();
+        for seed in 0..4 {
+            let mut bo = BoSampler::new(seed).with_prior(table.clone());
+            let found = replay(&mut bo, &space, &table, 1).unwrap().trials_to(0.0).unwrap();
+            assert!(found <= 6, "seed {seed}: the best came at trial {found}");
+        }
+    }
+
+    #[test]
     fn bo_beats_random_on_a_smooth_table() {
         let (space, table) = table();
         let mean = |make: &dyn Fn(u64) -> Box<dyn Sampler>| {
