@@ -40,6 +40,14 @@ pub enum Error {
     Diverged(String),
 }
 
+/// Parses TOML; on error returns (1-based line, 0 when unknown; message) for a `file:line` error.
+pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(text: &str) -> std::result::Result<T, (usize, String)> {
+    toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
+        (line, e.message().trim().to_string())
+    })
+}
+
 /// Result with the library's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -59,10 +59,7 @@ impl DatasetMeta {
     /// Reads a `.meta` file; errors name the file, the line and the field.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = crate::data::read_utf8(path)?;
-        toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(1);
-            Error::malformed(path, line, e.message().trim().to_string())
-        })
+        crate::error::from_toml(&text).map_err(|(line, message)| Error::malformed(path, line, message))
     }
 
     /// Computes the meta-features of a training set.

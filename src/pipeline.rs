@@ -199,10 +199,7 @@ impl Pipeline {
         let pipeline: Pipeline = if path.extension().is_some_and(|e| e == "json") {
             serde_json::from_str(&text).map_err(|e| Error::malformed(path, e.line(), e.to_string()))?
         } else {
-            toml::from_str(&text).map_err(|e| {
-                let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
-                Error::malformed(path, line, e.message().trim().to_string())
-            })?
+            crate::error::from_toml(&text).map_err(|(line, message)| Error::malformed(path, line, message))?
         };
         pipeline.validate().map_err(|m| Error::malformed(path, 0, m))?;
         Ok(pipeline)

@@ -176,16 +176,10 @@ pub fn top_picks(past: Vec<PastTask>, space: &Space, k: usize) -> Result<Vec<Pre
 /// tasks (except `exclude`) that ran them, among those run on at least `min_tasks` tasks; the
 /// rest follow in table order.
 pub fn most_popular(tasks: &[PastTask], candidates: &[Point], exclude: &str, min_tasks: usize) -> Vec<Point> {
+    let others: Vec<(&PastTask, Vec<f64>)> = tasks.iter().filter(|t| t.name != exclude).map(|t| (t, normalised_ranks(&t.results))).collect();
     let mut scored: Vec<(f64, usize)> = Vec::new();
     for (i, c) in candidates.iter().enumerate() {
-        let ranks: Vec<f64> = tasks
-            .iter()
-            .filter(|t| t.name != exclude)
-            .filter_map(|t| {
-                let r = normalised_ranks(&t.results);
-                t.results.iter().position(|(p, _)| p == c).map(|j| r[j])
-            })
-            .collect();
+        let ranks: Vec<f64> = others.iter().filter_map(|(t, r)| t.results.iter().position(|(p, _)| p == c).map(|j| r[j])).collect();
         let mean = if ranks.len() >= min_tasks { ranks.iter().sum::<f64>() / ranks.len() as f64 } else { f64::NEG_INFINITY };
         scored.push((mean, i));
     }

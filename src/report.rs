@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::pipeline::Objective;
 use crate::store::{StudyRecord, TrialRecord, TrialState};
 
 /// Output page format.
@@ -97,15 +98,17 @@ impl Chart {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         root.fill(&WHITE)?;
-        let caption = (self.title(), ("sans-serif", 22));
+        let title = self.title();
+        // Every chart: the title as caption, the same margins and label areas.
+        let frame = || {
+            let mut builder = ChartBuilder::on(root);
+            builder.caption(&title, ("sans-serif", 22)).margin(12).x_label_area_size(40).y_label_area_size(64);
+            builder
+        };
         match self {
             Chart::History { points, best } => {
                 let n = points.iter().map(|p| p.0).fold(1.0, f64::max);
-                let mut chart = ChartBuilder::on(root)
-                    .caption(caption.0, caption.1)
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(64)
+                let mut chart = frame()
                     .build_cartesian_2d(-0.5..n + 0.5, score_range(points.iter().map(|p| p.1)))?;
                 chart.configure_mesh().x_desc("trial").y_desc("dev score").x_label_formatter(&integer_label).draw()?;
                 let rungs = points.iter().map(|p| p.3).max().unwrap_or(0);
@@ -128,11 +131,7 @@ impl Chart {
             }
             Chart::ByChoice { field, groups } => {
                 let k = groups.len() as u32;
-                let mut chart = ChartBuilder::on(root)
-                    .caption(caption.0, caption.1)
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(64)
+                let mut chart = frame()
                     // A segmented range includes its end: k groups take 0..k-1.
                     .build_cartesian_2d((0..k.saturating_sub(1)).into_segmented(), {
                         // Boxplot draws in f32.
@@ -158,11 +157,7 @@ impl Chart {
                 }
             }
             Chart::AlphaScore { points } => {
-                let mut chart = ChartBuilder::on(root)
-                    .caption(caption.0, caption.1)
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(64)
+                let mut chart = frame()
                     .build_cartesian_2d(-0.05..1.05, score_range(points.iter().map(|p| p.1)))?;
                 chart.configure_mesh().x_desc("α (0 = NWJ end, 1 = InfoNCE end)").y_desc("dev score").draw()?;
                 chart.draw_series(points.iter().map(|&(a, s)| Circle::new((a, s), 5, BLUE.filled())))?;
@@ -170,21 +165,13 @@ impl Chart {
             Chart::WallTime { bars } => {
                 let n = bars.iter().map(|b| b.0).fold(1.0, f64::max);
                 let top = bars.iter().map(|b| b.1).fold(1.0, f64::max) * 1.1;
-                let mut chart = ChartBuilder::on(root)
-                    .caption(caption.0, caption.1)
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(64)
+                let mut chart = frame()
                     .build_cartesian_2d(-0.5..n + 0.5, 0.0..top)?;
                 chart.configure_mesh().x_desc("trial").y_desc("seconds").x_label_formatter(&integer_label).draw()?;
                 chart.draw_series(bars.iter().map(|&(x, secs, state)| Rectangle::new([(x - 0.4, 0.0), (x + 0.4, secs)], state_colour(state, 0).filled())))?;
             }
             Chart::PredictedRealised { series } => {
-                let mut chart = ChartBuilder::on(root)
-                    .caption(caption.0, caption.1)
-                    .margin(12)
-                    .x_label_area_size(40)
-                    .y_label_area_size(64)
+                let mut chart = frame()
                     .build_cartesian_2d(-0.05..1.05, -0.05..1.05)?;
                 chart.configure_mesh().x_desc("predicted normalised rank").y_desc("realised score, min-max scaled within the task").draw()?;
                 for (i, (name, points)) in series.iter().enumerate() {
@@ -245,10 +232,10 @@ fn write_charts(out: &Path, charts: &[Chart]) -> Result<(Vec<PathBuf>, Vec<(Stri
     Ok((images, sections))
 }
 
-/// A pipeline field of a trial as a short label (`augment.chain` = ["random"] → `random`).
-fn field_label(trial: &TrialRecord, field: &str) -> Option<String> {
-    let root = serde_json::to_value(&trial.pipeline).ok()?;
-    let value = field.split('.').try_fold(&root, |v, key| v.get(key))?;
+/// A pipeline field (of a pipeline as JSON) as a short label (`augment.chain` = ["random"] →
+/// `random`).
+fn field_label(pipeline: &Value, field: &str) -> Option<String> {
+    let value = field.split('.').try_fold(pipeline, |v, key| v.get(key))?;
     Some(match value {
         Value::String(s) => s.clone(),
         Value::Array(items) if items.is_empty() => "none".into(),
@@ -268,12 +255,14 @@ fn charts(trials: &[TrialRecord]) -> Vec<Chart> {
     }
     let points = trials.iter().filter_map(|t| t.score.map(|s| (t.id as f64, s, t.state, t.rung))).collect();
     charts.push(Chart::History { points, best: best_line });
+    let is_mi = |t: &TrialRecord| t.pipeline.intermediate.objective == Objective::Mi;
+    let pipelines: Vec<Value> = complete.iter().map(|t| serde_json::to_value(&t.pipeline).expect("pipeline serialises")).collect();
     for field in CHOICES {
         let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
-        for t in &complete {
-            let Some(label) = field_label(t, field) else { continue };
+        for (t, pipeline) in complete.iter().zip(&pipelines) {
+            let Some(label) = field_label(pipeline, field) else { continue };
             // α only means something for MI trials.
-            if field == "intermediate.alpha" && field_label(t, "intermediate.objective").as_deref() != Some("mi") {
+            if field == "intermediate.alpha" && !is_mi(t) {
                 continue;
             }
             match groups.iter_mut().find(|g| g.0 == label) {
@@ -288,7 +277,7 @@ fn charts(trials: &[TrialRecord]) -> Vec<Chart> {
     }
     let alpha: Vec<(f64, f64)> = complete
         .iter()
-        .filter(|t| field_label(t, "intermediate.objective").as_deref() == Some("mi"))
+        .filter(|t| is_mi(t))
         .map(|t| (t.pipeline.intermediate.alpha, t.score.unwrap_or_default()))
         .collect();
     if !alpha.is_empty() {
@@ -333,7 +322,6 @@ fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
 
 /// Writes the report of `study` into `out`.
 pub fn write(study: &StudyRecord, trials: &[TrialRecord], out: &Path, format: PageFormat) -> Result<ReportFiles> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let complete = trials.iter().filter(|t| t.state == TrialState::Complete).count();
     let count = |s: TrialState| trials.iter().filter(|t| t.state == s).count();
     let mut text = String::new();

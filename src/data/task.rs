@@ -227,10 +227,7 @@ impl CustomTask {
     /// Reads a spec; relative data paths are resolved against the spec's folder.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
         let text = crate::data::read_utf8(path)?;
-        let mut spec: CustomTask = toml::from_str(&text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
-            Error::malformed(path, line, e.message().to_string())
-        })?;
+        let mut spec: CustomTask = crate::error::from_toml(&text).map_err(|(line, message)| Error::malformed(path, line, message))?;
         if !spec.regression && spec.labels.is_empty() {
             return Err(Error::malformed(path, 0, "field `labels`: a classification task needs its label list (or set regression = true)"));
         }

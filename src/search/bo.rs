@@ -186,6 +186,10 @@ pub fn features(space: &Space, point: &Point, encoding: Encoding) -> Vec<f64> {
     row
 }
 
+fn point_key(point: &Point) -> String {
+    serde_json::to_string(point).expect("points serialise")
+}
+
 fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
@@ -220,9 +224,10 @@ pub struct BoSampler {
     config: BoConfig,
     /// Points to run first (e.g. the recommender's top picks), before the random initial design.
     warm_start: Vec<Point>,
-    /// A prior score per point (e.g. the recommender's prediction): the GP models what the
-    /// prior, scaled by least squares on the history, does not explain.
-    prior: Vec<(Point, f64)>,
+    /// A standardised prior score per point (keyed by the point's JSON; e.g. the recommender's
+    /// prediction): the GP models what the prior, scaled by least squares on the history, does
+    /// not explain.
+    prior: std::collections::HashMap<String, f64>,
 }
 
 impl BoSampler {
@@ -232,7 +237,7 @@ impl BoSampler {
 
     pub fn with_config(seed: u64, config: BoConfig) -> Self {
         install_logger();
-        Self { seed, config, warm_start: Vec::new(), prior: Vec::new() }
+        Self { seed, config, warm_start: Vec::new(), prior: std::collections::HashMap::new() }
     }
 
     /// Seeds the initial design with `points` (tried in order, skipping any already run).
@@ -243,7 +248,10 @@ impl BoSampler {
 
     /// Uses `prior` (point, predicted score) as the surrogate's trend on finite spaces.
     pub fn with_prior(mut self, prior: Vec<(Point, f64)>) -> Self {
-        self.prior = prior;
+        let n = prior.len().max(1) as f64;
+        let mean = prior.iter().map(|p| p.1).sum::<f64>() / n;
+        let sd = (prior.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-12);
+        self.prior = prior.into_iter().map(|(p, v)| (point_key(&p), (v - mean) / sd)).collect();
         self
     }
 
@@ -252,10 +260,7 @@ impl BoSampler {
         if self.prior.is_empty() {
             return vec![0.0; points.len()];
         }
-        let n = self.prior.len() as f64;
-        let mean = self.prior.iter().map(|p| p.1).sum::<f64>() / n;
-        let sd = (self.prior.iter().map(|p| (p.1 - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-12);
-        points.iter().map(|q| self.prior.iter().find(|(p, _)| p == *q).map_or(0.0, |(_, v)| (v - mean) / sd)).collect()
+        points.iter().map(|p| self.prior.get(&point_key(p)).copied().unwrap_or(0.0)).collect()
     }
 
     /// The next warm-start point not yet run, while the initial design lasts.
@@ -385,8 +390,9 @@ impl Sampler for BoSampler {
             let nearest = pool
                 .iter()
                 .filter(|p| !tried.contains(p))
-                .min_by(|a, b| squared_distance(&features(space, a, Encoding::Plain), &target).total_cmp(&squared_distance(&features(space, b, Encoding::Plain), &target)));
-            return Ok(nearest.cloned());
+                .map(|p| (squared_distance(&features(space, p, Encoding::Plain), &target), p))
+                .min_by(|a, b| a.0.total_cmp(&b.0));
+            return Ok(nearest.map(|(_, p)| p.clone()));
         }
         // egobox may propose a point already run, or one whose pipeline is invalid: explore instead.
         if tried.contains(&point) || space.compose(&point).is_err() {

@@ -173,10 +173,7 @@ impl Space {
 
     /// Parses a space from TOML text; on error returns (line, message).
     pub fn parse(text: &str) -> std::result::Result<Self, (usize, String)> {
-        let file: SpaceFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].lines().count().max(1)).unwrap_or(0);
-            (line, e.message().trim().to_string())
-        })?;
+        let file: SpaceFile = crate::error::from_toml(text)?;
         let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(0, |i| i + 1);
         let mut fixed = Vec::new();
         for (field, value) in &file.fixed {
@@ -287,14 +284,9 @@ impl Space {
         if self.dims.iter().any(|d| matches!(d.domain, Domain::Float { .. })) {
             return None;
         }
-        let total = self.dims.iter().try_fold(1usize, |n, d| n.checked_mul(d.domain.grid_values().len())).filter(|&n| n <= limit)?;
-        let mut points: Vec<Point> = Vec::with_capacity(total);
-        for point in self.grid() {
-            if !points.contains(&point) {
-                points.push(point);
-            }
-        }
-        Some(points)
+        self.dims.iter().try_fold(1usize, |n, d| n.checked_mul(d.domain.grid_values().len())).filter(|&n| n <= limit)?;
+        let mut seen = std::collections::HashSet::new();
+        Some(self.grid().filter(|p| seen.insert(serde_json::to_string(p).expect("points serialise"))).collect())
     }
 
     /// Valid grid points in order, lazily (a point may repeat once inactive dimensions are
