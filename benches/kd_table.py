@@ -27,10 +27,10 @@ def student_section(spec):
     return f'[student]\nlayers = {layers}\nhidden = {hidden}\ninit = "random"\n'
 
 
-def run(binary, workspace, text, extra=()):
+def run(binary, workspace, text, extra=(), task="sst2"):
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
         f.write(text)
-    out = subprocess.run([binary, "train", "--task", "sst2", "--pipeline", f.name, "--workspace", workspace, "-f", "json", *extra],
+    out = subprocess.run([binary, "train", "--task", task, "--pipeline", f.name, "--workspace", workspace, "-f", "json", *extra],
                          capture_output=True, text=True)
     os.unlink(f.name)
     if out.returncode != 0:

@@ -1,7 +1,9 @@
-"""PyTorch reference for examples/throughput.rs: the same BERT shapes and work on CPU, 2 threads.
+"""PyTorch reference for examples/throughput.rs: the same BERT shapes and work, on CPU (2 threads)
+or a GPU: teacher forward, student train step on labels, KD step against cached teacher logits,
+and the paper-style KD step (teacher forward every step, no cache).
 
 Install (not in CI: the wheel pulls ~3 GB of CUDA dependencies): pip install torch==2.9.0
-Run: python3 benches/pytorch_reference.py [--iters 10] [--json]
+Run: python3 benches/pytorch_reference.py [--iters 10] [--batch 32] [--seq 64] [--device cpu] [--json]
 """
 import argparse
 import json
@@ -11,7 +13,7 @@ import time
 import torch
 from torch import nn
 
-BATCH, SEQ, VOCAB = 32, 64, 30522
+VOCAB = 30522
 
 
 class Layer(nn.Module):
@@ -46,7 +48,7 @@ class Bert(nn.Module):
         self.drop = nn.Dropout(0.1)
 
     def forward(self, ids, types, mask):
-        pos = torch.arange(ids.shape[1]).unsqueeze(0)
+        pos = torch.arange(ids.shape[1], device=ids.device).unsqueeze(0)
         x = self.drop(self.norm(self.word(ids) + self.pos(pos) + self.typ(types)))
         bias = ((mask - 1.0) * 10000.0)[:, None, None, :]
         for layer in self.layers:
@@ -59,47 +61,74 @@ def shapes(layers, d):
     return (layers, d, 12, 1536 if d == 384 else 1200)
 
 
-def timed(iters, fn):
+def timed(iters, batch, fn, device):
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     for _ in range(2):
         fn()
+    sync()
     start = time.perf_counter()
     for _ in range(iters):
         fn()
-    return BATCH * iters / (time.perf_counter() - start)
+    sync()
+    return batch * iters / (time.perf_counter() - start)
+
+
+def kd_ce(student, teacher, tau):
+    return -(torch.softmax(teacher / tau, -1) * torch.log_softmax(student / tau, -1)).sum(-1).mean()
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--iters", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seq", type=int, default=64)
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    dev = args.device
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    ids = torch.randint(1000, 21000, (BATCH, SEQ))
+    ids = torch.randint(1000, 21000, (args.batch, args.seq), device=dev)
     types = torch.zeros_like(ids)
-    mask = torch.ones(BATCH, SEQ)
-    labels = torch.ones(BATCH, dtype=torch.long)
-    results = {"version": torch.__version__}
+    mask = torch.ones(args.batch, args.seq, device=dev)
+    labels = torch.ones(args.batch, dtype=torch.long, device=dev)
+    cached = torch.tensor([[1.5, -0.5]], device=dev).repeat(args.batch, 1)
+    results = {"version": torch.__version__, "device": torch.cuda.get_device_name() if dev.startswith("cuda") else f"cpu, {args.threads} threads"}
+    timed_ = lambda fn: timed(args.iters, args.batch, fn, dev)
 
-    teacher = Bert(*shapes(6, 384)).eval()
+    teacher = Bert(*shapes(6, 384)).to(dev).eval()
     with torch.no_grad():
-        results["forward 6x384"] = timed(args.iters, lambda: teacher(ids, types, mask))
+        results["forward 6x384"] = timed_(lambda: teacher(ids, types, mask))
 
-    for d in (384, 312):
-        student = Bert(*shapes(4, d)).train()
+    def trainer(d):
+        student = Bert(*shapes(4, d)).to(dev).train()
         decay = [p for n, p in student.named_parameters() if not ("bias" in n or "norm" in n)]
         rest = [p for n, p in student.named_parameters() if "bias" in n or "norm" in n]
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}], lr=5e-5, eps=1e-8)
 
-        def step():
+        def step(loss_of):
             opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(student(ids, types, mask), labels)
+            loss = loss_of(student(ids, types, mask))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
             opt.step()
+            return loss.item()
 
-        results[f"train_step 4x{d}"] = timed(args.iters, step)
+        return step
+
+    for d in (384, 312):
+        step = trainer(d)
+        results[f"train_step 4x{d}"] = timed_(lambda: step(lambda z: torch.nn.functional.cross_entropy(z, labels)))
+    step = trainer(384)
+    results["kd_step 4x384"] = timed_(lambda: step(lambda z: kd_ce(z, cached, 2.0)))
+
+    def paper_step():
+        with torch.no_grad():
+            t = teacher(ids, types, mask)
+        return step(lambda z: kd_ce(z, t, 2.0))
+
+    results["paper_kd_step 4x384"] = timed_(paper_step)
 
     if args.json:
         print(json.dumps(results))

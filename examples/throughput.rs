@@ -1,27 +1,43 @@
-//! Encoder throughput at fixed shapes (batch 32, seq 64), for every compiled CPU backend, next to
-//! PyTorch doing the same work (benches/pytorch_reference.py, when torch is importable).
+//! Encoder throughput at fixed shapes (batch 32, seq 64 by default), for every compiled backend,
+//! next to PyTorch doing the same work (benches/pytorch_reference.py, when torch is importable):
+//! teacher forward, student train step on labels, and a KD trial step (student against cached
+//! teacher logits — what a trial runs with the teacher cache).
 //!
 //! `cargo run --example throughput` (flex) or `cargo run --example throughput --features ndarray`
 //! (flex and ndarray; dependencies are built at opt-level 3 in the dev profile, so this measures
-//! optimised code). Set `DISTILLER_BENCH_ITERS` to change the number of timed iterations.
+//! optimised code). Environment: `DISTILLER_BENCH_ITERS` (timed iterations, 10),
+//! `DISTILLER_BENCH_BATCH` / `DISTILLER_BENCH_SEQ` (32 / 64), `DISTILLER_BENCH_BACKENDS`
+//! (comma-separated; default every compiled backend), `DISTILLER_BENCH_TORCH_DEVICE` (`cpu`, or
+//! `cuda` to compare with PyTorch on the GPU).
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 use distiller::data::{Encoded, HostBatch, Label, LabelKind};
+use distiller::distill::kd::kd_ce;
 use distiller::model::{BertConfig, BertInput};
 use distiller::train::{adamw, task_loss};
 use std::time::Instant;
 
-const BATCH: usize = 32;
-const SEQ: usize = 64;
 const VOCAB: usize = 30522;
 
-fn batch() -> HostBatch {
-    let rows: Vec<Encoded> = (0..BATCH)
-        .map(|r| Encoded { ids: (0..SEQ).map(|c| 1000 + ((r * 131 + c * 17) % 20000) as u32).collect(), type_ids: vec![0; SEQ] })
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+/// Batch size and sequence length of every case.
+#[derive(Clone, Copy)]
+struct Shape {
+    batch: usize,
+    seq: usize,
+    iters: usize,
+}
+
+fn batch(shape: Shape) -> HostBatch {
+    let rows: Vec<Encoded> = (0..shape.batch)
+        .map(|r| Encoded { ids: (0..shape.seq).map(|c| 1000 + ((r * 131 + c * 17) % 20000) as u32).collect(), type_ids: vec![0; shape.seq] })
         .collect();
-    HostBatch::pad(&rows, &(0..BATCH).collect::<Vec<_>>(), 0)
+    HostBatch::pad(&rows, &(0..shape.batch).collect::<Vec<_>>(), 0)
 }
 
 fn config(layers: usize, hidden: usize) -> BertConfig {
@@ -33,37 +49,46 @@ fn config(layers: usize, hidden: usize) -> BertConfig {
     c
 }
 
-fn time(iters: usize, mut f: impl FnMut()) -> f64 {
+fn time(shape: Shape, mut f: impl FnMut()) -> f64 {
     for _ in 0..2 {
         f();
     }
     let start = Instant::now();
-    for _ in 0..iters {
+    for _ in 0..shape.iters {
         f();
     }
-    (BATCH * iters) as f64 / start.elapsed().as_secs_f64()
+    (shape.batch * shape.iters) as f64 / start.elapsed().as_secs_f64()
 }
 
-fn forward(device: &Device, layers: usize, hidden: usize, iters: usize) -> f64 {
+fn forward(device: &Device, layers: usize, hidden: usize, shape: Shape) -> f64 {
     let model = config(layers, hidden).init(0, device).valid();
-    let input = BertInput::from_host(&batch(), device);
-    time(iters, || {
+    let input = BertInput::from_host(&batch(shape), device);
+    time(shape, || {
         let out = model.forward(&input, false);
         let _: Vec<f32> = distiller::model::to_host(out.logits);
     })
 }
 
-fn train_step(device: &Device, layers: usize, hidden: usize, iters: usize) -> f64 {
+/// One optimiser step of a student: on labels, or (`kd`) against cached teacher logits with
+/// CE-KD (τ = 2), the trial step of a search. Host batch → tensors every step, as in training.
+fn train_step(device: &Device, layers: usize, hidden: usize, shape: Shape, kd: bool) -> f64 {
     let ad = device.clone().autodiff();
     let mut model = Some(config(layers, hidden).init(0, &ad).train());
     let mut optim = adamw(0.1, Some(1.0));
-    let host = batch();
-    let gold = vec![Label::Class(1); BATCH];
+    let host = batch(shape);
+    let gold = vec![Label::Class(1); shape.batch];
     let kind = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
-    time(iters, || {
+    let cached: Vec<f32> = (0..shape.batch * 2).map(|i| if i % 2 == 0 { 1.5 } else { -0.5 }).collect();
+    time(shape, || {
         let m = model.take().unwrap();
         let input = BertInput::from_host(&host, &ad);
-        let loss = task_loss(m.forward(&input, false).logits, &gold, &kind);
+        let logits = m.forward(&input, false).logits;
+        let loss = if kd {
+            let teacher = Tensor::<2>::from_data(TensorData::new(cached.clone(), [shape.batch, 2]), &ad);
+            kd_ce(logits, teacher, 2.0)
+        } else {
+            task_loss(logits, &gold, &kind)
+        };
         let grads = GradientsParams::from_grads(loss.backward(), &m);
         let m = optim.step(5e-5, m, grads);
         let _: f32 = loss.into_scalar();
@@ -71,9 +96,12 @@ fn train_step(device: &Device, layers: usize, hidden: usize, iters: usize) -> f6
     })
 }
 
-fn pytorch(iters: usize) -> Option<serde_json::Value> {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_reference.py");
-    let out = std::process::Command::new("python3").args([script, "--iters", &iters.to_string(), "--json"]).output().ok()?;
+fn pytorch(shape: Shape, device: &str) -> Option<serde_json::Value> {
+    // From the working directory when it has the script (a binary carried to another machine).
+    let local = std::path::Path::new("benches/pytorch_reference.py");
+    let script = if local.is_file() { local.to_str()? } else { concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_reference.py") };
+    let args = ["--iters", &shape.iters.to_string(), "--batch", &shape.batch.to_string(), "--seq", &shape.seq.to_string(), "--device", device, "--json"];
+    let out = std::process::Command::new("python3").arg(script).args(args).output().ok()?;
     if !out.status.success() {
         eprintln!("pytorch reference skipped: {}", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
         return None;
@@ -82,18 +110,30 @@ fn pytorch(iters: usize) -> Option<serde_json::Value> {
 }
 
 fn main() {
-    let iters: usize = std::env::var("DISTILLER_BENCH_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let shape = Shape { batch: env_or("DISTILLER_BENCH_BATCH", 32), seq: env_or("DISTILLER_BENCH_SEQ", 64), iters: env_or("DISTILLER_BENCH_ITERS", 10) };
+    let torch_device = std::env::var("DISTILLER_BENCH_TORCH_DEVICE").unwrap_or_else(|_| "cpu".into());
+    let backends: Vec<String> = match std::env::var("DISTILLER_BENCH_BACKENDS") {
+        Ok(list) => list.split(',').map(str::to_string).collect(),
+        Err(_) => distiller::backend::available().into_iter().filter(|b| *b != "tch-cuda").map(str::to_string).collect(),
+    };
     let threads = rayon::current_num_threads();
-    println!("batch {BATCH}, seq {SEQ}, {iters} timed iterations, {threads} rayon threads");
-    let torch = pytorch(iters);
-    let cases: [(&str, &str, usize, usize); 3] =
-        [("forward", "teacher 6x384", 6, 384), ("train_step", "student 4x384", 4, 384), ("train_step", "student 4x312", 4, 312)];
+    println!("batch {}, seq {}, {} timed iterations, {threads} rayon threads, PyTorch on {torch_device}", shape.batch, shape.seq, shape.iters);
+    let torch = pytorch(shape, &torch_device);
+    let cases: [(&str, &str, usize, usize); 4] = [
+        ("forward", "teacher 6x384", 6, 384),
+        ("train_step", "student 4x384", 4, 384),
+        ("train_step", "student 4x312", 4, 312),
+        ("kd_step", "student 4x384, cached teacher logits", 4, 384),
+    ];
     println!("| work | model | backend | samples/s | PyTorch samples/s | ratio |");
     println!("|---|---|---|---:|---:|---:|");
-    for backend in distiller::backend::available().into_iter().filter(|b| *b == "flex" || *b == "ndarray" || *b == "tch") {
+    for backend in &backends {
         let device = distiller::backend::device(Some(backend)).unwrap();
         for (work, label, layers, hidden) in cases {
-            let ours = if work == "forward" { forward(&device, layers, hidden, iters) } else { train_step(&device, layers, hidden, iters) };
+            let ours = match work {
+                "forward" => forward(&device, layers, hidden, shape),
+                _ => train_step(&device, layers, hidden, shape, work == "kd_step"),
+            };
             let key = format!("{work} {layers}x{hidden}");
             let reference = torch.as_ref().and_then(|t| t[&key].as_f64());
             let (r, ratio) = match reference {
@@ -104,6 +144,6 @@ fn main() {
         }
     }
     if let Some(t) = torch {
-        println!("pytorch: {}", t["version"]);
+        println!("pytorch: {} on {}", t["version"], t["device"]);
     }
 }

@@ -10,7 +10,8 @@
 //! - [`model`]: a BERT encoder whose forward pass returns logits, every hidden state and the
 //!   attention maps; HF checkpoint loading and saving;
 //! - [`train`]: AdamW with warm-up/decay, fine-tuning, evaluation;
-//! - [`teacher`]: fine-tuning the pretrained all-MiniLM-L6-v2 into a task teacher.
+//! - [`teacher`]: fine-tuning the pretrained all-MiniLM-L6-v2 into a task teacher;
+//! - [`augment`]: data augmentation (random, contextual, back-translation file, mixup), cached.
 //!
 //! ```no_run
 //! use distiller::data::{Split, Task, TextEncoder, load_split};
@@ -28,6 +29,7 @@
 //! # Ok::<(), distiller::Error>(())
 //! ```
 
+pub mod augment;
 pub mod backend;
 pub mod data;
 pub mod distill;

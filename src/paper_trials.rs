@@ -319,7 +319,7 @@ mod tests {
         assert_eq!(trials[1].ratio, None);
         assert_eq!(trials[1].point()[1], None, "alpha is inactive unless the objective is mi");
         let pipeline = trials[0].pipeline();
-        assert_eq!(pipeline.augment.chain, vec!["back_translation", "contextual"]);
+        assert_eq!(pipeline.augment.chain, vec![crate::pipeline::AugmentOp::BackTranslation, crate::pipeline::AugmentOp::Contextual]);
         assert!(pipeline.augment.mixup);
         assert_eq!(pipeline.intermediate.objective, crate::pipeline::Objective::Mi);
         assert_eq!(trials[1].pipeline().intermediate.objective, crate::pipeline::Objective::Cos);

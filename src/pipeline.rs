@@ -106,20 +106,48 @@ impl Default for IntermediateSection {
     }
 }
 
-/// Data augmentation choices (the operators arrive with the augmentation module).
+/// One data-augmentation operator (see `crate::augment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AugmentOp {
+    /// Word-level swap / delete / insertion of a copied word, each word with probability `aug_p`.
+    Random,
+    /// Words replaced by a masked-LM's top-p sample, each word with probability `aug_p`.
+    Contextual,
+    /// Whole sentences replaced by a paraphrase read from `augment.paraphrases`.
+    BackTranslation,
+}
+
+impl AugmentOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            AugmentOp::Random => "random",
+            AugmentOp::Contextual => "contextual",
+            AugmentOp::BackTranslation => "back_translation",
+        }
+    }
+}
+
+/// Data augmentation: `repeated_aug` copies of every training row, each passed through `chain`
+/// in order, relabelled by the teacher and appended; `mixup` adds embedding-mixed rows per batch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AugmentSection {
-    /// Ordered operators: `random`, `contextual`, `back_translation`.
-    pub chain: Vec<String>,
+    /// Ordered operators, each at most once.
+    pub chain: Vec<AugmentOp>,
+    /// Per-word probability of the word-level operators (`random`, `contextual`).
     pub aug_p: f64,
+    /// Augmented copies made of every training row.
     pub repeated_aug: usize,
     pub mixup: bool,
+    /// Paraphrase file for `back_translation`: TSV lines `original<TAB>paraphrase`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paraphrases: Option<std::path::PathBuf>,
 }
 
 impl Default for AugmentSection {
     fn default() -> Self {
-        Self { chain: Vec::new(), aug_p: 0.1, repeated_aug: 1, mixup: false }
+        Self { chain: Vec::new(), aug_p: 0.1, repeated_aug: 1, mixup: false, paraphrases: None }
     }
 }
 
@@ -244,11 +272,11 @@ impl Pipeline {
         if a.repeated_aug < 1 {
             return Err(field("augment.repeated_aug", "must be >= 1"));
         }
-        if let Some(op) = a.chain.first() {
-            return Err(field("augment.chain", format!("operator `{op}` is not available in this build (data augmentation is not implemented yet)")));
+        if let Some((i, op)) = a.chain.iter().enumerate().find(|(i, op)| a.chain[..*i].contains(op)) {
+            return Err(field("augment.chain", format!("operator `{}` appears twice (positions {} and {})", op.name(), a.chain.iter().position(|o| o == op).unwrap_or(0) + 1, i + 1)));
         }
-        if a.mixup {
-            return Err(field("augment.mixup", "mixup is not available in this build (data augmentation is not implemented yet)"));
+        if a.chain.contains(&AugmentOp::BackTranslation) && a.paraphrases.is_none() {
+            return Err(field("augment.paraphrases", "back_translation needs a paraphrase file (TSV: original<TAB>paraphrase); no MT model runs offline"));
         }
         let s = &self.student;
         if s.layers == 0 || s.hidden == Some(0) {
@@ -301,7 +329,8 @@ impl Pipeline {
         let a = &self.augment;
         let mut aug = String::new();
         if !a.chain.is_empty() {
-            aug = format!(" aug={}(p={},x{})", a.chain.join("+"), a.aug_p, a.repeated_aug);
+            let chain: Vec<&str> = a.chain.iter().map(|op| op.name()).collect();
+            aug = format!(" aug={}(p={},x{})", chain.join("+"), a.aug_p, a.repeated_aug);
         }
         if a.mixup {
             aug.push_str(" mixup");

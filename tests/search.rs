@@ -18,9 +18,16 @@ fn shipped_spaces_parse_and_compose() {
     for name in ["default.toml", "paper.toml", "tiny.toml"] {
         let space = shipped(name);
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut augmentations = std::collections::HashSet::new();
         for _ in 0..50 {
             let point = distiller::search::sampler::random_valid_point(&space, &mut rng).unwrap();
-            space.compose(&point).unwrap().validate().unwrap();
+            let pipeline = space.compose(&point).unwrap();
+            pipeline.validate().unwrap();
+            let a = &pipeline.augment;
+            augmentations.insert((a.chain.len(), a.mixup, (a.aug_p * 10.0) as u32, a.repeated_aug));
+        }
+        if name == "paper.toml" {
+            assert!(augmentations.len() > 8, "the paper space explores chains, aug_p, repeated_aug and mixup: {augmentations:?}");
         }
     }
     assert_eq!(shipped("default.toml").source, distiller::search::DEFAULT_SPACE);

@@ -6,7 +6,7 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::bert::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
-use tokenizers::{EncodeInput, Tokenizer, TruncationParams};
+use tokenizers::{AddedToken, EncodeInput, Tokenizer, TruncationParams};
 
 use super::load::Example;
 use crate::error::{Error, Result};
@@ -55,6 +55,10 @@ impl TextEncoder {
             .with_normalizer(Some(BertNormalizer::default()))
             .with_pre_tokenizer(Some(BertPreTokenizer))
             .with_post_processor(Some(BertProcessing::new(("[SEP]".into(), sep), ("[CLS]".into(), cls))));
+        // Special tokens written in text (e.g. `[MASK]`) are read whole, as tokenizer.json does.
+        let specials: Vec<AddedToken> =
+            ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].into_iter().filter(|t| inner.token_to_id(t).is_some()).map(|t| AddedToken::from(t, true)).collect();
+        inner.add_special_tokens(&specials);
         Self::finish(inner, path, max_len)
     }
 
@@ -75,6 +79,20 @@ impl TextEncoder {
 
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
+    }
+
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// Every token, indexed by id (ids missing from the vocabulary map to "").
+    pub fn vocabulary(&self) -> Vec<String> {
+        let vocab = self.inner.get_vocab(true);
+        let mut tokens = vec![String::new(); vocab.values().map(|&id| id as usize + 1).max().unwrap_or(0)];
+        for (token, id) in vocab {
+            tokens[id as usize] = token;
+        }
+        tokens
     }
 
     /// Encodes one text or text pair, with [CLS]/[SEP] and truncation.

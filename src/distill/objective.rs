@@ -12,6 +12,7 @@ use super::intermediate::{attention_kl, attention_mse, cosine, hidden_ce, hidden
 use super::kd::{kd_ce, kd_mse};
 use super::mapping::{fixed_pairs, uniform_transport};
 use super::mi::Critic;
+use crate::augment::mixup::Mixup;
 use crate::data::{Label, LabelKind};
 use crate::model::Bert;
 use crate::pipeline::{Feature, KdLoss, Mapping, Objective, Pipeline};
@@ -131,24 +132,49 @@ fn intermediate_loss(pipeline: &Pipeline, heads: &DistillHeads, student: &ModelO
     Some(total.mul_scalar(i.weight))
 }
 
+/// The prediction-layer KD term (none when the pipeline has no KD loss).
+fn kd_term(pipeline: &Pipeline, student_logits: Tensor<2>, teacher_logits: Tensor<2>, kind: &LabelKind) -> Option<Tensor<1>> {
+    let k = &pipeline.kd;
+    // Regression outputs have no class distribution: KD on them is always MSE.
+    let kd_loss = if matches!(kind, LabelKind::Regression) && k.loss == KdLoss::Ce { KdLoss::Mse } else { k.loss };
+    let scale = if k.scale_by_t2 { k.temperature * k.temperature } else { 1.0 };
+    match kd_loss {
+        KdLoss::Ce => Some(kd_ce(student_logits, teacher_logits, k.temperature).mul_scalar(k.weight * scale)),
+        KdLoss::Mse => Some(kd_mse(student_logits, teacher_logits, k.temperature).mul_scalar(k.weight * scale)),
+        KdLoss::None => None,
+    }
+}
+
 /// The pipeline's total loss for one batch.
 pub fn distillation_loss(pipeline: &Pipeline, heads: &DistillHeads, student: &ModelOutputs, teacher: &TeacherTargets, gold: &[Label], kind: &LabelKind) -> Tensor<1> {
     let k = &pipeline.kd;
     let device = student.logits.device();
     let mut total = Tensor::<1>::zeros([1], &device);
-    // Regression outputs have no class distribution: KD on them is always MSE.
-    let kd_loss = if matches!(kind, LabelKind::Regression) && k.loss == KdLoss::Ce { KdLoss::Mse } else { k.loss };
-    let scale = if k.scale_by_t2 { k.temperature * k.temperature } else { 1.0 };
-    match kd_loss {
-        KdLoss::Ce => total = total + kd_ce(student.logits.clone(), teacher.logits.clone(), k.temperature).mul_scalar(k.weight * scale),
-        KdLoss::Mse => total = total + kd_mse(student.logits.clone(), teacher.logits.clone(), k.temperature).mul_scalar(k.weight * scale),
-        KdLoss::None => {}
+    if let Some(kd) = kd_term(pipeline, student.logits.clone(), teacher.logits.clone(), kind) {
+        total = total + kd;
     }
     if k.hard_weight > 0.0 {
         total = total + task_loss(student.logits.clone(), gold, kind).mul_scalar(k.hard_weight);
     }
     if let Some(inter) = intermediate_loss(pipeline, heads, student, teacher) {
         total = total + inter;
+    }
+    total
+}
+
+/// The loss of a batch's mixup rows (`student_logits` of the mixed inputs): KD against the teacher
+/// logits mixed the same way, hard labels as `λ·CE(y) + (1−λ)·CE(y_partner)`.
+pub fn mixup_loss(pipeline: &Pipeline, mixup: &Mixup, student_logits: Tensor<2>, teacher_logits: Tensor<2>, gold: &[Label], kind: &LabelKind) -> Tensor<1> {
+    let k = &pipeline.kd;
+    let device = student_logits.device();
+    let mut total = Tensor::<1>::zeros([1], &device);
+    if let Some(kd) = kd_term(pipeline, student_logits.clone(), mixup.mix(teacher_logits), kind) {
+        total = total + kd;
+    }
+    if k.hard_weight > 0.0 {
+        let partner_gold: Vec<Label> = mixup.partner.iter().map(|&p| gold[p]).collect();
+        let hard = task_loss(student_logits.clone(), gold, kind).mul_scalar(mixup.lambda) + task_loss(student_logits, &partner_gold, kind).mul_scalar(1.0 - mixup.lambda);
+        total = total + hard.mul_scalar(k.hard_weight);
     }
     total
 }

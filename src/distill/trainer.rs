@@ -1,5 +1,5 @@
-//! One distillation run end to end: load the teacher checkpoint, build the student, fetch or
-//! build the teacher cache, train with the pipeline's loss, evaluate, save the student.
+//! One distillation run end to end: load the teacher checkpoint, augment the training rows (from
+//! the augmentation cache when it has them), build the student, fetch or build the teacher cache, train with the pipeline's loss, evaluate, save the student.
 
 use burn::module::Module;
 use burn::tensor::Device;
@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::mapping::{init_layers, teacher_layers_needed};
-use super::objective::{DistillHeads, Learner, TeacherTargets, distillation_loss};
+use super::objective::{DistillHeads, Learner, TeacherTargets, distillation_loss, mixup_loss};
 use super::teacher_cache::{CacheSpec, TeacherCache, cache_key, cache_path};
-use crate::data::{Label, Split, Task, TextEncoder, load_split};
+use crate::augment::mixup::Mixup;
+use crate::augment::{AugmentContext, MlmHeadKind, augment};
+use crate::data::{Label, LabelKind, Split, Task, TextEncoder, load_split};
 use crate::error::{Error, Result};
 use crate::model::{Bert, BertConfig, CheckpointMeta, LayerSubset, SafetensorsWeights, load, save};
 use crate::pipeline::{Feature, Objective, Pipeline, StudentInit};
@@ -58,11 +60,41 @@ pub struct DistillOutcome {
     pub pipeline: Pipeline,
     pub dev: crate::data::Metrics,
     pub epochs: Vec<EpochReport>,
+    /// Training rows, augmented copies included.
     pub train_rows: usize,
+    #[serde(default)]
+    pub augmented_rows: usize,
+    /// Which masked-LM output layer contextual augmentation used, when it ran.
+    #[serde(default)]
+    pub masked_lm: Option<MlmHeadKind>,
     pub cache_hit: bool,
     pub cache_seconds: f64,
     pub wall_seconds: f64,
     pub student_dir: PathBuf,
+}
+
+/// Hard labels of a batch: the data's for original rows, the teacher's prediction (argmax, or its
+/// score for regression) for augmented copies, whose true label may have changed.
+fn gold_labels(indices: &[usize], labels: &[Label], originals: usize, teacher_logits: &burn::tensor::Tensor<2>, kind: &LabelKind) -> Vec<Label> {
+    if indices.iter().all(|&i| i < originals) {
+        return indices.iter().map(|&i| labels[i]).collect();
+    }
+    let [_, c] = teacher_logits.dims();
+    let logits = crate::model::to_host(teacher_logits.clone());
+    indices
+        .iter()
+        .enumerate()
+        .map(|(r, &i)| {
+            if i < originals {
+                return labels[i];
+            }
+            let row = &logits[r * c..(r + 1) * c];
+            match kind {
+                LabelKind::Regression => Label::Score(row[0]),
+                LabelKind::Classification { .. } => Label::Class((0..c).max_by(|&a, &b| row[a].total_cmp(&row[b])).unwrap_or(0)),
+            }
+        })
+        .collect()
 }
 
 /// Builds the student a pipeline asks for, sharing the teacher's vocabulary.
@@ -108,6 +140,10 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     }
     let max_len = pipeline.train.max_len.unwrap_or_else(|| job.task.default_max_len());
     let train_rows = subsample(load_split(&job.task, Split::Train, job.data_dir.as_deref())?, pipeline.train.train_subset, pipeline.train.seed);
+    let context = AugmentContext { workspace: &job.workspace, masked_lm_dir: &job.teacher_dir, max_len, device };
+    let augmented = augment(train_rows, &pipeline.augment, pipeline.train.seed, &context, log)?;
+    let (originals, masked_lm) = (augmented.originals, augmented.masked_lm);
+    let train_rows = augmented.rows;
     let dev_rows = load_split(&job.task, Split::Dev, job.data_dir.as_deref())?;
     let encoder = TextEncoder::from_model_dir(&job.teacher_dir, max_len)?;
     let (train, dev) = (encode_split(&encoder, &train_rows)?, encode_split(&encoder, &dev_rows)?);
@@ -148,11 +184,21 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     let heads = DistillHeads::new(pipeline, student_config.hidden_size, student_config.num_hidden_layers, th, device);
     let learner = Learner { student, heads };
     let need_attention = pipeline.intermediate.objective != Objective::None && pipeline.intermediate.feature == Feature::Attention;
+    let mut step = 0u64;
     let mut batch_loss = |learner: &Learner, batch: &crate::data::HostBatch, device: &Device| {
-        let gold: Vec<Label> = batch.indices.iter().map(|&i| train.labels[i]).collect();
-        let out = learner.student.forward(&crate::model::BertInput::from_host(batch, device), need_attention);
+        let input = crate::model::BertInput::from_host(batch, device);
+        let embedded = learner.student.embed(&input);
+        let out = learner.student.encode(embedded.clone(), input.mask.clone(), need_attention);
         let targets = source.targets(batch, device);
-        distillation_loss(pipeline, &learner.heads, &out, &targets, &gold, &kind)
+        let gold = gold_labels(&batch.indices, &train.labels, originals, &targets.logits, &kind);
+        let mut loss = distillation_loss(pipeline, &learner.heads, &out, &targets, &gold, &kind);
+        if pipeline.augment.mixup {
+            let mixup = Mixup::draw(pipeline.train.seed, step, batch.rows);
+            let mixed = learner.student.encode(mixup.mix(embedded), mixup.mask(input.mask), false);
+            loss = loss + mixup_loss(pipeline, &mixup, mixed.logits, targets.logits, &gold, &kind);
+        }
+        step += 1;
+        loss
     };
     let metric = job.task.metric();
     let pad = encoder.pad_id();
@@ -182,6 +228,8 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
         dev: dev_metrics,
         epochs,
         train_rows: train.encoded.len(),
+        augmented_rows: train.encoded.len() - originals,
+        masked_lm,
         cache_hit,
         cache_seconds,
         wall_seconds: started.elapsed().as_secs_f64(),

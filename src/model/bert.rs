@@ -199,17 +199,34 @@ impl Bert {
         self.layers.len()
     }
 
+    /// The input-embedding matrix `[vocab, hidden]` (tied to BERT's masked-LM decoder).
+    pub fn word_embeddings(&self) -> Tensor<2> {
+        self.embeddings.word.weight.val()
+    }
+
     /// Runs the encoder; attention maps are kept only when `with_attention` (they cost memory).
     pub fn forward(&self, input: &BertInput, with_attention: bool) -> ModelOutputs {
-        let [batch, seq] = input.ids.dims();
+        self.encode(self.embed(input), input.mask.clone(), with_attention)
+    }
+
+    /// The embedding output `[batch, seq, hidden]` (word + position + segment, normalised):
+    /// where mixup interpolates two inputs.
+    pub fn embed(&self, input: &BertInput) -> Tensor<3> {
+        let [_, seq] = input.ids.dims();
         let device = input.ids.device();
         let positions = Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]);
         let emb = self.embeddings.word.forward(input.ids.clone())
             + self.embeddings.position.forward(positions)
             + self.embeddings.token_type.forward(input.type_ids.clone());
-        let mut x = self.hidden_dropout.forward(self.embeddings.norm.forward(emb));
+        self.hidden_dropout.forward(self.embeddings.norm.forward(emb))
+    }
+
+    /// The layers, pooler and classifier over an embedding output and its padding mask.
+    pub fn encode(&self, embedded: Tensor<3>, mask: Tensor<2>, with_attention: bool) -> ModelOutputs {
+        let [batch, seq, _] = embedded.dims();
+        let mut x = embedded;
         // Additive mask: 0 for tokens, -10000 for padding, broadcast over heads and queries.
-        let bias = (input.mask.clone() - 1.0).mul_scalar(10000.0).reshape([batch, 1, 1, seq]);
+        let bias = (mask.clone() - 1.0).mul_scalar(10000.0).reshape([batch, 1, 1, seq]);
         let mut hidden = vec![x.clone()];
         let mut attentions = Vec::new();
         for layer in &self.layers {
@@ -224,7 +241,7 @@ impl Bert {
         let cls = x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]);
         let pooled = tanh(self.pooler.forward(cls));
         let logits = self.classifier.forward(self.hidden_dropout.forward(pooled));
-        ModelOutputs { logits, hidden, attentions, mask: input.mask.clone() }
+        ModelOutputs { logits, hidden, attentions, mask }
     }
 }
 

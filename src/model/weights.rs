@@ -82,13 +82,17 @@ impl SafetensorsWeights {
         Ok(Self { path: path.into(), tensors, optional_prefixes: Vec::new(), fallback: RandomInit::new(0), initialised: Vec::new() })
     }
 
+    /// A tensor by (normalised) name, if the file has it: for optional extras such as an MLM head.
+    pub fn get(&self, name: &str) -> Option<&(Vec<usize>, Vec<f32>)> {
+        self.tensors.get(name)
+    }
+
     /// Lets names under these prefixes be missing; they are initialised randomly with `seed`.
     pub fn allow_missing(mut self, prefixes: &[&str], seed: u64) -> Self {
         self.optional_prefixes = prefixes.iter().map(|s| s.to_string()).collect();
         self.fallback = RandomInit::new(seed);
         self
     }
-
 }
 
 impl WeightSource for SafetensorsWeights {

@@ -347,6 +347,12 @@ impl Space {
         }
         for (i, dim) in self.dims.iter().enumerate() {
             if let Some(v) = point.get(i).cloned().flatten().filter(|_| self.is_active(i, point)) {
+                // `values = [1, 4]` are numbers to the space; an integer field (repeated_aug,
+                // epochs) needs them as integers, and a float field accepts either.
+                let v = match v.as_f64() {
+                    Some(x) if x.fract() == 0.0 && x.abs() < 1e15 && !v.is_i64() => serde_json::json!(x as i64),
+                    _ => v,
+                };
                 set_field(&mut root, &dim.field, v);
             }
         }
