@@ -72,7 +72,7 @@ mod tests {
         let mask = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0], [4, 2]), &device);
         let union = crate::model::to_host(a.mask(mask));
         for i in 0..4 {
-            let second = [0.0, 1.0, 0.0, 0.0][i].max([0.0, 1.0, 0.0, 0.0][a.partner[i]]);
+            let second: f32 = [0.0f32, 1.0, 0.0, 0.0][i].max([0.0f32, 1.0, 0.0, 0.0][a.partner[i]]);
             assert_eq!(union[2 * i + 1], second);
         }
         let lambdas: Vec<f64> = (0..200).map(|s| Mixup::draw(s, 0, 2).lambda).collect();
