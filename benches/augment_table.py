@@ -27,6 +27,7 @@ def variants(aug_p, repeated, paraphrases):
         "random → contextual": aug(["random", "contextual"]),
         "contextual → random": aug(["contextual", "random"]),
         "random → contextual + mixup": aug(["random", "contextual"], mixup=True),
+        "random + mixup": aug(["random"], mixup=True),
     }
     if paraphrases:
         rows["back_translation"] = aug(["back_translation"])

@@ -110,6 +110,10 @@ fn pytorch(shape: Shape, device: &str) -> Option<serde_json::Value> {
 }
 
 fn main() {
+    // DISTILLER_BENCH_STOCK_MALLOC=1 measures with glibc's default allocator settings.
+    if std::env::var_os("DISTILLER_BENCH_STOCK_MALLOC").is_none() {
+        distiller::backend::tune_host_allocator();
+    }
     let shape = Shape { batch: env_or("DISTILLER_BENCH_BATCH", 32), seq: env_or("DISTILLER_BENCH_SEQ", 64), iters: env_or("DISTILLER_BENCH_ITERS", 10) };
     let torch_device = std::env::var("DISTILLER_BENCH_TORCH_DEVICE").unwrap_or_else(|_| "cpu".into());
     let backends: Vec<String> = match std::env::var("DISTILLER_BENCH_BACKENDS") {

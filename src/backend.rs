@@ -37,3 +37,18 @@ pub fn device(name: Option<&str>) -> Result<Device> {
         other => Err(Error::Config(format!("backend `{other}` is not compiled in (available: {})", names.join(", ")))),
     }
 }
+
+/// Tunes glibc's allocator for training on the host: tensors of up to 32 MiB come from the heap
+/// (not a fresh `mmap` each time) and freed memory is kept for reuse instead of being trimmed, so
+/// a training step stops paying page faults and page zeroing for every activation it allocates
+/// (measured: +38 % train-step samples/s with flex, README "Performance"). The CLI calls it first
+/// thing; call it at the start of your own program's `main`. A no-op on other C libraries.
+pub fn tune_host_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before any threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+    }
+}

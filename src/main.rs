@@ -5,6 +5,7 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    distiller::backend::tune_host_allocator();
     let cli = cli::Cli::parse();
     if let Err(e) = cli::run(cli) {
         eprintln!("error: {e}");

@@ -8,6 +8,7 @@ use burn::tensor::activation::{gelu, softmax, tanh};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::BertConfig;
+use super::dropout::dropout;
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
 use crate::error::Result;
@@ -218,7 +219,7 @@ impl Bert {
         let emb = self.embeddings.word.forward(input.ids.clone())
             + self.embeddings.position.forward(positions)
             + self.embeddings.token_type.forward(input.type_ids.clone());
-        self.hidden_dropout.forward(self.embeddings.norm.forward(emb))
+        dropout(&self.hidden_dropout, self.embeddings.norm.forward(emb))
     }
 
     /// The layers, pooler and classifier over an embedding output and its padding mask.
@@ -240,7 +241,7 @@ impl Bert {
         let [_, _, d] = x.dims();
         let cls = x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]);
         let pooled = tanh(self.pooler.forward(cls));
-        let logits = self.classifier.forward(self.hidden_dropout.forward(pooled));
+        let logits = self.classifier.forward(dropout(&self.hidden_dropout, pooled));
         ModelOutputs { logits, hidden, attentions, mask }
     }
 }
@@ -253,12 +254,13 @@ impl EncoderLayer {
         let q = split(self.query.forward(x.clone()));
         let k = split(self.key.forward(x.clone()));
         let v = split(self.value.forward(x.clone()));
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(1.0 / (dh as f64).sqrt()) + bias;
+        // Scaling q rather than the scores: the same product on a smaller tensor.
+        let scores = q.mul_scalar(1.0 / (dh as f64).sqrt()).matmul(k.swap_dims(2, 3)) + bias;
         let probs = softmax(scores, 3);
-        let context = attention_dropout.forward(probs.clone()).matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
-        let attended = self.attention_norm.forward(hidden_dropout.forward(self.attention_out.forward(context)) + x);
+        let context = dropout(attention_dropout, probs.clone()).matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
+        let attended = self.attention_norm.forward(dropout(hidden_dropout, self.attention_out.forward(context)) + x);
         let inner = gelu(self.intermediate.forward(attended.clone()));
-        let out = self.output_norm.forward(hidden_dropout.forward(self.output.forward(inner)) + attended);
+        let out = self.output_norm.forward(dropout(hidden_dropout, self.output.forward(inner)) + attended);
         (out, probs)
     }
 }

@@ -3,6 +3,7 @@
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
+pub mod dropout;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs};

@@ -66,6 +66,7 @@ pub fn run_epochs<M: Module>(
 ) -> Result<(M, Vec<EpochReport>)> {
     let train_device = device.clone().autodiff();
     train_device.seed(config.seed);
+    crate::model::dropout::seed(config.seed);
     let mut model = model.fork(&train_device).train();
     let mut optim = adamw(config.weight_decay, config.max_grad_norm);
     let steps_per_epoch = encoded.len().div_ceil(config.batch_size.max(1));

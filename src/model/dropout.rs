@@ -1,0 +1,104 @@
+//! Dropout with cheap masks on CPU backends. burn's `Dropout` draws a Bernoulli tensor through a
+//! ChaCha sampler, element by element, then multiplies twice (mask, then scale). On host-memory
+//! backends we build the scaled mask directly from a counter-based hash (four 16-bit draws per
+//! 64-bit hash, in parallel) and multiply once. GPU backends keep burn's on-device sampling, which
+//! needs no host → device copy.
+//!
+//! The random stream is per thread, seeded by [`seed`] (the training loop calls it with the run's
+//! seed), so a run is reproducible even while other runs train on other threads.
+
+use burn::nn::Dropout;
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+use std::cell::Cell;
+
+thread_local! {
+    static STREAM: Cell<u64> = const { Cell::new(0x853C_49E6_748F_EA9B) };
+}
+
+/// splitmix64: a well-mixed 64-bit hash of a counter.
+fn hash(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Restarts this thread's dropout stream.
+pub fn seed(seed: u64) {
+    STREAM.with(|s| s.set(hash(seed ^ 0xD1B5_4A32_D192_ED03)));
+}
+
+fn next_key() -> u64 {
+    STREAM.with(|s| {
+        let key = s.get();
+        s.set(hash(key));
+        key
+    })
+}
+
+/// Whether tensors on `device` live in host memory (a mask built on the host costs no copy).
+fn host_memory(device: &Device) -> bool {
+    let plain = device.clone().inner();
+    #[cfg(feature = "flex")]
+    if plain == Device::flex() {
+        return true;
+    }
+    #[cfg(feature = "ndarray")]
+    if plain == Device::ndarray() {
+        return true;
+    }
+    let _ = plain;
+    false
+}
+
+/// `n` values, each `scale` with probability `keep` and 0 otherwise, from stream key `key`.
+pub fn mask(n: usize, keep: f64, key: u64) -> Vec<f32> {
+    const CHUNK: usize = 1 << 14;
+    let threshold = (keep * 65536.0).round() as u64;
+    let scale = (1.0 / keep) as f32;
+    let mut values = vec![0f32; n];
+    values.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
+        for (q, quad) in chunk.chunks_mut(4).enumerate() {
+            let bits = hash(key ^ ((c * CHUNK / 4 + q) as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+            for (j, v) in quad.iter_mut().enumerate() {
+                *v = if (bits >> (16 * j)) & 0xFFFF < threshold { scale } else { 0.0 };
+            }
+        }
+    });
+    values
+}
+
+/// Applies `layer` to `x`: identity unless training on an autodiff device with `prob > 0`.
+pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
+    let device = x.device();
+    if !host_memory(&device) {
+        return layer.forward(x);
+    }
+    if !layer.training.is_enabled() || !device.is_autodiff() || layer.prob == 0.0 {
+        return x;
+    }
+    let shape = x.shape();
+    let m = mask(shape.num_elements(), 1.0 - layer.prob, next_key());
+    x * Tensor::<D>::from_data(TensorData::new(m, shape), &device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_keep_the_right_share_scaled_and_are_reproducible() {
+        let m = mask(100_003, 0.9, 7);
+        let kept = m.iter().filter(|&&v| v > 0.0).count() as f64 / m.len() as f64;
+        assert!((kept - 0.9).abs() < 0.005, "{kept}");
+        assert!(m.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.9).abs() < 1e-6));
+        assert_eq!(m, mask(100_003, 0.9, 7));
+        assert_ne!(m, mask(100_003, 0.9, 8));
+        seed(1);
+        let (a, b) = (next_key(), next_key());
+        seed(1);
+        assert_eq!((a, b), (next_key(), next_key()));
+        assert_ne!(a, b);
+    }
+}
