@@ -44,14 +44,15 @@ def main():
     ap.add_argument("--aug-p", default="0.3")
     ap.add_argument("--repeated", type=int, default=1)
     ap.add_argument("--student", default="4x384")
+    ap.add_argument("--seed", type=int, default=42, help="train.seed: subset, augmentation, dropout, mixup")
     ap.add_argument("--paraphrases")
     ap.add_argument("--only", help="comma-separated variant names")
     ap.add_argument("--workspace", default=".distiller")
     ap.add_argument("--binary", default="target/debug/distiller")
     args = ap.parse_args()
-    train = f"[train]\nlr = {args.lr}\nepochs = {args.epochs}\ntrain_subset = {args.rows}\n"
+    train = f"[train]\nlr = {args.lr}\nepochs = {args.epochs}\ntrain_subset = {args.rows}\nseed = {args.seed}\n"
     print(f"{args.task}, {args.rows} training rows, {args.epochs} epochs, lr {args.lr}, student {args.student}, "
-          f"CE-KD, aug_p {args.aug_p}, repeated_aug {args.repeated}")
+          f"CE-KD, aug_p {args.aug_p}, repeated_aug {args.repeated}, seed {args.seed}")
     print("| augmentation | training rows | dev | wall time (s) |")
     print("|---|---:|---:|---:|")
     wanted = args.only.split(",") if args.only else None
