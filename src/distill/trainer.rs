@@ -1,5 +1,6 @@
 //! One distillation run end to end: load the teacher checkpoint, augment the training rows (from
-//! the augmentation cache when it has them), build the student, fetch or build the teacher cache, train with the pipeline's loss, evaluate, save the student.
+//! the augmentation cache when it has them), build the student, fetch or build the teacher
+//! cache, train with the pipeline's loss, evaluate, save the student.
 
 use burn::module::Module;
 use burn::tensor::Device;
