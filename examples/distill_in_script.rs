@@ -13,6 +13,7 @@ use distiller::distill::{Adaptor, DistillHeads, Learner, TeacherTargets, build_s
 use distiller::train::{adamw, evaluate};
 
 fn main() -> distiller::Result<()> {
+    distiller::backend::tune_host_allocator();
     let teacher_dir = std::env::args().nth(1).unwrap_or_else(|| ".distiller/teachers/sst2".into());
     let teacher_dir = std::path::Path::new(&teacher_dir);
     let device = distiller::backend::device(None)?;
