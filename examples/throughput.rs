@@ -7,7 +7,7 @@
 //! (flex and ndarray; dependencies are built at opt-level 3 in the dev profile, so this measures
 //! optimised code). Environment: `DISTILLER_BENCH_ITERS` (timed iterations, 10),
 //! `DISTILLER_BENCH_BATCH` / `DISTILLER_BENCH_SEQ` (32 / 64), `DISTILLER_BENCH_BACKENDS`
-//! (comma-separated; default every compiled backend), `DISTILLER_BENCH_TORCH_DEVICE` (`cpu`, or
+//! (comma-separated; default every compiled backend except `tch-cuda`), `DISTILLER_BENCH_TORCH_DEVICE` (`cpu`, or
 //! `cuda` to compare with PyTorch on the GPU).
 
 use burn::module::Module;
