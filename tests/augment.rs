@@ -21,6 +21,22 @@ fn rows(pairs: bool) -> Vec<Example> {
         .collect()
 }
 
+/// A fixture teacher and workspace, and the augmentation context over them.
+struct Setup {
+    f: common::Fixture,
+    dev: burn::tensor::Device,
+}
+
+impl Setup {
+    fn new() -> Self {
+        Self { f: common::fixture(), dev: distiller::backend::device(None).unwrap() }
+    }
+
+    fn ctx(&self) -> AugmentContext<'_> {
+        AugmentContext { workspace: &self.f.workspace, masked_lm_dir: &self.f.teacher, max_len: 16, device: &self.dev }
+    }
+}
+
 fn section(chain: &[AugmentOp], aug_p: f64, repeated_aug: usize, paraphrases: Option<&Path>) -> AugmentSection {
     AugmentSection { chain: chain.to_vec(), aug_p, repeated_aug, mixup: false, paraphrases: paraphrases.map(Path::to_path_buf) }
 }
@@ -37,9 +53,8 @@ fn paraphrase_file(dir: &Path, rows: &[Example]) -> std::path::PathBuf {
 
 #[test]
 fn operators_are_deterministic_keep_pairs_and_labels_and_do_nothing_at_p_zero() {
-    let f = common::fixture();
-    let dev = distiller::backend::device(None).unwrap();
-    let ctx = AugmentContext { workspace: &f.workspace, masked_lm_dir: &f.teacher, max_len: 16, device: &dev };
+    let setup = Setup::new();
+    let (f, ctx) = (&setup.f, setup.ctx());
     let rows = rows(true);
     let para = paraphrase_file(&f.workspace, &rows);
     let all = [AugmentOp::BackTranslation, AugmentOp::Random, AugmentOp::Contextual];
@@ -131,9 +146,8 @@ fn contextual_replacements_are_new_vocabulary_words_and_the_checkpoint_head_is_u
 
 #[test]
 fn the_second_run_hits_the_cache_and_bad_input_is_named() {
-    let f = common::fixture();
-    let dev = distiller::backend::device(None).unwrap();
-    let ctx = AugmentContext { workspace: &f.workspace, masked_lm_dir: &f.teacher, max_len: 16, device: &dev };
+    let setup = Setup::new();
+    let (f, ctx) = (&setup.f, setup.ctx());
     let rows = rows(false);
     let s = section(&[AugmentOp::Random, AugmentOp::Contextual], 0.5, 2, None);
     let mut log = Vec::new();

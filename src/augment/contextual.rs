@@ -21,7 +21,7 @@ use super::SentenceOp;
 use crate::data::{HostBatch, TextEncoder, plan_batches};
 use crate::error::{Error, Result};
 use crate::model::checkpoint::{CONFIG_FILE, WEIGHTS_FILE};
-use crate::model::{Bert, BertConfig, BertInput, SafetensorsWeights, load_pretrained, to_host};
+use crate::model::{Bert, BertConfig, BertInput, SafetensorsWeights, to_host};
 
 /// Nucleus mass and the most candidates considered per masked word.
 const TOP_P: f64 = 0.9;
@@ -90,13 +90,14 @@ impl MaskedLm {
     /// Loads the encoder (a task head is not needed) and the MLM head when the file has one.
     pub fn load(dir: &Path, max_len: usize, aug_p: f64, device: &Device) -> Result<Self> {
         let config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
-        let (model, _, _) = load_pretrained(dir, config.num_labels, 0, device)?;
+        // One read of the weights serves the encoder (a task head may be absent) and the MLM head.
+        let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE))?.allow_missing(&["pooler.", "classifier."], 0);
+        let model = Bert::build(&config, &mut weights, device)?;
         let encoder = TextEncoder::from_model_dir(dir, max_len)?;
         let mask_id = encoder.token_id("[MASK]").ok_or_else(|| Error::checkpoint(dir, "vocabulary has no [MASK] token, needed by contextual augmentation"))?;
         if !encoder.encode("[MASK]", None)?.ids.contains(&mask_id) {
             return Err(Error::checkpoint(dir, "the tokenizer does not read `[MASK]` as the mask token"));
         }
-        let weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE))?;
         let (d, v) = (config.hidden_size, config.vocab_size);
         let get = |name: &str, shape: &[usize]| -> Result<Option<Vec<f32>>> {
             match weights.get(name) {

@@ -53,10 +53,7 @@ pub struct Augmented {
 
 /// Mixes two 64-bit values into a well-spread seed (splitmix64 finaliser).
 pub fn mix_seed(a: u64, b: u64) -> u64 {
-    let mut z = a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B2_7B4D);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::model::dropout::mix64(a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B2_7B4D))
 }
 
 /// Content key of an augmented set.

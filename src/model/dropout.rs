@@ -16,12 +16,17 @@ thread_local! {
     static STREAM: Cell<u64> = const { Cell::new(0x853C_49E6_748F_EA9B) };
 }
 
-/// splitmix64: a well-mixed 64-bit hash of a counter.
-fn hash(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+/// splitmix64's output function: spreads every input bit over the whole word. Shared by the
+/// dropout stream and the augmentation seeds.
+pub(crate) fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// splitmix64: a well-mixed 64-bit hash of a counter.
+fn hash(x: u64) -> u64 {
+    mix64(x.wrapping_add(0x9E37_79B9_7F4A_7C15))
 }
 
 /// Restarts this thread's dropout stream.
