@@ -1,6 +1,6 @@
 //! The BERT encoder: outputs, masking, checkpoints, HF loading, tokenizer, MiniLM semantics.
 
-mod common;
+use crate::common;
 
 use burn::module::Module;
 use burn::tensor::Device;

@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests: fixture files and optional real data/teacher.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

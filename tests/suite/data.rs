@@ -1,6 +1,6 @@
 //! GLUE quirks, custom tasks and bad input, on fixtures written here and on ../shared/data.
 
-mod common;
+use crate::common;
 
 use distiller::Error;
 use distiller::data::{GlueTask, Label, Split, Task, load_glue_file, load_split, locate};

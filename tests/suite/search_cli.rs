@@ -1,7 +1,7 @@
 //! `distiller search` as a user runs it: killed mid-trial and restarted, it marks the dead trial
 //! FAIL, reuses completed trials and finishes; `trials`, `best`, `studies` print JSON for scripts.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -1,6 +1,6 @@
 //! The binary: one-line errors with non-zero exit on bad input, help text.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! real and new words, the MLM head is used when a checkpoint has one, the cache hits, bad input
 //! is named, and a distillation with a chain and mixup runs end to end.
 
-mod common;
+use crate::common;
 
 use distiller::Pipeline;
 use distiller::augment::{AugmentContext, MaskedLm, MlmHeadKind, SentenceOp, augment, make_copies};

@@ -2,13 +2,13 @@
 //! fixture data: every objective/mapping runs, the teacher cache hits and is reproducible,
 //! divergence is an error without a checkpoint.
 
-mod common;
+use crate::common;
 
 use distiller::Pipeline;
 use distiller::data::{GlueTask, HostBatch, Split, Task, TextEncoder, load_split};
 use distiller::distill::trainer::cache_spec;
 use distiller::distill::{DistillJob, TeacherCache, TeacherTargets, distill};
-use common::{Fixture, fixture};
+use crate::common::{Fixture, fixture};
 use distiller::model::{BertInput, load, to_host};
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! Fine-tuning: learns a learnable toy task, is reproducible for a seed, and the real-data
 //! teacher smoke run works end to end when MiniLM and GLUE are present.
 
-mod common;
+use crate::common;
 
 use distiller::data::{Example, GlueTask, Label, LabelKind, MetricKind, Task, TextEncoder};
 use distiller::model::BertConfig;

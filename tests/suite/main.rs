@@ -1,0 +1,14 @@
+//! The integration tests, linked into one binary: each file is a module, so the build links
+//! burn once instead of once per file (time and disk in CI).
+mod common;
+
+mod augment;
+mod cli;
+mod data;
+mod distill;
+mod losses;
+mod model;
+mod report;
+mod search;
+mod search_cli;
+mod train;
