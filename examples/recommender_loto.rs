@@ -8,9 +8,12 @@
 //! cargo run --example recommender_loto [-- --variants] [--plot DIR]
 //! ```
 //! `--plot DIR` draws the default model's predicted vs realised scores (predicted_vs_realised.png/svg).
+//! A last table measures the table's own noise: duplicate runs of one configuration against the
+//! spread between configurations, and how well a configuration's rank on the other tasks predicts
+//! its score here — what bounds any cross-task Spearman.
 
 use distiller::paper_trials;
-use distiller::recommend::{PastTask, Recommender, RecommenderConfig, load_task_features, most_popular, spearman};
+use distiller::recommend::{PastTask, Recommender, RecommenderConfig, load_task_features, most_popular, normalised_ranks, spearman};
 use distiller::search::space::Point;
 use std::path::Path;
 
@@ -28,9 +31,14 @@ fn main() {
     let trials: Vec<_> = trials.into_iter().filter(|t| t.teacher == "BERT_BASE" && t.student == "TinyBERT4").collect();
     let meta = load_task_features(&features).unwrap_or_else(|e| panic!("{e}"));
     let space = paper_trials::space_of(&trials, "paper");
-    let tasks: Vec<PastTask> = paper_trials::groups(&trials)
-        .into_iter()
-        .map(|((task, _, _), group)| PastTask { meta: meta.get(&task).cloned().unwrap_or_default(), name: task, results: paper_trials::mean_by_config(&group) })
+    let runs: Vec<(String, Vec<(Point, Vec<f64>)>)> = paper_trials::groups(&trials).into_iter().map(|((task, _, _), group)| (task, paper_trials::scores_by_config(&group))).collect();
+    let tasks: Vec<PastTask> = runs
+        .iter()
+        .map(|(task, configs)| PastTask {
+            meta: meta.get(task).cloned().unwrap_or_default(),
+            name: task.clone(),
+            results: configs.iter().map(|(p, scores)| (p.clone(), mean(scores))).collect(),
+        })
         .collect();
 
     let mut configs = vec![("kernel regression, all tasks equal (default)", RecommenderConfig::default())];
@@ -102,4 +110,56 @@ fn main() {
     for (name, ratios, rhos, _) in &model_tables {
         summary(name, ratios, rhos);
     }
+    println!();
+    noise_table(&runs, &tasks);
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+fn sample_variance(v: &[f64]) -> f64 {
+    let m = mean(v);
+    v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64
+}
+
+/// Per task: pooled variance of duplicate runs (same configuration, same task) against the
+/// variance between configuration means — reliability = 1 − within / between, the share of the
+/// spread that is signal — and the Spearman of "this configuration's mean normalised rank on the
+/// other tasks" against its score here, i.e. exact-configuration transfer.
+fn noise_table(runs: &[(String, Vec<(Point, Vec<f64>)>)], tasks: &[PastTask]) {
+    let ranks: Vec<Vec<f64>> = tasks.iter().map(|t| normalised_ranks(&t.results)).collect();
+    println!("| task | configs | run ≥ 2× | duplicate-run sd | between-config sd | reliability | exact-config transfer Spearman (configs) |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut transfer = Vec::new();
+    for ((name, configs), task) in runs.iter().zip(tasks) {
+        let repeated: Vec<&Vec<f64>> = configs.iter().map(|(_, s)| s).filter(|s| s.len() > 1).collect();
+        let within = if repeated.is_empty() { f64::NAN } else { mean(&repeated.iter().map(|s| sample_variance(s)).collect::<Vec<_>>()) };
+        let between = sample_variance(&task.results.iter().map(|(_, s)| *s).collect::<Vec<_>>());
+        let (mut predicted, mut realised) = (Vec::new(), Vec::new());
+        for (point, score) in &task.results {
+            let elsewhere: Vec<f64> = tasks
+                .iter()
+                .zip(&ranks)
+                .filter(|(other, _)| other.name != task.name)
+                .filter_map(|(other, r)| other.results.iter().position(|(p, _)| p == point).map(|i| r[i]))
+                .collect();
+            if !elsewhere.is_empty() {
+                predicted.push(mean(&elsewhere));
+                realised.push(*score);
+            }
+        }
+        let rho = spearman(&predicted, &realised);
+        transfer.push(rho);
+        println!(
+            "| {name} | {} | {} | {:.4} | {:.4} | {:.2} | {rho:.2} ({}) |",
+            configs.len(),
+            repeated.len(),
+            within.sqrt(),
+            between.sqrt(),
+            1.0 - within / between,
+            predicted.len()
+        );
+    }
+    println!("| mean | | | | | | {:.3} |", mean(&transfer));
 }

@@ -226,18 +226,21 @@ pub fn space_of(trials: &[PaperTrial], name: &str) -> Space {
 /// Distinct configurations of `trials` with their mean score (duplicate runs averaged), in first-
 /// seen order.
 pub fn mean_by_config(trials: &[PaperTrial]) -> Vec<(Point, f64)> {
-    let mut configs: Vec<(Point, f64, usize)> = Vec::new();
+    scores_by_config(trials).into_iter().map(|(p, scores)| (p, scores.iter().sum::<f64>() / scores.len() as f64)).collect()
+}
+
+/// Distinct configurations of `trials` with every run's score, in first-seen order: duplicate
+/// runs measure the table's run-to-run noise.
+pub fn scores_by_config(trials: &[PaperTrial]) -> Vec<(Point, Vec<f64>)> {
+    let mut configs: Vec<(Point, Vec<f64>)> = Vec::new();
     for t in trials {
         let point = t.point();
-        match configs.iter_mut().find(|(p, _, _)| *p == point) {
-            Some((_, sum, n)) => {
-                *sum += t.score;
-                *n += 1;
-            }
-            None => configs.push((point, t.score, 1)),
+        match configs.iter_mut().find(|(p, _)| *p == point) {
+            Some((_, scores)) => scores.push(t.score),
+            None => configs.push((point, vec![t.score])),
         }
     }
-    configs.into_iter().map(|(p, sum, n)| (p, sum / n as f64)).collect()
+    configs
 }
 
 /// Trials grouped by (task, teacher, student), largest group first.
