@@ -1,5 +1,6 @@
 """SST-2 distillation table (README): the same student trained (a) on labels only, (b) with CE-KD,
-(c) with KD + hidden_mse (skip), (d) with KD + MI-α 0.9 (skip); dev accuracy and wall time each.
+(c) with KD + hidden_mse (skip), (d) with KD + MI-α 0.9 (skip), (e) with KD on randomly augmented
+rows + mixup; dev accuracy and wall time each.
 
 Needs a teacher: `distiller teacher --task sst2` (in the workspace). Run from the repo root:
     cargo build && python3 benches/kd_table.py [--rows 3000] [--epochs 3] [--students 4x384,4x312]
@@ -17,6 +18,8 @@ ROWS = {
     "(b) CE-KD": '[kd]\nloss = "ce"\n',
     "(c) KD + hidden_mse skip": '[kd]\nloss = "ce"\n[intermediate]\nobjective = "hidden_mse"\nmapping = "skip"\n',
     "(d) KD + MI-α 0.9 skip": '[kd]\nloss = "ce"\n[intermediate]\nobjective = "mi"\nalpha = 0.9\nmapping = "skip"\n',
+    # the augmentation table's best chain (README), on top of (b)
+    "(e) KD + random aug + mixup": '[kd]\nloss = "ce"\n[augment]\nchain = ["random"]\naug_p = 0.3\nmixup = true\n',
 }
 
 

@@ -16,7 +16,7 @@
 
 use distiller::paper_trials::{self, PaperTrial};
 use distiller::recommend::{PastTask, Recommender, RecommenderConfig};
-use distiller::search::bo::{BoConfig, BoSampler, Encoding, InitialDesign};
+use distiller::search::bo::{Acquisition, BoConfig, BoSampler, Encoding, InitialDesign};
 use distiller::search::sampler::{GridSampler, RandomSampler, Sampler};
 use distiller::search::space::Point;
 use distiller::search::tabular::{Replay, replay};
@@ -31,11 +31,12 @@ struct Args {
     variants: bool,
     warm_start: bool,
     warm_k: usize,
+    sigma_weight: f64,
     only: Option<Vec<String>>,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false, warm_start: false, warm_k: 5, only: None };
+    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false, warm_start: false, warm_k: 5, sigma_weight: 1.0, only: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -48,6 +49,7 @@ fn parse_args() -> Args {
             "--warm-start" => args.warm_start = true,
             "--samplers" => args.only = Some(value().split(',').map(str::to_string).collect()),
             "--warm-k" => args.warm_k = value().parse().expect("--warm-k N"),
+            "--sigma-weight" => args.sigma_weight = value().parse().expect("--sigma-weight W"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -110,6 +112,12 @@ fn main() {
     if args.warm_start {
         samplers.push(("bo+warm-start".into(), Box::new(move |s, ranked| Box::new(BoSampler::new(s).warm_started(top(ranked))))));
         samplers.push(("bo+warm+prior".into(), Box::new(move |s, ranked| Box::new(BoSampler::new(s).warm_started(top(ranked)).with_prior(ranked.to_vec())))));
+        let thompson = BoConfig { acquisition: Acquisition::Thompson, sigma_weight: args.sigma_weight, ..BoConfig::default() };
+        samplers.push(("bo:thompson+warm-start".into(), Box::new(move |s, ranked| Box::new(BoSampler::with_config(s, thompson).warm_started(top(ranked))))));
+        samplers.push((
+            "bo:thompson+warm+prior".into(),
+            Box::new(move |s, ranked| Box::new(BoSampler::with_config(s, thompson).warm_started(top(ranked)).with_prior(ranked.to_vec()))),
+        ));
     }
     if let Some(only) = &args.only {
         samplers.retain(|(name, _)| name == "random" || only.contains(name));
@@ -127,6 +135,7 @@ fn main() {
             ("bo:nugget1e-6", BoConfig { nugget: 1e-6, ..base }),
             ("bo:nugget1e-1", BoConfig { nugget: 1e-1, ..base }),
             ("bo:explore2", BoConfig { sigma_weight: 2.0, ..base }),
+            ("bo:thompson", BoConfig { acquisition: Acquisition::Thompson, ..base }),
         ];
         for (name, config) in variants {
             samplers.push((name.into(), Box::new(move |s, _| Box::new(BoSampler::with_config(s, config)))));

@@ -122,6 +122,16 @@ pub enum InitialDesign {
     Maximin,
 }
 
+/// How the surrogate's prediction picks the next point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquisition {
+    /// Expected improvement over the best score so far.
+    ExpectedImprovement,
+    /// Thompson sampling from the per-point predictive marginals: each untried point draws
+    /// mean + σ·z, the highest draw runs. Randomised, so near-ties are spread over seeds.
+    Thompson,
+}
+
 /// The BO sampler's settings; [`Default`] is the variant the tabular benchmark chose (README).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BoConfig {
@@ -133,13 +143,14 @@ pub struct BoConfig {
     pub pool: bool,
     /// Noise added to the GP's diagonal (targets standardised), for runs that differ by noise.
     pub nugget: f64,
-    /// Exploration weight on the predictive standard deviation in EI.
+    /// Exploration weight on the predictive standard deviation (EI and Thompson draws).
     pub sigma_weight: f64,
+    pub acquisition: Acquisition,
 }
 
 impl Default for BoConfig {
     fn default() -> Self {
-        Self { initial: 5, design: InitialDesign::Random, encoding: Encoding::Conditional, pool: true, nugget: 1e-2, sigma_weight: 1.0 }
+        Self { initial: 5, design: InitialDesign::Random, encoding: Encoding::Conditional, pool: true, nugget: 1e-2, sigma_weight: 1.0, acquisition: Acquisition::ExpectedImprovement }
     }
 }
 
@@ -337,7 +348,11 @@ impl BoSampler {
             let (pdf, cdf) = normal_pdf_cdf(z);
             (mu[i] - best) * cdf + sigma * pdf
         };
-        let scores: Vec<f64> = (0..untried.len()).map(ei).collect();
+        let thompson = |i: usize| mu[i] + self.config.sigma_weight * var[i].max(0.0).sqrt() * rng.sample::<f64, _>(rand_distr::StandardNormal);
+        let scores: Vec<f64> = match self.config.acquisition {
+            Acquisition::ExpectedImprovement => (0..untried.len()).map(ei).collect(),
+            Acquisition::Thompson => (0..untried.len()).map(thompson).collect(),
+        };
         let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if !top.is_finite() {
             return Err(Error::Config("bo sampler: the surrogate gave no finite expected improvement".into()));

@@ -25,6 +25,15 @@ fn unknown_task_is_one_line() {
 }
 
 #[test]
+fn bad_search_flags_are_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, _, err) = distiller(&["search", "--task", "sst2", "--acquisition", "ucb"], tmp.path());
+    assert!(one_line_error(code, &err).contains("--acquisition: unknown `ucb`"), "{err}");
+    let (code, _, err) = distiller(&["search", "--task", "sst2", "--sampler", "random", "--acquisition", "ei"], tmp.path());
+    assert!(one_line_error(code, &err).contains("--acquisition needs --sampler bo"), "{err}");
+}
+
+#[test]
 fn missing_data_says_where_it_looked() {
     let tmp = tempfile::tempdir().unwrap();
     let empty = tmp.path().join("empty");
