@@ -6,12 +6,13 @@
 //! random/bo (trials to the best).
 //!
 //! ```text
-//! cargo run --example tabular_benchmark -- [--seeds 50] [--min-trials 40] [--groups 10] [--variants] [--warm-start [--warm-k 5]] [--samplers bo,grid,...]
+//! cargo run --example tabular_benchmark -- [--seeds 50] [--min-trials 40] [--groups 10] [--variants] [--warm-start [--warm-k 5] [--sigma-weight 1]] [--samplers bo,grid,...]
 //! ```
 //! `--variants` also runs the BO variants the README compares; `--warm-start` adds BO whose
 //! initial design is the recommender's top 5 (`--warm-k N`), the recommender trained on every group of the
 //! table except those of the held-out group's task (leave-one-task-out), and `bo+warm+prior`,
-//! which also uses the recommender's predictions as the GP's trend. `--samplers` keeps only
+//! which also uses the recommender's predictions as the GP's trend, and the same two with
+//! Thompson sampling instead of EI (`bo:thompson+…`, σ weighted by `--sigma-weight`). `--samplers` keeps only
 //! the named samplers (random always runs: it is the reference).
 
 use distiller::paper_trials::{self, PaperTrial};
@@ -135,7 +136,6 @@ fn main() {
             ("bo:nugget1e-6", BoConfig { nugget: 1e-6, ..base }),
             ("bo:nugget1e-1", BoConfig { nugget: 1e-1, ..base }),
             ("bo:explore2", BoConfig { sigma_weight: 2.0, ..base }),
-            ("bo:thompson", BoConfig { acquisition: Acquisition::Thompson, ..base }),
         ];
         for (name, config) in variants {
             samplers.push((name.into(), Box::new(move |s, _| Box::new(BoSampler::with_config(s, config)))));
