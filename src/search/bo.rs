@@ -145,6 +145,7 @@ pub struct BoConfig {
     pub nugget: f64,
     /// Exploration weight on the predictive standard deviation (EI and Thompson draws).
     pub sigma_weight: f64,
+    /// Finite spaces only: EI for the best expected next step, Thompson to spread trials over near-ties.
     pub acquisition: Acquisition,
 }
 
@@ -355,7 +356,7 @@ impl BoSampler {
         };
         let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if !top.is_finite() {
-            return Err(Error::Config("bo sampler: the surrogate gave no finite expected improvement".into()));
+            return Err(Error::Config("bo sampler: the surrogate gave no finite acquisition score".into()));
         }
         // Ties (e.g. all EI zero) are broken at random so a seed matters.
         let ties: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] >= top - 1e-15).collect();
