@@ -10,7 +10,7 @@ use burn::optim::GradientsParams;
 use distiller::Pipeline;
 use distiller::data::{GlueTask, HostBatch, Label, Split, Task, TextEncoder, load_split, plan_batches};
 use distiller::distill::{Adaptor, DistillHeads, Learner, TeacherTargets, build_student, distillation_loss};
-use distiller::train::{adamw, evaluate};
+use distiller::train::{AdamW, evaluate};
 
 fn main() -> distiller::Result<()> {
     distiller::backend::tune_host_allocator();
@@ -49,7 +49,7 @@ fn main() -> distiller::Result<()> {
     // 3. Your loop: teacher forward (no cache here), student forward, the pipeline's loss.
     let ad = device.clone().autodiff();
     let mut learner = Learner { student, heads }.fork(&ad).train();
-    let mut optim = adamw(0.1, Some(1.0));
+    let mut optim = AdamW::new(0.1, Some(1.0), &device);
     let teacher_model = teacher.model.valid();
     let layers: Vec<usize> = (0..=teacher.config.num_hidden_layers).collect();
     for (step, indices) in plan_batches(&train_enc, 16, Some(0)).into_iter().enumerate() {

@@ -16,7 +16,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use distiller::data::{Encoded, HostBatch, Label, LabelKind};
 use distiller::distill::kd::kd_ce;
 use distiller::model::{BertConfig, BertInput};
-use distiller::train::{adamw, task_loss};
+use distiller::train::{AdamW, task_loss};
 use std::time::Instant;
 
 const VOCAB: usize = 30522;
@@ -74,7 +74,7 @@ fn forward(device: &Device, layers: usize, hidden: usize, shape: Shape) -> f64 {
 fn train_step(device: &Device, layers: usize, hidden: usize, shape: Shape, kd: bool) -> f64 {
     let ad = device.clone().autodiff();
     let mut model = Some(config(layers, hidden).init(0, &ad).train());
-    let mut optim = adamw(0.1, Some(1.0));
+    let mut optim = AdamW::new(0.1, Some(1.0), device);
     let host = batch(shape);
     let gold = vec![Label::Class(1); shape.batch];
     let kind = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };

@@ -38,6 +38,22 @@ pub fn device(name: Option<&str>) -> Result<Device> {
     }
 }
 
+/// Whether tensors on `device` live in host memory: there, work that burn would split into many
+/// tensor ops (dropout masks, the optimiser step) is cheaper done in one pass over host slices.
+pub fn host_memory(device: &Device) -> bool {
+    let plain = device.clone().inner();
+    #[cfg(feature = "flex")]
+    if plain == Device::flex() {
+        return true;
+    }
+    #[cfg(feature = "ndarray")]
+    if plain == Device::ndarray() {
+        return true;
+    }
+    let _ = plain;
+    false
+}
+
 /// Tunes glibc's allocator for training on the host: tensors of up to 32 MiB come from the heap
 /// (not a fresh `mmap` each time) and freed memory is kept for reuse instead of being trimmed, so
 /// a training step stops paying page faults and page zeroing for every activation it allocates

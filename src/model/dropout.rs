@@ -8,7 +8,7 @@
 //! seed), so a run is reproducible even while other runs train on other threads.
 
 use burn::nn::Dropout;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use rayon::prelude::*;
 use std::cell::Cell;
 
@@ -42,21 +42,6 @@ fn next_key() -> u64 {
     })
 }
 
-/// Whether tensors on `device` live in host memory (a mask built on the host costs no copy).
-fn host_memory(device: &Device) -> bool {
-    let plain = device.clone().inner();
-    #[cfg(feature = "flex")]
-    if plain == Device::flex() {
-        return true;
-    }
-    #[cfg(feature = "ndarray")]
-    if plain == Device::ndarray() {
-        return true;
-    }
-    let _ = plain;
-    false
-}
-
 /// `n` values, each `scale` with probability `keep` and 0 otherwise, from stream key `key`.
 pub fn mask(n: usize, keep: f64, key: u64) -> Vec<f32> {
     const CHUNK: usize = 1 << 14;
@@ -77,7 +62,7 @@ pub fn mask(n: usize, keep: f64, key: u64) -> Vec<f32> {
 /// Applies `layer` to `x`: identity unless training on an autodiff device with `prob > 0`.
 pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
-    if !host_memory(&device) {
+    if !crate::backend::host_memory(&device) {
         return layer.forward(x);
     }
     if !layer.training.is_enabled() || !device.is_autodiff() || layer.prob == 0.0 {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 use super::eval::{evaluate, task_loss};
-use super::optim::{LinearSchedule, adamw};
+use super::optim::{AdamW, LinearSchedule};
 use super::progress::Progress;
 use crate::data::{Encoded, HostBatch, Label, LabelKind, MetricKind, Metrics, plan_batches};
 use crate::error::{Error, Result};
@@ -68,7 +68,7 @@ pub fn run_epochs<M: Module>(
     train_device.seed(config.seed);
     crate::model::dropout::seed(config.seed);
     let mut model = model.fork(&train_device).train();
-    let mut optim = adamw(config.weight_decay, config.max_grad_norm);
+    let mut optim = AdamW::new(config.weight_decay, config.max_grad_norm, device);
     let steps_per_epoch = encoded.len().div_ceil(config.batch_size.max(1));
     let schedule = LinearSchedule::new(config.lr, steps_per_epoch * config.epochs, config.warmup_ratio);
     let mut reports = Vec::new();

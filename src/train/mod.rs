@@ -8,5 +8,5 @@ pub mod progress;
 
 pub use eval::{evaluate, predict_logits, predictions, task_loss};
 pub use finetune::{EncodedSplit, EpochReport, FineTuneConfig, fine_tune, run_epochs};
-pub use optim::{LinearSchedule, adamw};
+pub use optim::{AdamW, HostAdamW, LinearSchedule};
 pub use progress::Progress;

@@ -1,16 +1,137 @@
 //! The paper's optimiser: AdamW (eps 1e-8), no weight decay on biases and LayerNorm, gradient
 //! clipping, and a linear warm-up then linear decay of the learning rate.
 
-use burn::module::ParamGroup;
-use burn::optim::{AdamWConfig, ModuleOptimizer};
-use burn::grad_clipping::GradientClippingConfig;
+use std::collections::HashMap;
 
-/// AdamW with decay on weight matrices only. Clipping is burn's per-parameter norm clip.
-pub fn adamw(weight_decay: f32, max_grad_norm: Option<f32>) -> ModuleOptimizer {
-    let clip = max_grad_norm.map(GradientClippingConfig::Norm);
-    let decayed = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(weight_decay).with_grad_clipping(clip.clone());
-    let undecayed = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(0.0);
-    decayed.init().with_group(ParamGroup::from_any_predicates(vec!["bias", "beta", "gamma", "norm"]), undecayed.build(), clip.map(|c| c.init()))
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::{Module, ModuleMapper, Param, ParamGroup, ParamId};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
+
+/// Parameters whose path contains one of these get no weight decay (biases and LayerNorm).
+const UNDECAYED: [&str; 4] = ["bias", "beta", "gamma", "norm"];
+const BETA_1: f32 = 0.9;
+const BETA_2: f32 = 0.999;
+const EPSILON: f32 = 1e-8;
+
+/// AdamW (β 0.9/0.999, ε 1e-8) with decay on weight matrices only and burn's per-parameter
+/// gradient-norm clip. On host-memory backends the update runs in one fused, parallel pass over
+/// each parameter ([`HostAdamW`]): burn's AdamW is a dozen single-threaded tensor ops per
+/// parameter and took a third of a student's training step on flex (README "Performance").
+/// Elsewhere (libtorch, GPU) burn's optimiser runs where the tensors live.
+pub enum AdamW {
+    Host(HostAdamW),
+    Burn(Box<ModuleOptimizer>),
+}
+
+impl AdamW {
+    /// The fused host update when `device` keeps tensors in host memory, else burn's.
+    pub fn new(weight_decay: f32, max_grad_norm: Option<f32>, device: &Device) -> Self {
+        if crate::backend::host_memory(device) { Self::Host(HostAdamW::new(weight_decay, max_grad_norm)) } else { Self::burn(weight_decay, max_grad_norm) }
+    }
+
+    /// burn's AdamW with the same settings (any backend).
+    pub fn burn(weight_decay: f32, max_grad_norm: Option<f32>) -> Self {
+        let clip = max_grad_norm.map(GradientClippingConfig::Norm);
+        let config = |decay: f32| AdamWConfig::new().with_beta_1(BETA_1).with_beta_2(BETA_2).with_epsilon(EPSILON).with_weight_decay(decay);
+        let optim = config(weight_decay).with_grad_clipping(clip.clone()).init().with_group(ParamGroup::from_any_predicates(UNDECAYED.to_vec()), config(0.0).build(), clip.map(|c| c.init()));
+        Self::Burn(Box::new(optim))
+    }
+
+    /// One update of every parameter that has a gradient in `grads`.
+    pub fn step<M: Module>(&mut self, lr: f64, model: M, grads: GradientsParams) -> M {
+        match self {
+            Self::Host(host) => model.map(&mut HostStep { optim: host, grads, lr, path: Vec::new() }),
+            Self::Burn(optim) => optim.step(lr, model, grads),
+        }
+    }
+}
+
+/// AdamW over host copies of the parameters, with the moments kept as host vectors.
+pub struct HostAdamW {
+    weight_decay: f32,
+    max_grad_norm: Option<f32>,
+    moments: HashMap<ParamId, Moments>,
+}
+
+struct Moments {
+    first: Vec<f32>,
+    second: Vec<f32>,
+    steps: i32,
+}
+
+/// Elements per parallel task: large enough that a task outweighs its scheduling.
+const CHUNK: usize = 1 << 15;
+
+impl HostAdamW {
+    pub fn new(weight_decay: f32, max_grad_norm: Option<f32>) -> Self {
+        Self { weight_decay, max_grad_norm, moments: HashMap::new() }
+    }
+
+    /// Updates `values` in place from `grad`, exactly as burn's clip + AdamW step would.
+    fn update(&mut self, id: ParamId, values: &mut [f32], grad: &[f32], lr: f64, weight_decay: f32) {
+        let moments = self.moments.entry(id).or_insert_with(|| Moments { first: vec![0.0; values.len()], second: vec![0.0; values.len()], steps: 0 });
+        moments.steps += 1;
+        let clip = match self.max_grad_norm {
+            Some(max) => {
+                let squares: Vec<f64> = grad.par_chunks(CHUNK).map(|c| c.iter().map(|&g| (g as f64) * (g as f64)).sum()).collect();
+                let norm = squares.iter().sum::<f64>().sqrt() as f32;
+                (max / (norm + f32::MIN_POSITIVE)).min(1.0)
+            }
+            None => 1.0,
+        };
+        let (correct_1, correct_2) = (1.0 - BETA_1.powi(moments.steps), 1.0 - BETA_2.powi(moments.steps));
+        let shrink = (1.0 - lr * weight_decay as f64) as f32;
+        let lr = lr as f32;
+        values
+            .par_chunks_mut(CHUNK)
+            .zip(grad.par_chunks(CHUNK))
+            .zip(moments.first.par_chunks_mut(CHUNK))
+            .zip(moments.second.par_chunks_mut(CHUNK))
+            .for_each(|(((p, g), m), v)| {
+                for i in 0..p.len() {
+                    let g = g[i] * clip;
+                    m[i] = BETA_1 * m[i] + (1.0 - BETA_1) * g;
+                    v[i] = BETA_2 * v[i] + (1.0 - BETA_2) * g * g;
+                    let delta = (m[i] / correct_1) / ((v[i] / correct_2).sqrt() + EPSILON);
+                    p[i] = p[i] * shrink - lr * delta;
+                }
+            });
+    }
+}
+
+/// Walks a module, replacing each parameter that has a gradient by its updated value.
+struct HostStep<'a> {
+    optim: &'a mut HostAdamW,
+    grads: GradientsParams,
+    lr: f64,
+    path: Vec<String>,
+}
+
+impl ModuleMapper for HostStep<'_> {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let Some(grad) = self.grads.remove::<D>(id) else {
+            return Param::from_mapped_value(id, tensor, mapper);
+        };
+        let path = self.path.join(".");
+        let decay = if UNDECAYED.iter().any(|p| path.contains(p)) { 0.0 } else { self.optim.weight_decay };
+        let (device, shape, require_grad) = (tensor.device(), tensor.shape(), tensor.is_require_grad());
+        let mut values: Vec<f32> = crate::model::to_host(tensor);
+        let grad: Vec<f32> = crate::model::to_host(grad);
+        self.optim.update(id, &mut values, &grad, self.lr, decay);
+        let updated = Tensor::from_data(TensorData::new(values, shape), &device);
+        Param::from_mapped_value(id, if require_grad { updated.require_grad() } else { updated }, mapper)
+    }
 }
 
 /// Linear warm-up over the first `warmup` steps, then linear decay to 0 at `total`.
