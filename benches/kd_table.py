@@ -70,14 +70,17 @@ def main():
         body = ROWS[args.cache_row] + student_section(args.students.split(",")[0]) + train
         cold_ws = tempfile.mkdtemp()
         os.symlink(os.path.abspath(os.path.join(args.workspace, "teachers")), os.path.join(cold_ws, "teachers"))
-        live = run(args.binary, cold_ws, body, ["--no-cache"])
+        # Cold: a fresh workspace, nothing cached (augmentation and teacher outputs are built).
+        # Warm: the same run again. No cache: the teacher runs on every batch (augmented rows
+        # come from the augmentation cache, as the paper's code reads its augmented files).
         cold = run(args.binary, cold_ws, body)
         warm = run(args.binary, cold_ws, body)
+        live = run(args.binary, cold_ws, body, ["--no-cache"])
         print(f"{args.cache_row}, student {args.students.split(',')[0]}:")
-        print("| teacher outputs | wall time (s) | dev accuracy | speed-up vs no cache |")
+        print("| teacher outputs | wall time (s) | dev accuracy | warm speed-up |")
         print("|---|---:|---:|---:|")
-        for name, o in [("no cache (teacher every batch)", live), ("cold cache (built in this run)", cold), ("warm cache", warm)]:
-            print(f"| {name} | {o['wall_seconds']:.0f} | {100 * o['dev'][0][1]:.2f} | {live['wall_seconds'] / o['wall_seconds']:.2f}x |")
+        for name, o in [("cold cache (nothing cached: built in this run)", cold), ("warm cache", warm), ("no cache (teacher every batch)", live)]:
+            print(f"| {name} | {o['wall_seconds']:.0f} | {100 * o['dev'][0][1]:.2f} | {o['wall_seconds'] / warm['wall_seconds']:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -185,8 +185,7 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     let heads = DistillHeads::new(pipeline, student_config.hidden_size, student_config.num_hidden_layers, th, device);
     let learner = Learner { student, heads };
     let need_attention = pipeline.intermediate.objective != Objective::None && pipeline.intermediate.feature == Feature::Attention;
-    let mut step = 0u64;
-    let mut batch_loss = |learner: &Learner, batch: &crate::data::HostBatch, device: &Device| {
+    let batch_loss = |learner: &Learner, batch: &crate::data::HostBatch, draw: u64, device: &Device| {
         let input = crate::model::BertInput::from_host(batch, device);
         let embedded = learner.student.embed(&input);
         let out = learner.student.encode(embedded.clone(), input.mask.clone(), need_attention);
@@ -194,23 +193,22 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
         let gold = gold_labels(&batch.indices, &train.labels, originals, &targets.logits, &kind);
         let mut loss = distillation_loss(pipeline, &learner.heads, &out, &targets, &gold, &kind);
         if pipeline.augment.mixup {
-            let mixup = Mixup::draw(pipeline.train.seed, step, batch.rows);
+            let mixup = Mixup::draw(pipeline.train.seed, draw, batch.rows);
             let mixed = learner.student.encode(mixup.mix(embedded), mixup.mask(input.mask), false);
             loss = loss + mixup_loss(pipeline, &mixup, mixed.logits, targets.logits, &gold, &kind);
         }
-        step += 1;
         loss
     };
     let metric = job.task.metric();
     let pad = encoder.pad_id();
     let mut eval = |learner: &Learner| evaluate(&learner.student, &dev.encoded, &dev.labels, &kind, metric, pad, device);
     let t = &pipeline.train;
-    let config = FineTuneConfig { epochs: t.epochs, batch_size: t.batch_size, lr: t.lr, weight_decay: t.weight_decay, warmup_ratio: t.warmup_ratio, max_grad_norm: Some(1.0), seed: t.seed };
+    let config = FineTuneConfig { epochs: t.epochs, batch_size: t.batch_size, lr: t.lr, weight_decay: t.weight_decay, warmup_ratio: t.warmup_ratio, max_grad_norm: Some(1.0), seed: t.seed, split_batches: pipeline.intermediate.objective != Objective::Mi };
     let mut on_epoch = |r: &EpochReport, _: &Learner| {
         log(&format!("epoch {}: loss {:.4}, dev {}, {:.1} samples/s", r.epoch, r.mean_loss, r.dev, r.samples_per_sec));
         Ok(())
     };
-    let (learner, epochs) = run_epochs(learner, &train.encoded, pad, &config, device, &mut batch_loss, &mut eval, &mut on_epoch)?;
+    let (learner, epochs) = run_epochs(learner, &train.encoded, pad, &config, device, &batch_loss, &mut eval, &mut on_epoch)?;
     let dev_metrics = epochs.last().expect("at least one epoch").dev.clone();
     let student_dir = job.out_dir.clone().unwrap_or_else(|| job.workspace.join("runs").join(format!("{}-{}", job.task.name(), pipeline.digest())));
     let meta = CheckpointMeta {

@@ -1,7 +1,7 @@
 //! Supervised fine-tuning (how a teacher is made): epochs of shuffled, length-bucketed batches,
 //! AdamW with warm-up/decay, evaluation after each epoch, a progress bar.
 
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -24,11 +24,16 @@ pub struct FineTuneConfig {
     pub warmup_ratio: f64,
     pub max_grad_norm: Option<f32>,
     pub seed: u64,
+    /// Whether a batch may be split in two halves trained side by side on host backends (each
+    /// half's loss weighted by its rows, the gradients summed): only when no loss term couples
+    /// the rows of a batch (MI-α's critic contrasts each row with the others).
+    #[serde(default)]
+    pub split_batches: bool,
 }
 
 impl Default for FineTuneConfig {
     fn default() -> Self {
-        Self { epochs: 3, batch_size: 32, lr: 5e-5, weight_decay: 0.1, warmup_ratio: 0.1, max_grad_norm: Some(1.0), seed: 42 }
+        Self { epochs: 3, batch_size: 32, lr: 5e-5, weight_decay: 0.1, warmup_ratio: 0.1, max_grad_norm: Some(1.0), seed: 42, split_batches: true }
     }
 }
 
@@ -50,17 +55,21 @@ pub struct EpochReport {
     pub seconds: f64,
 }
 
+/// The loss of one batch (or half batch): `draw` is unique per call within a run, for any
+/// randomness the loss draws (e.g. mixup partners).
+pub type BatchLoss<'a, M> = dyn Fn(&M, &HostBatch, u64, &Device) -> Tensor<1> + Sync + 'a;
+
 /// The epoch loop shared by fine-tuning and distillation: shuffled length-bucketed batches,
 /// AdamW with warm-up/decay, `batch_loss` per step, `evaluate` and `on_epoch` after each epoch.
 /// `model` is moved to the autodiff device; the trained model is returned.
 #[allow(clippy::too_many_arguments)]
-pub fn run_epochs<M: Module>(
+pub fn run_epochs<M: Module + Sync>(
     model: M,
     encoded: &[Encoded],
     pad_id: u32,
     config: &FineTuneConfig,
     device: &Device,
-    batch_loss: &mut dyn FnMut(&M, &HostBatch, &Device) -> Tensor<1>,
+    batch_loss: &BatchLoss<M>,
     evaluate: &mut dyn FnMut(&M) -> Metrics,
     on_epoch: &mut dyn FnMut(&EpochReport, &M) -> Result<()>,
 ) -> Result<(M, Vec<EpochReport>)> {
@@ -72,26 +81,44 @@ pub fn run_epochs<M: Module>(
     let steps_per_epoch = encoded.len().div_ceil(config.batch_size.max(1));
     let schedule = LinearSchedule::new(config.lr, steps_per_epoch * config.epochs, config.warmup_ratio);
     let mut reports = Vec::new();
-    let mut step = 0;
+    let mut step = 0u64;
+    // Both cores on host backends: flex runs most ops other than matmul on one thread.
+    let halves = config.split_batches && crate::backend::host_memory(device) && rayon::current_num_threads() > 1;
     for epoch in 1..=config.epochs {
         let started = Instant::now();
         let plan = plan_batches(encoded, config.batch_size, Some(config.seed.wrapping_add(epoch as u64)));
         let mut progress = Progress::new(encoded.len() as u64, &format!("epoch {epoch}/{}", config.epochs));
         let (mut loss_sum, mut loss_n) = (0.0, 0usize);
         for indices in plan {
-            let batch = HostBatch::pad(encoded, &indices, pad_id);
-            let loss = batch_loss(&model, &batch, &train_device);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let value: f32 = loss.into_scalar();
+            let (value, grads) = if halves && indices.len() > 1 {
+                let (first, second) = indices.split_at(indices.len() / 2);
+                let half = |rows: &[usize], part: u64| {
+                    // Each half gets its own dropout stream and parameter leaves (so its own
+                    // autodiff graph, which the other thread does not lock).
+                    crate::model::dropout::seed(config.seed ^ (2 * step + part).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                    let local = model.clone().map(&mut FreshLeaves);
+                    let batch = HostBatch::pad(encoded, rows, pad_id);
+                    let loss = batch_loss(&local, &batch, 2 * step + part, &train_device).mul_scalar(rows.len() as f64 / indices.len() as f64);
+                    let grads = GradientsParams::from_grads(loss.backward(), &local);
+                    (loss.into_scalar::<f32>(), grads)
+                };
+                let ((a, grads_a), (b, grads_b)) = rayon::join(|| half(first, 0), || half(second, 1));
+                (a + b, vec![grads_a, grads_b])
+            } else {
+                let batch = HostBatch::pad(encoded, &indices, pad_id);
+                let loss = batch_loss(&model, &batch, step, &train_device);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                (loss.into_scalar::<f32>(), vec![grads])
+            };
             if !value.is_finite() {
                 progress.finish();
                 return Err(Error::Diverged(format!("loss is {value} at epoch {epoch}, step {step}")));
             }
-            model = optim.step(schedule.at(step), model, grads);
+            model = optim.step_sum(schedule.at(step as usize), model, grads);
             step += 1;
             loss_sum += value as f64;
             loss_n += 1;
-            progress.advance(batch.rows as u64, loss_sum / loss_n as f64);
+            progress.advance(indices.len() as u64, loss_sum / loss_n as f64);
         }
         progress.finish();
         let train_seconds = started.elapsed().as_secs_f64();
@@ -109,6 +136,15 @@ pub fn run_epochs<M: Module>(
     Ok((model, reports))
 }
 
+/// Replaces every trainable parameter by a new autodiff leaf over the same values (same id).
+struct FreshLeaves;
+
+impl ModuleMapper for FreshLeaves {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| if t.is_require_grad() { t.detach().require_grad() } else { t })
+    }
+}
+
 /// Fine-tunes `model` on gold labels and calls `on_epoch` after each epoch's evaluation, e.g. to
 /// save the best checkpoint.
 #[allow(clippy::too_many_arguments)]
@@ -123,11 +159,11 @@ pub fn fine_tune(
     device: &Device,
     on_epoch: &mut dyn FnMut(&EpochReport, &Bert) -> Result<()>,
 ) -> Result<Vec<EpochReport>> {
-    let mut batch_loss = |model: &Bert, batch: &HostBatch, device: &Device| {
+    let batch_loss = |model: &Bert, batch: &HostBatch, _: u64, device: &Device| {
         let gold: Vec<Label> = batch.indices.iter().map(|&i| train.labels[i]).collect();
         task_loss(model.forward(&BertInput::from_host(batch, device), false).logits, &gold, kind)
     };
     let mut eval = |model: &Bert| evaluate(model, &dev.encoded, &dev.labels, kind, metric, pad_id, device);
-    let (_, reports) = run_epochs(model, &train.encoded, pad_id, config, device, &mut batch_loss, &mut eval, on_epoch)?;
+    let (_, reports) = run_epochs(model, &train.encoded, pad_id, config, device, &batch_loss, &mut eval, on_epoch)?;
     Ok(reports)
 }

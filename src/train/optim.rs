@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, ModuleMapper, Param, ParamGroup, ParamId};
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 
@@ -41,9 +41,26 @@ impl AdamW {
 
     /// One update of every parameter that has a gradient in `grads`.
     pub fn step<M: Module>(&mut self, lr: f64, model: M, grads: GradientsParams) -> M {
+        self.step_sum(lr, model, vec![grads])
+    }
+
+    /// One update from the sum of several gradients (e.g. of a batch's parts): on the host the
+    /// sum is taken inside the update's pass.
+    pub fn step_sum<M: Module>(&mut self, lr: f64, model: M, mut parts: Vec<GradientsParams>) -> M {
         match self {
-            Self::Host(host) => model.map(&mut HostStep { optim: host, grads, lr, path: Vec::new() }),
-            Self::Burn(optim) => optim.step(lr, model, grads),
+            Self::Host(host) => model.map(&mut HostStep { optim: host, parts, lr, path: Vec::new() }),
+            Self::Burn(optim) => {
+                let grads = if parts.len() == 1 {
+                    parts.pop().expect("one part")
+                } else {
+                    let mut sum = GradientsAccumulator::new();
+                    for part in parts {
+                        sum.accumulate(&model, part);
+                    }
+                    sum.grads()
+                };
+                optim.step(lr, model, grads)
+            }
         }
     }
 }
@@ -104,7 +121,7 @@ impl HostAdamW {
 /// Walks a module, replacing each parameter that has a gradient by its updated value.
 struct HostStep<'a> {
     optim: &'a mut HostAdamW,
-    grads: GradientsParams,
+    parts: Vec<GradientsParams>,
     lr: f64,
     path: Vec<String>,
 }
@@ -120,14 +137,17 @@ impl ModuleMapper for HostStep<'_> {
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
-        let Some(grad) = self.grads.remove::<D>(id) else {
+        let mut parts = self.parts.iter_mut().filter_map(|p| p.remove::<D>(id)).map(crate::model::to_host);
+        let Some(mut grad) = parts.next() else {
             return Param::from_mapped_value(id, tensor, mapper);
         };
+        for part in parts {
+            grad.par_chunks_mut(CHUNK).zip(part.par_chunks(CHUNK)).for_each(|(g, p)| g.iter_mut().zip(p).for_each(|(g, p)| *g += p));
+        }
         let path = self.path.join(".");
         let decay = if UNDECAYED.iter().any(|p| path.contains(p)) { 0.0 } else { self.optim.weight_decay };
         let (device, shape, require_grad) = (tensor.device(), tensor.shape(), tensor.is_require_grad());
         let mut values: Vec<f32> = crate::model::to_host(tensor);
-        let grad: Vec<f32> = crate::model::to_host(grad);
         self.optim.update(id, &mut values, &grad, self.lr, decay);
         let updated = Tensor::from_data(TensorData::new(values, shape), &device);
         Param::from_mapped_value(id, if require_grad { updated.require_grad() } else { updated }, mapper)

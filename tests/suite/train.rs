@@ -111,3 +111,46 @@ fn host_adamw_matches_burns_adamw() {
         assert!(moved > 1e-4, "{name} did not move");
     }
 }
+
+/// A batch split in halves across both cores must train like the whole batch: with dropout off,
+/// one step from the same start gives the same parameters split or not.
+#[test]
+fn split_batches_step_like_the_whole_batch() {
+    use burn::module::Module;
+    use distiller::data::{HostBatch, Metrics};
+    use distiller::model::BertInput;
+    use distiller::train::{run_epochs, task_loss};
+    let device = distiller::backend::device(None).unwrap();
+    let mut config = BertConfig::sized(2, 32, 40, 2);
+    config.num_attention_heads = 2;
+    config.intermediate_size = 64;
+    config.hidden_dropout_prob = 0.0;
+    config.attention_probs_dropout_prob = 0.0;
+    let kind = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
+    // Rows of different lengths: each half is padded to its own longest row.
+    let rows: Vec<_> = (0..7u32).map(|i| distiller::data::Encoded { ids: (0..3 + i).map(|t| 4 + (t * 7 + i) % 30).collect(), type_ids: vec![0; 3 + i as usize] }).collect();
+    let gold: Vec<Label> = (0..7).map(|i| Label::Class(i % 2)).collect();
+    let loss = |model: &distiller::model::Bert, batch: &HostBatch, _: u64, device: &burn::tensor::Device| {
+        let labels: Vec<Label> = batch.indices.iter().map(|&i| gold[i]).collect();
+        task_loss(model.forward(&BertInput::from_host(batch, device), false).logits, &labels, &kind)
+    };
+    let mut trained = Vec::new();
+    for split in [true, false] {
+        let ft = FineTuneConfig { epochs: 1, batch_size: 7, lr: 1e-2, weight_decay: 0.0, max_grad_norm: None, split_batches: split, ..FineTuneConfig::default() };
+        let (model, reports) = run_epochs(config.init(5, &device), &rows, 0, &ft, &device, &loss, &mut |_| Metrics(Vec::new()), &mut |_, _| Ok(())).unwrap();
+        trained.push((model.valid().export(), reports[0].mean_loss));
+    }
+    let ((split, split_loss), (whole, whole_loss)) = (&trained[0], &trained[1]);
+    assert!((split_loss - whole_loss).abs() < 1e-5, "loss {split_loss} vs {whole_loss}");
+    let start = config.init(5, &device).valid().export();
+    let mut moved = 0;
+    for ((name, _, a), ((_, _, b), (_, _, s))) in split.iter().zip(whole.iter().zip(start.iter())) {
+        if name.ends_with("key.bias") {
+            continue; // softmax ignores it: its gradient is rounding noise, which Adam normalises
+        }
+        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff < 1e-5, "{name}: split and whole batch differ by {diff}");
+        moved += a.iter().zip(s).filter(|(x, y)| (*x - *y).abs() > 1e-3).count();
+    }
+    assert!(moved > 1000, "the step moved only {moved} values");
+}
