@@ -11,12 +11,11 @@
 //! `cuda` to compare with PyTorch on the GPU).
 
 use burn::module::Module;
-use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use distiller::data::{Encoded, HostBatch, Label, LabelKind};
 use distiller::distill::kd::kd_ce;
-use distiller::model::{BertConfig, BertInput};
-use distiller::train::{AdamW, task_loss};
+use distiller::model::{Bert, BertConfig, BertInput};
+use distiller::train::{AdamW, batch_gradients, task_loss};
 use std::time::Instant;
 
 const VOCAB: usize = 30522;
@@ -33,11 +32,14 @@ struct Shape {
     iters: usize,
 }
 
-fn batch(shape: Shape) -> HostBatch {
-    let rows: Vec<Encoded> = (0..shape.batch)
+fn rows(shape: Shape) -> Vec<Encoded> {
+    (0..shape.batch)
         .map(|r| Encoded { ids: (0..shape.seq).map(|c| 1000 + ((r * 131 + c * 17) % 20000) as u32).collect(), type_ids: vec![0; shape.seq] })
-        .collect();
-    HostBatch::pad(&rows, &(0..shape.batch).collect::<Vec<_>>(), 0)
+        .collect()
+}
+
+fn batch(shape: Shape) -> HostBatch {
+    HostBatch::pad(&rows(shape), &(0..shape.batch).collect::<Vec<_>>(), 0)
 }
 
 fn config(layers: usize, hidden: usize) -> BertConfig {
@@ -70,29 +72,32 @@ fn forward(device: &Device, layers: usize, hidden: usize, shape: Shape) -> f64 {
 }
 
 /// One optimiser step of a student: on labels, or (`kd`) against cached teacher logits with
-/// CE-KD (τ = 2), the trial step of a search. Host batch → tensors every step, as in training.
+/// CE-KD (τ = 2), the trial step of a search, through the training loop's own step
+/// (`batch_gradients`: on host backends the batch is split across both cores). Host rows →
+/// tensors every step, as in training.
 fn train_step(device: &Device, layers: usize, hidden: usize, shape: Shape, kd: bool) -> f64 {
     let ad = device.clone().autodiff();
     let mut model = Some(config(layers, hidden).init(0, &ad).train());
     let mut optim = AdamW::new(0.1, Some(1.0), device);
-    let host = batch(shape);
-    let gold = vec![Label::Class(1); shape.batch];
+    let rows = rows(shape);
+    let indices: Vec<usize> = (0..shape.batch).collect();
+    let split = distiller::backend::host_memory(device).then_some(0);
     let kind = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
-    let cached: Vec<f32> = (0..shape.batch * 2).map(|i| if i % 2 == 0 { 1.5 } else { -0.5 }).collect();
+    let loss = |m: &Bert, batch: &HostBatch, _: u64, device: &Device| {
+        let logits = m.forward(&BertInput::from_host(batch, device), false).logits;
+        if kd {
+            let cached: Vec<f32> = (0..batch.rows * 2).map(|i| if i % 2 == 0 { 1.5 } else { -0.5 }).collect();
+            kd_ce(logits, Tensor::<2>::from_data(TensorData::new(cached, [batch.rows, 2]), device), 2.0)
+        } else {
+            task_loss(logits, &vec![Label::Class(1); batch.rows], &kind)
+        }
+    };
+    let mut step = 0;
     time(shape, || {
         let m = model.take().unwrap();
-        let input = BertInput::from_host(&host, &ad);
-        let logits = m.forward(&input, false).logits;
-        let loss = if kd {
-            let teacher = Tensor::<2>::from_data(TensorData::new(cached.clone(), [shape.batch, 2]), &ad);
-            kd_ce(logits, teacher, 2.0)
-        } else {
-            task_loss(logits, &gold, &kind)
-        };
-        let grads = GradientsParams::from_grads(loss.backward(), &m);
-        let m = optim.step(5e-5, m, grads);
-        let _: f32 = loss.into_scalar();
-        model = Some(m);
+        let (_, grads) = batch_gradients(&m, &rows, &indices, 0, split, step, &ad, &loss);
+        model = Some(optim.step_sum(5e-5, m, grads));
+        step += 1;
     })
 }
 

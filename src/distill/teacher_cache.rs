@@ -13,9 +13,10 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::objective::TeacherTargets;
-use crate::data::{Encoded, Example, HostBatch, plan_batches};
+use crate::data::{Encoded, Example, HostBatch};
 use crate::error::{Error, Result};
 use crate::model::{Bert, BertInput, to_host};
+use crate::train::eval::map_batches;
 
 /// What to keep from the teacher besides logits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,23 +79,15 @@ impl TeacherCache {
         let mut rows: Vec<Vec<u16>> = vec![Vec::new(); n];
         let (mut hidden_size, mut heads, mut num_labels) = (0, 0, 0);
         let with_attention = !spec.attention_layers.is_empty();
-        for indices in plan_batches(encoded, 64, None) {
-            let batch = HostBatch::pad(encoded, &indices, pad_id);
-            let out = teacher.forward(&BertInput::from_host(&batch, &device), with_attention);
-            let [b, c] = out.logits.dims();
+        let batches = map_batches(encoded, 64, pad_id, &device, |batch| {
+            let out = teacher.forward(&BertInput::from_host(batch, &device), with_attention);
+            let hidden: Vec<(Vec<f32>, usize)> = spec.hidden_layers.iter().map(|&layer| (to_host(out.hidden[layer].clone()), out.hidden[layer].dims()[2])).collect();
+            let attention: Vec<(Vec<f32>, usize)> = spec.attention_layers.iter().map(|&layer| (to_host(out.attentions[layer - 1].clone()), out.attentions[layer - 1].dims()[1])).collect();
+            (batch.width, out.logits.dims()[1], to_host(out.logits), hidden, attention)
+        });
+        for (indices, (w, c, l, hidden, attention)) in batches {
             num_labels = c;
-            let l = to_host(out.logits);
-            let w = batch.width;
-            let hidden: Vec<(Vec<f32>, usize)> = spec.hidden_layers.iter().map(|&layer| {
-                let d = out.hidden[layer].dims()[2];
-                (to_host(out.hidden[layer].clone()), d)
-            }).collect();
-            let attention: Vec<(Vec<f32>, usize)> = spec.attention_layers.iter().map(|&layer| {
-                let h = out.attentions[layer - 1].dims()[1];
-                (to_host(out.attentions[layer - 1].clone()), h)
-            }).collect();
-            for r in 0..b {
-                let idx = indices[r];
+            for (r, &idx) in indices.iter().enumerate() {
                 let len = lengths[idx];
                 logits[idx] = l[r * c..(r + 1) * c].to_vec();
                 let row = &mut rows[idx];

@@ -2,22 +2,36 @@
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
 
 use crate::data::{Encoded, HostBatch, Label, LabelKind, MetricKind, Metrics, compute_metrics, plan_batches};
 use crate::model::{Bert, BertInput};
+
+/// Runs `work` on every length-bucketed batch of `encoded` and returns each batch's row indices
+/// with its result. On host backends batches run two at a time (inference builds no graph, so
+/// the threads share nothing but the model), which keeps both cores busy on short batches.
+pub fn map_batches<T: Send>(encoded: &[Encoded], batch_size: usize, pad_id: u32, device: &Device, work: impl Fn(&HostBatch) -> T + Sync) -> Vec<(Vec<usize>, T)> {
+    let plan = plan_batches(encoded, batch_size, None);
+    let run = |indices: Vec<usize>| {
+        let result = work(&HostBatch::pad(encoded, &indices, pad_id));
+        (indices, result)
+    };
+    if crate::backend::host_memory(device) { plan.into_par_iter().map(run).collect() } else { plan.into_iter().map(run).collect() }
+}
 
 /// Logits (`num_labels` per row) for every example, in the split's order.
 pub fn predict_logits(model: &Bert, encoded: &[Encoded], batch_size: usize, pad_id: u32, device: &Device) -> Vec<Vec<f32>> {
     let model = model.valid();
     let device = device.clone().inner();
     let mut out = vec![Vec::new(); encoded.len()];
-    for indices in plan_batches(encoded, batch_size, None) {
-        let batch = HostBatch::pad(encoded, &indices, pad_id);
-        let logits = model.forward(&BertInput::from_host(&batch, &device), false).logits;
-        let [rows, width] = logits.dims();
-        let values = crate::model::to_host(logits);
-        for r in 0..rows {
-            out[indices[r]] = values[r * width..(r + 1) * width].to_vec();
+    let batches = map_batches(encoded, batch_size, pad_id, &device, |batch| {
+        let logits = model.forward(&BertInput::from_host(batch, &device), false).logits;
+        let [_, width] = logits.dims();
+        (crate::model::to_host(logits), width)
+    });
+    for (indices, (values, width)) in batches {
+        for (r, &i) in indices.iter().enumerate() {
+            out[i] = values[r * width..(r + 1) * width].to_vec();
         }
     }
     out
