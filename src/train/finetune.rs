@@ -27,13 +27,17 @@ pub struct FineTuneConfig {
     /// Whether a batch may be split in two halves trained side by side on host backends (each
     /// half's loss weighted by its rows, the gradients summed): only when no loss term couples
     /// the rows of a batch (MI-α's critic contrasts each row with the others).
-    #[serde(default)]
+    #[serde(default = "split_by_default")]
     pub split_batches: bool,
+}
+
+fn split_by_default() -> bool {
+    true
 }
 
 impl Default for FineTuneConfig {
     fn default() -> Self {
-        Self { epochs: 3, batch_size: 32, lr: 5e-5, weight_decay: 0.1, warmup_ratio: 0.1, max_grad_norm: Some(1.0), seed: 42, split_batches: true }
+        Self { epochs: 3, batch_size: 32, lr: 5e-5, weight_decay: 0.1, warmup_ratio: 0.1, max_grad_norm: Some(1.0), seed: 42, split_batches: split_by_default() }
     }
 }
 
