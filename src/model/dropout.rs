@@ -5,7 +5,8 @@
 //! needs no host → device copy.
 //!
 //! The random stream is per thread, seeded by [`seed`] (the training loop calls it with the run's
-//! seed), so a run is reproducible even while other runs train on other threads.
+//! seed, and per half batch when it splits batches across threads), so a run is reproducible even
+//! while other runs train on other threads.
 
 use burn::nn::Dropout;
 use burn::tensor::{Tensor, TensorData};

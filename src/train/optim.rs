@@ -86,7 +86,8 @@ impl HostAdamW {
         Self { weight_decay, max_grad_norm, moments: HashMap::new() }
     }
 
-    /// Updates `values` in place from `grad`, exactly as burn's clip + AdamW step would.
+    /// Updates `values` in place from `grad` as burn's clip + AdamW step would (up to rounding:
+    /// the norm is summed in f64 here).
     fn update(&mut self, id: ParamId, values: &mut [f32], grad: &[f32], lr: f64, weight_decay: f32) {
         let moments = self.moments.entry(id).or_insert_with(|| Moments { first: vec![0.0; values.len()], second: vec![0.0; values.len()], steps: 0 });
         moments.steps += 1;
