@@ -69,6 +69,20 @@ fn teacher_smoke_run_on_sst2() {
     assert_eq!(loaded.meta.unwrap().dev_metrics.unwrap(), outcome.best.dev);
 }
 
+/// Two layers, width 32, no dropout: runs from the same start are then comparable value by value.
+fn dropout_free_tiny() -> BertConfig {
+    let mut config = BertConfig::sized(2, 32, 40, 2);
+    config.num_attention_heads = 2;
+    config.intermediate_size = 64;
+    config.hidden_dropout_prob = 0.0;
+    config.attention_probs_dropout_prob = 0.0;
+    config
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max)
+}
+
 /// The fused host AdamW must be burn's AdamW (clip, moments, bias correction, decoupled decay on
 /// weights only): the same model stepped by both for a few steps on the same batches.
 #[test]
@@ -79,11 +93,7 @@ fn host_adamw_matches_burns_adamw() {
     use distiller::model::BertInput;
     use distiller::train::{AdamW, HostAdamW, task_loss};
     let device = distiller::backend::device(None).unwrap().autodiff();
-    let mut config = BertConfig::sized(2, 32, 40, 2);
-    config.num_attention_heads = 2;
-    config.intermediate_size = 64;
-    config.hidden_dropout_prob = 0.0;
-    config.attention_probs_dropout_prob = 0.0;
+    let config = dropout_free_tiny();
     let kind = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
     let rows: Vec<_> = (0..6u32).map(|i| distiller::data::Encoded { ids: vec![2, 5 + i, 9 + 2 * i, 3], type_ids: vec![0; 4] }).collect();
     let batch = HostBatch::pad(&rows, &(0..6).collect::<Vec<_>>(), 0);
@@ -105,8 +115,7 @@ fn host_adamw_matches_burns_adamw() {
         if name.ends_with("key.bias") {
             continue; // softmax ignores it: its gradient is rounding noise, which Adam normalises
         }
-        let moved = a.iter().zip(start).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let (moved, diff) = (max_abs_diff(a, start), max_abs_diff(a, b));
         assert!(diff <= 1e-5 + 1e-3 * moved, "{name}: host and burn AdamW differ by {diff} (moved {moved})");
         assert!(moved > 1e-4, "{name} did not move");
     }
@@ -121,11 +130,7 @@ fn split_batches_step_like_the_whole_batch() {
     use distiller::model::BertInput;
     use distiller::train::{run_epochs, task_loss};
     let device = distiller::backend::device(None).unwrap();
-    let mut config = BertConfig::sized(2, 32, 40, 2);
-    config.num_attention_heads = 2;
-    config.intermediate_size = 64;
-    config.hidden_dropout_prob = 0.0;
-    config.attention_probs_dropout_prob = 0.0;
+    let config = dropout_free_tiny();
     let kind = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
     // Rows of different lengths: each half is padded to its own longest row.
     let rows: Vec<_> = (0..7u32).map(|i| distiller::data::Encoded { ids: (0..3 + i).map(|t| 4 + (t * 7 + i) % 30).collect(), type_ids: vec![0; 3 + i as usize] }).collect();
@@ -148,7 +153,7 @@ fn split_batches_step_like_the_whole_batch() {
         if name.ends_with("key.bias") {
             continue; // softmax ignores it: its gradient is rounding noise, which Adam normalises
         }
-        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let diff = max_abs_diff(a, b);
         assert!(diff < 1e-5, "{name}: split and whole batch differ by {diff}");
         moved += a.iter().zip(s).filter(|(x, y)| (*x - *y).abs() > 1e-3).count();
     }
