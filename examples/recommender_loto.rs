@@ -6,27 +6,35 @@
 //!
 //! ```text
 //! cargo run --example recommender_loto [-- --variants] [--plot DIR]
+//! cargo run --example recommender_loto -- --workspace .distiller [--workspace DIR ...]
 //! ```
+//! `--workspace` runs the same report on our own searches instead: the default-space studies in
+//! those workspaces' stores, one per task.
 //! `--plot DIR` draws the default model's predicted vs realised scores (predicted_vs_realised.png/svg).
 //! A last table measures the table's own noise: duplicate runs of one configuration against the
 //! spread between configurations, and how well a configuration's rank on the other tasks predicts
 //! its score here — what bounds any cross-task Spearman.
 
 use distiller::paper_trials;
-use distiller::recommend::{PastTask, Recommender, RecommenderConfig, load_task_features, most_popular, normalised_ranks, spearman};
+use distiller::recommend::{PastTask, Recommender, RecommenderConfig, load_task_features, most_popular, normalised_ranks, past_tasks_in_store, spearman};
+use distiller::search::Space;
 use distiller::search::space::Point;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let workspaces: Vec<PathBuf> = args.windows(2).filter(|w| w[0] == "--workspace").map(|w| PathBuf::from(&w[1])).collect();
+    if !workspaces.is_empty() {
+        return own_studies(&workspaces);
+    }
     let dir = Path::new("../shared/data/autodistiller");
     let (table, features) = (dir.join("auto_distiller_tabular_data.csv"), dir.join("dataset_features_50_concat.csv"));
     if !table.is_file() || !features.is_file() {
         eprintln!("skipping: the paper's released trials are not in {}", dir.display());
         return;
     }
-    let args: Vec<String> = std::env::args().collect();
     let variants = args.iter().any(|a| a == "--variants");
-    let plot_dir = args.iter().position(|a| a == "--plot").and_then(|i| args.get(i + 1)).map(std::path::PathBuf::from);
+    let plot_dir = args.iter().position(|a| a == "--plot").and_then(|i| args.get(i + 1)).map(PathBuf::from);
     let (trials, _) = paper_trials::load(&table).unwrap_or_else(|e| panic!("{e}"));
     let trials: Vec<_> = trials.into_iter().filter(|t| t.teacher == "BERT_BASE" && t.student == "TinyBERT4").collect();
     let meta = load_task_features(&features).unwrap_or_else(|e| panic!("{e}"));
@@ -52,7 +60,52 @@ fn main() {
         configs.push(("no shrinkage", RecommenderConfig { prior_weight: 1e-9, ..base }));
         configs.push(("strong shrinkage (5)", RecommenderConfig { prior_weight: 5.0, ..base }));
     }
+    leave_one_task_out(&tasks, &space, &configs, 3, plot_dir.as_deref());
+    println!();
+    noise_table(&runs, &tasks);
+}
 
+/// The same report on our own studies: every study over the built-in default space found in the
+/// given workspaces' stores (for a task found more than once, the study with the most complete
+/// first-rung pipelines), one task held out at a time, scored on its first rung (500 rows).
+fn own_studies(workspaces: &[PathBuf]) {
+    let space = Space::parse(distiller::search::DEFAULT_SPACE).unwrap_or_else(|(line, m)| panic!("default space:{line}: {m}"));
+    let mut tasks: Vec<PastTask> = Vec::new();
+    for ws in workspaces {
+        let storage = distiller::store::sled::read_snapshots(&ws.join("store")).unwrap_or_else(|e| panic!("{e}"));
+        for mut task in past_tasks_in_store(&storage, &space, None).unwrap_or_else(|e| panic!("{e}")) {
+            let name = task.name.rsplit_once(" (").map(|(_, t)| t.trim_end_matches(')').to_string()).unwrap_or(task.name.clone());
+            eprintln!("{}: study {} has {} first-rung pipelines", ws.display(), task.name, task.results.len());
+            task.name = name;
+            match tasks.iter_mut().find(|t| t.name == task.name) {
+                Some(seen) if seen.results.len() >= task.results.len() => {}
+                Some(seen) => *seen = task,
+                None => tasks.push(task),
+            }
+        }
+    }
+    if tasks.len() < 2 {
+        eprintln!("skipping: leave-one-task-out needs default-space studies of at least 2 tasks, found {}", tasks.len());
+        return;
+    }
+    // Each study ran 40 of the space's 390 pipelines, so few ran on 3 other tasks: the baseline
+    // here ranks every pipeline that at least one other task ran.
+    leave_one_task_out(&tasks, &space, &[("kernel regression, all tasks equal (default)", RecommenderConfig::default())], 1, None);
+    println!();
+    println!("| task | pipelines | also run by another task | best | worst |");
+    println!("|---|---|---|---|---|");
+    for task in &tasks {
+        let shared = task.results.iter().filter(|(p, _)| tasks.iter().any(|o| o.name != task.name && o.results.iter().any(|(q, _)| q == p))).count();
+        let (best, worst) = task.results.iter().fold((f64::NEG_INFINITY, f64::INFINITY), |(b, w), (_, s)| (b.max(*s), w.min(*s)));
+        println!("| {} | {} | {shared} | {best:.4} | {worst:.4} |", task.name, task.results.len());
+    }
+}
+
+/// For each task: learn from the others, rank the pipelines it ran, and compare the realised
+/// score of the top-1 pick with its best (and with the "most popular" baseline's pick); then one
+/// summary row per meta-model. The baseline ranks pipelines run on at least `popular_min_tasks`
+/// other tasks.
+fn leave_one_task_out(tasks: &[PastTask], space: &Space, configs: &[(&str, RecommenderConfig)], popular_min_tasks: usize, plot_dir: Option<&Path>) {
     let realised = |task: &PastTask, p: &Point| task.results.iter().find(|(q, _)| q == p).map(|(_, s)| *s).expect("candidate from the task");
     let rank_of = |task: &PastTask, s: f64| 1 + task.results.iter().filter(|(_, o)| *o > s).count();
     let summary = |name: &str, ratios: &[f64], rhos: &[f64]| {
@@ -65,19 +118,19 @@ fn main() {
 
     let mut rows = Vec::new();
     let mut popular_ratios = Vec::new();
-    for task in &tasks {
+    for task in tasks {
         let candidates: Vec<Point> = task.results.iter().map(|(p, _)| p.clone()).collect();
         let best = task.results.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
-        let pick = &most_popular(&tasks, &candidates, &task.name, 3)[0];
+        let pick = &most_popular(tasks, &candidates, &task.name, popular_min_tasks)[0];
         let s = realised(task, pick);
         popular_ratios.push(s / best);
         rows.push((task.name.clone(), candidates.len(), s / best, rank_of(task, s)));
     }
     let mut model_tables = Vec::new();
-    for (name, config) in &configs {
-        let recommender = Recommender::new(tasks.clone(), space.clone(), *config).unwrap_or_else(|e| panic!("{e}"));
+    for (name, config) in configs {
+        let recommender = Recommender::new(tasks.to_vec(), space.clone(), *config).unwrap_or_else(|e| panic!("{e}"));
         let (mut ratios, mut rhos, mut per_task, mut series) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for task in &tasks {
+        for task in tasks {
             let candidates: Vec<Point> = task.results.iter().map(|(p, _)| p.clone()).collect();
             let best = task.results.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
             let ranked = recommender.rank(&task.meta, &candidates, Some(&task.name));
@@ -90,7 +143,7 @@ fn main() {
             per_task.push((s / best, rank_of(task, s), rho, ranked[0].mean, ranked[0].sd));
             series.push((task.name.clone(), predicted.into_iter().zip(actual).collect::<Vec<_>>()));
         }
-        if let (Some(dir), true) = (&plot_dir, model_tables.is_empty()) {
+        if let (Some(dir), true) = (plot_dir, model_tables.is_empty()) {
             let files = distiller::report::write_predicted_vs_realised(dir, series).unwrap_or_else(|e| panic!("{e}"));
             eprintln!("wrote {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
         }
@@ -110,8 +163,6 @@ fn main() {
     for (name, ratios, rhos, _) in &model_tables {
         summary(name, ratios, rhos);
     }
-    println!();
-    noise_table(&runs, &tasks);
 }
 
 fn mean(v: &[f64]) -> f64 {

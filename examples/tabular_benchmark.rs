@@ -16,7 +16,7 @@
 //! the named samplers (random always runs: it is the reference).
 
 use distiller::paper_trials::{self, PaperTrial};
-use distiller::recommend::{PastTask, Recommender, RecommenderConfig};
+use distiller::recommend::{PastTask, Recommender, RecommenderConfig, warm_start_points};
 use distiller::search::bo::{Acquisition, BoConfig, BoSampler, Encoding, InitialDesign};
 use distiller::search::sampler::{GridSampler, RandomSampler, Sampler};
 use distiller::search::space::Point;
@@ -33,11 +33,12 @@ struct Args {
     warm_start: bool,
     warm_k: usize,
     sigma_weight: f64,
+    warm_diverse: usize,
     only: Option<Vec<String>>,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false, warm_start: false, warm_k: 5, sigma_weight: 1.0, only: None };
+    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false, warm_start: false, warm_k: 5, sigma_weight: 1.0, warm_diverse: 1, only: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -51,6 +52,7 @@ fn parse_args() -> Args {
             "--samplers" => args.only = Some(value().split(',').map(str::to_string).collect()),
             "--warm-k" => args.warm_k = value().parse().expect("--warm-k N"),
             "--sigma-weight" => args.sigma_weight = value().parse().expect("--sigma-weight W"),
+            "--warm-diverse" => args.warm_diverse = value().parse().expect("--warm-diverse N"),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -104,7 +106,8 @@ fn main() {
     // Each maker gets a seed and the recommender's ranking of the group's configurations (best first).
     type MakeSampler = Box<dyn Fn(u64, &[(Point, f64)]) -> Box<dyn Sampler> + Sync>;
     let k = args.warm_k;
-    let top = move |ranked: &[(Point, f64)]| ranked.iter().take(k).map(|(p, _)| p.clone()).collect::<Vec<_>>();
+    let diverse = args.warm_diverse;
+    let top = move |ranked: &[(Point, f64)]| warm_start_points(&ranked.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), k, diverse);
     let mut samplers: Vec<(String, MakeSampler)> = vec![
         ("random".into(), Box::new(|s, _| Box::new(RandomSampler { seed: s }))),
         ("grid".into(), Box::new(|_, _| Box::new(GridSampler))),

@@ -66,5 +66,8 @@ pub fn tune_host_allocator() {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
         libc::mallopt(libc::M_TOP_PAD, 256 << 20);
+        if std::env::var_os("DISTILLER_TMP_MMAP").is_none() {
+            libc::mallopt(libc::M_MMAP_MAX, 0);
+        }
     }
 }

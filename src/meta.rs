@@ -111,6 +111,28 @@ impl DatasetMeta {
         }
     }
 
+    /// How far apart two datasets are, for showing a new task its nearest known tasks: Euclidean
+    /// over task type, pairing, label count and entropy, type-token ratio, and the logarithms of
+    /// size, lengths and vocabulary (a factor e in a count weighs as much as a whole label of
+    /// entropy). Teacher and student fields are left out: they describe the run, not the data.
+    pub fn distance(&self, other: &Self) -> f64 {
+        let features = |m: &Self| {
+            let ln = |v: f64| v.max(1.0).ln();
+            [
+                f64::from(m.task_type == TaskType::Regression),
+                f64::from(m.pair),
+                ln(m.n_train as f64),
+                ln(m.n_labels as f64),
+                m.label_entropy,
+                ln(m.mean_tokens),
+                ln(m.p90_tokens),
+                ln(m.vocab_size as f64),
+                m.type_token_ratio,
+            ]
+        };
+        features(self).iter().zip(features(other)).map(|(a, b)| (a - b) * (a - b)).sum::<f64>().sqrt()
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("meta serialises")
     }
@@ -130,6 +152,10 @@ mod tests {
         assert_eq!((meta.n_train, meta.n_labels, meta.vocab_size), (2, 2, 5));
         assert!((meta.label_entropy - 2f64.ln()).abs() < 1e-12);
         assert!((meta.mean_tokens - 3.0).abs() < 1e-12 && !meta.pair);
+        let pairs: Vec<Example> = examples.iter().map(|e| Example { text_b: Some("and more words here".into()), ..e.clone() }).collect();
+        let paired = DatasetMeta::from_examples(&pairs, &LabelKind::Classification { labels: vec!["0".into(), "1".into()] });
+        assert_eq!(meta.distance(&meta), 0.0);
+        assert!(meta.distance(&paired) > 1.0 && (meta.distance(&paired) - paired.distance(&meta)).abs() < 1e-12);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.meta");
         std::fs::write(&path, meta.to_toml()).unwrap();

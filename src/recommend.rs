@@ -172,6 +172,32 @@ pub fn top_picks(past: Vec<PastTask>, space: &Space, k: usize) -> Result<Vec<Pre
     Ok(recommender.rank(&[], &candidates, None).into_iter().take(k).collect())
 }
 
+/// The warm-start design: the best-ranked point, then each next-best point that differs from every
+/// point already chosen in at least `min_differing` fields, until `k` are chosen (filled up in rank
+/// order if too few are that different). Plain top-k repeats near-copies of the favourite, which
+/// spend the first trials on one region that is often not the new task's best.
+pub fn warm_start_points(ranked: &[Point], k: usize, min_differing: usize) -> Vec<Point> {
+    let differing = |a: &Point, b: &Point| a.iter().zip(b).filter(|(x, y)| x != y).count();
+    let mut chosen: Vec<Point> = Vec::new();
+    for p in ranked {
+        if chosen.len() == k {
+            return chosen;
+        }
+        if chosen.iter().all(|c| differing(c, p) >= min_differing) {
+            chosen.push(p.clone());
+        }
+    }
+    for p in ranked {
+        if chosen.len() == k {
+            break;
+        }
+        if !chosen.contains(p) {
+            chosen.push(p.clone());
+        }
+    }
+    chosen
+}
+
 /// The "most popular" baseline: candidates ordered by their mean normalised rank over the past
 /// tasks (except `exclude`) that ran them, among those run on at least `min_tasks` tasks; the
 /// rest follow in table order.

@@ -10,7 +10,7 @@
 //! The run log and [`MlmHeadKind`] say which one ran.
 
 use burn::module::Module;
-use burn::tensor::activation::gelu;
+use crate::model::gelu::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

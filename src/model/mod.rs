@@ -4,6 +4,7 @@ pub mod bert;
 pub mod checkpoint;
 pub mod config;
 pub mod dropout;
+pub mod gelu;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs};

@@ -185,3 +185,29 @@ fn minilm_tokenizer_and_embeddings_make_sense() {
     let (similar, unrelated) = (cos(&v[0], &v[1]), cos(&v[0], &v[2]));
     assert!(similar > unrelated + 0.2, "similar {similar} unrelated {unrelated}");
 }
+
+#[test]
+fn host_gelu_matches_burns_value_and_gradient() {
+    use burn::tensor::{Tensor, TensorData};
+    let dev = device();
+    let xs: Vec<f32> = (0..1201).map(|i| (i as f32 - 600.0) / 100.0).collect();
+    let weights: Vec<f32> = (0..xs.len()).map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0).collect();
+    let input = |d: &Device| Tensor::<1>::from_data(TensorData::new(xs.clone(), [xs.len()]), d);
+    let close = |a: &[f32], b: &[f32], what: &str| {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= 2e-6 + 2e-6 * y.abs(), "{what} at x = {}: {x} vs burn's {y}", xs[i]);
+        }
+    };
+    close(&distiller::model::to_host(distiller::model::gelu::gelu(input(&dev))), &distiller::model::to_host(burn::tensor::activation::gelu(input(&dev))), "inference value");
+    let ad = dev.clone().autodiff();
+    let run = |f: &dyn Fn(Tensor<1>) -> Tensor<1>| {
+        let x = input(&ad).require_grad();
+        let y = f(x.clone());
+        let grads = (y.clone() * Tensor::<1>::from_data(TensorData::new(weights.clone(), [weights.len()]), &ad)).sum().backward();
+        (distiller::model::to_host(y), distiller::model::to_host(x.grad(&grads).expect("gradient reaches x")))
+    };
+    let (ours, ours_grad) = run(&|x| distiller::model::gelu::gelu(x));
+    let (burns, burns_grad) = run(&|x| burn::tensor::activation::gelu(x));
+    close(&ours, &burns, "training value");
+    close(&ours_grad, &burns_grad, "gradient");
+}
