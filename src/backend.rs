@@ -38,6 +38,17 @@ pub fn device(name: Option<&str>) -> Result<Device> {
     }
 }
 
+/// Whether `device` computes on this machine's CPU: burn's host backends, or libtorch on CPU.
+/// There the optimiser's update is cheapest as one fused pass over host copies of the parameters
+/// (libtorch runs burn's AdamW as a dozen full passes over every parameter).
+pub fn on_cpu(device: &Device) -> bool {
+    #[cfg(feature = "tch")]
+    if device.clone().inner() == Device::libtorch() && std::env::var_os("DISTILLER_TMP_TCH_BURN_ADAMW").is_none() {
+        return true;
+    }
+    host_memory(device)
+}
+
 /// Whether tensors on `device` live in host memory: there, work that burn would split into many
 /// tensor ops (dropout masks, the optimiser step) is cheaper done in one pass over host slices.
 pub fn host_memory(device: &Device) -> bool {

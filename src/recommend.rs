@@ -282,4 +282,13 @@ mod tests {
         let empty = Recommender::new(vec![PastTask { name: "z".into(), meta: vec![], results: vec![] }], space(), RecommenderConfig::default());
         assert!(empty.err().unwrap().to_string().contains("nothing to learn from"));
     }
+
+    #[test]
+    fn diverse_warm_start_skips_near_copies_then_fills_in_rank_order() {
+        let p = |a: i64, b: i64, c: i64| vec![Some(json!(a)), Some(json!(b)), Some(json!(c))];
+        let ranked = [p(0, 0, 0), p(0, 0, 1), p(1, 1, 0), p(0, 1, 1), p(2, 2, 2)];
+        assert_eq!(warm_start_points(&ranked, 3, 1), ranked[..3].to_vec());
+        assert_eq!(warm_start_points(&ranked, 3, 2), vec![p(0, 0, 0), p(1, 1, 0), p(0, 1, 1)]);
+        assert_eq!(warm_start_points(&ranked, 5, 3), vec![p(0, 0, 0), p(2, 2, 2), p(0, 0, 1), p(1, 1, 0), p(0, 1, 1)]);
+    }
 }
