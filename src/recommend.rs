@@ -65,11 +65,21 @@ pub struct RecommenderConfig {
     pub task_scale: f64,
     /// Pseudo-weight of the prior (middle rank) — the shrinkage for thin evidence.
     pub prior_weight: f64,
+    /// What is regressed: each result's normalised rank within its task (the default), or its
+    /// value as given (e.g. the score relative to the teacher), shrunk towards the mean value.
+    pub target: Target,
+}
+
+/// The meta-model's regression target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Rank,
+    Value,
 }
 
 impl Default for RecommenderConfig {
     fn default() -> Self {
-        Self { config_scale: 0.1, task_scale: f64::INFINITY, prior_weight: 0.5 }
+        Self { config_scale: 0.1, task_scale: f64::INFINITY, prior_weight: 0.5, target: Target::Rank }
     }
 }
 
@@ -80,6 +90,8 @@ pub struct Recommender {
     pub config: RecommenderConfig,
     ranks: Vec<Vec<f64>>,
     encoded: Vec<Vec<Vec<f64>>>,
+    /// The prior's value: the middle rank, or the mean target value.
+    prior_mean: f64,
 }
 
 impl Recommender {
@@ -87,9 +99,14 @@ impl Recommender {
         if tasks.iter().all(|t| t.results.is_empty()) {
             return Err(Error::Config("nothing to learn from: run a search or import trials (`distiller import-trials`)".into()));
         }
-        let ranks = tasks.iter().map(|t| normalised_ranks(&t.results)).collect();
+        let ranks: Vec<Vec<f64>> = match config.target {
+            Target::Rank => tasks.iter().map(|t| normalised_ranks(&t.results)).collect(),
+            Target::Value => tasks.iter().map(|t| t.results.iter().map(|(_, v)| *v).collect()).collect(),
+        };
+        let all: Vec<f64> = ranks.iter().flatten().copied().collect();
+        let prior_mean = if config.target == Target::Rank { 0.5 } else { all.iter().sum::<f64>() / all.len() as f64 };
         let encoded = tasks.iter().map(|t| t.results.iter().map(|(p, _)| features(&space, p, Encoding::Conditional)).collect()).collect();
-        Ok(Self { tasks, space, config, ranks, encoded })
+        Ok(Self { tasks, space, config, ranks, encoded, prior_mean })
     }
 
     fn task_weight(&self, meta: &[f64], other: &[f64]) -> f64 {
@@ -107,7 +124,7 @@ impl Recommender {
             .iter()
             .map(|point| {
                 let x = features(&self.space, point, Encoding::Conditional);
-                let (mut w_sum, mut wy, mut wy2) = (self.config.prior_weight, self.config.prior_weight * 0.5, self.config.prior_weight * 0.25);
+                let (mut w_sum, mut wy, mut wy2) = (self.config.prior_weight, self.config.prior_weight * self.prior_mean, self.config.prior_weight * self.prior_mean * self.prior_mean);
                 for (k, task) in self.tasks.iter().enumerate() {
                     if Some(task.name.as_str()) == exclude {
                         continue;
