@@ -38,17 +38,6 @@ pub fn device(name: Option<&str>) -> Result<Device> {
     }
 }
 
-/// Whether `device` computes on this machine's CPU: burn's host backends, or libtorch on CPU.
-/// There the optimiser's update is cheapest as one fused pass over host copies of the parameters
-/// (libtorch runs burn's AdamW as a dozen full passes over every parameter).
-pub fn on_cpu(device: &Device) -> bool {
-    #[cfg(feature = "tch")]
-    if device.clone().inner() == Device::libtorch() && std::env::var_os("DISTILLER_TMP_TCH_BURN_ADAMW").is_none() {
-        return true;
-    }
-    host_memory(device)
-}
-
 /// Whether tensors on `device` live in host memory: there, work that burn would split into many
 /// tensor ops (dropout masks, the optimiser step) is cheaper done in one pass over host slices.
 pub fn host_memory(device: &Device) -> bool {
@@ -65,20 +54,18 @@ pub fn host_memory(device: &Device) -> bool {
     false
 }
 
-/// Tunes glibc's allocator for training on the host: tensors of up to 32 MiB come from the heap
-/// (not a fresh `mmap` each time) and freed memory is kept for reuse instead of being trimmed, so
-/// a training step stops paying page faults and page zeroing for every activation it allocates
-/// (measured: +38 % train-step samples/s with flex, README "Performance"). The CLI calls it first
+/// Tunes glibc's allocator for training on the host: every tensor comes from the heap (never a
+/// fresh `mmap`, not even the 47 MB word-embedding gradient) and freed memory is kept for reuse
+/// instead of being trimmed, so a training step stops paying page faults and page zeroing for
+/// every buffer it allocates (measured: +38 % train-step samples/s with flex, and +9–18 % more
+/// once `mmap` is off for large buffers too; README "Performance"). The CLI calls it first
 /// thing; call it at the start of your own program's `main`. A no-op on other C libraries.
 pub fn tune_host_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; called before any threads start.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
         libc::mallopt(libc::M_TOP_PAD, 256 << 20);
-        if std::env::var_os("DISTILLER_TMP_MMAP").is_none() {
-            libc::mallopt(libc::M_MMAP_MAX, 0);
-        }
+        libc::mallopt(libc::M_MMAP_MAX, 0);
     }
 }

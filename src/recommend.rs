@@ -19,7 +19,8 @@ pub struct PastTask {
     pub results: Vec<(Point, f64)>,
 }
 
-/// A candidate's predicted normalised rank (1 = best of its task, 0 = worst) and uncertainty.
+/// A candidate's predicted normalised rank (1 = best of its task, 0 = worst; or its value with
+/// [`Target::Value`]) and uncertainty.
 #[derive(Debug, Clone)]
 pub struct Prediction {
     pub point: Point,
@@ -88,7 +89,8 @@ pub struct Recommender {
     pub tasks: Vec<PastTask>,
     pub space: Space,
     pub config: RecommenderConfig,
-    ranks: Vec<Vec<f64>>,
+    /// Per past task, each result's regression target (its normalised rank, or its value).
+    targets: Vec<Vec<f64>>,
     encoded: Vec<Vec<Vec<f64>>>,
     /// The prior's value: the middle rank, or the mean target value.
     prior_mean: f64,
@@ -99,14 +101,14 @@ impl Recommender {
         if tasks.iter().all(|t| t.results.is_empty()) {
             return Err(Error::Config("nothing to learn from: run a search or import trials (`distiller import-trials`)".into()));
         }
-        let ranks: Vec<Vec<f64>> = match config.target {
+        let targets: Vec<Vec<f64>> = match config.target {
             Target::Rank => tasks.iter().map(|t| normalised_ranks(&t.results)).collect(),
             Target::Value => tasks.iter().map(|t| t.results.iter().map(|(_, v)| *v).collect()).collect(),
         };
-        let all: Vec<f64> = ranks.iter().flatten().copied().collect();
+        let all: Vec<f64> = targets.iter().flatten().copied().collect();
         let prior_mean = if config.target == Target::Rank { 0.5 } else { all.iter().sum::<f64>() / all.len() as f64 };
         let encoded = tasks.iter().map(|t| t.results.iter().map(|(p, _)| features(&space, p, Encoding::Conditional)).collect()).collect();
-        Ok(Self { tasks, space, config, ranks, encoded, prior_mean })
+        Ok(Self { tasks, space, config, targets, encoded, prior_mean })
     }
 
     fn task_weight(&self, meta: &[f64], other: &[f64]) -> f64 {
@@ -130,7 +132,7 @@ impl Recommender {
                         continue;
                     }
                     let tw = self.task_weight(meta, &task.meta);
-                    for (enc, r) in self.encoded[k].iter().zip(&self.ranks[k]) {
+                    for (enc, r) in self.encoded[k].iter().zip(&self.targets[k]) {
                         let d: f64 = enc.iter().zip(&x).map(|(a, b)| (a - b) * (a - b)).sum();
                         let w = tw * (-d / self.config.config_scale).exp();
                         w_sum += w;

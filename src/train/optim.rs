@@ -28,7 +28,7 @@ pub enum AdamW {
 impl AdamW {
     /// The fused host update when `device` keeps tensors in host memory, else burn's.
     pub fn new(weight_decay: f32, max_grad_norm: Option<f32>, device: &Device) -> Self {
-        if crate::backend::on_cpu(device) { Self::Host(HostAdamW::new(weight_decay, max_grad_norm)) } else { Self::burn(weight_decay, max_grad_norm) }
+        if crate::backend::host_memory(device) { Self::Host(HostAdamW::new(weight_decay, max_grad_norm)) } else { Self::burn(weight_decay, max_grad_norm) }
     }
 
     /// burn's AdamW with the same settings (any backend).
