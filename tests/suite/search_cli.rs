@@ -1,5 +1,6 @@
 //! `distiller search` as a user runs it: killed mid-trial and restarted, it marks the dead trial
-//! FAIL, reuses completed trials and finishes; `trials`, `best`, `studies` print JSON for scripts.
+//! FAIL, reuses completed trials and finishes; `trials`, `best`, `studies` print JSON for scripts;
+//! `recommend` learns from the study and names the nearest known task.
 
 use crate::common;
 
@@ -71,6 +72,20 @@ fn killed_search_resumes_and_reports_json() {
     let studies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(studies[0]["name"], "sst2");
     assert_eq!(studies[0]["trials"], 4);
+
+    // `recommend` learns from this study; its data is the new dataset's too, so sst2 is nearest
+    let out = distiller(&f).args(["meta", "--task", "sst2"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let meta = f.workspace.join("sst2.meta");
+    std::fs::write(&meta, &out.stdout).unwrap();
+    let pick = f.workspace.join("pick.toml");
+    let out = distiller(&f).arg("recommend").arg(&meta).args(["--space", space, "--top", "2", "-f", "json", "--out"]).arg(&pick).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rec["recommendations"].as_array().unwrap().len(), 2, "{rec}");
+    assert_eq!(rec["nearest_tasks"][0]["task"], "sst2", "{rec}");
+    assert_eq!(rec["nearest_tasks"][0]["distance"], 0.0, "{rec}");
+    let _: distiller::Pipeline = toml::from_str(&std::fs::read_to_string(&pick).unwrap()).expect("the top pick is a pipeline file");
 
     // a different space for the same study is refused without touching it
     let out = distiller(&f)
