@@ -107,7 +107,7 @@ fn main() {
     type MakeSampler = Box<dyn Fn(u64, &[(Point, f64)]) -> Box<dyn Sampler> + Sync>;
     let k = args.warm_k;
     let diverse = args.warm_diverse;
-    let top = move |ranked: &[(Point, f64)]| warm_start_points(&ranked.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), k, diverse);
+    let top = move |ranked: &[(Point, f64)]| warm_start_points(ranked.iter().map(|(p, _)| p), k, diverse);
     let mut samplers: Vec<(String, MakeSampler)> = vec![
         ("random".into(), Box::new(|s, _| Box::new(RandomSampler { seed: s }))),
         ("grid".into(), Box::new(|_, _| Box::new(GridSampler))),

@@ -105,8 +105,10 @@ impl Recommender {
             Target::Rank => tasks.iter().map(|t| normalised_ranks(&t.results)).collect(),
             Target::Value => tasks.iter().map(|t| t.results.iter().map(|(_, v)| *v).collect()).collect(),
         };
-        let all: Vec<f64> = targets.iter().flatten().copied().collect();
-        let prior_mean = if config.target == Target::Rank { 0.5 } else { all.iter().sum::<f64>() / all.len() as f64 };
+        let prior_mean = match config.target {
+            Target::Rank => 0.5,
+            Target::Value => targets.iter().flatten().sum::<f64>() / targets.iter().map(Vec::len).sum::<usize>() as f64,
+        };
         let encoded = tasks.iter().map(|t| t.results.iter().map(|(p, _)| features(&space, p, Encoding::Conditional)).collect()).collect();
         Ok(Self { tasks, space, config, targets, encoded, prior_mean })
     }
@@ -195,10 +197,10 @@ pub fn top_picks(past: Vec<PastTask>, space: &Space, k: usize) -> Result<Vec<Pre
 /// point already chosen in at least `min_differing` fields, until `k` are chosen (filled up in rank
 /// order if too few are that different). Plain top-k repeats near-copies of the favourite, which
 /// spend the first trials on one region that is often not the new task's best.
-pub fn warm_start_points(ranked: &[Point], k: usize, min_differing: usize) -> Vec<Point> {
+pub fn warm_start_points<'a>(ranked: impl Iterator<Item = &'a Point> + Clone, k: usize, min_differing: usize) -> Vec<Point> {
     let differing = |a: &Point, b: &Point| a.iter().zip(b).filter(|(x, y)| x != y).count();
     let mut chosen: Vec<Point> = Vec::new();
-    for p in ranked {
+    for p in ranked.clone() {
         if chosen.len() == k {
             return chosen;
         }
@@ -306,8 +308,8 @@ mod tests {
     fn diverse_warm_start_skips_near_copies_then_fills_in_rank_order() {
         let p = |a: i64, b: i64, c: i64| vec![Some(json!(a)), Some(json!(b)), Some(json!(c))];
         let ranked = [p(0, 0, 0), p(0, 0, 1), p(1, 1, 0), p(0, 1, 1), p(2, 2, 2)];
-        assert_eq!(warm_start_points(&ranked, 3, 1), ranked[..3].to_vec());
-        assert_eq!(warm_start_points(&ranked, 3, 2), vec![p(0, 0, 0), p(1, 1, 0), p(0, 1, 1)]);
-        assert_eq!(warm_start_points(&ranked, 5, 3), vec![p(0, 0, 0), p(2, 2, 2), p(0, 0, 1), p(1, 1, 0), p(0, 1, 1)]);
+        assert_eq!(warm_start_points(ranked.iter(), 3, 1), ranked[..3].to_vec());
+        assert_eq!(warm_start_points(ranked.iter(), 3, 2), vec![p(0, 0, 0), p(1, 1, 0), p(0, 1, 1)]);
+        assert_eq!(warm_start_points(ranked.iter(), 5, 3), vec![p(0, 0, 0), p(2, 2, 2), p(0, 0, 1), p(1, 1, 0), p(0, 1, 1)]);
     }
 }

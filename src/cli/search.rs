@@ -80,7 +80,7 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
         let past = distiller::recommend::past_tasks_in_store(&storage, &space, Some(&task.name()))?;
         // Every candidate's prediction becomes the surrogate's trend; the top K run first.
         let ranked: Vec<_> = distiller::recommend::top_picks(past, &space, usize::MAX)?.into_iter().map(|p| (p.point, p.mean)).collect();
-        let points = distiller::recommend::warm_start_points(&ranked.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(), k, args.warm_diverse);
+        let points = distiller::recommend::warm_start_points(ranked.iter().map(|(p, _)| p), k, args.warm_diverse);
         eprintln!("warm start: the recommender's top {} pipelines go first, its predictions guide the rest", points.len());
         sampler = Box::new(BoSampler::with_config(args.seed, bo_config).warm_started(points).with_prior(ranked));
     }
