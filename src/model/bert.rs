@@ -10,6 +10,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use super::config::BertConfig;
 use super::dropout::dropout;
 use super::gelu::gelu;
+use super::host_linear::linear;
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
 use crate::error::Result;
@@ -84,7 +85,7 @@ fn param<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -
 }
 
 /// Reads an HF `[out, in]` weight and stores it as burn's `[in, out]`.
-fn linear(src: &mut dyn WeightSource, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Linear> {
+fn load_linear(src: &mut dyn WeightSource, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Linear> {
     let w = src.tensor(&format!("{name}.weight"), &[d_out, d_in], Init::Normal)?;
     let mut t = vec![0.0; w.len()];
     for o in 0..d_out {
@@ -134,13 +135,13 @@ impl Bert {
         for l in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{l}");
             layers.push(EncoderLayer {
-                query: linear(src, &format!("{p}.attention.self.query"), d, d, device)?,
-                key: linear(src, &format!("{p}.attention.self.key"), d, d, device)?,
-                value: linear(src, &format!("{p}.attention.self.value"), d, d, device)?,
-                attention_out: linear(src, &format!("{p}.attention.output.dense"), d, d, device)?,
+                query: load_linear(src, &format!("{p}.attention.self.query"), d, d, device)?,
+                key: load_linear(src, &format!("{p}.attention.self.key"), d, d, device)?,
+                value: load_linear(src, &format!("{p}.attention.self.value"), d, d, device)?,
+                attention_out: load_linear(src, &format!("{p}.attention.output.dense"), d, d, device)?,
                 attention_norm: layer_norm(src, &format!("{p}.attention.output.LayerNorm"), d, eps, device)?,
-                intermediate: linear(src, &format!("{p}.intermediate.dense"), d, config.intermediate_size, device)?,
-                output: linear(src, &format!("{p}.output.dense"), config.intermediate_size, d, device)?,
+                intermediate: load_linear(src, &format!("{p}.intermediate.dense"), d, config.intermediate_size, device)?,
+                output: load_linear(src, &format!("{p}.output.dense"), config.intermediate_size, d, device)?,
                 output_norm: layer_norm(src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
                 heads: config.num_attention_heads,
             });
@@ -148,8 +149,8 @@ impl Bert {
         Ok(Self {
             embeddings,
             layers,
-            pooler: linear(src, "pooler.dense", d, d, device)?,
-            classifier: linear(src, "classifier", d, config.num_labels, device)?,
+            pooler: load_linear(src, "pooler.dense", d, d, device)?,
+            classifier: load_linear(src, "classifier", d, config.num_labels, device)?,
             hidden_dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             attention_dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
         })
@@ -241,8 +242,8 @@ impl Bert {
         }
         let [_, _, d] = x.dims();
         let cls = x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]);
-        let pooled = tanh(self.pooler.forward(cls));
-        let logits = self.classifier.forward(dropout(&self.hidden_dropout, pooled));
+        let pooled = tanh(linear(&self.pooler, cls));
+        let logits = linear(&self.classifier, dropout(&self.hidden_dropout, pooled));
         ModelOutputs { logits, hidden, attentions, mask }
     }
 }
@@ -252,16 +253,16 @@ impl EncoderLayer {
         let [batch, seq, d] = x.dims();
         let (h, dh) = (self.heads, d / self.heads);
         let split = |t: Tensor<3>| t.reshape([batch, seq, h, dh]).swap_dims(1, 2);
-        let q = split(self.query.forward(x.clone()));
-        let k = split(self.key.forward(x.clone()));
-        let v = split(self.value.forward(x.clone()));
+        let q = split(linear(&self.query, x.clone()));
+        let k = split(linear(&self.key, x.clone()));
+        let v = split(linear(&self.value, x.clone()));
         // Scaling q rather than the scores: the same product on a smaller tensor.
         let scores = q.mul_scalar(1.0 / (dh as f64).sqrt()).matmul(k.swap_dims(2, 3)) + bias;
         let probs = softmax(scores, 3);
         let context = dropout(attention_dropout, probs.clone()).matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
-        let attended = self.attention_norm.forward(dropout(hidden_dropout, self.attention_out.forward(context)) + x);
-        let inner = gelu(self.intermediate.forward(attended.clone()));
-        let out = self.output_norm.forward(dropout(hidden_dropout, self.output.forward(inner)) + attended);
+        let attended = self.attention_norm.forward(dropout(hidden_dropout, linear(&self.attention_out, context)) + x);
+        let inner = gelu(linear(&self.intermediate, attended.clone()));
+        let out = self.output_norm.forward(dropout(hidden_dropout, linear(&self.output, inner)) + attended);
         (out, probs)
     }
 }

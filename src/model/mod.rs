@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dropout;
 pub mod gelu;
+pub mod host_linear;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs};

@@ -211,3 +211,40 @@ fn host_gelu_matches_burns_value_and_gradient() {
     close(&ours, &burns, "training value");
     close(&ours_grad, &burns_grad, "gradient");
 }
+
+#[test]
+fn host_linear_matches_burns_value_and_gradients() {
+    use burn::nn::LinearConfig;
+    use burn::tensor::{Tensor, TensorData};
+    let ad = device().autodiff();
+    // (batch, seq, d_in, d_out, transposed input): small products run on one thread, larger ones
+    // on both; a transposed input reaches gemm through its strides.
+    for (batch, seq, d_in, d_out, transposed) in [(3, 5, 37, 23, false), (4, 75, 64, 48, false), (1, 40, 33, 17, true)] {
+        let layer = LinearConfig::new(d_in, d_out).init(&ad);
+        let n = batch * seq * d_in;
+        let xs: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let weights: Vec<f32> = (0..batch * seq * d_out).map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0).collect();
+        let run = |f: &dyn Fn(Tensor<3>) -> Tensor<3>| {
+            let x = if transposed {
+                Tensor::<2>::from_data(TensorData::new(xs.clone(), [d_in, seq]), &ad).require_grad()
+            } else {
+                Tensor::<2>::from_data(TensorData::new(xs.clone(), [batch * seq, d_in]), &ad).require_grad()
+            };
+            let input = if transposed { x.clone().swap_dims(0, 1).reshape([batch, seq, d_in]) } else { x.clone().reshape([batch, seq, d_in]) };
+            let y = f(input);
+            let loss = (y.clone() * Tensor::<3>::from_data(TensorData::new(weights.clone(), [batch, seq, d_out]), &ad)).sum();
+            let grads = loss.backward();
+            let host = distiller::model::to_host;
+            let bias = layer.bias.as_ref().expect("bias").val();
+            [host(y.reshape([batch * seq * d_out])), host(x.grad(&grads).expect("dx").reshape([n])), host(layer.weight.val().grad(&grads).expect("dW").reshape([d_in * d_out])), host(bias.grad(&grads).expect("db"))]
+        };
+        let ours = run(&|x| distiller::model::host_linear::linear(&layer, x));
+        let burns = run(&|x| layer.forward(x));
+        for (what, (a, b)) in ["value", "input gradient", "weight gradient", "bias gradient"].iter().zip(ours.iter().zip(&burns)) {
+            assert_eq!(a.len(), b.len(), "{what}: length");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!((x - y).abs() <= 1e-4 + 1e-4 * y.abs(), "{what} [{i}] for {batch}x{seq}x{d_in}->{d_out}: {x} vs burn's {y}");
+            }
+        }
+    }
+}
