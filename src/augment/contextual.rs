@@ -10,7 +10,7 @@
 //! The run log and [`MlmHeadKind`] say which one ran.
 
 use burn::module::Module;
-use crate::model::gelu::gelu;
+use crate::model::host_ops::gelu;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -4,13 +4,12 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{softmax, tanh};
+use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::BertConfig;
 use super::dropout::dropout;
-use super::gelu::gelu;
-use super::host_linear::linear;
+use super::host_ops::{gelu, linear, softmax};
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
 use crate::error::Result;

@@ -4,8 +4,7 @@ pub mod bert;
 pub mod checkpoint;
 pub mod config;
 pub mod dropout;
-pub mod gelu;
-pub mod host_linear;
+pub mod host_ops;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs};
