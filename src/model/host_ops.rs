@@ -18,14 +18,9 @@ use burn::nn::Linear;
 use burn::tensor::Tensor;
 
 /// Whether `x` takes the host path: f32 on flex (with or without autodiff).
+#[cfg(feature = "flex")]
 fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
-    #[cfg(feature = "flex")]
-    return x.dtype() == burn::tensor::DType::F32 && x.device().inner() == burn::tensor::Device::flex();
-    #[cfg(not(feature = "flex"))]
-    {
-        let _ = x;
-        false
-    }
+    x.dtype() == burn::tensor::DType::F32 && x.device().inner() == burn::tensor::Device::flex()
 }
 
 /// `layer.forward(x)`.
@@ -164,7 +159,7 @@ mod flex {
         }
         // A separate parallel pass: gemm reading a bias-filled output is slower than this.
         if let Some(bias) = bias {
-            out.par_chunks_mut(n * CHUNK.div_ceil(n)).for_each(|rows| {
+            out.par_chunks_mut(row_chunk(n)).for_each(|rows| {
                 rows.chunks_exact_mut(n).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
             });
         }
