@@ -378,6 +378,25 @@ mod flex {
         }
     }
 
+    /// `kernel(a, b, out)` over parallel chunks of whole rows (`row` values each) of two tensors of
+    /// one shape, into a new tensor of that shape.
+    fn zip_rows(a: HostTensor, b: HostTensor, row: usize, kernel: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> HostTensor {
+        let (a, b, chunk) = (dense(a), dense(b), row_chunk(row));
+        let mut out = vec![0f32; values(&a).len()];
+        out.par_chunks_mut(chunk).zip(values(&a).par_chunks(chunk)).zip(values(&b).par_chunks(chunk)).for_each(|((out, a), b)| kernel(a, b, out));
+        host_tensor(out, a.layout().shape().clone())
+    }
+
+    /// Registers the input gradient of a one-input op whose backward reads the incoming gradient
+    /// and the state kept from the forward pass.
+    fn unary_backward(ops: Ops<HostTensor, 1>, grads: &mut Gradients, dx: impl FnOnce(HostTensor, HostTensor) -> HostTensor) {
+        let [node_x] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, dx(grad, ops.state));
+        }
+    }
+
     /// GELU's backward pass: the incoming gradient times the slope kept from the forward pass.
     #[derive(Debug)]
     struct GeluBackward;
@@ -386,14 +405,7 @@ mod flex {
         type State = HostTensor;
 
         fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [node_x] = ops.parents;
-            let grad = grads.consume::<Flex>(&ops.node);
-            if let Some(node) = node_x {
-                let (grad, slope) = (dense(grad), dense(ops.state));
-                let mut dx = vec![0f32; values(&grad).len()];
-                dx.par_chunks_mut(CHUNK).zip(values(&grad).par_chunks(CHUNK)).zip(values(&slope).par_chunks(CHUNK)).for_each(|((dx, g), s)| multiply_kernel(g, s, dx));
-                grads.register::<Flex>(node.id, host_tensor(dx, grad.layout().shape().clone()));
-            }
+            unary_backward(ops, grads, |grad, slope| zip_rows(grad, slope, 1, multiply_kernel));
         }
     }
 
@@ -405,16 +417,10 @@ mod flex {
         type State = HostTensor;
 
         fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [node_x] = ops.parents;
-            let grad = grads.consume::<Flex>(&ops.node);
-            if let Some(node) = node_x {
-                let (grad, y) = (dense(grad), dense(ops.state));
+            unary_backward(ops, grads, |grad, y| {
                 let row = last_dim(&y);
-                let chunk = row_chunk(row);
-                let mut dx = vec![0f32; values(&grad).len()];
-                dx.par_chunks_mut(chunk).zip(values(&grad).par_chunks(chunk)).zip(values(&y).par_chunks(chunk)).for_each(|((dx, g), y)| softmax_grad_kernel(g, y, dx, row));
-                grads.register::<Flex>(node.id, host_tensor(dx, grad.layout().shape().clone()));
-            }
+                zip_rows(grad, y, row, |g, y, dx| softmax_grad_kernel(g, y, dx, row))
+            });
         }
     }
 
