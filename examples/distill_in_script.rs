@@ -33,8 +33,8 @@ fn main() -> distiller::Result<()> {
         layers = 2
         "#,
     )
-    .map_err(|e| distiller::Error::Config(e.to_string()))?;
-    pipeline.validate().map_err(distiller::Error::Config)?;
+    .expect("the pipeline above is valid TOML");
+    pipeline.validate()?;
     let teacher = distiller::model::load(teacher_dir, &device)?;
     let (student, student_config) = build_student(&pipeline, teacher_dir, &teacher.config, &device)?;
     let heads = DistillHeads::new(&pipeline, student_config.hidden_size, student_config.num_hidden_layers, teacher.config.hidden_size, &device);

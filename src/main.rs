@@ -1,10 +1,31 @@
-//! The `distiller` binary: parse, call the library, print one line on error.
+//! The `distiller` binary: parse, install the logger, call the library, print one line on error.
 
 mod cli;
 
 use clap::Parser;
 
+/// Logs at warn level and above to stderr. Installed first, so egobox's own `env_logger` (which
+/// writes to stdout) never gets installed and `-f json` output stays clean.
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        metadata.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record) {
+        if self.enabled(record.metadata()) {
+            eprintln!("{}: {}", record.level(), record.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static LOGGER: StderrLogger = StderrLogger;
+
 fn main() {
+    if log::set_logger(&LOGGER).is_ok() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
     distiller::backend::tune_host_allocator();
     let cli = cli::Cli::parse();
     if let Err(e) = cli::run(cli) {

@@ -216,10 +216,6 @@ pub struct Pipeline {
     pub train: TrainSection,
 }
 
-fn field(name: &str, message: impl std::fmt::Display) -> String {
-    format!("field `{name}`: {message}")
-}
-
 impl Pipeline {
     /// Reads a TOML (or `.json`) pipeline file and validates it.
     pub fn from_file(path: &Path) -> Result<Self> {
@@ -229,7 +225,7 @@ impl Pipeline {
         } else {
             crate::error::from_toml(&text).map_err(|(line, message)| Error::malformed(path, line, message))?
         };
-        pipeline.validate().map_err(|m| Error::malformed(path, 0, m))?;
+        pipeline.validate().map_err(|e| Error::malformed(path, 0, e.to_string()))?;
         Ok(pipeline)
     }
 
@@ -238,74 +234,80 @@ impl Pipeline {
     }
 
     /// Checks ranges and combinations that cannot work, naming the field.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         let k = &self.kd;
         if !(k.temperature.is_finite() && k.temperature > 0.0) {
-            return Err(field("kd.temperature", format!("{} must be > 0", k.temperature)));
+            return Err(Error::pipeline("kd.temperature", format!("{} must be > 0", k.temperature)));
         }
         for (name, w) in [("kd.weight", k.weight), ("kd.hard_weight", k.hard_weight), ("intermediate.weight", self.intermediate.weight)] {
             if !(w.is_finite() && w >= 0.0) {
-                return Err(field(name, format!("{w} must be a finite number >= 0")));
+                return Err(Error::pipeline(name, format!("{w} must be a finite number >= 0")));
             }
         }
         let i = &self.intermediate;
         if !(0.0..=1.0).contains(&i.alpha) {
-            return Err(field("intermediate.alpha", format!("{} must lie in [0, 1]", i.alpha)));
+            return Err(Error::pipeline("intermediate.alpha", format!("{} must lie in [0, 1]", i.alpha)));
         }
         let attention_objective = matches!(i.objective, Objective::AttMse | Objective::AttKl);
         if attention_objective && i.feature != Feature::Attention {
-            return Err(field("intermediate.feature", format!("{:?} compares attention maps: set feature = \"attention\"", i.objective)));
+            return Err(Error::pipeline("intermediate.feature", format!("{:?} compares attention maps: set feature = \"attention\"", i.objective)));
         }
         if i.feature == Feature::Attention && !attention_objective && i.objective != Objective::None {
-            return Err(field("intermediate.feature", format!("attention maps work with att_mse or att_kl, not {:?}", i.objective)));
+            return Err(Error::pipeline("intermediate.feature", format!("attention maps work with att_mse or att_kl, not {:?}", i.objective)));
         }
         if i.mapping == Mapping::Emd && i.feature == Feature::Attention {
-            return Err(field("intermediate.mapping", "emd is defined over hidden states (feature = \"hidden\")"));
+            return Err(Error::pipeline("intermediate.mapping", "emd is defined over hidden states (feature = \"hidden\")"));
         }
         if k.loss == KdLoss::None && k.hard_weight == 0.0 && i.objective == Objective::None {
-            return Err(field("kd.loss", "nothing to learn from: no KD, no hard labels, no intermediate objective"));
+            return Err(Error::pipeline("kd.loss", "nothing to learn from: no KD, no hard labels, no intermediate objective"));
         }
         let a = &self.augment;
         if !(0.0..=1.0).contains(&a.aug_p) {
-            return Err(field("augment.aug_p", format!("{} must lie in [0, 1]", a.aug_p)));
+            return Err(Error::pipeline("augment.aug_p", format!("{} must lie in [0, 1]", a.aug_p)));
         }
         if a.repeated_aug < 1 {
-            return Err(field("augment.repeated_aug", "must be >= 1"));
+            return Err(Error::pipeline("augment.repeated_aug", "must be >= 1"));
         }
         if let Some((i, op)) = a.chain.iter().enumerate().find(|(i, op)| a.chain[..*i].contains(op)) {
-            return Err(field("augment.chain", format!("operator `{}` appears twice (positions {} and {})", op.name(), a.chain.iter().position(|o| o == op).unwrap_or(0) + 1, i + 1)));
+            return Err(Error::pipeline(
+                "augment.chain",
+                format!("operator `{}` appears twice (positions {} and {})", op.name(), a.chain.iter().position(|o| o == op).unwrap_or(0) + 1, i + 1),
+            ));
         }
         if a.chain.contains(&AugmentOp::BackTranslation) && a.paraphrases.is_none() {
-            return Err(field("augment.paraphrases", "back_translation needs a paraphrase file (TSV: original<TAB>paraphrase); no MT model runs offline"));
+            return Err(Error::pipeline("augment.paraphrases", "back_translation needs a paraphrase file (TSV: original<TAB>paraphrase); no MT model runs offline"));
         }
         let s = &self.student;
         if s.layers == 0 || s.hidden == Some(0) {
-            return Err(field("student", "layers and hidden must be positive"));
+            return Err(Error::pipeline("student", "layers and hidden must be positive"));
         }
         let t = &self.train;
         if !(t.lr.is_finite() && t.lr > 0.0) {
-            return Err(field("train.lr", format!("{} must be > 0", t.lr)));
+            return Err(Error::pipeline("train.lr", format!("{} must be > 0", t.lr)));
         }
         if t.epochs == 0 || t.batch_size == 0 {
-            return Err(field("train", "epochs and batch_size must be >= 1"));
+            return Err(Error::pipeline("train", "epochs and batch_size must be >= 1"));
         }
         if t.train_subset == Some(0) {
-            return Err(field("train.train_subset", "must be >= 1"));
+            return Err(Error::pipeline("train.train_subset", "must be >= 1"));
         }
         Ok(())
     }
 
     /// Checks that the pipeline fits a concrete teacher (depth, width, heads).
-    pub fn check_fits(&self, teacher_layers: usize, teacher_hidden: usize) -> std::result::Result<(), String> {
+    pub fn check_fits(&self, teacher_layers: usize, teacher_hidden: usize) -> Result<()> {
         if self.student.layers > teacher_layers && self.intermediate.objective != Objective::None && self.intermediate.mapping != Mapping::Emd {
-            return Err(field("student.layers", format!("{} student layers cannot map onto {teacher_layers} teacher layers with {:?}", self.student.layers, self.intermediate.mapping)));
+            return Err(Error::pipeline(
+                "student.layers",
+                format!("{} student layers cannot map onto {teacher_layers} teacher layers with {:?}", self.student.layers, self.intermediate.mapping),
+            ));
         }
         if self.student.init == StudentInit::TeacherLayers {
             if let Some(hidden) = self.student.hidden.filter(|&h| h != teacher_hidden) {
-                return Err(field("student.init", format!("teacher_layers needs hidden = {teacher_hidden} (the teacher's), got {hidden}")));
+                return Err(Error::pipeline("student.init", format!("teacher_layers needs hidden = {teacher_hidden} (the teacher's), got {hidden}")));
             }
             if self.student.layers > teacher_layers {
-                return Err(field("student.init", format!("the teacher has only {teacher_layers} layers to copy")));
+                return Err(Error::pipeline("student.init", format!("the teacher has only {teacher_layers} layers to copy")));
             }
         }
         Ok(())
@@ -339,7 +341,12 @@ impl Pipeline {
             "{}x{}({:?}) kd={:?} t={} hard={} {inter}{aug} lr={:.1e} ep={}",
             self.student.layers,
             self.student.hidden.map_or("T".to_string(), |h| h.to_string()),
-            self.student.init, self.kd.loss, self.kd.temperature, self.kd.hard_weight, self.train.lr, self.train.epochs
+            self.student.init,
+            self.kd.loss,
+            self.kd.temperature,
+            self.kd.hard_weight,
+            self.train.lr,
+            self.train.epochs
         )
         .to_lowercase()
     }

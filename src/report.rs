@@ -38,12 +38,24 @@ const SIZE: (u32, u32) = (800, 480);
 
 /// One chart, drawable on any plotters backend (so SVG and PNG share the drawing code).
 enum Chart {
-    History { points: Vec<(f64, f64, TrialState, usize)>, best: Vec<(f64, f64)> },
-    ByChoice { field: String, groups: Vec<(String, Vec<f64>)> },
-    AlphaScore { points: Vec<(f64, f64)> },
-    WallTime { bars: Vec<(f64, f64, TrialState)> },
+    History {
+        points: Vec<(f64, f64, TrialState, usize)>,
+        best: Vec<(f64, f64)>,
+    },
+    ByChoice {
+        field: String,
+        groups: Vec<(String, Vec<f64>)>,
+    },
+    AlphaScore {
+        points: Vec<(f64, f64)>,
+    },
+    WallTime {
+        bars: Vec<(f64, f64, TrialState)>,
+    },
     /// The recommender's predicted normalised rank vs the realised score, one series per task.
-    PredictedRealised { series: Vec<(String, Vec<(f64, f64)>)> },
+    PredictedRealised {
+        series: Vec<(String, Vec<(f64, f64)>)>,
+    },
 }
 
 fn state_colour(state: TrialState, rung: usize) -> RGBColor {
@@ -108,8 +120,7 @@ impl Chart {
         match self {
             Chart::History { points, best } => {
                 let n = points.iter().map(|p| p.0).fold(1.0, f64::max);
-                let mut chart = frame()
-                    .build_cartesian_2d(-0.5..n + 0.5, score_range(points.iter().map(|p| p.1)))?;
+                let mut chart = frame().build_cartesian_2d(-0.5..n + 0.5, score_range(points.iter().map(|p| p.1)))?;
                 chart.configure_mesh().x_desc("trial").y_desc("dev score").x_label_formatter(&integer_label).draw()?;
                 let rungs = points.iter().map(|p| p.3).max().unwrap_or(0);
                 for rung in 0..=rungs {
@@ -157,22 +168,19 @@ impl Chart {
                 }
             }
             Chart::AlphaScore { points } => {
-                let mut chart = frame()
-                    .build_cartesian_2d(-0.05..1.05, score_range(points.iter().map(|p| p.1)))?;
+                let mut chart = frame().build_cartesian_2d(-0.05..1.05, score_range(points.iter().map(|p| p.1)))?;
                 chart.configure_mesh().x_desc("α (0 = NWJ end, 1 = InfoNCE end)").y_desc("dev score").draw()?;
                 chart.draw_series(points.iter().map(|&(a, s)| Circle::new((a, s), 5, BLUE.filled())))?;
             }
             Chart::WallTime { bars } => {
                 let n = bars.iter().map(|b| b.0).fold(1.0, f64::max);
                 let top = bars.iter().map(|b| b.1).fold(1.0, f64::max) * 1.1;
-                let mut chart = frame()
-                    .build_cartesian_2d(-0.5..n + 0.5, 0.0..top)?;
+                let mut chart = frame().build_cartesian_2d(-0.5..n + 0.5, 0.0..top)?;
                 chart.configure_mesh().x_desc("trial").y_desc("seconds").x_label_formatter(&integer_label).draw()?;
                 chart.draw_series(bars.iter().map(|&(x, secs, state)| Rectangle::new([(x - 0.4, 0.0), (x + 0.4, secs)], state_colour(state, 0).filled())))?;
             }
             Chart::PredictedRealised { series } => {
-                let mut chart = frame()
-                    .build_cartesian_2d(-0.05..1.05, -0.05..1.05)?;
+                let mut chart = frame().build_cartesian_2d(-0.05..1.05, -0.05..1.05)?;
                 chart.configure_mesh().x_desc("predicted normalised rank").y_desc("realised score, min-max scaled within the task").draw()?;
                 for (i, (name, points)) in series.iter().enumerate() {
                     let colour = Palette99::pick(i).to_rgba();
@@ -275,11 +283,7 @@ fn charts(trials: &[TrialRecord]) -> Vec<Chart> {
             charts.push(Chart::ByChoice { field: field.into(), groups });
         }
     }
-    let alpha: Vec<(f64, f64)> = complete
-        .iter()
-        .filter(|t| is_mi(t))
-        .map(|t| (t.pipeline.intermediate.alpha, t.score.unwrap_or_default()))
-        .collect();
+    let alpha: Vec<(f64, f64)> = complete.iter().filter(|t| is_mi(t)).map(|t| (t.pipeline.intermediate.alpha, t.score.unwrap_or_default())).collect();
     if !alpha.is_empty() {
         charts.push(Chart::AlphaScore { points: alpha });
     }
@@ -295,7 +299,13 @@ fn charts(trials: &[TrialRecord]) -> Vec<Chart> {
 fn register_png_font() -> bool {
     static FONT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *FONT.get_or_init(|| {
-        let candidates = ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/TTF/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf", "/Library/Fonts/Arial.ttf", "C:\\Windows\\Fonts\\arial.ttf"];
+        let candidates = [
+            "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+            "/usr/share/fonts/TTF/DejaVuSans.ttf",
+            "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+            "/Library/Fonts/Arial.ttf",
+            "C:\\Windows\\Fonts\\arial.ttf",
+        ];
         let env = std::env::var("DISTILLER_FONT").ok();
         for path in env.iter().map(String::as_str).chain(candidates) {
             if let Ok(bytes) = std::fs::read(path) {
@@ -317,7 +327,7 @@ pub struct ReportFiles {
 }
 
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Config(format!("{}: could not draw: {e}", path.display()))
+    Error::Plot { path: path.to_path_buf(), message: e.to_string() }
 }
 
 /// Writes the report of `study` into `out`.

@@ -3,47 +3,26 @@
 
 use burn::module::Module;
 use burn::tensor::Device;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::data::{Example, Split, Task, TextEncoder, load_split};
+use crate::data::{Split, Task, TextEncoder, encode_split, load_split, subsample};
 use crate::error::Result;
 use crate::model::{CheckpointMeta, find_pretrained_teacher, load_pretrained, save};
-use crate::train::{EncodedSplit, EpochReport, FineTuneConfig, fine_tune};
+use crate::train::{EpochReport, FineTuneConfig, fine_tune};
+use crate::workspace::Workspace;
 
 /// Everything `distiller teacher` needs.
 #[derive(Debug, Clone)]
 pub struct TeacherJob {
     pub task: Task,
     pub data_dir: Option<PathBuf>,
-    pub workspace: PathBuf,
+    pub workspace: Workspace,
     /// Pretrained encoder directory; `None` finds the pip-installed MiniLM.
     pub init: Option<PathBuf>,
     /// Cap on training rows (a seeded random subset), for quick runs.
     pub max_train: Option<usize>,
     pub max_len: Option<usize>,
     pub train: FineTuneConfig,
-}
-
-/// Where a task's teacher checkpoint lives in a workspace.
-pub fn teacher_dir(workspace: &Path, task: &Task) -> PathBuf {
-    workspace.join("teachers").join(task.name())
-}
-
-/// A seeded random subset of at most `cap` rows (all rows when `cap` is `None`).
-pub fn subsample(mut rows: Vec<Example>, cap: Option<usize>, seed: u64) -> Vec<Example> {
-    if let Some(cap) = cap.filter(|&c| c < rows.len()) {
-        rows.shuffle(&mut StdRng::seed_from_u64(seed));
-        rows.truncate(cap);
-    }
-    rows
-}
-
-/// Tokenizes a split into what the training loop consumes.
-pub fn encode_split(encoder: &TextEncoder, rows: &[Example]) -> Result<EncodedSplit> {
-    Ok(EncodedSplit { encoded: encoder.encode_all(rows)?, labels: rows.iter().map(|e| e.label).collect() })
 }
 
 /// Result of a teacher fine-tuning run.
@@ -77,7 +56,7 @@ pub fn train_teacher(job: &TeacherJob, device: &Device, log: &mut dyn FnMut(&str
         dev.encoded.len(),
         if initialised.is_empty() { "none".to_string() } else { initialised.join(", ") }
     ));
-    let dir = teacher_dir(&job.workspace, &job.task);
+    let dir = job.workspace.teacher_dir(&job.task.name());
     let mut best: Option<EpochReport> = None;
     let mut on_epoch = |report: &EpochReport, model: &crate::model::Bert| -> Result<()> {
         log(&format!("epoch {}: loss {:.4}, dev {}, {:.1} samples/s, {:.0}s", report.epoch, report.mean_loss, report.dev, report.samples_per_sec, report.seconds));

@@ -43,11 +43,7 @@ impl Paraphrases {
 
 /// The paraphrase file's path, or the error a user should see when it is not there.
 pub(crate) fn existing(path: &Path) -> Result<&Path> {
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(Error::Config(format!("{}: paraphrase file for back_translation not found (field `augment.paraphrases`)", path.display())))
-    }
+    if path.is_file() { Ok(path) } else { Err(Error::pipeline("augment.paraphrases", format!("{}: paraphrase file for back_translation not found", path.display()))) }
 }
 
 impl SentenceOp for Paraphrases {
@@ -55,12 +51,8 @@ impl SentenceOp for Paraphrases {
         let mut missing = sentences.iter().filter(|s| !self.by_original.contains_key(s.trim()));
         if let Some(first) = missing.next() {
             let count = 1 + missing.count();
-            return Err(Error::Config(format!(
-                "{}: no paraphrase for {count} of {} training sentences (first: \"{}\"); the file must cover every sentence",
-                self.path.display(),
-                sentences.len(),
-                first.trim()
-            )));
+            let message = format!("no paraphrase for {count} of {} training sentences (first: \"{}\"); the file must cover every sentence", sentences.len(), first.trim());
+            return Err(Error::malformed(&self.path, 0, message));
         }
         Ok(sentences
             .iter()

@@ -9,8 +9,8 @@
 //! against the tied word-embedding matrix directly — BERT's MLM decoder without its transform.
 //! The run log and [`MlmHeadKind`] say which one ran.
 
-use burn::module::Module;
 use crate::model::host_ops::gelu;
+use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -157,12 +157,8 @@ impl MaskedLm {
     /// A nucleus sample among whole-word tokens other than `original` (`None` if there is none).
     fn sample(&self, logits: &[f32], original: &str, rng: &mut StdRng) -> Option<String> {
         let original = original.to_lowercase();
-        let mut candidates: Vec<(f32, usize)> = logits
-            .iter()
-            .enumerate()
-            .filter(|(id, _)| self.words.get(*id).and_then(Option::as_ref).is_some_and(|w| *w != original))
-            .map(|(id, &l)| (l, id))
-            .collect();
+        let mut candidates: Vec<(f32, usize)> =
+            logits.iter().enumerate().filter(|(id, _)| self.words.get(*id).and_then(Option::as_ref).is_some_and(|w| *w != original)).map(|(id, &l)| (l, id)).collect();
         if candidates.is_empty() {
             return None;
         }
@@ -205,8 +201,7 @@ impl SentenceOp for MaskedLm {
         for (sentence, (text, &seed)) in sentences.iter().zip(seeds).enumerate() {
             let mut rng = StdRng::seed_from_u64(seed);
             let words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
-            let masked: Vec<usize> =
-                (0..words.len()).filter(|&i| words[i].chars().all(char::is_alphabetic) && self.aug_p > 0.0 && rng.random::<f64>() < self.aug_p).collect();
+            let masked: Vec<usize> = (0..words.len()).filter(|&i| words[i].chars().all(char::is_alphabetic) && self.aug_p > 0.0 && rng.random::<f64>() < self.aug_p).collect();
             if !masked.is_empty() {
                 jobs.push(Job { sentence, words, masked, rng });
             }

@@ -17,7 +17,7 @@ pub mod random;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::data::Example;
 use crate::error::{Error, Result};
@@ -33,7 +33,7 @@ pub trait SentenceOp {
 
 /// Where the operators that need more than the data come from.
 pub struct AugmentContext<'a> {
-    pub workspace: &'a Path,
+    pub workspace: &'a crate::workspace::Workspace,
     /// A BERT checkpoint directory whose encoder (and MLM head, if any) drives `contextual`.
     pub masked_lm_dir: &'a Path,
     pub max_len: usize,
@@ -75,12 +75,7 @@ fn cache_key(rows: &[Example], section: &AugmentSection, seed: u64, ctx: &Augmen
 }
 
 fn paraphrase_path(section: &AugmentSection) -> Result<&Path> {
-    section.paraphrases.as_deref().ok_or_else(|| Error::Config("field `augment.paraphrases`: back_translation needs a paraphrase file".into()))
-}
-
-/// Where an augmented set is cached.
-pub fn cache_path(workspace: &Path, key: &str) -> PathBuf {
-    workspace.join("augment").join(format!("{key}.json"))
+    section.paraphrases.as_deref().ok_or_else(|| Error::pipeline("augment.paraphrases", "back_translation needs a paraphrase file"))
 }
 
 /// Augments `rows` as `section` says (nothing to do for an empty chain), reading and writing the
@@ -91,7 +86,7 @@ pub fn augment(rows: Vec<Example>, section: &AugmentSection, seed: u64, ctx: &Au
         return Ok(Augmented { rows, originals, cache_hit: false, masked_lm: None });
     }
     let key = cache_key(&rows, section, seed, ctx)?;
-    let path = cache_path(ctx.workspace, &key);
+    let path = ctx.workspace.augment_cache(&key);
     if let Some(cached) = std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice::<Augmented>(&bytes).ok()) {
         if cached.originals == originals && cached.rows.get(..originals) == Some(&rows[..]) {
             log(&format!("augmentation cache hit: {} rows (+{} augmented): {}", cached.rows.len(), cached.rows.len() - originals, path.display()));

@@ -1,9 +1,8 @@
 use clap::Args;
 use std::path::PathBuf;
 
-use super::Common;
-use distiller::data::{Split, Task, TextEncoder, load_split};
-use distiller::teacher::encode_split;
+use super::{Common, Format};
+use distiller::data::{Split, Task, TextEncoder, encode_split, load_split};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -16,13 +15,12 @@ pub struct EvalArgs {
     /// Truncation length (default: the checkpoint's, else the task's).
     #[arg(long)]
     pub max_len: Option<usize>,
-    /// Output format: table or json.
-    #[arg(short, long, default_value = "table")]
-    pub format: String,
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 pub fn exec(args: EvalArgs, common: &Common) -> distiller::Result<()> {
-    let device = distiller::backend::device(common.backend.as_deref())?;
+    let device = common.device()?;
     let task = Task::resolve(&args.task)?;
     let loaded = distiller::model::load(&args.model, &device)?;
     let expected = task.label_kind().num_outputs();
@@ -33,13 +31,16 @@ pub fn exec(args: EvalArgs, common: &Common) -> distiller::Result<()> {
     let encoder = TextEncoder::from_model_dir(&args.model, max_len)?;
     let dev = encode_split(&encoder, &load_split(&task, Split::Dev, common.data_dir.as_deref())?)?;
     let metrics = distiller::train::evaluate(&loaded.model, &dev.encoded, &dev.labels, &task.label_kind(), task.metric(), encoder.pad_id(), &device);
-    if args.format == "json" {
-        let map: serde_json::Map<String, serde_json::Value> = metrics.0.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
-        println!("{}", serde_json::json!({ "task": task.name(), "model": args.model, "dev": map, "rows": dev.labels.len() }));
-    } else {
-        println!("task {} | model {} | {} dev rows", task.name(), args.model.display(), dev.labels.len());
-        for (name, value) in &metrics.0 {
-            println!("{name:>10}  {value:.4}");
+    match args.format {
+        Format::Json => {
+            let map: serde_json::Map<String, serde_json::Value> = metrics.0.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();
+            println!("{}", serde_json::json!({ "task": task.name(), "model": args.model, "dev": map, "rows": dev.labels.len() }));
+        }
+        Format::Table => {
+            println!("task {} | model {} | {} dev rows", task.name(), args.model.display(), dev.labels.len());
+            for (name, value) in &metrics.0 {
+                println!("{name:>10}  {value:.4}");
+            }
         }
     }
     Ok(())

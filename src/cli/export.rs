@@ -1,9 +1,8 @@
 use clap::Args;
 use std::path::PathBuf;
 
-use super::Common;
-use distiller::Error;
-use distiller::store::TrialState;
+use super::{Common, Format};
+use distiller::ops::{ExportRequest, export};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -15,29 +14,17 @@ pub struct ExportArgs {
     /// Destination directory: student checkpoint, pipeline.toml and metrics.json.
     #[arg(long)]
     pub out: PathBuf,
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 pub fn exec(args: ExportArgs, common: &Common) -> distiller::Result<()> {
-    let storage = super::open_store_to_read(&common.workspace)?;
-    let trials = storage.trials(&args.study)?;
-    let trial = match args.trial {
-        Some(id) => trials.iter().find(|t| t.id == id).ok_or_else(|| Error::Config(format!("study `{}` has no trial #{id}", args.study)))?,
-        None => distiller::search::study::best_of(&trials).ok_or_else(|| Error::Config(format!("study `{}` has no complete trial", args.study)))?,
-    };
-    if trial.state != TrialState::Complete {
-        return Err(Error::Config(format!("trial #{} is {:?}, not COMPLETE: nothing to export", trial.id, trial.state)));
+    let storage = distiller::ops::open_store_to_read(&common.workspace(), &mut super::note)?;
+    let request = ExportRequest { study: args.study, trial: args.trial, out: args.out };
+    let trial = export(storage.as_ref(), &request)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::json!({"study": request.study, "trial": trial.id, "score": trial.score, "out": request.out})),
+        Format::Table => println!("exported trial #{} of study {} to {}", trial.id, request.study, request.out.display()),
     }
-    let src = trial.student_dir.as_ref().ok_or_else(|| Error::Config(format!("trial #{} kept no student checkpoint", trial.id)))?;
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::Io { path: args.out.clone(), source: e })?;
-    for entry in std::fs::read_dir(src).map_err(|e| Error::Io { path: src.clone(), source: e })? {
-        let entry = entry.map_err(|e| Error::Io { path: src.clone(), source: e })?;
-        if entry.path().is_file() {
-            std::fs::copy(entry.path(), args.out.join(entry.file_name())).map_err(|e| Error::Io { path: entry.path(), source: e })?;
-        }
-    }
-    let write = |name: &str, text: String| std::fs::write(args.out.join(name), text).map_err(|e| Error::Io { path: args.out.join(name), source: e });
-    write("pipeline.toml", trial.pipeline.to_toml())?;
-    write("metrics.json", serde_json::to_string_pretty(&serde_json::json!({ "study": args.study, "trial": trial.id, "score": trial.score, "metrics": trial.metrics })).expect("serialises"))?;
-    println!("exported trial #{} of study {} to {}", trial.id, args.study, args.out.display());
     Ok(())
 }

@@ -1,19 +1,26 @@
 use clap::Args;
 
-use super::Common;
+use super::{Common, Format};
 use distiller::data::{Split, Task, load_split};
-use distiller::meta::DatasetMeta;
+use distiller::recommend::DatasetMeta;
 
 #[derive(Debug, Args)]
 pub struct MetaArgs {
     /// GLUE task name or custom task spec (.toml).
     #[arg(long)]
     pub task: String,
+    /// table: the .meta file (TOML); json: the same fields as JSON.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 pub fn exec(args: MetaArgs, common: &Common) -> distiller::Result<()> {
     let task = Task::resolve(&args.task)?;
     let train = load_split(&task, Split::Train, common.data_dir.as_deref())?;
-    print!("{}", DatasetMeta::from_examples(&train, &task.label_kind()).to_toml());
+    let meta = DatasetMeta::from_examples(&train, &task.label_kind());
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string(&meta).expect("meta serialises")),
+        Format::Table => print!("{}", meta.to_toml()),
+    }
     Ok(())
 }

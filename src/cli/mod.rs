@@ -16,6 +16,8 @@ pub mod trials;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+use distiller::workspace::Workspace;
+
 /// Search for, and recommend, the best knowledge-distillation pipeline for an NLP task.
 #[derive(Debug, Parser)]
 #[command(name = "distiller", version, about, long_about = None)]
@@ -35,9 +37,19 @@ pub struct Common {
     /// GLUE data directory (else $DISTILLER_DATA, ./data/glue, ../shared/data/glue).
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
-    /// Compute backend: flex (default CPU), ndarray, tch, tch-cuda, cuda — as compiled in.
-    #[arg(long, global = true)]
-    pub backend: Option<String>,
+    /// Compute backend (default: the first compiled in, flex on a default build).
+    #[arg(long, global = true, value_enum)]
+    pub backend: Option<distiller::backend::Backend>,
+}
+
+impl Common {
+    pub fn workspace(&self) -> Workspace {
+        Workspace::new(&self.workspace)
+    }
+
+    pub fn device(&self) -> distiller::Result<burn::tensor::Device> {
+        distiller::backend::device(self.backend)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,28 +80,32 @@ pub enum Command {
     Report(report::ReportArgs),
 }
 
-/// Output format of listing commands.
+/// Output format of every command's result on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Lines for people.
     Table,
+    /// One JSON document for scripts.
     Json,
 }
 
-/// The workspace's trial store.
-pub fn open_store(workspace: &std::path::Path) -> distiller::Result<distiller::store::SledStorage> {
-    distiller::store::SledStorage::open(&workspace.join("store"))
+/// Writes the library's notes (e.g. "reading the snapshot") to stderr.
+pub fn note(line: &str) {
+    eprintln!("{line}");
 }
 
-/// The store for commands that only read: when a running search holds it locked, the last
-/// snapshot its writes left (with a note on stderr).
-pub fn open_store_to_read(workspace: &std::path::Path) -> distiller::Result<Box<dyn distiller::store::Storage>> {
-    match open_store(workspace) {
-        Ok(store) => Ok(Box::new(store)),
-        Err(e @ distiller::Error::StoreLocked { .. }) => {
-            eprintln!("note: {e}; reading the snapshot it last wrote");
-            Ok(Box::new(distiller::store::sled::read_snapshots(&workspace.join("store"))?))
-        }
-        Err(e) => Err(e),
+/// Prints rows under a header with each column as wide as its widest cell; the first
+/// `left_aligned` columns are aligned left, the rest right.
+pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]], left_aligned: usize) {
+    let widths: Vec<usize> = (0..N).map(|c| rows.iter().map(|r| r[c].chars().count()).chain([header[c].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> =
+            cells.iter().enumerate().map(|(c, cell)| if c < left_aligned { format!("{cell:<w$}", w = widths[c]) } else { format!("{cell:>w$}", w = widths[c]) }).collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
     }
 }
 

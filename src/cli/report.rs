@@ -1,11 +1,11 @@
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
-use super::Common;
+use super::{Common, Format};
 use distiller::report::PageFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
+pub enum Page {
     /// report.md linking PNG plots.
     Md,
     /// One self-contained report.html (plots inlined as SVG).
@@ -19,23 +19,30 @@ pub struct ReportArgs {
     /// Output directory (default: <workspace>/reports/<study>).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
-    pub format: ReportFormat,
+    /// The report page's format.
+    #[arg(long, value_enum, default_value_t = Page::Md)]
+    pub page: Page,
+    /// What is printed: the page's path (table) or the written files (json).
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 pub fn exec(args: ReportArgs, common: &Common) -> distiller::Result<()> {
-    let storage = super::open_store_to_read(&common.workspace)?;
-    let study = storage.study(&args.study)?.ok_or_else(|| distiller::Error::Config(format!("no study `{}` in {}", args.study, common.workspace.display())))?;
-    let trials = storage.trials(&args.study)?;
+    let workspace = common.workspace();
+    let storage = distiller::ops::open_store_to_read(&workspace, &mut super::note)?;
+    let (study, trials) = distiller::ops::study_trials(storage.as_ref(), &args.study)?;
     if trials.is_empty() {
-        return Err(distiller::Error::Config(format!("study `{}` has no trials yet: nothing to report", args.study)));
+        return Err(distiller::Error::Study(format!("study `{}` has no trials yet: nothing to report", args.study)));
     }
-    let out = args.out.unwrap_or_else(|| common.workspace.join("reports").join(&args.study));
-    let format = match args.format {
-        ReportFormat::Md => PageFormat::Markdown,
-        ReportFormat::Html => PageFormat::Html,
+    let out = args.out.unwrap_or_else(|| workspace.report_dir(&args.study));
+    let page = match args.page {
+        Page::Md => PageFormat::Markdown,
+        Page::Html => PageFormat::Html,
     };
-    let files = distiller::report::write(&study, &trials, &out, format)?;
-    println!("{} ({} plot files)", files.page.display(), files.images.len());
+    let files = distiller::report::write(&study, &trials, &out, page)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::json!({"page": files.page, "images": files.images})),
+        Format::Table => println!("{} ({} plot files)", files.page.display(), files.images.len()),
+    }
     Ok(())
 }

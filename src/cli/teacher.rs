@@ -1,7 +1,7 @@
 use clap::Args;
 use std::path::PathBuf;
 
-use super::Common;
+use super::{Common, Format};
 use distiller::data::Task;
 use distiller::teacher::{TeacherJob, train_teacher};
 use distiller::train::FineTuneConfig;
@@ -28,20 +28,25 @@ pub struct TeacherArgs {
     pub lr: f64,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 pub fn exec(args: TeacherArgs, common: &Common) -> distiller::Result<()> {
-    let device = distiller::backend::device(common.backend.as_deref())?;
+    let device = common.device()?;
     let job = TeacherJob {
         task: Task::resolve(&args.task)?,
         data_dir: common.data_dir.clone(),
-        workspace: common.workspace.clone(),
+        workspace: common.workspace(),
         init: args.teacher_init,
         max_train: args.max_train,
         max_len: args.max_len,
         train: FineTuneConfig { epochs: args.epochs, batch_size: args.batch_size, lr: args.lr, seed: args.seed, ..FineTuneConfig::default() },
     };
-    let outcome = train_teacher(&job, &device, &mut |line| eprintln!("{line}"))?;
-    println!("teacher {} -> {} (epoch {}: {})", job.task.name(), outcome.dir.display(), outcome.best.epoch, outcome.best.dev);
+    let outcome = train_teacher(&job, &device, &mut super::note)?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::json!({"task": job.task.name(), "dir": outcome.dir, "best": outcome.best, "epochs": outcome.epochs})),
+        Format::Table => println!("teacher {} -> {} (epoch {}: {})", job.task.name(), outcome.dir.display(), outcome.best.epoch, outcome.best.dev),
+    }
     Ok(())
 }

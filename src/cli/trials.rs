@@ -11,11 +11,8 @@ pub struct TrialsArgs {
 }
 
 pub fn exec(args: TrialsArgs, common: &Common) -> distiller::Result<()> {
-    let storage = super::open_store_to_read(&common.workspace)?;
-    if storage.study(&args.study)?.is_none() {
-        return Err(distiller::Error::Config(format!("no study `{}` in {}", args.study, common.workspace.display())));
-    }
-    let trials = storage.trials(&args.study)?;
+    let storage = distiller::ops::open_store_to_read(&common.workspace(), &mut super::note)?;
+    let (_, trials) = distiller::ops::study_trials(storage.as_ref(), &args.study)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&trials).expect("trials serialise")),
         Format::Table => {

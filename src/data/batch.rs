@@ -2,8 +2,8 @@
 //! batch is padded only to its own longest row.
 
 use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 
 use super::tokenize::Encoded;
 
@@ -92,7 +92,12 @@ mod tests {
         assert_ne!(a, plan_batches(&e, 32, Some(4)));
         // bucketing: padding waste is small compared with random batches
         let waste = |plan: &[Vec<usize>]| -> usize {
-            plan.iter().map(|b| { let m = b.iter().map(|&i| e[i].ids.len()).max().unwrap(); b.iter().map(|&i| m - e[i].ids.len()).sum::<usize>() }).sum()
+            plan.iter()
+                .map(|b| {
+                    let m = b.iter().map(|&i| e[i].ids.len()).max().unwrap();
+                    b.iter().map(|&i| m - e[i].ids.len()).sum::<usize>()
+                })
+                .sum()
         };
         let unbucketed: Vec<Vec<usize>> = (0..1000).collect::<Vec<_>>().chunks(32).map(|c| c.to_vec()).collect();
         assert!(waste(&a) * 4 < waste(&unbucketed));

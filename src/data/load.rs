@@ -1,6 +1,9 @@
 //! Reading task files into [`Example`]s: GLUE TSVs (no quoting, BOM, missing header, extra
 //! columns) and user TSV/CSV/JSONL files, with one-line errors naming file and line.
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -77,17 +80,12 @@ pub fn load_split(task: &Task, split: Split, data_dir: Option<&Path>) -> Result<
 fn parse_label(kind: &LabelKind, raw: &str, path: &Path, line: usize) -> Result<Label> {
     let raw = raw.trim();
     match kind {
-        LabelKind::Regression => raw
-            .parse::<f32>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .map(Label::Score)
-            .ok_or_else(|| Error::malformed(path, line, format!("bad score `{raw}` (expected a number)"))),
-        LabelKind::Classification { labels } => labels
-            .iter()
-            .position(|l| l == raw)
-            .map(Label::Class)
-            .ok_or_else(|| Error::malformed(path, line, format!("bad label `{raw}` (expected one of {})", labels.join(", ")))),
+        LabelKind::Regression => {
+            raw.parse::<f32>().ok().filter(|v| v.is_finite()).map(Label::Score).ok_or_else(|| Error::malformed(path, line, format!("bad score `{raw}` (expected a number)")))
+        }
+        LabelKind::Classification { labels } => {
+            labels.iter().position(|l| l == raw).map(Label::Class).ok_or_else(|| Error::malformed(path, line, format!("bad label `{raw}` (expected one of {})", labels.join(", "))))
+        }
     }
 }
 
@@ -134,20 +132,10 @@ fn load_custom(spec: &CustomTask, split: Split) -> Result<Vec<Example>> {
 
 fn load_delimited(text: &str, format: FileFormat, spec: &CustomTask, kind: &LabelKind, path: &Path) -> Result<Vec<Example>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(if format == FileFormat::Csv { b',' } else { b'\t' })
-        .quoting(format == FileFormat::Csv)
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| Error::malformed(path, 1, e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let column = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| Error::malformed(path, 1, format!("no column `{name}` in header ({})", header.join(", "))))
-    };
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(if format == FileFormat::Csv { b',' } else { b'\t' }).quoting(format == FileFormat::Csv).flexible(true).from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().map_err(|e| Error::malformed(path, 1, e.to_string()))?.iter().map(|h| h.trim().to_string()).collect();
+    let column = |name: &str| header.iter().position(|h| h == name).ok_or_else(|| Error::malformed(path, 1, format!("no column `{name}` in header ({})", header.join(", "))));
     let (ia, ib, il) = (column(&spec.text)?, spec.text_pair.as_deref().map(column).transpose()?, column(&spec.label)?);
     let mut out = Vec::new();
     for record in reader.records() {
@@ -156,9 +144,7 @@ fn load_delimited(text: &str, format: FileFormat, spec: &CustomTask, kind: &Labe
             Error::malformed(path, line, e.to_string())
         })?;
         let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
-        let field = |i: usize| {
-            record.get(i).ok_or_else(|| Error::malformed(path, line, format!("expected {} columns, found {}", header.len(), record.len())))
-        };
+        let field = |i: usize| record.get(i).ok_or_else(|| Error::malformed(path, line, format!("expected {} columns, found {}", header.len(), record.len())));
         out.push(Example {
             text_a: field(ia)?.trim().to_string(),
             text_b: ib.map(|b| field(b).map(|s| s.trim().to_string())).transpose()?,
@@ -184,11 +170,16 @@ fn load_jsonl(text: &str, spec: &CustomTask, kind: &LabelKind, path: &Path) -> R
                 _ => Err(Error::malformed(path, lineno, format!("missing string field `{key}`"))),
             }
         };
-        out.push(Example {
-            text_a: get(&spec.text)?,
-            text_b: spec.text_pair.as_deref().map(get).transpose()?,
-            label: parse_label(kind, &get(&spec.label)?, path, lineno)?,
-        });
+        out.push(Example { text_a: get(&spec.text)?, text_b: spec.text_pair.as_deref().map(get).transpose()?, label: parse_label(kind, &get(&spec.label)?, path, lineno)? });
     }
     Ok(out)
+}
+
+/// A seeded random subset of at most `cap` rows (all rows when `cap` is `None`).
+pub fn subsample(mut rows: Vec<Example>, cap: Option<usize>, seed: u64) -> Vec<Example> {
+    if let Some(cap) = cap.filter(|&c| c < rows.len()) {
+        rows.shuffle(&mut StdRng::seed_from_u64(seed));
+        rows.truncate(cap);
+    }
+    rows
 }

@@ -61,16 +61,7 @@ pub enum GlueTask {
     Mnli,
 }
 
-const ALL: [GlueTask; 8] = [
-    GlueTask::Sst2,
-    GlueTask::Cola,
-    GlueTask::Mrpc,
-    GlueTask::Stsb,
-    GlueTask::Rte,
-    GlueTask::Qnli,
-    GlueTask::Qqp,
-    GlueTask::Mnli,
-];
+const ALL: [GlueTask; 8] = [GlueTask::Sst2, GlueTask::Cola, GlueTask::Mrpc, GlueTask::Stsb, GlueTask::Rte, GlueTask::Qnli, GlueTask::Qqp, GlueTask::Mnli];
 
 fn classes(names: &[&str]) -> LabelKind {
     LabelKind::Classification { labels: names.iter().map(|s| s.to_string()).collect() }

@@ -8,7 +8,7 @@ use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{AddedToken, EncodeInput, Tokenizer, TruncationParams};
 
-use super::load::Example;
+use super::load::{Example, Label};
 use crate::error::{Error, Result};
 
 /// One tokenized example: ids and segment ids, unpadded.
@@ -110,4 +110,15 @@ impl TextEncoder {
         use rayon::prelude::*;
         examples.par_iter().map(|e| self.encode(&e.text_a, e.text_b.as_deref())).collect()
     }
+}
+
+/// A split ready for training: encodings and gold labels side by side.
+pub struct EncodedSplit {
+    pub encoded: Vec<Encoded>,
+    pub labels: Vec<Label>,
+}
+
+/// Tokenizes a split into what the training loop consumes.
+pub fn encode_split(encoder: &TextEncoder, rows: &[Example]) -> Result<EncodedSplit> {
+    Ok(EncodedSplit { encoded: encoder.encode_all(rows)?, labels: rows.iter().map(|e| e.label).collect() })
 }

@@ -4,13 +4,13 @@
 pub mod adaptor;
 pub mod intermediate;
 pub mod kd;
+pub mod loss;
 pub mod mapping;
 pub mod mi;
-pub mod objective;
 pub mod teacher_cache;
 pub mod trainer;
 
 pub use adaptor::{Adaptor, ModelOutputs};
-pub use objective::{DistillHeads, Learner, TeacherTargets, distillation_loss};
+pub use loss::{DistillHeads, Learner, TeacherTargets, distillation_loss};
 pub use teacher_cache::{CacheSpec, TeacherCache};
 pub use trainer::{DistillJob, DistillOutcome, build_student, distill};

@@ -3,19 +3,19 @@
 //! only). Keyed by a content hash of (teacher weights + config, task, rows, max_len, layers,
 //! feature), so any change to those is a different cache entry.
 
-use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use half::f16;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::objective::TeacherTargets;
+use super::adaptor::Adaptor;
+use super::loss::TeacherTargets;
 use crate::data::{Encoded, Example, HostBatch};
 use crate::error::{Error, Result};
-use crate::model::{Bert, BertInput, to_host};
+use crate::model::to_host;
 use crate::train::eval::map_batches;
 
 /// What to keep from the teacher besides logits.
@@ -69,9 +69,9 @@ impl TeacherCache {
         self.header.spec.hidden_layers.len() * len * self.header.hidden_size + self.header.spec.attention_layers.len() * self.header.heads * len * len
     }
 
-    /// Runs the teacher (eval mode, no dropout) over `encoded` and keeps what `spec` asks for.
-    pub fn build(key: String, teacher: &Bert, encoded: &[Encoded], spec: CacheSpec, pad_id: u32, device: &Device) -> Self {
-        let teacher = teacher.valid();
+    /// Runs the teacher over `encoded` and keeps what `spec` asks for. The teacher should be in
+    /// eval mode (no dropout) on `device`'s inner (non-autodiff) device.
+    pub fn build(key: String, teacher: &(dyn Adaptor + Sync), encoded: &[Encoded], spec: CacheSpec, pad_id: u32, device: &Device) -> Self {
         let device = device.clone().inner();
         let n = encoded.len();
         let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
@@ -80,9 +80,10 @@ impl TeacherCache {
         let (mut hidden_size, mut heads, mut num_labels) = (0, 0, 0);
         let with_attention = !spec.attention_layers.is_empty();
         let batches = map_batches(encoded, 64, pad_id, &device, |batch| {
-            let out = teacher.forward(&BertInput::from_host(batch, &device), with_attention);
+            let out = teacher.outputs(batch, &device, with_attention);
             let hidden: Vec<(Vec<f32>, usize)> = spec.hidden_layers.iter().map(|&layer| (to_host(out.hidden[layer].clone()), out.hidden[layer].dims()[2])).collect();
-            let attention: Vec<(Vec<f32>, usize)> = spec.attention_layers.iter().map(|&layer| (to_host(out.attentions[layer - 1].clone()), out.attentions[layer - 1].dims()[1])).collect();
+            let attention: Vec<(Vec<f32>, usize)> =
+                spec.attention_layers.iter().map(|&layer| (to_host(out.attentions[layer - 1].clone()), out.attentions[layer - 1].dims()[1])).collect();
             (batch.width, out.logits.dims()[1], to_host(out.logits), hidden, attention)
         });
         for (indices, (w, c, l, hidden, attention)) in batches {
@@ -230,9 +231,4 @@ impl TeacherCache {
         cache.offsets = offsets;
         Ok(cache)
     }
-}
-
-/// Where a cache entry lives in a workspace.
-pub fn cache_path(workspace: &Path, key: &str) -> PathBuf {
-    workspace.join("cache").join("teacher").join(format!("{key}.bin"))
 }

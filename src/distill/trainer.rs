@@ -8,17 +8,18 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::adaptor::{Adaptor, attention_mask};
+use super::loss::{DistillHeads, Learner, TeacherTargets, distillation_loss, mixup_loss};
 use super::mapping::{init_layers, teacher_layers_needed};
-use super::objective::{DistillHeads, Learner, TeacherTargets, distillation_loss, mixup_loss};
-use super::teacher_cache::{CacheSpec, TeacherCache, cache_key, cache_path};
+use super::teacher_cache::{CacheSpec, TeacherCache, cache_key};
 use crate::augment::mixup::Mixup;
 use crate::augment::{AugmentContext, MlmHeadKind, augment};
-use crate::data::{Label, LabelKind, Split, Task, TextEncoder, load_split};
+use crate::data::{Label, LabelKind, Split, Task, TextEncoder, encode_split, load_split, subsample};
 use crate::error::{Error, Result};
 use crate::model::{Bert, BertConfig, CheckpointMeta, LayerSubset, SafetensorsWeights, load, save};
 use crate::pipeline::{Feature, Objective, Pipeline, StudentInit};
-use crate::teacher::{encode_split, subsample};
 use crate::train::{EpochReport, FineTuneConfig, evaluate, run_epochs};
+use crate::workspace::Workspace;
 
 /// Everything one `distiller train` needs.
 #[derive(Debug, Clone)]
@@ -28,7 +29,7 @@ pub struct DistillJob {
     /// Fine-tuned teacher checkpoint directory.
     pub teacher_dir: PathBuf,
     pub data_dir: Option<PathBuf>,
-    pub workspace: PathBuf,
+    pub workspace: Workspace,
     /// Where the student checkpoint goes (default: `<workspace>/runs/<task>-<digest>`).
     pub out_dir: Option<PathBuf>,
     /// Read teacher outputs from the cache (default); `false` runs the teacher on every batch,
@@ -39,7 +40,7 @@ pub struct DistillJob {
 /// Where a batch's teacher outputs come from.
 enum TeacherSource {
     Cache(TeacherCache),
-    Live { model: Bert, layers: Vec<usize>, attention: bool },
+    Live { model: Box<dyn Adaptor + Send + Sync>, layers: Vec<usize>, attention: bool },
 }
 
 impl TeacherSource {
@@ -47,7 +48,7 @@ impl TeacherSource {
         match self {
             TeacherSource::Cache(cache) => cache.targets(batch, device),
             TeacherSource::Live { model, layers, attention } => {
-                let out = model.forward(&crate::model::BertInput::from_host(batch, &device.clone().inner()), *attention);
+                let out = model.outputs(batch, &device.clone().inner(), *attention);
                 TeacherTargets::from_outputs(out, layers).to_device(device)
             }
         }
@@ -104,7 +105,10 @@ pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConf
     match s.init {
         StudentInit::TeacherLayers => {
             let config = BertConfig { num_hidden_layers: s.layers, ..teacher.clone() };
-            let mut src = LayerSubset { inner: SafetensorsWeights::open(&teacher_dir.join(crate::model::checkpoint::WEIGHTS_FILE))?, layers: init_layers(s.layers, teacher.num_hidden_layers) };
+            let mut src = LayerSubset {
+                inner: SafetensorsWeights::open(&teacher_dir.join(crate::model::checkpoint::WEIGHTS_FILE))?,
+                layers: init_layers(s.layers, teacher.num_hidden_layers),
+            };
             Ok((Bert::build(&config, &mut src, device)?, config))
         }
         StudentInit::Random => {
@@ -131,10 +135,10 @@ pub fn cache_spec(pipeline: &Pipeline, teacher_layers: usize) -> CacheSpec {
 pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> Result<DistillOutcome> {
     let started = Instant::now();
     let pipeline = &job.pipeline;
-    pipeline.validate().map_err(Error::Config)?;
+    pipeline.validate()?;
     let teacher = load(&job.teacher_dir, device)?;
     let (tl, th) = (teacher.config.num_hidden_layers, teacher.config.hidden_size);
-    pipeline.check_fits(tl, th).map_err(Error::Config)?;
+    pipeline.check_fits(tl, th)?;
     let kind = job.task.label_kind();
     if teacher.config.num_labels != kind.num_outputs() {
         return Err(Error::checkpoint(&job.teacher_dir, format!("teacher head has {} outputs, task {} needs {}", teacher.config.num_labels, job.task.name(), kind.num_outputs())));
@@ -154,11 +158,11 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     let teacher_config = teacher.config;
     let (source, cache_hit) = if job.use_cache {
         let key = cache_key(&job.teacher_dir, &job.task.name(), &train_rows, max_len, &spec)?;
-        let path = cache_path(&job.workspace, &key);
+        let path = job.workspace.teacher_cache(&key);
         let (cache, hit) = match TeacherCache::load(&path, &key) {
             Ok(cache) => (cache, true),
             Err(_) => {
-                let cache = TeacherCache::build(key, &teacher.model, &train.encoded, spec, encoder.pad_id(), device);
+                let cache = TeacherCache::build(key, &teacher.model.valid(), &train.encoded, spec, encoder.pad_id(), device);
                 cache.save(&path)?;
                 (cache, false)
             }
@@ -176,7 +180,7 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
         log("teacher cache off: the teacher runs on every batch");
         let attention = !spec.attention_layers.is_empty();
         let layers = if attention { spec.attention_layers } else { spec.hidden_layers };
-        (TeacherSource::Live { model: teacher.model.valid(), layers, attention }, false)
+        (TeacherSource::Live { model: Box::new(teacher.model.valid()), layers, attention }, false)
     };
     let cache_seconds = cache_started.elapsed().as_secs_f64();
 
@@ -186,15 +190,16 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     let learner = Learner { student, heads };
     let need_attention = pipeline.intermediate.objective != Objective::None && pipeline.intermediate.feature == Feature::Attention;
     let batch_loss = |learner: &Learner, batch: &crate::data::HostBatch, draw: u64, device: &Device| {
-        let input = crate::model::BertInput::from_host(batch, device);
-        let embedded = learner.student.embed(&input);
-        let out = learner.student.encode(embedded.clone(), input.mask.clone(), need_attention);
+        let student: &dyn Adaptor = &learner.student;
+        let embedded = student.embed(batch, device);
+        let mask = attention_mask(batch, device);
+        let out = student.encode(embedded.clone(), mask.clone(), need_attention);
         let targets = source.targets(batch, device);
         let gold = gold_labels(&batch.indices, &train.labels, originals, &targets.logits, &kind);
         let mut loss = distillation_loss(pipeline, &learner.heads, &out, &targets, &gold, &kind);
         if pipeline.augment.mixup {
             let mixup = Mixup::draw(pipeline.train.seed, draw, batch.rows);
-            let mixed = learner.student.encode(mixup.mix(embedded), mixup.mask(input.mask), false);
+            let mixed = student.encode(mixup.mix(embedded), mixup.mask(mask), false);
             loss = loss + mixup_loss(pipeline, &mixup, mixed.logits, targets.logits, &gold, &kind);
         }
         loss
@@ -203,14 +208,23 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     let pad = encoder.pad_id();
     let mut eval = |learner: &Learner| evaluate(&learner.student, &dev.encoded, &dev.labels, &kind, metric, pad, device);
     let t = &pipeline.train;
-    let config = FineTuneConfig { epochs: t.epochs, batch_size: t.batch_size, lr: t.lr, weight_decay: t.weight_decay, warmup_ratio: t.warmup_ratio, max_grad_norm: Some(1.0), seed: t.seed, split_batches: pipeline.intermediate.objective != Objective::Mi };
+    let config = FineTuneConfig {
+        epochs: t.epochs,
+        batch_size: t.batch_size,
+        lr: t.lr,
+        weight_decay: t.weight_decay,
+        warmup_ratio: t.warmup_ratio,
+        max_grad_norm: Some(1.0),
+        seed: t.seed,
+        split_batches: pipeline.intermediate.objective != Objective::Mi,
+    };
     let mut on_epoch = |r: &EpochReport, _: &Learner| {
         log(&format!("epoch {}: loss {:.4}, dev {}, {:.1} samples/s", r.epoch, r.mean_loss, r.dev, r.samples_per_sec));
         Ok(())
     };
     let (learner, epochs) = run_epochs(learner, &train.encoded, pad, &config, device, &batch_loss, &mut eval, &mut on_epoch)?;
     let dev_metrics = epochs.last().expect("at least one epoch").dev.clone();
-    let student_dir = job.out_dir.clone().unwrap_or_else(|| job.workspace.join("runs").join(format!("{}-{}", job.task.name(), pipeline.digest())));
+    let student_dir = job.out_dir.clone().unwrap_or_else(|| job.workspace.run_dir(&job.task.name(), &pipeline.digest()));
     let meta = CheckpointMeta {
         task: job.task.name(),
         label_kind: kind.clone(),

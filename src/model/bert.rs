@@ -122,7 +122,7 @@ impl BertConfig {
 impl Bert {
     /// Builds every parameter from `src`, under HF BERT names.
     pub fn build(config: &BertConfig, src: &mut dyn WeightSource, device: &Device) -> Result<Self> {
-        config.validate().map_err(crate::error::Error::Config)?;
+        config.validate()?;
         let (d, eps) = (config.hidden_size, config.layer_norm_eps);
         let embeddings = Embeddings {
             word: embedding(src, "embeddings.word_embeddings", config.vocab_size, d, device)?,
@@ -217,9 +217,7 @@ impl Bert {
         let [_, seq] = input.ids.dims();
         let device = input.ids.device();
         let positions = Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]);
-        let emb = self.embeddings.word.forward(input.ids.clone())
-            + self.embeddings.position.forward(positions)
-            + self.embeddings.token_type.forward(input.type_ids.clone());
+        let emb = self.embeddings.word.forward(input.ids.clone()) + self.embeddings.position.forward(positions) + self.embeddings.token_type.forward(input.type_ids.clone());
         dropout(&self.hidden_dropout, self.embeddings.norm.forward(emb))
     }
 

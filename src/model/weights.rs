@@ -121,8 +121,8 @@ impl<S: WeightSource> WeightSource for LayerSubset<S> {
         let mapped = match name.strip_prefix("encoder.layer.") {
             Some(rest) => {
                 let (idx, tail) = rest.split_once('.').unwrap_or((rest, ""));
-                let student: usize = idx.parse().map_err(|_| Error::Config(format!("bad layer name {name}")))?;
-                let teacher = *self.layers.get(student).ok_or_else(|| Error::Config(format!("no teacher layer for student layer {student}")))?;
+                let student: usize = idx.parse().map_err(|_| Error::ModelConfig(format!("bad layer name {name}")))?;
+                let teacher = *self.layers.get(student).ok_or_else(|| Error::ModelConfig(format!("no teacher layer for student layer {student}")))?;
                 format!("encoder.layer.{teacher}.{tail}")
             }
             None => name.to_string(),

@@ -1,13 +1,13 @@
-//! Search over distillation pipelines: spaces and the composer, samplers (random, grid, bo via
-//! egobox), and the study loop that records every trial in a [`crate::store::Storage`].
+//! Search over distillation pipelines: spaces and the composer, the conditional encoding,
+//! samplers (random, grid, bo via egobox), and the study loop that records every trial in a [`crate::store::Storage`].
 
-pub mod bo;
-pub mod sampler;
+pub mod encoding;
+pub mod samplers;
 pub mod space;
 pub mod study;
 pub mod tabular;
 
-pub use sampler::{GridSampler, Observation, RandomSampler, Sampler, by_name};
+pub use samplers::{GridSampler, Observation, RandomSampler, Sampler, SamplerKind};
 pub use space::{Dim, Domain, Point, Space};
 pub use study::{SearchLimits, Study, StudyEvent, TrialOutcome};
 

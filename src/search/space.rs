@@ -35,6 +35,9 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 
+/// Largest space enumerated point by point (the BO pool, the recommender's candidates).
+pub const POOL_LIMIT: usize = 50_000;
+
 /// One searchable dimension, as written in the file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,11 +171,20 @@ impl Space {
     /// Parses and checks a space file; errors name the file, the line where possible, and the field.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = crate::data::read_utf8(path)?;
-        Self::parse(&text).map_err(|(line, message)| Error::malformed(path, line, message))
+        Self::parse(&text, &path.display().to_string())
     }
 
-    /// Parses a space from TOML text; on error returns (line, message).
-    pub fn parse(text: &str) -> std::result::Result<Self, (usize, String)> {
+    /// The built-in default space (`search-spaces/default.toml`).
+    pub fn builtin_default() -> Self {
+        Self::parse(super::DEFAULT_SPACE, "built-in default space").expect("the built-in default space parses (tested)")
+    }
+
+    /// Parses a space from TOML text; errors name `origin` (a file name), the line and the field.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        Self::parse_text(text).map_err(|(line, message)| Error::Space { origin: origin.to_string(), line, message })
+    }
+
+    fn parse_text(text: &str) -> std::result::Result<Self, (usize, String)> {
         let file: SpaceFile = crate::error::from_toml(text)?;
         let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map_or(0, |i| i + 1);
         let mut fixed = Vec::new();
@@ -308,11 +320,7 @@ impl Space {
 
     /// A point's position in grid order: each dimension's value index (inactive first).
     fn grid_rank(&self, point: &Point) -> Vec<usize> {
-        self.dims
-            .iter()
-            .zip(point)
-            .map(|(d, v)| v.as_ref().map_or(0, |v| 1 + d.domain.grid_values().iter().position(|g| g == v).unwrap_or(usize::MAX - 1)))
-            .collect()
+        self.dims.iter().zip(point).map(|(d, v)| v.as_ref().map_or(0, |v| 1 + d.domain.grid_values().iter().position(|g| g == v).unwrap_or(usize::MAX - 1))).collect()
     }
 
     /// Clears inactive dimensions (so equal pipelines have equal points).
@@ -326,7 +334,7 @@ impl Space {
     }
 
     /// The pipeline of a point at its first rung (the only one without multi-fidelity).
-    pub fn compose(&self, point: &Point) -> std::result::Result<Pipeline, String> {
+    pub fn compose(&self, point: &Point) -> Result<Pipeline> {
         self.compose_at(point, 0)
     }
 
@@ -337,7 +345,7 @@ impl Space {
 
     /// The pipeline of a point at fidelity rung `rung`: defaults, then fixed fields, then active
     /// dimensions, then the rung's budget; validated.
-    pub fn compose_at(&self, point: &Point, rung: usize) -> std::result::Result<Pipeline, String> {
+    pub fn compose_at(&self, point: &Point, rung: usize) -> Result<Pipeline> {
         let mut root = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
         if let Some(f) = &self.fidelity {
             set_field(&mut root, &f.field, f.rungs[rung.min(f.rungs.len() - 1)].clone());
@@ -356,7 +364,8 @@ impl Space {
                 set_field(&mut root, &dim.field, v);
             }
         }
-        let pipeline: Pipeline = serde_json::from_value(root).map_err(|e| e.to_string())?;
+        let pipeline: Pipeline =
+            serde_json::from_value(root).map_err(|e| Error::Space { origin: format!("space `{}`", self.name), line: 0, message: format!("a point composes no pipeline: {e}") })?;
         pipeline.validate()?;
         Ok(pipeline)
     }
@@ -385,7 +394,7 @@ log = true
 
     #[test]
     fn composes_with_conditions() {
-        let space = Space::parse(SPACE).unwrap();
+        let space = Space::parse(SPACE, "t").unwrap();
         let point = vec![Some(serde_json::json!("cos")), Some(serde_json::json!(0.5)), Some(serde_json::json!(1e-4))];
         let p = space.compose(&point).unwrap();
         assert_eq!(p.student.layers, 2);
@@ -397,7 +406,7 @@ log = true
 
     #[test]
     fn bad_spaces_name_line_and_field() {
-        let err = |t: &str| Space::parse(t).unwrap_err();
+        let err = |t: &str| Space::parse_text(t).unwrap_err();
         let (line, m) = err("[[dim]]\nfield = \"kd.nonsense\"\nchoices = [1]\n");
         assert_eq!(line, 2);
         assert!(m.contains("kd.nonsense") && m.contains("not a pipeline field"), "{m}");

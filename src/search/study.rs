@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::sampler::{Observation, Sampler};
+use super::samplers::{Observation, Sampler};
 use super::space::{Point, Space};
 use crate::data::Metrics;
 use crate::error::{Error, Result};
@@ -35,8 +35,16 @@ pub struct SearchLimits {
 #[derive(Debug)]
 pub enum StudyEvent<'a> {
     /// `rungs` is the number of fidelity rungs (1 without multi-fidelity).
-    Started { trial: &'a TrialRecord, index: usize, of: usize, rungs: usize },
-    Finished { trial: &'a TrialRecord, best: Option<&'a TrialRecord> },
+    Started {
+        trial: &'a TrialRecord,
+        index: usize,
+        of: usize,
+        rungs: usize,
+    },
+    Finished {
+        trial: &'a TrialRecord,
+        best: Option<&'a TrialRecord>,
+    },
 }
 
 /// A study bound to its storage and space.
@@ -74,15 +82,16 @@ impl<'a> Study<'a> {
         let record = match storage.study(name)? {
             Some(existing) => {
                 if existing.task != task {
-                    return Err(Error::Config(format!("study `{name}` is for task {}, not {task}: pick another --study name", existing.task)));
+                    return Err(Error::Study(format!("study `{name}` is for task {}, not {task}: pick another --study name", existing.task)));
                 }
                 if existing.space.trim() != space.source.trim() {
-                    return Err(Error::Config(format!("study `{name}` was created with a different search space: pass the same --space, or start a new --study")));
+                    return Err(Error::Study(format!("study `{name}` was created with a different search space: pass the same --space, or start a new --study")));
                 }
                 existing
             }
             None => {
-                let record = StudyRecord { name: name.into(), task: task.into(), space: space.source.clone(), sampler: sampler.into(), direction: "maximize".into(), created: now() };
+                let record =
+                    StudyRecord { name: name.into(), task: task.into(), space: space.source.clone(), sampler: sampler.into(), direction: "maximize".into(), created: now() };
                 storage.put_study(&record)?;
                 record
             }
@@ -139,7 +148,7 @@ impl<'a> Study<'a> {
                     }
                 }
             };
-            let pipeline = self.space.compose_at(&point, rung).map_err(|e| Error::Config(format!("sampler proposed an invalid pipeline: {e}")))?;
+            let pipeline = self.space.compose_at(&point, rung).map_err(|e| Error::Sampler(format!("proposed an invalid pipeline: {e}")))?;
             let mut trial = TrialRecord {
                 id: trials.iter().map(|t| t.id + 1).max().unwrap_or(0),
                 study: self.record.name.clone(),
@@ -179,8 +188,7 @@ impl<'a> Study<'a> {
                 }
                 Err(panic) => {
                     trial.state = TrialState::Fail;
-                    let text = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
-                    trial.error = Some(format!("panicked: {}", text.unwrap_or_default()));
+                    trial.error = Some(format!("panicked: {}", crate::error::panic_message(panic.as_ref())));
                 }
             }
             trial.ended = Some(now());

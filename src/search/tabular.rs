@@ -2,7 +2,7 @@
 //! configurations already run, the objective is their recorded score. It measures how many
 //! trials a sampler needs, with no training in the loop.
 
-use super::sampler::{Observation, Sampler};
+use super::samplers::{Observation, Sampler};
 use super::space::{Point, Space};
 use crate::error::Result;
 
@@ -19,7 +19,8 @@ pub fn replay(sampler: &mut dyn Sampler, space: &Space, table: &[(Point, f64)], 
     let (mut tried, mut history, mut scores) = (Vec::new(), Vec::new(), Vec::new());
     while tried.len() < table.len() {
         let Some(point) = sampler.ask(space, &tried, &history)? else { break };
-        let score = table.iter().find(|(p, _)| *p == point).map(|(_, s)| *s).ok_or_else(|| crate::Error::Config(format!("{} proposed a point outside the table", sampler.name())))?;
+        let score =
+            table.iter().find(|(p, _)| *p == point).map(|(_, s)| *s).ok_or_else(|| crate::Error::Sampler(format!("{} proposed a point outside the table", sampler.name())))?;
         tried.push(point.clone());
         history.push(Observation { point, score });
         scores.push(score);
@@ -46,8 +47,7 @@ impl Replay {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::bo::BoSampler;
-    use crate::search::sampler::{GridSampler, RandomSampler};
+    use crate::search::samplers::{BoSampler, GridSampler, RandomSampler};
     use crate::search::space::{Dim, Domain};
     use serde_json::json;
 

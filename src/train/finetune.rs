@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::eval::{evaluate, task_loss};
 use super::optim::{AdamW, LinearSchedule};
 use super::progress::Progress;
-use crate::data::{Encoded, HostBatch, Label, LabelKind, MetricKind, Metrics, plan_batches};
+use crate::data::{Encoded, EncodedSplit, HostBatch, Label, LabelKind, MetricKind, Metrics, plan_batches};
 use crate::error::{Error, Result};
 use crate::model::{Bert, BertInput};
 
@@ -39,12 +39,6 @@ impl Default for FineTuneConfig {
     fn default() -> Self {
         Self { epochs: 3, batch_size: 32, lr: 5e-5, weight_decay: 0.1, warmup_ratio: 0.1, max_grad_norm: Some(1.0), seed: 42, split_batches: split_by_default() }
     }
-}
-
-/// A split ready for training: encodings and gold labels side by side.
-pub struct EncodedSplit {
-    pub encoded: Vec<Encoded>,
-    pub labels: Vec<Label>,
 }
 
 /// What one epoch achieved.
@@ -108,13 +102,8 @@ pub fn run_epochs<M: Module + Sync>(
         progress.finish();
         let train_seconds = started.elapsed().as_secs_f64();
         let dev = evaluate(&model);
-        let report = EpochReport {
-            epoch,
-            mean_loss: loss_sum / loss_n.max(1) as f64,
-            dev,
-            samples_per_sec: encoded.len() as f64 / train_seconds,
-            seconds: started.elapsed().as_secs_f64(),
-        };
+        let report =
+            EpochReport { epoch, mean_loss: loss_sum / loss_n.max(1) as f64, dev, samples_per_sec: encoded.len() as f64 / train_seconds, seconds: started.elapsed().as_secs_f64() };
         on_epoch(&report, &model)?;
         reports.push(report);
     }

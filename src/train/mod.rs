@@ -7,6 +7,6 @@ pub mod optim;
 pub mod progress;
 
 pub use eval::{evaluate, predict_logits, predictions, task_loss};
-pub use finetune::{BatchLoss, EncodedSplit, EpochReport, FineTuneConfig, batch_gradients, fine_tune, run_epochs};
+pub use finetune::{BatchLoss, EpochReport, FineTuneConfig, batch_gradients, fine_tune, run_epochs};
 pub use optim::{AdamW, HostAdamW, LinearSchedule};
 pub use progress::Progress;

@@ -35,7 +35,11 @@ impl AdamW {
     pub fn burn(weight_decay: f32, max_grad_norm: Option<f32>) -> Self {
         let clip = max_grad_norm.map(GradientClippingConfig::Norm);
         let config = |decay: f32| AdamWConfig::new().with_beta_1(BETA_1).with_beta_2(BETA_2).with_epsilon(EPSILON).with_weight_decay(decay);
-        let optim = config(weight_decay).with_grad_clipping(clip.clone()).init().with_group(ParamGroup::from_any_predicates(UNDECAYED.to_vec()), config(0.0).build(), clip.map(|c| c.init()));
+        let optim = config(weight_decay).with_grad_clipping(clip.clone()).init().with_group(
+            ParamGroup::from_any_predicates(UNDECAYED.to_vec()),
+            config(0.0).build(),
+            clip.map(|c| c.init()),
+        );
         Self::Burn(Box::new(optim))
     }
 
@@ -102,20 +106,15 @@ impl HostAdamW {
         let (correct_1, correct_2) = (1.0 - BETA_1.powi(moments.steps), 1.0 - BETA_2.powi(moments.steps));
         let shrink = (1.0 - lr * weight_decay as f64) as f32;
         let lr = lr as f32;
-        values
-            .par_chunks_mut(CHUNK)
-            .zip(grad.par_chunks(CHUNK))
-            .zip(moments.first.par_chunks_mut(CHUNK))
-            .zip(moments.second.par_chunks_mut(CHUNK))
-            .for_each(|(((p, g), m), v)| {
-                for i in 0..p.len() {
-                    let g = g[i] * clip;
-                    m[i] = BETA_1 * m[i] + (1.0 - BETA_1) * g;
-                    v[i] = BETA_2 * v[i] + (1.0 - BETA_2) * g * g;
-                    let delta = (m[i] / correct_1) / ((v[i] / correct_2).sqrt() + EPSILON);
-                    p[i] = p[i] * shrink - lr * delta;
-                }
-            });
+        values.par_chunks_mut(CHUNK).zip(grad.par_chunks(CHUNK)).zip(moments.first.par_chunks_mut(CHUNK)).zip(moments.second.par_chunks_mut(CHUNK)).for_each(|(((p, g), m), v)| {
+            for i in 0..p.len() {
+                let g = g[i] * clip;
+                m[i] = BETA_1 * m[i] + (1.0 - BETA_1) * g;
+                v[i] = BETA_2 * v[i] + (1.0 - BETA_2) * g * g;
+                let delta = (m[i] / correct_1) / ((v[i] / correct_2).sqrt() + EPSILON);
+                p[i] = p[i] * shrink - lr * delta;
+            }
+        });
     }
 }
 
@@ -171,11 +170,7 @@ impl LinearSchedule {
     /// Learning rate for 0-based `step`.
     pub fn at(&self, step: usize) -> f64 {
         let s = step as f64 + 1.0;
-        if step < self.warmup {
-            self.peak * s / self.warmup as f64
-        } else {
-            self.peak * ((self.total as f64 - step as f64) / (self.total - self.warmup).max(1) as f64).max(0.0)
-        }
+        if step < self.warmup { self.peak * s / self.warmup as f64 } else { self.peak * ((self.total as f64 - step as f64) / (self.total - self.warmup).max(1) as f64).max(0.0) }
     }
 }
 

@@ -10,30 +10,30 @@ use distiller::data::{Example, GlueTask, Label, Task};
 use distiller::distill::{DistillJob, distill};
 use distiller::model::checkpoint::WEIGHTS_FILE;
 use distiller::pipeline::{AugmentOp, AugmentSection};
+use distiller::workspace::Workspace;
 use std::collections::HashSet;
 use std::path::Path;
 
 fn rows(pairs: bool) -> Vec<Example> {
     let a = ["the movie is very good", "a great film", "the plot is boring", "not good fun", "very bad movie", "the film is a great fun film"];
-    a.iter()
-        .enumerate()
-        .map(|(i, t)| Example { text_a: t.to_string(), text_b: pairs.then(|| a[(i + 1) % a.len()].to_string()), label: Label::Score(i as f32) })
-        .collect()
+    a.iter().enumerate().map(|(i, t)| Example { text_a: t.to_string(), text_b: pairs.then(|| a[(i + 1) % a.len()].to_string()), label: Label::Score(i as f32) }).collect()
 }
 
 /// A fixture teacher and workspace, and the augmentation context over them.
 struct Setup {
     f: common::Fixture,
+    workspace: Workspace,
     dev: burn::tensor::Device,
 }
 
 impl Setup {
     fn new() -> Self {
-        Self { f: common::fixture(), dev: distiller::backend::device(None).unwrap() }
+        let f = common::fixture();
+        Self { workspace: Workspace::new(&f.workspace), f, dev: distiller::backend::device(None).unwrap() }
     }
 
     fn ctx(&self) -> AugmentContext<'_> {
-        AugmentContext { workspace: &self.f.workspace, masked_lm_dir: &self.f.teacher, max_len: 16, device: &self.dev }
+        AugmentContext { workspace: &self.workspace, masked_lm_dir: &self.f.teacher, max_len: 16, device: &self.dev }
     }
 }
 
@@ -190,7 +190,15 @@ fn a_distillation_with_a_chain_and_mixup_runs_and_reuses_both_caches() {
     let text = "[train]\nepochs = 1\nbatch_size = 8\nmax_len = 16\nlr = 1e-3\n[kd]\nhard_weight = 0.5\n[augment]\nchain = [\"random\", \"contextual\"]\naug_p = 0.3\nrepeated_aug = 2\nmixup = true\n";
     let pipeline: Pipeline = toml::from_str(text).unwrap();
     pipeline.validate().unwrap();
-    let job = DistillJob { task: Task::Glue(GlueTask::Sst2), pipeline, teacher_dir: f.teacher.clone(), data_dir: Some(f.glue.clone()), workspace: f.workspace.clone(), out_dir: None, use_cache: true };
+    let job = DistillJob {
+        task: Task::Glue(GlueTask::Sst2),
+        pipeline,
+        teacher_dir: f.teacher.clone(),
+        data_dir: Some(f.glue.clone()),
+        workspace: Workspace::new(&f.workspace),
+        out_dir: None,
+        use_cache: true,
+    };
     let mut log = Vec::new();
     let first = distill(&job, &dev, &mut |l| log.push(l.to_string())).unwrap();
     assert!(first.augmented_rows > 0 && first.train_rows == 24 + first.augmented_rows, "{} {}", first.train_rows, first.augmented_rows);

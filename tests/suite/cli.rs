@@ -100,7 +100,7 @@ fn import_trials_then_report_and_bad_report_input() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("imported 2 trials into 1 studies"), "{out}");
     assert!(err.contains("1 rows could not be mapped") && err.contains("trials.csv:4") && err.contains("middle"), "{err}");
-    let (code, out, err) = distiller(&["--workspace", "ws", "report", "--study", "paper-rte-BERT_BASE-TinyBERT4", "--format", "html", "--out", "rep"], tmp.path());
+    let (code, out, err) = distiller(&["--workspace", "ws", "report", "--study", "paper-rte-BERT_BASE-TinyBERT4", "--page", "html", "--out", "rep"], tmp.path());
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("report.html"), "{out}");
     assert!(std::fs::read_to_string(tmp.path().join("rep/report.html")).unwrap().contains("<svg"));

@@ -69,4 +69,3 @@ pub fn fixture() -> Fixture {
     save(&teacher, &config.init(1, &dev), &config, &meta, &vocab).unwrap();
     Fixture { glue, teacher, workspace: tmp.path().join("ws"), _tmp: tmp }
 }
-

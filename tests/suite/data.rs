@@ -27,7 +27,11 @@ fn glue_quirks_on_fixtures() {
     let rows = load_glue_file(GlueTask::Mrpc, &p).unwrap();
     assert_eq!(rows[0].text_b.as_deref(), Some("He told."));
     // STS-B: score in the last of 10 columns.
-    let p = common::write(d, "STS-B/dev.tsv", b"index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n0\tmain\tf\t2012\t1\tnone\tnone\tA man.\tA person.\t3.800\n");
+    let p = common::write(
+        d,
+        "STS-B/dev.tsv",
+        b"index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n0\tmain\tf\t2012\t1\tnone\tnone\tA man.\tA person.\t3.800\n",
+    );
     let rows = load_glue_file(GlueTask::Stsb, &p).unwrap();
     assert_eq!(rows[0].label, Label::Score(3.8));
     // discovery through an explicit data dir

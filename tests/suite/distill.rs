@@ -4,12 +4,13 @@
 
 use crate::common;
 
+use crate::common::{Fixture, fixture};
 use distiller::Pipeline;
 use distiller::data::{GlueTask, HostBatch, Split, Task, TextEncoder, load_split};
 use distiller::distill::trainer::cache_spec;
 use distiller::distill::{DistillJob, TeacherCache, TeacherTargets, distill};
-use crate::common::{Fixture, fixture};
 use distiller::model::{BertInput, load, to_host};
+use distiller::workspace::Workspace;
 use std::path::Path;
 
 fn parse(text: &str) -> distiller::Result<Pipeline> {
@@ -42,16 +43,24 @@ fn pipeline_files_parse_and_bad_ones_name_the_field() {
     assert!(err("[kd]\nloss = \"none\"\n").contains("nothing to learn"));
     // combinations that don't fit a concrete teacher
     let deep = parse("[student]\nlayers = 8\n[intermediate]\nobjective = \"cos\"\n").unwrap();
-    assert!(deep.check_fits(6, 384).unwrap_err().contains("student.layers"));
+    assert!(deep.check_fits(6, 384).unwrap_err().to_string().contains("student.layers"));
     let narrow = parse("[student]\nhidden = 312\n").unwrap();
-    assert!(narrow.check_fits(6, 384).unwrap_err().contains("student.init"));
+    assert!(narrow.check_fits(6, 384).unwrap_err().to_string().contains("student.init"));
 }
 
 fn job(f: &Fixture, pipeline: &str) -> DistillJob {
     let base = "[train]\nepochs = 1\nbatch_size = 8\nmax_len = 16\nlr = 1e-3\n";
     let pipeline: Pipeline = toml::from_str(&format!("{base}{pipeline}")).unwrap();
     pipeline.validate().unwrap();
-    DistillJob { task: Task::Glue(GlueTask::Sst2), pipeline, teacher_dir: f.teacher.clone(), data_dir: Some(f.glue.clone()), workspace: f.workspace.clone(), out_dir: None, use_cache: true }
+    DistillJob {
+        task: Task::Glue(GlueTask::Sst2),
+        pipeline,
+        teacher_dir: f.teacher.clone(),
+        data_dir: Some(f.glue.clone()),
+        workspace: Workspace::new(&f.workspace),
+        out_dir: None,
+        use_cache: true,
+    }
 }
 
 #[test]

@@ -257,3 +257,100 @@ fn mi_bounds_behave_as_theory_says_on_gaussians() {
         assert!(nwj.1 > mid.1 && mid.1 > nce.1, "spread at MI {mi}: {} {} {}", nwj.1, mid.1, nce.1);
     }
 }
+
+/// Student outputs and teacher targets of one fixed batch: 3 rows of width 5 (the last row
+/// padded after 3 tokens), hidden width 4, a 2-layer student and a 4-layer teacher.
+fn fixed_batch(device: &Device) -> (distiller::distill::ModelOutputs, distiller::distill::TeacherTargets) {
+    let (b, s, d) = (3, 5, 4);
+    let mask = t(&[1., 1., 1., 1., 1., 1., 1., 1., 1., 0., 1., 1., 1., 0., 0.], [b, s], device);
+    let student = distiller::distill::ModelOutputs {
+        logits: t(&values(b * 2, 1), [b, 2], device),
+        hidden: (0..3).map(|l| t(&values(b * s * d, 10 + l), [b, s, d], device)).collect(),
+        attentions: Vec::new(),
+        mask,
+    };
+    let teacher = distiller::distill::TeacherTargets {
+        logits: t(&values(b * 2, 2).iter().map(|v| 3.0 * v).collect::<Vec<_>>(), [b, 2], device),
+        hidden: (0..5).map(|l| (l as usize, t(&values(b * s * d, 20 + l), [b, s, d], device))).collect(),
+        attentions: Default::default(),
+    };
+    (student, teacher)
+}
+
+#[test]
+fn the_total_loss_is_the_weighted_sum_of_its_parts() {
+    use distiller::Pipeline;
+    use distiller::data::{Label, LabelKind};
+    use distiller::distill::mapping::{fixed_pairs, uniform_transport};
+    use distiller::distill::{DistillHeads, distillation_loss};
+    use distiller::pipeline::{KdLoss, Mapping, Objective};
+    use distiller::train::task_loss;
+    let device = dev();
+    let (student, teacher) = fixed_batch(&device);
+    let classes = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
+    let gold = [Label::Class(1), Label::Class(0), Label::Class(1)];
+    let total = |p: &Pipeline, kind: &LabelKind| {
+        let heads = DistillHeads::new(p, 4, 2, 4, &device);
+        scalar(distillation_loss(p, &heads, &student, &teacher, &gold, kind))
+    };
+    let close = |a: f64, b: f64| assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    let (zs, zt) = (student.logits.clone(), teacher.logits.clone());
+
+    // KD with τ and τ² scaling + hard labels + weighted cosine over the skip pairs.
+    let mut p = Pipeline::default();
+    (p.kd.loss, p.kd.temperature, p.kd.scale_by_t2, p.kd.weight, p.kd.hard_weight) = (KdLoss::Ce, 2.0, true, 0.7, 0.3);
+    (p.intermediate.objective, p.intermediate.mapping, p.intermediate.weight) = (Objective::Cos, Mapping::Skip, 0.5);
+    let pairs = fixed_pairs(Mapping::Skip, 2, 4);
+    assert_eq!(pairs.len(), 2, "{pairs:?}");
+    let inter: f64 = pairs.iter().map(|&(s, t)| scalar(cosine(student.hidden[s].clone(), teacher.hidden[&t].clone(), &student.mask))).sum();
+    let expected = 0.7 * 4.0 * scalar(kd_ce(zs.clone(), zt.clone(), 2.0)) + 0.3 * scalar(task_loss(zs.clone(), &gold, &classes)) + 0.5 * inter;
+    close(total(&p, &classes), expected);
+    // Without τ² scaling, and with the last-layer mapping instead.
+    p.kd.scale_by_t2 = false;
+    p.intermediate.mapping = Mapping::Last;
+    let inter: f64 = fixed_pairs(Mapping::Last, 2, 4).iter().map(|&(s, t)| scalar(cosine(student.hidden[s].clone(), teacher.hidden[&t].clone(), &student.mask))).sum();
+    close(total(&p, &classes), 0.7 * scalar(kd_ce(zs.clone(), zt.clone(), 2.0)) + 0.3 * scalar(task_loss(zs.clone(), &gold, &classes)) + 0.5 * inter);
+
+    // EMD: every (student, teacher) pair weighted by the optimal transport plan of the pair costs.
+    let mut p = Pipeline::default();
+    (p.kd.loss, p.kd.hard_weight) = (KdLoss::Mse, 0.0);
+    (p.intermediate.objective, p.intermediate.mapping, p.intermediate.weight) = (Objective::HiddenMse, Mapping::Emd, 2.0);
+    let costs: Vec<Vec<f64>> = (1..=2).map(|s| (1..=4).map(|t| scalar(hidden_mse(student.hidden[s].clone(), teacher.hidden[&t].clone(), &student.mask))).collect()).collect();
+    let flow = uniform_transport(&costs);
+    let emd: f64 = costs.iter().zip(&flow).flat_map(|(c, f)| c.iter().zip(f)).map(|(c, f)| c * f).sum();
+    assert!(flow.iter().flatten().filter(|&&f| f > 1e-9).count() > 2, "the plan spreads over several pairs: {flow:?}");
+    close(total(&p, &classes), scalar(kd_mse(zs.clone(), zt.clone(), 1.0)) + 2.0 * emd);
+
+    // Regression: KD is MSE whatever `kd.loss` says; hard labels are the squared error.
+    let mut p = Pipeline::default();
+    (p.kd.loss, p.kd.temperature, p.kd.hard_weight) = (KdLoss::Ce, 2.0, 0.5);
+    let scores = [Label::Score(0.5), Label::Score(-1.0), Label::Score(2.0)];
+    let one = |v: &Tensor<2>| v.clone().slice([0..3, 0..1]);
+    let heads = DistillHeads::new(&p, 4, 2, 4, &device);
+    let regression_student = distiller::distill::ModelOutputs { logits: one(&zs), ..student.clone() };
+    let regression_teacher = distiller::distill::TeacherTargets { logits: one(&zt), ..teacher.clone() };
+    let got = scalar(distillation_loss(&p, &heads, &regression_student, &regression_teacher, &scores, &LabelKind::Regression));
+    close(got, scalar(kd_mse(one(&zs), one(&zt), 2.0)) + 0.5 * scalar(task_loss(one(&zs), &scores, &LabelKind::Regression)));
+}
+
+#[test]
+fn mixup_weighs_the_hard_labels_by_lambda() {
+    use distiller::Pipeline;
+    use distiller::augment::mixup::Mixup;
+    use distiller::data::{Label, LabelKind};
+    use distiller::distill::loss::mixup_loss;
+    use distiller::pipeline::KdLoss;
+    use distiller::train::task_loss;
+    let device = dev();
+    let (student, teacher) = fixed_batch(&device);
+    let classes = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
+    let gold = [Label::Class(1), Label::Class(0), Label::Class(0)];
+    let mixup = Mixup { lambda: 0.8, partner: vec![2, 0, 1] };
+    let mut p = Pipeline::default();
+    (p.kd.loss, p.kd.weight, p.kd.hard_weight) = (KdLoss::Ce, 1.5, 0.25);
+    let got = scalar(mixup_loss(&p, &mixup, student.logits.clone(), teacher.logits.clone(), &gold, &classes));
+    let partner_gold: Vec<Label> = mixup.partner.iter().map(|&i| gold[i]).collect();
+    let kd = 1.5 * scalar(kd_ce(student.logits.clone(), mixup.mix(teacher.logits.clone()), 1.0));
+    let hard = 0.8 * scalar(task_loss(student.logits.clone(), &gold, &classes)) + 0.2 * scalar(task_loss(student.logits.clone(), &partner_gold, &classes));
+    assert!((got - (kd + 0.25 * hard)).abs() < 1e-5, "{got} vs {}", kd + 0.25 * hard);
+}

@@ -87,11 +87,7 @@ fn checkpoint_round_trip_and_hf_prefix() {
     assert_eq!(host(model.valid().forward(&b, false).logits), host(loaded.model.forward(&b, false).logits));
 
     // the same tensors under HF's `bert.` prefix (as BertForSequenceClassification saves them)
-    let prefixed: Vec<_> = model
-        .export()
-        .into_iter()
-        .map(|(n, s, v)| (if n.starts_with("classifier") { n } else { format!("bert.{n}") }, s, v))
-        .collect();
+    let prefixed: Vec<_> = model.export().into_iter().map(|(n, s, v)| (if n.starts_with("classifier") { n } else { format!("bert.{n}") }, s, v)).collect();
     let hf = tmp.path().join("hf");
     std::fs::create_dir_all(&hf).unwrap();
     distiller::model::weights::write_safetensors(&hf.join("model.safetensors"), &prefixed).unwrap();
@@ -236,7 +232,12 @@ fn host_linear_matches_burns_value_and_gradients() {
             let grads = loss.backward();
             let host = distiller::model::to_host;
             let bias = layer.bias.as_ref().expect("bias").val();
-            [host(y.reshape([batch * seq * d_out])), host(x.grad(&grads).expect("dx").reshape([n])), host(layer.weight.val().grad(&grads).expect("dW").reshape([d_in * d_out])), host(bias.grad(&grads).expect("db"))]
+            [
+                host(y.reshape([batch * seq * d_out])),
+                host(x.grad(&grads).expect("dx").reshape([n])),
+                host(layer.weight.val().grad(&grads).expect("dW").reshape([d_in * d_out])),
+                host(bias.grad(&grads).expect("db")),
+            ]
         };
         let ours = run(&|x| distiller::model::host_ops::linear(&layer, x));
         let burns = run(&|x| layer.forward(x));

@@ -3,9 +3,9 @@
 
 use crate::common;
 
-use distiller::data::{Example, GlueTask, Label, LabelKind, MetricKind, Task, TextEncoder};
+use distiller::data::{Example, GlueTask, Label, LabelKind, MetricKind, Task, TextEncoder, encode_split};
 use distiller::model::BertConfig;
-use distiller::teacher::{TeacherJob, encode_split, train_teacher};
+use distiller::teacher::{TeacherJob, train_teacher};
 use distiller::train::{FineTuneConfig, fine_tune};
 
 fn toy(n: usize, offset: usize) -> Vec<Example> {
@@ -56,7 +56,7 @@ fn teacher_smoke_run_on_sst2() {
     let job = TeacherJob {
         task: Task::Glue(GlueTask::Sst2),
         data_dir: Some(glue),
-        workspace: ws.path().to_path_buf(),
+        workspace: distiller::workspace::Workspace::new(ws.path()),
         init: None,
         max_train: Some(512),
         max_len: Some(32),

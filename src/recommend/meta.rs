@@ -144,10 +144,8 @@ mod tests {
 
     #[test]
     fn computes_parses_and_names_bad_fields() {
-        let examples = vec![
-            Example { text_a: "a good film".into(), text_b: None, label: Label::Class(1) },
-            Example { text_a: "A bad one".into(), text_b: None, label: Label::Class(0) },
-        ];
+        let examples =
+            vec![Example { text_a: "a good film".into(), text_b: None, label: Label::Class(1) }, Example { text_a: "A bad one".into(), text_b: None, label: Label::Class(0) }];
         let meta = DatasetMeta::from_examples(&examples, &LabelKind::Classification { labels: vec!["0".into(), "1".into()] });
         assert_eq!((meta.n_train, meta.n_labels, meta.vocab_size), (2, 2, 5));
         assert!((meta.label_entropy - 2f64.ln()).abs() < 1e-12);

@@ -15,10 +15,11 @@
 //! Thompson sampling instead of EI (`bo:thompson+…`, σ weighted by `--sigma-weight`). `--samplers` keeps only
 //! the named samplers (random always runs: it is the reference).
 
-use distiller::paper_trials::{self, PaperTrial};
+use distiller::recommend::paper_trials::{self, PaperTrial};
 use distiller::recommend::{PastTask, Recommender, RecommenderConfig, warm_start_points};
-use distiller::search::bo::{Acquisition, BoConfig, BoSampler, Encoding, InitialDesign};
-use distiller::search::sampler::{GridSampler, RandomSampler, Sampler};
+use distiller::search::encoding::Encoding;
+use distiller::search::samplers::bo::{Acquisition, BoConfig, BoSampler, InitialDesign};
+use distiller::search::samplers::{GridSampler, RandomSampler, Sampler};
 use distiller::search::space::Point;
 use distiller::search::tabular::{Replay, replay};
 use rayon::prelude::*;
@@ -38,7 +39,18 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"), seeds: 50, min_trials: 40, groups: 10, variants: false, warm_start: false, warm_k: 5, sigma_weight: 1.0, warm_diverse: 1, only: None };
+    let mut args = Args {
+        csv: PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv"),
+        seeds: 50,
+        min_trials: 40,
+        groups: 10,
+        variants: false,
+        warm_start: false,
+        warm_k: 5,
+        sigma_weight: 1.0,
+        warm_diverse: 1,
+        only: None,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -168,10 +180,8 @@ fn main() {
         };
         for (k, (name, make)) in samplers.iter().enumerate() {
             let seeds = if name == "grid" { 1 } else { args.seeds };
-            let runs: Vec<Replay> = (0..seeds)
-                .into_par_iter()
-                .map(|seed| replay(make(seed, &ranked).as_mut(), &space, &table, 20).unwrap_or_else(|e| panic!("{name}: {e}")))
-                .collect();
+            let runs: Vec<Replay> =
+                (0..seeds).into_par_iter().map(|seed| replay(make(seed, &ranked).as_mut(), &space, &table, 20).unwrap_or_else(|e| panic!("{name}: {e}"))).collect();
             let s = summarise(&runs, best, table.len());
             let (m, q1, q3) = quartiles(&s.to_best);
             let (m1, p1, p3) = quartiles(&s.to_1pct);

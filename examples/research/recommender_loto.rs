@@ -15,7 +15,7 @@
 //! spread between configurations, and how well a configuration's rank on the other tasks predicts
 //! its score here — what bounds any cross-task Spearman.
 
-use distiller::paper_trials;
+use distiller::recommend::paper_trials;
 use distiller::recommend::{PastTask, Recommender, RecommenderConfig, Target, load_task_features, most_popular, normalised_ranks, past_tasks_in_store, spearman};
 use distiller::search::Space;
 use distiller::search::space::Point;
@@ -39,7 +39,8 @@ fn main() {
     let trials: Vec<_> = trials.into_iter().filter(|t| t.teacher == "BERT_BASE" && t.student == "TinyBERT4").collect();
     let meta = load_task_features(&features).unwrap_or_else(|e| panic!("{e}"));
     let space = paper_trials::space_of(&trials, "paper");
-    let runs: Vec<(String, Vec<(Point, Vec<f64>)>)> = paper_trials::groups(&trials).into_iter().map(|((task, _, _), group)| (task, paper_trials::scores_by_config(&group))).collect();
+    let runs: Vec<(String, Vec<(Point, Vec<f64>)>)> =
+        paper_trials::groups(&trials).into_iter().map(|((task, _, _), group)| (task, paper_trials::scores_by_config(&group))).collect();
     let tasks: Vec<PastTask> = runs
         .iter()
         .map(|(task, configs)| PastTask {
@@ -80,7 +81,7 @@ fn main() {
 /// given workspaces' stores (for a task found more than once, the study with the most complete
 /// first-rung pipelines), one task held out at a time, scored on its first rung (500 rows).
 fn own_studies(workspaces: &[PathBuf]) {
-    let space = Space::parse(distiller::search::DEFAULT_SPACE).unwrap_or_else(|(line, m)| panic!("default space:{line}: {m}"));
+    let space = Space::builtin_default();
     let mut tasks: Vec<PastTask> = Vec::new();
     for ws in workspaces {
         let storage = distiller::store::sled::read_snapshots(&ws.join("store")).unwrap_or_else(|e| panic!("{e}"));

@@ -153,16 +153,8 @@ fn map_row(row: &csv::StringRecord, columns: &BTreeMap<&str, usize>, line: usize
 }
 
 /// The pipeline fields the paper varied, in the order [`PaperTrial::point`] fills them.
-const FIELDS: [&str; 8] = [
-    "intermediate.objective",
-    "intermediate.alpha",
-    "intermediate.mapping",
-    "kd.loss",
-    "augment.mixup",
-    "augment.repeated_aug",
-    "augment.aug_p",
-    "augment.chain",
-];
+const FIELDS: [&str; 8] =
+    ["intermediate.objective", "intermediate.alpha", "intermediate.mapping", "kd.loss", "augment.mixup", "augment.repeated_aug", "augment.aug_p", "augment.chain"];
 
 impl PaperTrial {
     /// The trial as one of our pipelines (the paper's choices; everything else default).

@@ -3,12 +3,19 @@
 //! past result's normalised rank within its task, weighted by task similarity (dataset
 //! meta-features) times configuration similarity (the BO's conditional encoding), shrunk towards
 //! the middle rank where evidence is thin; its weighted spread is the uncertainty.
+//!
+//! Its inputs live here too: [`meta`] (the `.meta` dataset features), [`paper_trials`] (the
+//! paper's released table) and [`evaluation`] (leave-one-task-out helpers and baselines).
 
-use std::collections::BTreeMap;
-use std::path::Path;
+pub mod evaluation;
+pub mod meta;
+pub mod paper_trials;
+
+pub use evaluation::{load_task_features, most_popular, spearman};
+pub use meta::DatasetMeta;
 
 use crate::error::{Error, Result};
-use crate::search::bo::{Encoding, features};
+use crate::search::encoding::{Encoding, features};
 use crate::search::space::{Point, Space};
 
 /// A past task: its meta-features and the mean score of each configuration it ran.
@@ -42,18 +49,6 @@ pub fn normalised_ranks(results: &[(Point, f64)]) -> Vec<f64> {
             1.0 - (better + ties / 2.0) / (n - 1) as f64
         })
         .collect()
-}
-
-/// Spearman's rank correlation (average ranks for ties).
-pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let ranks = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| v.iter().filter(|y| *y < x).count() as f64 + (v.iter().filter(|y| *y == x).count() as f64 - 1.0) / 2.0).collect() };
-    let (ra, rb) = (ranks(a), ranks(b));
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (ma, mb) = (mean(&ra), mean(&rb));
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let var = |v: &[f64], m: f64| v.iter().map(|x| (x - m) * (x - m)).sum::<f64>();
-    let denom = (var(&ra, ma) * var(&rb, mb)).sqrt();
-    if denom > 0.0 { cov / denom } else { 0.0 }
 }
 
 /// The meta-model's settings.
@@ -99,7 +94,7 @@ pub struct Recommender {
 impl Recommender {
     pub fn new(tasks: Vec<PastTask>, space: Space, config: RecommenderConfig) -> Result<Self> {
         if tasks.iter().all(|t| t.results.is_empty()) {
-            return Err(Error::Config("nothing to learn from: run a search or import trials (`distiller import-trials`)".into()));
+            return Err(Error::Recommend("nothing to learn from: run a search or import trials (`distiller import-trials`)".into()));
         }
         let targets: Vec<Vec<f64>> = match config.target {
             Target::Rank => tasks.iter().map(|t| normalised_ranks(&t.results)).collect(),
@@ -128,7 +123,8 @@ impl Recommender {
             .iter()
             .map(|point| {
                 let x = features(&self.space, point, Encoding::Conditional);
-                let (mut w_sum, mut wy, mut wy2) = (self.config.prior_weight, self.config.prior_weight * self.prior_mean, self.config.prior_weight * self.prior_mean * self.prior_mean);
+                let (mut w_sum, mut wy, mut wy2) =
+                    (self.config.prior_weight, self.config.prior_weight * self.prior_mean, self.config.prior_weight * self.prior_mean * self.prior_mean);
                 for (k, task) in self.tasks.iter().enumerate() {
                     if Some(task.name.as_str()) == exclude {
                         continue;
@@ -179,7 +175,7 @@ pub fn past_tasks_in_store(storage: &dyn crate::store::Storage, space: &Space, e
 /// The `k` most promising points of `space` for a new task, learnt from `past`: every point of a
 /// finite space is a candidate, otherwise the points the past tasks ran.
 pub fn top_picks(past: Vec<PastTask>, space: &Space, k: usize) -> Result<Vec<Prediction>> {
-    let mut candidates = space.finite_points(crate::search::bo::POOL_LIMIT).unwrap_or_default();
+    let mut candidates = space.finite_points(crate::search::space::POOL_LIMIT).unwrap_or_default();
     if candidates.is_empty() {
         for task in &past {
             for (p, _) in &task.results {
@@ -217,55 +213,6 @@ pub fn warm_start_points<'a>(ranked: impl Iterator<Item = &'a Point> + Clone, k:
         }
     }
     chosen
-}
-
-/// The "most popular" baseline: candidates ordered by their mean normalised rank over the past
-/// tasks (except `exclude`) that ran them, among those run on at least `min_tasks` tasks; the
-/// rest follow in table order.
-pub fn most_popular(tasks: &[PastTask], candidates: &[Point], exclude: &str, min_tasks: usize) -> Vec<Point> {
-    let others: Vec<(&PastTask, Vec<f64>)> = tasks.iter().filter(|t| t.name != exclude).map(|t| (t, normalised_ranks(&t.results))).collect();
-    let mut scored: Vec<(f64, usize)> = Vec::new();
-    for (i, c) in candidates.iter().enumerate() {
-        let ranks: Vec<f64> = others.iter().filter_map(|(t, r)| t.results.iter().position(|(p, _)| p == c).map(|j| r[j])).collect();
-        let mean = if ranks.len() >= min_tasks { ranks.iter().sum::<f64>() / ranks.len() as f64 } else { f64::NEG_INFINITY };
-        scored.push((mean, i));
-    }
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    scored.into_iter().map(|(_, i)| candidates[i].clone()).collect()
-}
-
-/// The paper's per-task meta-features (`dataset_features_50_concat.csv`): a 100-d embedding,
-/// log #examples and #labels, standardised column-wise across the file's tasks. Keys use our
-/// task names (`sst2`).
-pub fn load_task_features(path: &Path) -> Result<BTreeMap<String, Vec<f64>>> {
-    let text = crate::data::load::read_utf8(path)?;
-    let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let mut cells = line.split(',');
-        let task = cells.next().unwrap_or_default().trim().to_ascii_lowercase().replace('-', "");
-        let mut values = Vec::new();
-        for (j, cell) in cells.enumerate() {
-            let v: f64 = cell.trim().parse().map_err(|_| Error::malformed(path, i + 1, format!("column {}: `{cell}` is not a number", j + 2)))?;
-            values.push(v);
-        }
-        if let Some(n) = values.len().checked_sub(2) {
-            values[n] = values[n].max(1.0).ln();
-        }
-        rows.push((task, values));
-    }
-    let width = rows.iter().map(|r| r.1.len()).min().unwrap_or(0);
-    for c in 0..width {
-        let col: Vec<f64> = rows.iter().map(|r| r.1[c]).collect();
-        let mean = col.iter().sum::<f64>() / col.len() as f64;
-        let sd = (col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / col.len() as f64).sqrt().max(1e-12);
-        for r in rows.iter_mut() {
-            r.1[c] = (r.1[c] - mean) / sd / (width as f64).sqrt();
-        }
-    }
-    Ok(rows.into_iter().map(|(t, mut v)| (t, { v.truncate(width); v })).collect())
 }
 
 #[cfg(test)]

@@ -120,9 +120,8 @@ fn intermediate_loss(pipeline: &Pipeline, heads: &DistillHeads, student: &ModelO
     let teacher_depth = teacher_layers.iter().copied().max().unwrap_or(0);
     let total = match i.mapping {
         Mapping::Emd => {
-            let costs: Vec<Vec<Tensor<1>>> = (1..=student_layers)
-                .map(|s| teacher_layers.iter().filter(|&&t| t >= 1).map(|&t| pair_loss(pipeline, heads, student, teacher, s, t)).collect())
-                .collect();
+            let costs: Vec<Vec<Tensor<1>>> =
+                (1..=student_layers).map(|s| teacher_layers.iter().filter(|&&t| t >= 1).map(|&t| pair_loss(pipeline, heads, student, teacher, s, t)).collect()).collect();
             let values: Vec<Vec<f64>> = costs.iter().map(|row| row.iter().map(|c| c.clone().into_scalar::<f32>() as f64).collect()).collect();
             let flow = uniform_transport(&values);
             costs.into_iter().zip(flow).flat_map(|(row, f)| row.into_iter().zip(f)).map(|(c, w)| c.mul_scalar(w)).reduce(|a, b| a + b)?

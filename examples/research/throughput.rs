@@ -33,9 +33,7 @@ struct Shape {
 }
 
 fn rows(shape: Shape) -> Vec<Encoded> {
-    (0..shape.batch)
-        .map(|r| Encoded { ids: (0..shape.seq).map(|c| 1000 + ((r * 131 + c * 17) % 20000) as u32).collect(), type_ids: vec![0; shape.seq] })
-        .collect()
+    (0..shape.batch).map(|r| Encoded { ids: (0..shape.seq).map(|c| 1000 + ((r * 131 + c * 17) % 20000) as u32).collect(), type_ids: vec![0; shape.seq] }).collect()
 }
 
 fn batch(shape: Shape) -> HostBatch {
@@ -121,9 +119,10 @@ fn main() {
     }
     let shape = Shape { batch: env_or("DISTILLER_BENCH_BATCH", 32), seq: env_or("DISTILLER_BENCH_SEQ", 64), iters: env_or("DISTILLER_BENCH_ITERS", 10) };
     let torch_device = std::env::var("DISTILLER_BENCH_TORCH_DEVICE").unwrap_or_else(|_| "cpu".into());
-    let backends: Vec<String> = match std::env::var("DISTILLER_BENCH_BACKENDS") {
-        Ok(list) => list.split(',').map(str::to_string).collect(),
-        Err(_) => distiller::backend::available().into_iter().filter(|b| *b != "tch-cuda").map(str::to_string).collect(),
+    use clap::ValueEnum;
+    let backends: Vec<distiller::backend::Backend> = match std::env::var("DISTILLER_BENCH_BACKENDS") {
+        Ok(list) => list.split(',').map(|b| distiller::backend::Backend::from_str(b, true).unwrap_or_else(|e| panic!("DISTILLER_BENCH_BACKENDS: {e}"))).collect(),
+        Err(_) => distiller::backend::available().into_iter().filter(|b| *b != distiller::backend::Backend::TchCuda).collect(),
     };
     let threads = rayon::current_num_threads();
     println!("batch {}, seq {}, {} timed iterations, {threads} rayon threads, PyTorch on {torch_device}", shape.batch, shape.seq, shape.iters);
@@ -137,7 +136,7 @@ fn main() {
     println!("| work | model | backend | samples/s | PyTorch samples/s | ratio |");
     println!("|---|---|---|---:|---:|---:|");
     for backend in &backends {
-        let device = distiller::backend::device(Some(backend)).unwrap();
+        let device = distiller::backend::device(Some(*backend)).unwrap();
         for (work, label, layers, hidden) in cases {
             let ours = match work {
                 "forward" => forward(&device, layers, hidden, shape),
@@ -149,7 +148,7 @@ fn main() {
                 Some(r) => (format!("{r:.1}"), format!("{:.2}x", ours / r)),
                 None => ("-".into(), "-".into()),
             };
-            println!("| {work} | {label} | {backend} | {ours:.1} | {r} | {ratio} |");
+            println!("| {work} | {label} | {} | {ours:.1} | {r} | {ratio} |", backend.name());
         }
     }
     if let Some(t) = torch {

@@ -20,37 +20,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
-use super::sampler::{Observation, Sampler, random_valid_point};
-use super::space::{Domain, Point, Space};
+use super::{Observation, Sampler, random_valid_point};
 use crate::error::{Error, Result};
-
-/// Largest grid searched point by point.
-pub const POOL_LIMIT: usize = 50_000;
-
-/// Logs at warn level and above to stderr. Installed before egobox runs, so egobox's own
-/// `env_logger` (which writes to stdout) never gets installed and `-f json` output stays clean.
-struct StderrLogger;
-
-impl log::Log for StderrLogger {
-    fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= log::Level::Warn
-    }
-    fn log(&self, record: &log::Record) {
-        if self.enabled(record.metadata()) {
-            eprintln!("{}: {}", record.level(), record.args());
-        }
-    }
-    fn flush(&self) {}
-}
-
-static LOGGER: StderrLogger = StderrLogger;
-
-/// Installs [`StderrLogger`] unless a logger is already set.
-pub fn install_logger() {
-    if log::set_logger(&LOGGER).is_ok() {
-        log::set_max_level(log::LevelFilter::Warn);
-    }
-}
+use crate::search::encoding::{Encoding, features};
+use crate::search::space::{Domain, POOL_LIMIT, Point, Space};
 
 /// The egobox variable type of each dimension.
 pub fn xtypes(space: &Space) -> Vec<XType> {
@@ -103,17 +76,6 @@ pub fn decode(space: &Space, row: &[f64]) -> Point {
     space.normalise(point)
 }
 
-/// How a finite space is encoded for the surrogate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    /// Inactive dimensions neutral (one-hot all zero, numbers mid-range); chains as operator
-    /// membership and position.
-    Conditional,
-    /// What a plain mixed-integer GP sees: inactive dimensions at their first value, chains as
-    /// opaque categories.
-    Plain,
-}
-
 /// Points run before the surrogate takes over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InitialDesign {
@@ -123,16 +85,17 @@ pub enum InitialDesign {
 }
 
 /// How the surrogate's prediction picks the next point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Acquisition {
     /// Expected improvement over the best score so far.
+    #[value(name = "ei")]
     ExpectedImprovement,
     /// Thompson sampling from the per-point predictive marginals: each untried point draws
     /// mean + σ·z, the highest draw runs. Randomised, so near-ties are spread over seeds.
     Thompson,
 }
 
-/// The BO sampler's settings; [`Default`] is the variant the tabular benchmark chose (README).
+/// The BO sampler's settings; [`Default`] is the variant the tabular benchmark chose (docs/search.md).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BoConfig {
     pub initial: usize,
@@ -151,51 +114,16 @@ pub struct BoConfig {
 
 impl Default for BoConfig {
     fn default() -> Self {
-        Self { initial: 5, design: InitialDesign::Random, encoding: Encoding::Conditional, pool: true, nugget: 1e-2, sigma_weight: 1.0, acquisition: Acquisition::ExpectedImprovement }
-    }
-}
-
-/// A point as surrogate features, every column in [0, 1].
-pub fn features(space: &Space, point: &Point, encoding: Encoding) -> Vec<f64> {
-    let mut row = Vec::new();
-    for (dim, value) in space.dims.iter().zip(point) {
-        let value = match (value, encoding) {
-            (Some(v), _) => Some(v.clone()),
-            (None, Encoding::Plain) => dim.domain.grid_values().first().cloned(),
-            (None, Encoding::Conditional) => None,
-        };
-        match &dim.domain {
-            Domain::Categorical(choices) => {
-                let chains: Option<Vec<&Vec<Value>>> = choices.iter().map(Value::as_array).collect();
-                match chains.filter(|_| encoding == Encoding::Conditional) {
-                    Some(chains) => {
-                        let mut ops: Vec<&Value> = chains.iter().flat_map(|c| c.iter()).collect();
-                        ops.sort_by_key(|v| v.to_string());
-                        ops.dedup();
-                        let longest = chains.iter().map(|c| c.len()).max().unwrap_or(1).max(1) as f64;
-                        let chosen = value.as_ref().and_then(Value::as_array);
-                        for op in ops {
-                            let at = chosen.and_then(|c| c.iter().position(|x| x == op));
-                            row.push(at.map_or(0.0, |_| 1.0));
-                            row.push(at.map_or(0.0, |i| (i + 1) as f64 / longest));
-                        }
-                    }
-                    None => row.extend(choices.iter().map(|c| if value.as_ref() == Some(c) { 1.0 } else { 0.0 })),
-                }
-            }
-            domain => {
-                let (low, high, x) = match domain {
-                    Domain::Ordered(v) => (v[0], v[v.len() - 1], value.as_ref().and_then(Value::as_f64)),
-                    Domain::Int { low, high } => (*low as f64, *high as f64, value.as_ref().and_then(Value::as_f64)),
-                    Domain::Float { low, high, log: true } => (low.ln(), high.ln(), value.as_ref().and_then(Value::as_f64).map(f64::ln)),
-                    Domain::Float { low, high, .. } => (*low, *high, value.as_ref().and_then(Value::as_f64)),
-                    Domain::Categorical(_) => unreachable!("handled above"),
-                };
-                row.push(x.map_or(0.5, |x| if high > low { (x - low) / (high - low) } else { 0.5 }));
-            }
+        Self {
+            initial: 5,
+            design: InitialDesign::Random,
+            encoding: Encoding::Conditional,
+            pool: true,
+            nugget: 1e-2,
+            sigma_weight: 1.0,
+            acquisition: Acquisition::ExpectedImprovement,
         }
     }
-    row
 }
 
 fn point_key(point: &Point) -> String {
@@ -222,11 +150,8 @@ fn normal_pdf_cdf(z: f64) -> (f64, f64) {
 fn guarded<T>(what: &str, f: impl FnOnce() -> std::result::Result<T, String>) -> Result<T> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Error::Config(format!("bo sampler: {what}: {e}"))),
-        Err(panic) => {
-            let text = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-            Err(Error::Config(format!("bo sampler: {what} panicked: {text}")))
-        }
+        Ok(Err(e)) => Err(Error::Sampler(format!("bo: {what}: {e}"))),
+        Err(panic) => Err(Error::Sampler(format!("bo: {what} panicked: {}", crate::error::panic_message(panic.as_ref())))),
     }
 }
 
@@ -248,7 +173,6 @@ impl BoSampler {
     }
 
     pub fn with_config(seed: u64, config: BoConfig) -> Self {
-        install_logger();
         Self { seed, config, warm_start: Vec::new(), prior: std::collections::HashMap::new() }
     }
 
@@ -356,7 +280,7 @@ impl BoSampler {
         };
         let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         if !top.is_finite() {
-            return Err(Error::Config("bo sampler: the surrogate gave no finite acquisition score".into()));
+            return Err(Error::Sampler("bo: the surrogate gave no finite acquisition score".into()));
         }
         // Ties (e.g. all EI zero) are broken at random so a seed matters.
         let ties: Vec<usize> = (0..scores.len()).filter(|&i| scores[i] >= top - 1e-15).collect();
@@ -403,11 +327,8 @@ impl Sampler for BoSampler {
         if let Some(pool) = &pool {
             // Snap to the nearest untried point of the finite space.
             let target = features(space, &point, Encoding::Plain);
-            let nearest = pool
-                .iter()
-                .filter(|p| !tried.contains(p))
-                .map(|p| (squared_distance(&features(space, p, Encoding::Plain), &target), p))
-                .min_by(|a, b| a.0.total_cmp(&b.0));
+            let nearest =
+                pool.iter().filter(|p| !tried.contains(p)).map(|p| (squared_distance(&features(space, p, Encoding::Plain), &target), p)).min_by(|a, b| a.0.total_cmp(&b.0));
             return Ok(nearest.map(|(_, p)| p.clone()));
         }
         // egobox may propose a point already run, or one whose pipeline is invalid: explore instead.

@@ -1,0 +1,43 @@
+//! Copying a trial's student checkpoint, pipeline and metrics out of the workspace.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::store::{Storage, TrialRecord, TrialState};
+
+/// An `export` request.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    pub study: String,
+    /// Trial id (default: the study's best complete trial).
+    pub trial: Option<u64>,
+    /// Destination folder.
+    pub out: PathBuf,
+}
+
+/// Copies the trial's student files into `out`, with `pipeline.toml` and `metrics.json`; returns
+/// the exported trial.
+pub fn export(storage: &dyn Storage, request: &ExportRequest) -> Result<TrialRecord> {
+    let (_, trials) = super::study_trials(storage, &request.study)?;
+    let trial = match request.trial {
+        Some(id) => trials.iter().find(|t| t.id == id).ok_or_else(|| Error::Study(format!("study `{}` has no trial #{id}", request.study)))?,
+        None => crate::search::study::best_of(&trials).ok_or_else(|| Error::Study(format!("study `{}` has no complete trial", request.study)))?,
+    };
+    if trial.state != TrialState::Complete {
+        return Err(Error::Study(format!("trial #{} is {:?}, not COMPLETE: nothing to export", trial.id, trial.state)));
+    }
+    let src = trial.student_dir.as_ref().ok_or_else(|| Error::Study(format!("trial #{} kept no student checkpoint", trial.id)))?;
+    let out = &request.out;
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    for entry in std::fs::read_dir(src).map_err(|e| Error::io(src, e))? {
+        let entry = entry.map_err(|e| Error::io(src, e))?;
+        if entry.path().is_file() {
+            std::fs::copy(entry.path(), out.join(entry.file_name())).map_err(|e| Error::io(entry.path(), e))?;
+        }
+    }
+    let write = |name: &str, text: String| std::fs::write(out.join(name), text).map_err(|e| Error::io(out.join(name), e));
+    write("pipeline.toml", trial.pipeline.to_toml())?;
+    let metrics = serde_json::json!({ "study": request.study, "trial": trial.id, "score": trial.score, "metrics": trial.metrics });
+    write("metrics.json", serde_json::to_string_pretty(&metrics).expect("json values serialise"))?;
+    Ok(trial.clone())
+}

@@ -1,0 +1,141 @@
+//! Running (or resuming) a search: what `distiller search` does.
+
+use burn::tensor::Device;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::data::Task;
+use crate::distill::{DistillJob, distill};
+use crate::error::{Error, Result};
+use crate::search::samplers::{Acquisition, BoConfig, BoSampler, SamplerKind};
+use crate::search::{SearchLimits, Space, Study, StudyEvent, TrialOutcome};
+use crate::store::{TrialRecord, TrialState};
+use crate::workspace::Workspace;
+
+/// A `distiller search` request; [`SearchRequest::new`] gives the CLI's defaults.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub task: Task,
+    pub space: Space,
+    /// Study name (default: the task's name). An existing study is resumed.
+    pub study: Option<String>,
+    pub sampler: SamplerKind,
+    /// Stop when the study holds this many finished trials (earlier runs count).
+    pub trials: usize,
+    /// Start no new trial after this long.
+    pub budget: Option<Duration>,
+    /// Teacher checkpoint (default: the workspace's; fine-tuned first when there is none).
+    pub teacher: Option<PathBuf>,
+    pub seed: u64,
+    /// `bo` only: run the recommender's top K pipelines first and use its predictions as the
+    /// surrogate's trend.
+    pub warm_start: Option<usize>,
+    /// With `warm_start`: each warm-start pipeline differs from the earlier ones in at least this
+    /// many fields (1 = plain top K).
+    pub warm_diverse: usize,
+    /// `bo` only; default: Thompson with a warm start, else expected improvement.
+    pub acquisition: Option<Acquisition>,
+    pub data_dir: Option<PathBuf>,
+    pub workspace: Workspace,
+}
+
+impl SearchRequest {
+    /// The CLI's defaults: the built-in space, BO, 40 trials, one hour.
+    pub fn new(task: Task, workspace: Workspace) -> Self {
+        Self {
+            task,
+            space: Space::builtin_default(),
+            study: None,
+            sampler: SamplerKind::Bo,
+            trials: 40,
+            budget: Some(Duration::from_secs(3600)),
+            teacher: None,
+            seed: 0,
+            warm_start: None,
+            warm_diverse: 1,
+            acquisition: None,
+            data_dir: None,
+            workspace,
+        }
+    }
+}
+
+/// What a search left in the store.
+#[derive(Debug, Clone)]
+pub struct SearchOutcome {
+    pub study: String,
+    /// Every trial of the study (earlier runs included).
+    pub trials: Vec<TrialRecord>,
+    pub best: Option<TrialRecord>,
+}
+
+impl SearchOutcome {
+    pub fn complete(&self) -> usize {
+        self.trials.iter().filter(|t| t.state == TrialState::Complete).count()
+    }
+}
+
+/// The sampler a request asks for, checking the options that only `bo` takes.
+fn sampler_of(request: &SearchRequest, past: impl FnOnce() -> Result<Vec<(crate::search::Point, f64)>>, log: &mut dyn FnMut(&str)) -> Result<Box<dyn crate::search::Sampler>> {
+    if request.sampler != SamplerKind::Bo {
+        if request.acquisition.is_some() {
+            return Err(Error::Usage("--acquisition needs --sampler bo".into()));
+        }
+        if request.warm_start.is_some() {
+            return Err(Error::Usage("--warm-start needs --sampler bo".into()));
+        }
+    }
+    let acquisition = request.acquisition.unwrap_or(if request.warm_start.is_some() { Acquisition::Thompson } else { Acquisition::ExpectedImprovement });
+    let config = BoConfig { acquisition, ..BoConfig::default() };
+    let Some(k) = request.warm_start else { return Ok(request.sampler.build(request.seed, config)) };
+    // Every candidate's prediction becomes the surrogate's trend; the top K run first.
+    let ranked = past()?;
+    let points = crate::recommend::warm_start_points(ranked.iter().map(|(p, _)| p), k, request.warm_diverse);
+    log(&format!("warm start: the recommender's top {} pipelines go first, its predictions guide the rest", points.len()));
+    Ok(Box::new(BoSampler::with_config(request.seed, config).warm_started(points).with_prior(ranked)))
+}
+
+/// Runs the study until it holds `request.trials` finished trials or the budget is spent.
+/// `on_event` hears each trial start and end; `log` hears everything else (teacher fine-tuning,
+/// recovered trials, each run's progress).
+pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(StudyEvent), log: &mut dyn FnMut(&str)) -> Result<SearchOutcome> {
+    let storage = super::open_store(&request.workspace)?;
+    let task_name = request.task.name();
+    let mut sampler = sampler_of(
+        &request,
+        || {
+            let past = crate::recommend::past_tasks_in_store(&storage, &request.space, Some(&task_name))?;
+            Ok(crate::recommend::top_picks(past, &request.space, usize::MAX)?.into_iter().map(|p| (p.point, p.mean)).collect())
+        },
+        log,
+    )?;
+    let teacher_dir = super::ensure_teacher(request.teacher.clone(), &request.workspace, &request.task, request.data_dir.clone(), device, log)?;
+    let name = request.study.clone().unwrap_or_else(|| task_name.clone());
+    let study = Study::open(&storage, &name, &task_name, request.space.clone(), sampler.name())?;
+    let recovered = study.recover()?;
+    if recovered > 0 {
+        log(&format!("study {name}: {recovered} trial(s) left RUNNING by an earlier process marked FAIL"));
+    }
+    let limits = SearchLimits { trials: request.trials, budget: request.budget };
+    let mut objective = |pipeline: &crate::Pipeline, id: u64| -> Result<TrialOutcome> {
+        let job = DistillJob {
+            task: request.task.clone(),
+            pipeline: pipeline.clone(),
+            teacher_dir: teacher_dir.clone(),
+            data_dir: request.data_dir.clone(),
+            workspace: request.workspace.clone(),
+            out_dir: Some(request.workspace.trial_dir(&name, id)),
+            use_cache: true,
+        };
+        let outcome = distill(&job, device, &mut |line| log(&format!("    {line}")))?;
+        Ok(TrialOutcome {
+            score: outcome.dev.headline(),
+            intermediate: outcome.epochs.iter().map(|e| (e.epoch, e.dev.headline())).collect(),
+            fidelity: Some((outcome.train_rows, outcome.pipeline.train.epochs)),
+            metrics: outcome.dev,
+            student_dir: Some(outcome.student_dir),
+        })
+    };
+    let trials = study.run(sampler.as_mut(), &limits, &mut objective, on_event)?;
+    Ok(SearchOutcome { best: study.best()?, study: name, trials })
+}

@@ -1,0 +1,35 @@
+//! Opening the workspace's trial store, and reading one study from it.
+
+use crate::error::{Error, Result};
+use crate::store::{SledStorage, Storage, StudyRecord, TrialRecord};
+use crate::workspace::Workspace;
+
+/// The workspace's store, for writing (one process at a time).
+pub fn open_store(workspace: &Workspace) -> Result<SledStorage> {
+    SledStorage::open(&workspace.store_dir())
+}
+
+/// The store for commands that only read: when a running search holds it locked, the last
+/// snapshot its writes left (`log` hears which).
+pub fn open_store_to_read(workspace: &Workspace, log: &mut dyn FnMut(&str)) -> Result<Box<dyn Storage>> {
+    match open_store(workspace) {
+        Ok(store) => Ok(Box::new(store)),
+        Err(e @ Error::StoreLocked { .. }) => {
+            log(&format!("note: {e}; reading the snapshot it last wrote"));
+            Ok(Box::new(crate::store::sled::read_snapshots(&workspace.store_dir())?))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A study and its trials, or an error listing the studies the store has.
+pub fn study_trials(storage: &dyn Storage, name: &str) -> Result<(StudyRecord, Vec<TrialRecord>)> {
+    match storage.study(name)? {
+        Some(study) => Ok((study, storage.trials(name)?)),
+        None => {
+            let known: Vec<String> = storage.studies()?.into_iter().map(|s| s.name).collect();
+            let known = if known.is_empty() { "the store has none yet".to_string() } else { format!("studies: {}", known.join(", ")) };
+            Err(Error::Study(format!("no study `{name}` ({known})")))
+        }
+    }
+}

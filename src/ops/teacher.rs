@@ -1,0 +1,58 @@
+//! Making sure a task has a teacher: the one given, the workspace's, or a fresh fine-tune.
+
+use burn::tensor::Device;
+use std::path::PathBuf;
+
+use crate::data::Task;
+use crate::error::{Error, Result};
+pub use crate::teacher::{TeacherJob, TeacherOutcome, train_teacher};
+use crate::train::FineTuneConfig;
+use crate::workspace::Workspace;
+
+/// Whether `dir` holds a checkpoint (its `config.json`).
+fn is_checkpoint(dir: &std::path::Path) -> bool {
+    dir.join("config.json").is_file()
+}
+
+/// The teacher to distil from: `explicit`, else the workspace's for `task`; an error saying how
+/// to make one when there is none.
+pub fn existing_teacher(explicit: Option<PathBuf>, workspace: &Workspace, task: &Task) -> Result<PathBuf> {
+    let dir = explicit.unwrap_or_else(|| workspace.teacher_dir(&task.name()));
+    if is_checkpoint(&dir) {
+        Ok(dir)
+    } else {
+        Err(Error::Usage(format!("no teacher checkpoint at {}: run `distiller teacher --task {}` first or pass --teacher DIR", dir.display(), task.name())))
+    }
+}
+
+/// The recipe `search` fine-tunes a missing teacher with: 3 epochs over every training row, batch
+/// 32, seed 42, lr 1e-4 — the settings that gave the SST-2 teacher 90.14 % (docs/teacher.md).
+pub fn search_teacher_recipe() -> FineTuneConfig {
+    FineTuneConfig { lr: 1e-4, ..FineTuneConfig::default() }
+}
+
+/// The teacher to distil from; when neither `explicit` nor the workspace has one, fine-tunes the
+/// pretrained MiniLM on `task` with [`search_teacher_recipe`] into the workspace first, saying so
+/// through `log`.
+pub fn ensure_teacher(explicit: Option<PathBuf>, workspace: &Workspace, task: &Task, data_dir: Option<PathBuf>, device: &Device, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    if explicit.is_some() {
+        return existing_teacher(explicit, workspace, task);
+    }
+    let dir = workspace.teacher_dir(&task.name());
+    if is_checkpoint(&dir) {
+        return Ok(dir);
+    }
+    let recipe = search_teacher_recipe();
+    log(&format!(
+        "no teacher for {} in {}: fine-tuning one first ({} epochs, lr {:e}, batch {}; or make one with `distiller teacher`)",
+        task.name(),
+        workspace.root().display(),
+        recipe.epochs,
+        recipe.lr,
+        recipe.batch_size
+    ));
+    let job = TeacherJob { task: task.clone(), data_dir, workspace: workspace.clone(), init: None, max_train: None, max_len: None, train: recipe };
+    let outcome = train_teacher(&job, device, log)?;
+    log(&format!("teacher ready: {} (epoch {}: {})", outcome.dir.display(), outcome.best.epoch, outcome.best.dev));
+    Ok(outcome.dir)
+}
