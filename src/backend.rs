@@ -33,9 +33,11 @@ impl Backend {
 
 /// The backends compiled into this build, in order of preference for the default.
 pub fn available() -> Vec<Backend> {
-    let mut backends = Vec::new();
-    #[cfg(feature = "flex")]
-    backends.push(Backend::Flex);
+    #[allow(unused_mut)]
+    let mut backends = vec![
+        #[cfg(feature = "flex")]
+        Backend::Flex,
+    ];
     #[cfg(feature = "ndarray")]
     backends.push(Backend::Ndarray);
     #[cfg(feature = "tch")]

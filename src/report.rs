@@ -211,9 +211,11 @@ pub fn write_predicted_vs_realised(out: &Path, series: Vec<(String, Vec<(f64, f6
     write_charts(out, &[Chart::PredictedRealised { series }]).map(|(images, _)| images)
 }
 
-/// Writes each chart as SVG (and PNG when a font is available); returns the files and, per chart,
-/// (title, stem, svg text).
-fn write_charts(out: &Path, charts: &[Chart]) -> Result<(Vec<PathBuf>, Vec<(String, String, String)>)> {
+/// A drawn chart: (title, file stem, SVG text).
+type DrawnChart = (String, String, String);
+
+/// Writes each chart as SVG (and PNG when a font is available); returns the files and the charts.
+fn write_charts(out: &Path, charts: &[Chart]) -> Result<(Vec<PathBuf>, Vec<DrawnChart>)> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     let png = register_png_font();
     let mut images = Vec::new();
@@ -357,6 +359,27 @@ pub fn write(study: &StudyRecord, trials: &[TrialRecord], out: &Path, format: Pa
         }
     }
     let charts = if complete == 0 { Vec::new() } else { charts(trials) };
+    let by_choice: Vec<String> = charts
+        .iter()
+        .filter_map(|chart| match chart {
+            Chart::ByChoice { field, groups } => {
+                let counts: Vec<String> =
+                    groups.iter().map(|(label, scores)| format!("{label} {} (best {:.4})", scores.len(), scores.iter().copied().fold(f64::MIN, f64::max))).collect();
+                Some(format!("- {field}: {}", counts.join(", ")))
+            }
+            _ => None,
+        })
+        .collect();
+    if !by_choice.is_empty() {
+        let _ = writeln!(
+            text,
+            "
+Complete trials per choice:
+
+{}",
+            by_choice.join("\n")
+        );
+    }
     let png = register_png_font();
     if !png && !charts.is_empty() {
         let _ = writeln!(text, "\n(No TrueType font found for PNG text — set DISTILLER_FONT to a .ttf file; SVG plots only.)");

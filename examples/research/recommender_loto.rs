@@ -21,6 +21,9 @@ use distiller::search::Space;
 use distiller::search::space::Point;
 use std::path::{Path, PathBuf};
 
+/// A task and every score each of its configurations got (duplicate runs kept apart).
+type TaskRuns = (String, Vec<(Point, Vec<f64>)>);
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let workspaces: Vec<PathBuf> = args.windows(2).filter(|w| w[0] == "--workspace").map(|w| PathBuf::from(&w[1])).collect();
@@ -39,8 +42,7 @@ fn main() {
     let trials: Vec<_> = trials.into_iter().filter(|t| t.teacher == "BERT_BASE" && t.student == "TinyBERT4").collect();
     let meta = load_task_features(&features).unwrap_or_else(|e| panic!("{e}"));
     let space = paper_trials::space_of(&trials, "paper");
-    let runs: Vec<(String, Vec<(Point, Vec<f64>)>)> =
-        paper_trials::groups(&trials).into_iter().map(|((task, _, _), group)| (task, paper_trials::scores_by_config(&group))).collect();
+    let runs: Vec<TaskRuns> = paper_trials::groups(&trials).into_iter().map(|((task, _, _), group)| (task, paper_trials::scores_by_config(&group))).collect();
     let tasks: Vec<PastTask> = runs
         .iter()
         .map(|(task, configs)| PastTask {
@@ -196,7 +198,7 @@ fn sample_variance(v: &[f64]) -> f64 {
 /// variance between configuration means — reliability = 1 − within / between, the share of the
 /// spread that is signal — and the Spearman of "this configuration's mean normalised rank on the
 /// other tasks" against its score here, i.e. exact-configuration transfer.
-fn noise_table(runs: &[(String, Vec<(Point, Vec<f64>)>)], tasks: &[PastTask]) {
+fn noise_table(runs: &[TaskRuns], tasks: &[PastTask]) {
     let ranks: Vec<Vec<f64>> = tasks.iter().map(|t| normalised_ranks(&t.results)).collect();
     println!("| task | configs | run ≥ 2× | duplicate-run sd | between-config sd | reliability | exact-config transfer Spearman (configs) |");
     println!("|---|---|---|---|---|---|---|");

@@ -79,7 +79,7 @@ fn train_step(device: &Device, layers: usize, hidden: usize, shape: Shape, kd: b
     let mut optim = AdamW::new(0.1, Some(1.0), device);
     let rows = rows(shape);
     let indices: Vec<usize> = (0..shape.batch).collect();
-    let split = distiller::backend::host_memory(device).then_some(0);
+    let split = distiller::backend::host_memory(device);
     let kind = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
     let loss = |m: &Bert, batch: &HostBatch, _: u64, device: &Device| {
         let logits = m.forward(&BertInput::from_host(batch, device), false).logits;
@@ -93,7 +93,7 @@ fn train_step(device: &Device, layers: usize, hidden: usize, shape: Shape, kd: b
     let mut step = 0;
     time(shape, || {
         let m = model.take().unwrap();
-        let (_, grads) = batch_gradients(&m, &rows, &indices, 0, split, step, &ad, &loss);
+        let (_, grads) = batch_gradients(&m, &rows, &indices, 0, 0, split, step, &ad, &loss);
         model = Some(optim.step_sum(5e-5, m, grads));
         step += 1;
     })

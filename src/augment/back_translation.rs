@@ -21,7 +21,7 @@ pub struct Paraphrases {
 
 impl Paraphrases {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = crate::data::read_utf8(&existing(path)?)?;
+        let text = crate::data::read_utf8(existing(path)?)?;
         let mut by_original: HashMap<String, Vec<String>> = HashMap::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.strip_suffix('\r').unwrap_or(line);

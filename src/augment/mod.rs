@@ -87,11 +87,12 @@ pub fn augment(rows: Vec<Example>, section: &AugmentSection, seed: u64, ctx: &Au
     }
     let key = cache_key(&rows, section, seed, ctx)?;
     let path = ctx.workspace.augment_cache(&key);
-    if let Some(cached) = std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice::<Augmented>(&bytes).ok()) {
-        if cached.originals == originals && cached.rows.get(..originals) == Some(&rows[..]) {
-            log(&format!("augmentation cache hit: {} rows (+{} augmented): {}", cached.rows.len(), cached.rows.len() - originals, path.display()));
-            return Ok(Augmented { cache_hit: true, ..cached });
-        }
+    if let Some(cached) = std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice::<Augmented>(&bytes).ok())
+        && cached.originals == originals
+        && cached.rows.get(..originals) == Some(&rows[..])
+    {
+        log(&format!("augmentation cache hit: {} rows (+{} augmented): {}", cached.rows.len(), cached.rows.len() - originals, path.display()));
+        return Ok(Augmented { cache_hit: true, ..cached });
     }
     let started = std::time::Instant::now();
     let (copies, masked_lm) = make_copies(&rows, section, seed, ctx)?;

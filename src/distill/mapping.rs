@@ -166,7 +166,7 @@ mod tests {
                     assert!((r.iter().sum::<f64>() - 1.0 / rows as f64).abs() < 1e-12);
                 }
                 for j in 0..cols {
-                    assert!(((0..rows).map(|i| flow[i][j]).sum::<f64>() - 1.0 / cols as f64).abs() < 1e-12);
+                    assert!((flow.iter().map(|row| row[j]).sum::<f64>() - 1.0 / cols as f64).abs() < 1e-12);
                 }
                 let ours: f64 = (0..rows).flat_map(|i| (0..cols).map(move |j| (i, j))).map(|(i, j)| flow[i][j] * cost[i][j]).sum();
                 let best = all_flows(rows, cols, total / rows, total / cols)

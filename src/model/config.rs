@@ -70,7 +70,7 @@ impl BertConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.hidden_size == 0 || self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.hidden_size == 0 || self.num_attention_heads == 0 || !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(Error::ModelConfig(format!("hidden_size {} is not a multiple of num_attention_heads {}", self.hidden_size, self.num_attention_heads)));
         }
         if self.num_labels == 0 || self.vocab_size == 0 || self.max_position_embeddings == 0 {

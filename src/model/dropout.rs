@@ -4,9 +4,11 @@
 //! 64-bit hash, in parallel) and multiply once. GPU backends keep burn's on-device sampling, which
 //! needs no host → device copy.
 //!
-//! The random stream is per thread, seeded by [`seed`] (the training loop calls it with the run's
-//! seed, and per half batch when it splits batches across threads), so a run is reproducible even
-//! while other runs train on other threads.
+//! The random stream belongs to the batch (or half batch) being trained: the training loop runs
+//! each one's forward pass inside [`with_stream`], which seeds the running thread's stream and
+//! restores it afterwards. A rayon worker that waits inside a parallel op may steal another half's
+//! job; that job runs to completion on top of the first one's stack and restores its stream, so a
+//! run is reproducible however its jobs are scheduled and whatever else trains at the same time.
 
 use burn::nn::Dropout;
 use burn::tensor::{Tensor, TensorData};
@@ -30,9 +32,12 @@ fn hash(x: u64) -> u64 {
     mix64(x.wrapping_add(0x9E37_79B9_7F4A_7C15))
 }
 
-/// Restarts this thread's dropout stream.
-pub fn seed(seed: u64) {
-    STREAM.with(|s| s.set(hash(seed ^ 0xD1B5_4A32_D192_ED03)));
+/// Runs `f` with this thread's dropout stream started from `seed`, then restores the stream it had.
+pub fn with_stream<R>(seed: u64, f: impl FnOnce() -> R) -> R {
+    let saved = STREAM.with(|s| s.replace(hash(seed ^ 0xD1B5_4A32_D192_ED03)));
+    let result = f();
+    STREAM.with(|s| s.set(saved));
+    result
 }
 
 fn next_key() -> u64 {
@@ -86,10 +91,14 @@ mod tests {
         assert!(m.iter().all(|&v| v == 0.0 || (v - 1.0 / 0.9).abs() < 1e-6));
         assert_eq!(m, mask(100_003, 0.9, 7));
         assert_ne!(m, mask(100_003, 0.9, 8));
-        seed(1);
-        let (a, b) = (next_key(), next_key());
-        seed(1);
-        assert_eq!((a, b), (next_key(), next_key()));
+        let outside = next_key();
+        let (a, b) = with_stream(1, || (next_key(), next_key()));
+        assert_eq!((a, b), with_stream(1, || (next_key(), next_key())));
         assert_ne!(a, b);
+        // A nested stream (a stolen job) leaves the outer one where it was.
+        let (c, nested, d) = with_stream(1, || (next_key(), with_stream(2, next_key), next_key()));
+        assert_eq!((c, d), (a, b));
+        assert_ne!(nested, c);
+        assert_ne!(outside, a);
     }
 }

@@ -73,7 +73,6 @@ pub fn run_epochs<M: Module + Sync>(
 ) -> Result<(M, Vec<EpochReport>)> {
     let train_device = device.clone().autodiff();
     train_device.seed(config.seed);
-    crate::model::dropout::seed(config.seed);
     let mut model = model.fork(&train_device).train();
     let mut optim = AdamW::new(config.weight_decay, config.max_grad_norm, device);
     let steps_per_epoch = encoded.len().div_ceil(config.batch_size.max(1));
@@ -88,7 +87,7 @@ pub fn run_epochs<M: Module + Sync>(
         let mut progress = Progress::new(encoded.len() as u64, &format!("epoch {epoch}/{}", config.epochs));
         let (mut loss_sum, mut loss_n) = (0.0, 0usize);
         for indices in plan {
-            let (value, grads) = batch_gradients(&model, encoded, &indices, pad_id, halves.then_some(config.seed), step, &train_device, batch_loss);
+            let (value, grads) = batch_gradients(&model, encoded, &indices, pad_id, config.seed, halves, step, &train_device, batch_loss);
             if !value.is_finite() {
                 progress.finish();
                 return Err(Error::Diverged(format!("loss is {value} at epoch {epoch}, step {step}")));
@@ -111,9 +110,9 @@ pub fn run_epochs<M: Module + Sync>(
 }
 
 /// The loss (a number) and gradients of one batch, the rows `indices` of `encoded`, at optimiser
-/// step `step`. With `split_seed`, the batch is split in two halves trained side by side (host
-/// backends: both cores), each with its own dropout stream drawn from the seed and the step; the
-/// halves' losses are weighted by their rows and their gradients come back as two parts for
+/// step `step`, with a dropout stream drawn from `seed` and the step. With `split`, the batch is
+/// split in two halves trained side by side (host backends: both cores), each with its own
+/// dropout stream; the halves' losses are weighted by their rows and their gradients come back as two parts for
 /// [`AdamW::step_sum`]. `device` is the autodiff device.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_gradients<M: Module + Sync>(
@@ -121,25 +120,27 @@ pub fn batch_gradients<M: Module + Sync>(
     encoded: &[Encoded],
     indices: &[usize],
     pad_id: u32,
-    split_seed: Option<u64>,
+    seed: u64,
+    split: bool,
     step: u64,
     device: &Device,
     batch_loss: &BatchLoss<M>,
 ) -> (f32, Vec<GradientsParams>) {
-    let Some(seed) = split_seed.filter(|_| indices.len() > 1) else {
+    let stream = |part: u64| seed ^ (2 * step + part).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    if !split || indices.len() < 2 {
         let batch = HostBatch::pad(encoded, indices, pad_id);
-        let loss = batch_loss(model, &batch, step, device);
+        let loss = crate::model::dropout::with_stream(stream(0), || batch_loss(model, &batch, step, device));
         let grads = GradientsParams::from_grads(loss.backward(), model);
         return (loss.into_scalar::<f32>(), vec![grads]);
-    };
+    }
     let (first, second) = indices.split_at(indices.len() / 2);
     let half = |rows: &[usize], part: u64| {
         // Each half gets its own dropout stream and parameter leaves (so its own autodiff graph,
         // which the other thread does not lock).
-        crate::model::dropout::seed(seed ^ (2 * step + part).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let local = model.clone().map(&mut FreshLeaves);
         let batch = HostBatch::pad(encoded, rows, pad_id);
-        let loss = batch_loss(&local, &batch, 2 * step + part, device).mul_scalar(rows.len() as f64 / indices.len() as f64);
+        let loss = crate::model::dropout::with_stream(stream(part), || batch_loss(&local, &batch, 2 * step + part, device));
+        let loss = loss.mul_scalar(rows.len() as f64 / indices.len() as f64);
         let grads = GradientsParams::from_grads(loss.backward(), &local);
         (loss.into_scalar::<f32>(), grads)
     };

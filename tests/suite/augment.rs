@@ -104,6 +104,7 @@ fn contextual_replacements_are_new_vocabulary_words_and_the_checkpoint_head_is_u
     let check = |lm: &MaskedLm| {
         let sentences = ["the movie is very good", "a great film .", "not boring"];
         let out = lm.apply(&sentences, &[1, 2, 3]).unwrap();
+        assert_eq!(out.len(), sentences.len(), "one output per sentence");
         for (s, o) in sentences.iter().zip(&out) {
             let (before, after): (Vec<&str>, Vec<&str>) = (s.split_whitespace().collect(), o.split_whitespace().collect());
             assert_eq!(before.len(), after.len());
@@ -208,4 +209,22 @@ fn a_distillation_with_a_chain_and_mixup_runs_and_reuses_both_caches() {
     assert!(second.cache_hit, "teacher cache covers the augmented rows: {log:?}");
     assert!(log.iter().any(|l| l.contains("augmentation cache hit")), "{log:?}");
     assert_eq!(first.dev, second.dev, "same seed, same result");
+}
+
+#[test]
+fn the_augmentation_cache_misses_when_the_paraphrase_file_changes() {
+    let setup = Setup::new();
+    let (f, ctx) = (&setup.f, setup.ctx());
+    let rows = rows(true);
+    let para = paraphrase_file(&f.workspace, &rows);
+    let s = section(&[AugmentOp::BackTranslation], 0.3, 1, Some(&para));
+    let first = augment(rows.clone(), &s, 5, &ctx, &mut |_| {}).unwrap();
+    assert!(!first.cache_hit);
+    assert!(augment(rows.clone(), &s, 5, &ctx, &mut |_| {}).unwrap().cache_hit, "same file: a hit");
+    // Same path, new paraphrases: a miss, and the new paraphrases are used.
+    let text = std::fs::read_to_string(&para).unwrap().replace("\tP: ", "\tQ: ");
+    std::fs::write(&para, text).unwrap();
+    let second = augment(rows.clone(), &s, 5, &ctx, &mut |_| {}).unwrap();
+    assert!(!second.cache_hit, "a changed paraphrase file must not reuse the cached set");
+    assert!(second.rows[second.originals..].iter().all(|r| r.text_a.starts_with("Q: ")), "{:?}", &second.rows[second.originals..]);
 }

@@ -161,3 +161,90 @@ fn divergence_stops_the_run_without_a_checkpoint() {
     assert!(matches!(e, distiller::Error::Diverged(_)), "{e}");
     assert!(!Path::new(&f.workspace.join("diverged")).exists());
 }
+
+#[test]
+fn the_teacher_cache_misses_whenever_its_inputs_change() {
+    use distiller::model::{BertConfig, CheckpointMeta, save};
+    let f = fixture();
+    let dev = distiller::backend::device(None).unwrap();
+    let base = "[intermediate]\nobjective = \"cos\"\nmapping = \"skip\"\n[student]\nlayers = 2\n";
+    let with_rows = |text: &str, rows: usize| {
+        let mut j = job(&f, text);
+        j.pipeline.train.train_subset = Some(rows);
+        j
+    };
+    let hit = |j: &DistillJob| distill(j, &dev, &mut |_| {}).unwrap().cache_hit;
+    assert!(!hit(&job(&f, base)), "a new workspace starts cold");
+    assert!(hit(&job(&f, base)), "the same run again hits");
+    // Other rows (train_subset), other mapped layers, augmentation: each a different entry.
+    assert!(!hit(&with_rows(base, 20)), "train_subset");
+    assert!(!hit(&job(&f, &base.replace("mapping = \"skip\"", "mapping = \"last\""))), "mapped layers");
+    assert!(!hit(&job(&f, &format!("{base}[augment]\nchain = [\"random\"]\naug_p = 0.3\n"))), "augmentation");
+    assert!(hit(&job(&f, base)), "the first entry is still there");
+    // The teacher's weights rewritten in place (same folder, same config): a miss.
+    let config = BertConfig::from_file(&f.teacher.join("config.json")).unwrap();
+    let meta = CheckpointMeta { task: "sst2".into(), label_kind: GlueTask::Sst2.label_kind(), max_len: 16, dev_metrics: None, epochs_done: 1, seed: 2, init_from: "random".into() };
+    save(&f.teacher, &config.init(2, &dev), &config, &meta, &f.teacher).unwrap();
+    assert!(!hit(&job(&f, base)), "new teacher weights");
+    assert!(hit(&job(&f, base)));
+    // A corrupt entry is rebuilt, not trusted.
+    let entries: Vec<_> = std::fs::read_dir(f.workspace.join("cache/teacher")).unwrap().map(|e| e.unwrap().path()).collect();
+    for path in &entries {
+        std::fs::write(path, b"DSTLTC01 truncated").unwrap();
+    }
+    let mut lines = Vec::new();
+    let rebuilt = distill(&job(&f, base), &dev, &mut |l| lines.push(l.to_string())).unwrap();
+    assert!(!rebuilt.cache_hit && lines.iter().any(|l| l.contains("miss, built")), "{lines:?}");
+    assert!(hit(&job(&f, base)), "the rebuilt entry is used");
+}
+
+#[test]
+fn sentence_pair_and_regression_tasks_distil_end_to_end() {
+    use distiller::model::{BertConfig, CheckpointMeta, save};
+    let f = fixture();
+    let dev = distiller::backend::device(None).unwrap();
+    let words = ["great", "good", "fun", "bad", "boring", "not good"];
+    // MRPC layout: label first, two sentences last; BOM before the header.
+    let mut mrpc = String::from("\u{feff}Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n");
+    // STS-B layout: ten columns, the score last.
+    let mut stsb = String::from("index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore\n");
+    for i in 0..24 {
+        let (a, b) = (words[i % 6], words[(i / 2) % 6]);
+        mrpc.push_str(&format!("{}\t{i}\t{}\tthe movie is {a}\tthe film is {b}\n", (a == b) as u8, i + 100));
+        stsb.push_str(&format!("{i}\tmain\tf\t2012\t{i}\tnone\tnone\tthe movie is {a}\tthe film is {b}\t{}\n", if a == b { 4.5 } else { 1.0 + (i % 3) as f64 }));
+    }
+    for (dir, text) in [("MRPC", &mrpc), ("STS-B", &stsb)] {
+        common::write(&f.glue, &format!("{dir}/train.tsv"), text.as_bytes());
+        let dev_rows: String = text.lines().take(9).map(|l| format!("{l}\n")).collect();
+        common::write(&f.glue, &format!("{dir}/dev.tsv"), dev_rows.as_bytes());
+    }
+    // A one-output teacher for the regression task.
+    let stsb_teacher = f.workspace.join("stsb-teacher");
+    let mut config = BertConfig::sized(4, 32, 20, 1);
+    config.num_attention_heads = 4;
+    config.intermediate_size = 64;
+    config.max_position_embeddings = 64;
+    let meta = CheckpointMeta { task: "stsb".into(), label_kind: GlueTask::Stsb.label_kind(), max_len: 24, dev_metrics: None, epochs_done: 1, seed: 3, init_from: "random".into() };
+    save(&stsb_teacher, &config.init(3, &dev), &config, &meta, &f.teacher).unwrap();
+    let pipeline: Pipeline = toml::from_str(
+        "[kd]\nloss = \"ce\"\nhard_weight = 0.5\n[intermediate]\nobjective = \"hidden_mse\"\n[student]\nlayers = 2\n[train]\nepochs = 2\nbatch_size = 8\nmax_len = 24\nlr = 1e-3\n",
+    )
+    .unwrap();
+    for (task, teacher, metrics) in [(GlueTask::Mrpc, f.teacher.clone(), ["f1", "accuracy"]), (GlueTask::Stsb, stsb_teacher, ["pearson", "spearman"])] {
+        let job = DistillJob {
+            task: Task::Glue(task),
+            pipeline: pipeline.clone(),
+            teacher_dir: teacher,
+            data_dir: Some(f.glue.clone()),
+            workspace: Workspace::new(&f.workspace),
+            out_dir: None,
+            use_cache: true,
+        };
+        let outcome = distill(&job, &dev, &mut |_| {}).unwrap();
+        assert_eq!(outcome.train_rows, 24, "{task:?}");
+        assert_eq!(outcome.dev.0.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), metrics, "{task:?}");
+        assert!(outcome.epochs.iter().all(|e| e.mean_loss.is_finite() && e.mean_loss > 0.0), "{task:?}: {:?}", outcome.epochs);
+        let student = load(&outcome.student_dir, &dev).unwrap();
+        assert_eq!(student.config.num_labels, Task::Glue(task).label_kind().num_outputs(), "{task:?}");
+    }
+}

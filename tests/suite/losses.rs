@@ -250,8 +250,11 @@ fn mi_bounds_behave_as_theory_says_on_gaussians() {
         assert!(nce.0 <= log_b, "InfoNCE {} exceeds log B {log_b}", nce.0);
         let nwj = stats(mi, 0.0);
         let mid = stats(mi, 0.5);
-        // with the optimal critic NWJ is unbiased; InfoNCE saturates below log B
-        assert!((nwj.0 - mi).abs() < 3.0 * nwj.1 + 0.1, "NWJ mean {} for MI {mi}", nwj.0);
+        // With the optimal critic NWJ is unbiased (up to its heavy upper tail, a few per cent at
+        // MI 10 with B = 128); InfoNCE saturates below log B. The tolerance is the mean's standard
+        // error, not one batch's spread.
+        let standard_error = nwj.1 / (batches as f64).sqrt();
+        assert!((nwj.0 - mi).abs() < 3.0 * standard_error + 0.05 * mi, "NWJ mean {} ± {standard_error} for MI {mi}", nwj.0);
         assert!(nce.0 <= mid.0 + 1e-6 && mid.0 <= nwj.0 + 3.0 * nwj.1, "ordering at MI {mi}: nce {nce:?} mid {mid:?} nwj {nwj:?}");
         // variance falls as α → 1
         assert!(nwj.1 > mid.1 && mid.1 > nce.1, "spread at MI {mi}: {} {} {}", nwj.1, mid.1, nce.1);

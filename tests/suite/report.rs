@@ -45,6 +45,9 @@ fn report_writes_every_plot_as_png_and_svg() {
     let files = write(&study(), &trials, dir.path(), PageFormat::Markdown).unwrap();
     let md = std::fs::read_to_string(&files.page).unwrap();
     assert!(md.contains("5 trials: 4 complete, 1 failed"), "{md}");
+    assert!(md.contains("Best: trial #4"), "the page names the best trial: {md}");
+    assert!(md.contains("- intermediate.objective: cos 1 (best 0.8700), hidden_mse 1 (best 0.8400), mi 2 (best 0.8600)"), "per-choice counts: {md}");
+    assert!(md.contains("- intermediate.alpha: 0.5 1 (best 0.8600), 0.9 1 (best 0.8500)"), "α counts MI trials only: {md}");
     for stem in ["history", "by_intermediate_objective", "by_intermediate_alpha", "alpha_vs_score", "wall_time"] {
         let svg = std::fs::read_to_string(dir.path().join(format!("{stem}.svg"))).unwrap_or_else(|e| panic!("{stem}.svg: {e}"));
         assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "{stem}.svg is not SVG");

@@ -66,8 +66,19 @@ fn killed_search_resumes_and_reports_json() {
     for file in ["model.safetensors", "config.json", "vocab.txt", "pipeline.toml", "metrics.json"] {
         assert!(export.join(file).is_file(), "export lacks {file}");
     }
+    // What was exported is the best trial's: its id, score, pipeline and weights.
+    let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(export.join("metrics.json")).unwrap()).unwrap();
+    assert_eq!((&metrics["trial"], &metrics["score"]), (&best["id"], &best["score"]), "{metrics} vs {best}");
+    let exported: distiller::Pipeline = toml::from_str(&std::fs::read_to_string(export.join("pipeline.toml")).unwrap()).unwrap();
+    assert_eq!(exported, serde_json::from_value::<distiller::Pipeline>(best["pipeline"].clone()).unwrap());
+    let best_weights = std::path::Path::new(best["student_dir"].as_str().unwrap()).join("model.safetensors");
+    assert_eq!(std::fs::read(export.join("model.safetensors")).unwrap(), std::fs::read(best_weights).unwrap());
     let out = distiller(&f).args(["export", "--study", "sst2", "--trial", "1", "--out"]).arg(&export).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("trial #1 is Fail"));
+    let out = distiller(&f).args(["export", "--study", "nope", "--out"]).arg(&export).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no study `nope` (studies: sst2)"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = distiller(&f).args(["studies", "-f", "json"]).output().unwrap();
     let studies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(studies[0]["name"], "sst2");
@@ -87,6 +98,33 @@ fn killed_search_resumes_and_reports_json() {
     assert_eq!(rec["nearest_tasks"][0]["distance"], 0.0, "{rec}");
     let _: distiller::Pipeline = toml::from_str(&std::fs::read_to_string(&pick).unwrap()).expect("the top pick is a pipeline file");
 
+    // Another task (the same rows under a task spec) warm-started from this study, through the CLI.
+    let spec = common::write(
+        &f.workspace,
+        "mini.toml",
+        format!(
+            "name = \"mini\"\ntrain = \"{0}/SST-2/train.tsv\"\ndev = \"{0}/SST-2/dev.tsv\"\ntext = \"sentence\"\nlabel = \"label\"\nlabels = [\"0\", \"1\"]\n",
+            f.glue.display()
+        )
+        .as_bytes(),
+    );
+    let warm =
+        ["--space", space, "--study", "mini", "--trials", "2", "--warm-start", "2", "--warm-diverse", "2", "--acquisition", "thompson", "--budget-minutes", "5", "--teacher"];
+    let out = distiller(&f).args(["search", "--task"]).arg(&spec).args(warm).arg(&f.teacher).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("warm start: the recommender's top 2 pipelines go first"), "{err}");
+    let out = distiller(&f).args(["trials", "--study", "mini", "-f", "json"]).output().unwrap();
+    let mini: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let points: Vec<&serde_json::Value> = mini.as_array().unwrap().iter().map(|t| &t["point"]).collect();
+    assert_eq!(points.len(), 2);
+    let differing = points[0].as_array().unwrap().iter().zip(points[1].as_array().unwrap()).filter(|(a, b)| a != b).count();
+    assert!(differing >= 2, "--warm-diverse 2: the two warm-start points differ in {differing} fields: {points:?}");
+    // A spent budget starts no trial.
+    let out = distiller(&f).args(["search", "--task", "sst2", "--space", space, "--study", "late", "--budget-minutes", "0", "--teacher"]).arg(&f.teacher).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("study late: 0 trials, none complete"), "{}", String::from_utf8_lossy(&out.stdout));
+
     // a different space for the same study is refused without touching it
     let out = distiller(&f)
         .args(["search", "--task", "sst2", "--space", concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/paper.toml"), "--teacher"])
@@ -97,4 +135,37 @@ fn killed_search_resumes_and_reports_json() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("different search space"));
     let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn train_runs_one_pipeline_from_the_cli() {
+    let f = common::fixture();
+    let pipeline = common::write(&f.workspace, "p.toml", b"[intermediate]\nobjective = \"cos\"\n[student]\nlayers = 2\n[train]\nepochs = 1\nbatch_size = 8\nmax_len = 16\n");
+    let out = distiller(&f).args(["train", "--task", "sst2", "--pipeline"]).arg(&pipeline).arg("--teacher").arg(&f.teacher).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("sst2 | 2x") && stdout.contains("cache miss") && stdout.contains("runs/sst2-"), "{stdout}");
+    assert!(stderr.contains("epoch 1:"), "progress goes to stderr: {stderr}");
+    // JSON, a chosen folder, the teacher on every batch.
+    let out_dir = f.workspace.join("student");
+    let out = distiller(&f)
+        .args(["train", "--task", "sst2", "--no-cache", "-f", "json", "--pipeline"])
+        .arg(&pipeline)
+        .arg("--teacher")
+        .arg(&f.teacher)
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["cache_hit"], false);
+    assert_eq!(outcome["student_dir"].as_str().unwrap(), out_dir.to_str().unwrap());
+    assert_eq!(outcome["pipeline"]["student"]["layers"], 2);
+    assert!(out_dir.join("model.safetensors").is_file() && out_dir.join("outcome.json").is_file());
+    // Without a teacher: one line saying how to make one.
+    let out = distiller(&f).args(["train", "--task", "sst2"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().count() == 1 && err.contains("no teacher checkpoint") && err.contains("distiller teacher --task sst2"), "{err}");
 }

@@ -14,7 +14,7 @@ fn toy(n: usize, offset: usize) -> Vec<Example> {
     (0..n)
         .map(|i| {
             let j = i + offset;
-            let positive = j % 2 == 0;
+            let positive = j.is_multiple_of(2);
             let word = if positive { good[j % 3] } else { bad[j % 3] };
             Example { text_a: format!("the movie is very {word}"), text_b: None, label: Label::Class(positive as usize) }
         })
@@ -140,9 +140,11 @@ fn split_batches_step_like_the_whole_batch() {
         task_loss(model.forward(&BertInput::from_host(batch, device), false).logits, &labels, &kind)
     };
     let mut trained = Vec::new();
+    // Two threads, so the split path runs whatever machine runs the test.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     for split in [true, false] {
         let ft = FineTuneConfig { epochs: 1, batch_size: 7, lr: 1e-2, weight_decay: 0.0, max_grad_norm: None, split_batches: split, ..FineTuneConfig::default() };
-        let (model, reports) = run_epochs(config.init(5, &device), &rows, 0, &ft, &device, &loss, &mut |_| Metrics(Vec::new()), &mut |_, _| Ok(())).unwrap();
+        let (model, reports) = pool.install(|| run_epochs(config.init(5, &device), &rows, 0, &ft, &device, &loss, &mut |_| Metrics(Vec::new()), &mut |_, _| Ok(())).unwrap());
         trained.push((model.valid().export(), reports[0].mean_loss));
     }
     let ((split, split_loss), (whole, whole_loss)) = (&trained[0], &trained[1]);
@@ -158,4 +160,43 @@ fn split_batches_step_like_the_whole_batch() {
         moved += a.iter().zip(s).filter(|(x, y)| (*x - *y).abs() > 1e-3).count();
     }
     assert!(moved > 1000, "the step moved only {moved} values");
+}
+
+/// Dropout masks belong to the (half) batch, not to the thread: a run with dropout gives the same
+/// parameters alone and while two copies of it train in the same 2-thread pool.
+#[test]
+fn dropout_runs_are_reproducible_while_others_train() {
+    use distiller::data::Metrics;
+    let device = distiller::backend::device(None).unwrap();
+    let mut config = BertConfig::sized(2, 32, 40, 2);
+    config.num_attention_heads = 4;
+    config.intermediate_size = 64;
+    config.max_position_embeddings = 32;
+    config.hidden_dropout_prob = 0.2;
+    config.attention_probs_dropout_prob = 0.2;
+    let kind = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
+    let rows: Vec<_> =
+        (0..48u32).map(|i| distiller::data::Encoded { ids: (0..4 + i % 9).map(|t| 4 + (t * 7 + i) % 30).collect(), type_ids: vec![0; 4 + (i % 9) as usize] }).collect();
+    let gold: Vec<Label> = (0..48).map(|i| Label::Class(i % 2)).collect();
+    let loss = |model: &distiller::model::Bert, batch: &distiller::data::HostBatch, _: u64, device: &burn::tensor::Device| {
+        let labels: Vec<Label> = batch.indices.iter().map(|&i| gold[i]).collect();
+        distiller::train::task_loss(model.forward(&distiller::model::BertInput::from_host(batch, device), false).logits, &labels, &kind)
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let train = || {
+        let ft = FineTuneConfig { epochs: 1, batch_size: 8, lr: 1e-3, ..FineTuneConfig::default() };
+        let (model, _) =
+            pool.install(|| distiller::train::run_epochs(config.init(7, &device), &rows, 0, &ft, &device, &loss, &mut |_| Metrics(Vec::new()), &mut |_, _| Ok(())).unwrap());
+        burn::module::Module::valid(&model).export()
+    };
+    let alone = train();
+    let together: Vec<_> = std::thread::scope(|s| {
+        let runs: Vec<_> = (0..3).map(|_| s.spawn(train)).collect();
+        runs.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    for run in together {
+        for ((name, _, a), (_, _, b)) in alone.iter().zip(&run) {
+            assert_eq!(a, b, "{name} differs when other runs train at the same time");
+        }
+    }
 }
