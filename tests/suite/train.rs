@@ -168,9 +168,11 @@ fn split_batches_step_like_the_whole_batch() {
 fn dropout_runs_are_reproducible_while_others_train() {
     use distiller::data::Metrics;
     let device = distiller::backend::device(None).unwrap();
-    let mut config = BertConfig::sized(2, 32, 40, 2);
+    // Wide enough that a half batch's dropout mask and matmuls run as parallel jobs, so workers
+    // wait inside a forward pass and steal other halves.
+    let mut config = BertConfig::sized(2, 128, 40, 2);
     config.num_attention_heads = 4;
-    config.intermediate_size = 64;
+    config.intermediate_size = 256;
     config.max_position_embeddings = 32;
     config.hidden_dropout_prob = 0.2;
     config.attention_probs_dropout_prob = 0.2;
@@ -184,7 +186,7 @@ fn dropout_runs_are_reproducible_while_others_train() {
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
     let train = || {
-        let ft = FineTuneConfig { epochs: 1, batch_size: 8, lr: 1e-3, ..FineTuneConfig::default() };
+        let ft = FineTuneConfig { epochs: 1, batch_size: 16, lr: 1e-3, ..FineTuneConfig::default() };
         let (model, _) =
             pool.install(|| distiller::train::run_epochs(config.init(7, &device), &rows, 0, &ft, &device, &loss, &mut |_| Metrics(Vec::new()), &mut |_, _| Ok(())).unwrap());
         burn::module::Module::valid(&model).export()
