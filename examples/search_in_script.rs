@@ -1,7 +1,7 @@
 //! A small search from a script, through the same `ops::search` the CLI's `distiller search`
 //! calls: 4 trials of BO over a space given as text, then the best pipeline.
 //!
-//! `cargo run --release --example search_in_script -- [WORKSPACE]` — WORKSPACE defaults to
+//! `cargo run --example search_in_script -- [WORKSPACE]` — WORKSPACE defaults to
 //! `.distiller`; its SST-2 teacher is used, or fine-tuned first when it has none. Data: SST-2 from
 //! the usual GLUE locations.
 

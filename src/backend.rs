@@ -98,3 +98,14 @@ pub fn tune_host_allocator() {
         libc::mallopt(libc::M_MMAP_MAX, 0);
     }
 }
+
+/// Runs `init` with burn's random generator seeded from `seed`. burn keeps one generator per
+/// process, left unseeded (entropy) until someone seeds it, so modules built with burn's own
+/// initialisers (the distillation heads, the MI critic) would otherwise start differently on
+/// every run. A lock keeps two initialisations in one process from interleaving their draws.
+pub fn seeded_init<T>(device: &Device, seed: u64, init: impl FnOnce() -> T) -> T {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    init()
+}

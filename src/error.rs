@@ -13,8 +13,8 @@ pub enum Error {
     },
     #[error("{path}{}: {message}", line_suffix(*.line))]
     Malformed { path: PathBuf, line: usize, message: String },
-    #[error("unknown task `{0}` (known: {known}; or pass a task spec file ending in .toml)", known = crate::data::GlueTask::names().join(", "))]
-    UnknownTask(String),
+    #[error("unknown task `{name}` (known: {known}; or pass a task spec file ending in .toml)")]
+    UnknownTask { name: String, known: String },
     #[error(
         "no data for task {task}: looked in {looked}. Get GLUE with `python download_glue_data.py --data_dir data/glue` (https://github.com/nyu-mll/GLUE-baselines) or pass --data-dir / set DISTILLER_DATA",
         looked = .looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")

@@ -106,7 +106,7 @@ impl Default for IntermediateSection {
     }
 }
 
-/// One data-augmentation operator (see `crate::augment`).
+/// One data-augmentation operator (implemented in the `augment` module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AugmentOp {

@@ -2,7 +2,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::Common;
+use super::{Common, Format};
 use distiller::data::Task;
 use distiller::ops::{SearchRequest, search};
 use distiller::search::samplers::{Acquisition, SamplerKind};
@@ -47,6 +47,9 @@ pub struct SearchArgs {
     /// --warm-start (it reached the best pipeline sooner there on the tabular benchmark), else ei.
     #[arg(long, value_enum)]
     pub acquisition: Option<Acquisition>,
+    /// table: one summary line; json: the study name, trial counts and the best trial's record.
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
@@ -86,6 +89,10 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
     };
     let outcome = search(request, &device, &mut on_event, &mut super::note)?;
     let (name, n, complete) = (&outcome.study, outcome.trials.len(), outcome.complete());
+    if args.format == Format::Json {
+        println!("{}", serde_json::json!({"study": name, "trials": n, "complete": complete, "best": outcome.best}));
+        return Ok(());
+    }
     match &outcome.best {
         Some(best) => println!(
             "study {name}: {n} trials ({complete} complete); best #{}: {} | {}",

@@ -89,7 +89,7 @@ impl GlueTask {
     /// Accepts `sst2`, `SST-2`, `sst_2`, ... .
     pub fn parse(name: &str) -> Result<Self> {
         let norm: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
-        ALL.iter().copied().find(|t| t.name() == norm).ok_or_else(|| Error::UnknownTask(name.to_string()))
+        ALL.iter().copied().find(|t| t.name() == norm).ok_or_else(|| Error::UnknownTask { name: name.to_string(), known: Self::names().join(", ") })
     }
 
     /// Folder name inside a GLUE data directory.

@@ -186,7 +186,10 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
 
     let (student, student_config) = build_student(pipeline, &job.teacher_dir, &teacher_config, device)?;
     log(&format!("student {}: {}", student_config.num_hidden_layers, pipeline.summary()));
-    let heads = DistillHeads::new(pipeline, student_config.hidden_size, student_config.num_hidden_layers, th, device);
+    // Seeded so a pipeline's heads (projections, MI critic) start the same on every run.
+    let heads = crate::backend::seeded_init(device, pipeline.train.seed ^ 0x4845_4144, || {
+        DistillHeads::new(pipeline, student_config.hidden_size, student_config.num_hidden_layers, th, device)
+    });
     let learner = Learner { student, heads };
     let need_attention = pipeline.intermediate.objective != Objective::None && pipeline.intermediate.feature == Feature::Attention;
     let batch_loss = |learner: &Learner, batch: &crate::data::HostBatch, draw: u64, device: &Device| {

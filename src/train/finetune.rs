@@ -72,7 +72,7 @@ pub fn run_epochs<M: Module + Sync>(
     on_epoch: &mut dyn FnMut(&EpochReport, &M) -> Result<()>,
 ) -> Result<(M, Vec<EpochReport>)> {
     let train_device = device.clone().autodiff();
-    train_device.seed(config.seed);
+    crate::backend::seeded_init(&train_device, config.seed, || ());
     let mut model = model.fork(&train_device).train();
     let mut optim = AdamW::new(config.weight_decay, config.max_grad_norm, device);
     let steps_per_epoch = encoded.len().div_ceil(config.batch_size.max(1));

@@ -6,8 +6,8 @@ use crate::common;
 
 use distiller::Pipeline;
 use distiller::augment::{AugmentContext, MaskedLm, MlmHeadKind, SentenceOp, augment, make_copies};
-use distiller::data::{Example, GlueTask, Label, Task};
-use distiller::distill::{DistillJob, distill};
+use distiller::data::{Example, GlueTask, Label};
+use distiller::distill::distill;
 use distiller::model::checkpoint::WEIGHTS_FILE;
 use distiller::pipeline::{AugmentOp, AugmentSection};
 use distiller::workspace::Workspace;
@@ -191,15 +191,7 @@ fn a_distillation_with_a_chain_and_mixup_runs_and_reuses_both_caches() {
     let text = "[train]\nepochs = 1\nbatch_size = 8\nmax_len = 16\nlr = 1e-3\n[kd]\nhard_weight = 0.5\n[augment]\nchain = [\"random\", \"contextual\"]\naug_p = 0.3\nrepeated_aug = 2\nmixup = true\n";
     let pipeline: Pipeline = toml::from_str(text).unwrap();
     pipeline.validate().unwrap();
-    let job = DistillJob {
-        task: Task::Glue(GlueTask::Sst2),
-        pipeline,
-        teacher_dir: f.teacher.clone(),
-        data_dir: Some(f.glue.clone()),
-        workspace: Workspace::new(&f.workspace),
-        out_dir: None,
-        use_cache: true,
-    };
+    let job = f.job(GlueTask::Sst2, &f.teacher, pipeline);
     let mut log = Vec::new();
     let first = distill(&job, &dev, &mut |l| log.push(l.to_string())).unwrap();
     assert!(first.augmented_rows > 0 && first.train_rows == 24 + first.augmented_rows, "{} {}", first.train_rows, first.augmented_rows);

@@ -47,6 +47,21 @@ pub struct Fixture {
     pub workspace: std::path::PathBuf,
 }
 
+impl Fixture {
+    /// A distillation run of `pipeline` on this fixture's data and workspace.
+    pub fn job(&self, task: distiller::data::GlueTask, teacher: &Path, pipeline: distiller::Pipeline) -> distiller::distill::DistillJob {
+        distiller::distill::DistillJob {
+            task: distiller::data::Task::Glue(task),
+            pipeline,
+            teacher_dir: teacher.to_path_buf(),
+            data_dir: Some(self.glue.clone()),
+            workspace: distiller::workspace::Workspace::new(&self.workspace),
+            out_dir: None,
+            use_cache: true,
+        }
+    }
+}
+
 pub fn fixture() -> Fixture {
     use distiller::data::GlueTask;
     use distiller::model::{BertConfig, CheckpointMeta, save};

@@ -124,6 +124,10 @@ fn killed_search_resumes_and_reports_json() {
     let out = distiller(&f).args(["search", "--task", "sst2", "--space", space, "--study", "late", "--budget-minutes", "0", "--teacher"]).arg(&f.teacher).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("study late: 0 trials, none complete"), "{}", String::from_utf8_lossy(&out.stdout));
+    let out =
+        distiller(&f).args(["search", "--task", "sst2", "--space", space, "--study", "late", "--budget-minutes", "0", "-f", "json", "--teacher"]).arg(&f.teacher).output().unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&summary["study"], &summary["trials"], &summary["best"]), (&serde_json::json!("late"), &serde_json::json!(0), &serde_json::Value::Null));
 
     // a different space for the same study is refused without touching it
     let out = distiller(&f)
@@ -168,4 +172,22 @@ fn train_runs_one_pipeline_from_the_cli() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.lines().count() == 1 && err.contains("no teacher checkpoint") && err.contains("distiller teacher --task sst2"), "{err}");
+}
+
+#[test]
+fn search_without_a_teacher_fine_tunes_one_first() {
+    let f = common::fixture();
+    let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+    // The fixture's tiny checkpoint stands in for the pretrained MiniLM.
+    let out = distiller(&f).env("DISTILLER_TEACHER_INIT", &f.teacher).args(["search", "--task", "sst2", "--space", space, "--trials", "1"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("no teacher for sst2") && err.contains("fine-tuning one first"), "{err}");
+    assert!(err.find("teacher ready").unwrap() < err.find("trial 1/1").unwrap(), "the teacher is made before the first trial: {err}");
+    assert!(f.workspace.join("teachers/sst2/model.safetensors").is_file());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 trials (1 complete)"), "{}", String::from_utf8_lossy(&out.stdout));
+    // The next search uses it as it is.
+    let out = distiller(&f).env("DISTILLER_TEACHER_INIT", "/nonexistent").args(["search", "--task", "sst2", "--space", space, "--trials", "2"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("fine-tuning"), "{err}");
 }
