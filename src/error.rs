@@ -67,6 +67,17 @@ pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(text: &str) -> std::resu
     })
 }
 
+/// Longest message quoted from an input file.
+const QUOTE_LIMIT: usize = 300;
+
+/// `message`, cut at [`QUOTE_LIMIT`] characters with a note of how much was left out.
+fn capped(message: String) -> String {
+    match message.char_indices().nth(QUOTE_LIMIT) {
+        Some((cut, _)) => format!("{}… ({} more characters)", &message[..cut], message[cut..].chars().count()),
+        None => message,
+    }
+}
+
 /// `:N` for a known line, nothing for line 0 (unknown).
 fn line_suffix(line: usize) -> String {
     if line > 0 { format!(":{line}") } else { String::new() }
@@ -84,8 +95,9 @@ impl Error {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }
     }
+    /// A bad line or field of a file; the message is capped (it may quote a whole line).
     pub(crate) fn malformed(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
-        Error::Malformed { path: path.into(), line, message: message.into() }
+        Error::Malformed { path: path.into(), line, message: capped(message.into()) }
     }
     pub fn checkpoint(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         Error::Checkpoint { path: path.into(), message: message.into() }

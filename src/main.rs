@@ -28,6 +28,13 @@ fn one_line(message: &str) -> String {
 }
 
 fn main() {
+    // A closed pipe (`distiller trials | head`) ends the process quietly, as for other Unix tools,
+    // instead of a "Broken pipe" panic from println!.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     if log::set_logger(&LOGGER).is_ok() {
         log::set_max_level(log::LevelFilter::Warn);
     }

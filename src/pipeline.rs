@@ -288,6 +288,15 @@ impl Pipeline {
         if t.epochs == 0 || t.batch_size == 0 {
             return Err(Error::pipeline("train", "epochs and batch_size must be >= 1"));
         }
+        if !(0.0..=1.0).contains(&t.warmup_ratio) {
+            return Err(Error::pipeline("train.warmup_ratio", format!("{} must lie in [0, 1]", t.warmup_ratio)));
+        }
+        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
+            return Err(Error::pipeline("train.weight_decay", format!("{} must be a finite number >= 0", t.weight_decay)));
+        }
+        if t.max_len.is_some_and(|l| l < 3) {
+            return Err(Error::pipeline("train.max_len", "must be at least 3 tokens ([CLS], a word, [SEP])"));
+        }
         if t.train_subset == Some(0) {
             return Err(Error::pipeline("train.train_subset", "must be >= 1"));
         }

@@ -6,7 +6,7 @@ use burn::tensor::Device;
 use std::path::PathBuf;
 
 use crate::data::{Split, Task, TextEncoder, encode_split, load_split, subsample};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{CheckpointMeta, find_pretrained_teacher, load_pretrained, save};
 use crate::train::{EpochReport, FineTuneConfig, fine_tune};
 use crate::workspace::Workspace;
@@ -33,8 +33,33 @@ pub struct TeacherOutcome {
     pub initialised: Vec<String>,
 }
 
+impl TeacherJob {
+    /// Checks the recipe before any work: the option named, the range it takes.
+    pub fn validate(&self) -> Result<()> {
+        let t = &self.train;
+        let bad = |what: &str| Err(Error::Usage(format!("teacher: {what}")));
+        if t.epochs == 0 {
+            return bad("epochs must be at least 1");
+        }
+        if t.batch_size == 0 {
+            return bad("batch size must be at least 1");
+        }
+        if !(t.lr.is_finite() && t.lr > 0.0) {
+            return bad(&format!("learning rate {} must be a number > 0", t.lr));
+        }
+        if self.max_train == Some(0) {
+            return bad("max-train must be at least 1 row");
+        }
+        if self.max_len.is_some_and(|l| l < 3) {
+            return bad("max-len must be at least 3 tokens ([CLS], a word, [SEP])");
+        }
+        Ok(())
+    }
+}
+
 /// Fine-tunes the teacher, saving the checkpoint whenever the dev headline metric improves.
 pub fn train_teacher(job: &TeacherJob, device: &Device, log: &mut dyn FnMut(&str)) -> Result<TeacherOutcome> {
+    job.validate()?;
     let init = match &job.init {
         Some(dir) => dir.clone(),
         None => find_pretrained_teacher()?,
@@ -46,6 +71,9 @@ pub fn train_teacher(job: &TeacherJob, device: &Device, log: &mut dyn FnMut(&str
     let encoder = TextEncoder::from_model_dir(&init, max_len)?;
     let (train, dev) = (encode_split(&encoder, &train_rows)?, encode_split(&encoder, &dev_rows)?);
     let (model, config, initialised) = load_pretrained(&init, kind.num_outputs(), job.train.seed, device)?;
+    if max_len > config.max_position_embeddings {
+        return Err(Error::Usage(format!("teacher: max-len {max_len} exceeds the {} positions of {}", config.max_position_embeddings, init.display())));
+    }
     log(&format!(
         "teacher: {} ({} layers x {}), task {}, {} train / {} dev rows, max_len {max_len}; new head: {}",
         init.display(),
@@ -77,6 +105,6 @@ pub fn train_teacher(job: &TeacherJob, device: &Device, log: &mut dyn FnMut(&str
         Ok(())
     };
     let epochs = fine_tune(model, &train, &dev, &kind, job.task.metric(), encoder.pad_id(), &job.train, device, &mut on_epoch)?;
-    let best = best.expect("at least one epoch ran");
+    let best = best.ok_or_else(|| Error::Usage("teacher: no epoch ran".into()))?;
     Ok(TeacherOutcome { dir, epochs, best, initialised })
 }

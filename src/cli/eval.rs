@@ -13,7 +13,7 @@ pub struct EvalArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// Truncation length (default: the checkpoint's, else the task's).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_len: Option<usize>,
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -28,6 +28,9 @@ pub fn exec(args: EvalArgs, common: &Common) -> distiller::Result<()> {
         return Err(distiller::Error::checkpoint(&args.model, format!("head has {} outputs, task {} needs {expected}", loaded.config.num_labels, task.name())));
     }
     let max_len = args.max_len.or(loaded.meta.as_ref().map(|m| m.max_len)).unwrap_or_else(|| task.default_max_len());
+    if max_len > loaded.config.max_position_embeddings {
+        return Err(distiller::Error::Usage(format!("--max-len {max_len} exceeds the {} positions of {}", loaded.config.max_position_embeddings, args.model.display())));
+    }
     let encoder = TextEncoder::from_model_dir(&args.model, max_len)?;
     let dev = encode_split(&encoder, &load_split(&task, Split::Dev, common.data_dir.as_deref())?)?;
     let metrics = distiller::train::evaluate(&loaded.model, &dev.encoded, &dev.labels, &task.label_kind(), task.metric(), encoder.pad_id(), &device);

@@ -9,7 +9,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub study: String,
     /// Trial id (default: the study's best complete trial).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub trial: Option<u64>,
     /// Destination directory: student checkpoint, pipeline.toml and metrics.json.
     #[arg(long)]

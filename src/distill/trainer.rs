@@ -144,6 +144,9 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
         return Err(Error::checkpoint(&job.teacher_dir, format!("teacher head has {} outputs, task {} needs {}", teacher.config.num_labels, job.task.name(), kind.num_outputs())));
     }
     let max_len = pipeline.train.max_len.unwrap_or_else(|| job.task.default_max_len());
+    if max_len > teacher.config.max_position_embeddings {
+        return Err(Error::pipeline("train.max_len", format!("{max_len} exceeds the teacher's {} positions", teacher.config.max_position_embeddings)));
+    }
     let train_rows = subsample(load_split(&job.task, Split::Train, job.data_dir.as_deref())?, pipeline.train.train_subset, pipeline.train.seed);
     let context = AugmentContext { workspace: &job.workspace, masked_lm_dir: &job.teacher_dir, max_len, device };
     let augmented = augment(train_rows, &pipeline.augment, pipeline.train.seed, &context, log)?;

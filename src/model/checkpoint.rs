@@ -66,10 +66,14 @@ pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, device: &Device
 
 /// Writes weights, config, meta and copies the tokenizer files from `tokenizer_dir`.
 pub fn save(dir: &Path, model: &Bert, config: &BertConfig, meta: &CheckpointMeta, tokenizer_dir: &Path) -> Result<()> {
+    let tensors = model.export();
+    if let Some((name, _, _)) = tensors.iter().find(|(_, _, values)| values.iter().any(|v| !v.is_finite())) {
+        return Err(Error::checkpoint(dir, format!("not saved: tensor `{name}` holds non-finite values")));
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // Write to temporary names, then rename, so an interrupted save never leaves half a checkpoint.
     let tmp = dir.join(format!("{WEIGHTS_FILE}.tmp"));
-    write_safetensors(&tmp, &model.export())?;
+    write_safetensors(&tmp, &tensors)?;
     std::fs::rename(&tmp, dir.join(WEIGHTS_FILE)).map_err(|e| Error::io(dir, e))?;
     let write_json = |name: &str, value: String| std::fs::write(dir.join(name), value).map_err(|e| Error::io(dir.join(name), e));
     write_json(CONFIG_FILE, serde_json::to_string_pretty(config).expect("config serialises"))?;

@@ -9,9 +9,15 @@ pub fn open_store(workspace: &Workspace) -> Result<SledStorage> {
     SledStorage::open(&workspace.store_dir())
 }
 
-/// The store for commands that only read: when a running search holds it locked, the last
-/// snapshot its writes left (`log` hears which).
+/// The store for commands that only read. Readers never take the store's lock, so they never
+/// block a search: they read the JSON snapshots every write leaves (also when the database itself
+/// is damaged), or an empty store when there is none yet. A store from before snapshots is opened
+/// (`log` hears when it is locked and only its snapshot could be read).
 pub fn open_store_to_read(workspace: &Workspace, log: &mut dyn FnMut(&str)) -> Result<Box<dyn Storage>> {
+    let dir = workspace.store_dir();
+    if crate::store::sled::has_snapshots(&dir) || !dir.exists() {
+        return Ok(Box::new(crate::store::sled::read_snapshots(&dir)?));
+    }
     match open_store(workspace) {
         Ok(store) => Ok(Box::new(store)),
         Err(e @ Error::StoreLocked { .. }) => {

@@ -59,7 +59,41 @@ impl DatasetMeta {
     /// Reads a `.meta` file; errors name the file, the line and the field.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = crate::data::read_utf8(path)?;
-        crate::error::from_toml(&text).map_err(|(line, message)| Error::malformed(path, line, message))
+        let meta: Self = crate::error::from_toml(&text).map_err(|(line, message)| Error::malformed(path, line, message))?;
+        meta.validate().map_err(|(field, message)| {
+            let line = text.lines().position(|l| l.trim_start().starts_with(field)).map_or(0, |i| i + 1);
+            Error::malformed(path, line, format!("field `{field}`: {message}"))
+        })?;
+        Ok(meta)
+    }
+
+    /// Ranges every field must respect: (field, what is wrong).
+    fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
+        let non_negative = |field: &'static str, v: f64| if v.is_finite() && v >= 0.0 { Ok(()) } else { Err((field, format!("{v} must be a finite number >= 0"))) };
+        if self.n_train == 0 {
+            return Err(("n_train", "must be at least 1".into()));
+        }
+        if self.n_labels == 0 {
+            return Err(("n_labels", "must be at least 1 (1 for regression)".into()));
+        }
+        if self.task_type == TaskType::Regression && self.n_labels != 1 {
+            return Err(("n_labels", format!("{} for a regression task (must be 1)", self.n_labels)));
+        }
+        non_negative("label_entropy", self.label_entropy)?;
+        non_negative("mean_tokens", self.mean_tokens)?;
+        non_negative("p90_tokens", self.p90_tokens)?;
+        if !(self.type_token_ratio.is_finite() && (0.0..=1.0).contains(&self.type_token_ratio)) {
+            return Err(("type_token_ratio", format!("{} must lie in [0, 1]", self.type_token_ratio)));
+        }
+        for (field, value) in [("teacher_score", self.teacher_score), ("teacher_params", self.teacher_params), ("student_params", self.student_params)] {
+            if let Some(v) = value {
+                non_negative(field, v)?;
+            }
+        }
+        if let Some((_, v)) = self.extra.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(("extra", format!("{v} is not a finite number")));
+        }
+        Ok(())
     }
 
     /// Computes the meta-features of a training set.

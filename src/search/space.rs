@@ -69,6 +69,16 @@ pub enum Domain {
 }
 
 impl Domain {
+    /// How many values [`Domain::grid_values`] has, without making them.
+    pub fn grid_len(&self) -> u64 {
+        match self {
+            Domain::Categorical(c) => c.len() as u64,
+            Domain::Ordered(v) => v.len() as u64,
+            Domain::Int { low, high } => high.abs_diff(*low).saturating_add(1),
+            Domain::Float { .. } => 3,
+        }
+    }
+
     /// The values a grid takes: every categorical, ordered and integer value; float ranges at
     /// their two ends and middle (geometric middle for log ranges).
     pub fn grid_values(&self) -> Vec<serde_json::Value> {
@@ -257,16 +267,35 @@ impl Space {
             }
         };
         let space = Space { name: file.name.unwrap_or_else(|| "space".into()), fixed, dims, fidelity, source: text.to_string(), candidates: None };
-        // Every categorical value must be a valid value of its field.
-        for (i, dim) in space.dims.iter().enumerate() {
-            if let Domain::Categorical(values) = &dim.domain {
-                for v in values {
-                    let mut root = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
-                    set_field(&mut root, &dim.field, v.clone());
-                    if let Err(e) = serde_json::from_value::<Pipeline>(root) {
-                        return Err((line_of(&format!("\"{}\"", dim.field)), format!("dim `{}`: value {v} is invalid: {e}", space.dims[i].field)));
-                    }
-                }
+        // Every fixed value and every dimension value must be a valid value of its field: the
+        // right type always, and in range for numbers (a number's range does not depend on the
+        // other fields; a choice such as `feature = "attention"` may need another field's value).
+        let check = |field: &str, value: &serde_json::Value| -> std::result::Result<(), String> {
+            let mut root = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+            set_field(&mut root, field, value.clone());
+            let pipeline: Pipeline = serde_json::from_value(root).map_err(|e| e.to_string())?;
+            match pipeline.validate() {
+                Err(Error::Pipeline { field: named, message }) if value.is_number() && (named == field || field.starts_with(&format!("{named}."))) => Err(message),
+                _ => Ok(()),
+            }
+        };
+        for (field, value) in &space.fixed {
+            check(field, value).map_err(|m| (line_of(field), format!("fixed `{field}` = {value}: {m}")))?;
+        }
+        for dim in &space.dims {
+            let values = match &dim.domain {
+                Domain::Categorical(values) => values.clone(),
+                Domain::Ordered(values) => values.iter().map(|v| serde_json::json!(v)).collect(),
+                Domain::Int { low, high } => vec![serde_json::json!(low), serde_json::json!(high)],
+                Domain::Float { low, high, .. } => vec![serde_json::json!(low), serde_json::json!(high)],
+            };
+            for v in values {
+                // Integer fields take `values = [1, 4]` as integers (as `compose_at` does).
+                let v = match v.as_f64() {
+                    Some(x) if x.fract() == 0.0 && x.abs() < 1e15 && !v.is_i64() => serde_json::json!(x as i64),
+                    _ => v,
+                };
+                check(&dim.field, &v).map_err(|m| (line_of(&format!("\"{}\"", dim.field)), format!("dim `{}`: value {v} is invalid: {m}", dim.field)))?;
             }
         }
         Ok(space)
@@ -296,9 +325,14 @@ impl Space {
         if self.dims.iter().any(|d| matches!(d.domain, Domain::Float { .. })) {
             return None;
         }
-        self.dims.iter().try_fold(1usize, |n, d| n.checked_mul(d.domain.grid_values().len())).filter(|&n| n <= limit)?;
+        self.grid_size().filter(|&n| n <= limit as u64)?;
         let mut seen = std::collections::HashSet::new();
         Some(self.grid().filter(|p| seen.insert(serde_json::to_string(p).expect("points serialise"))).collect())
+    }
+
+    /// Number of grid combinations (before invalid ones are dropped); `None` when it overflows.
+    pub fn grid_size(&self) -> Option<u64> {
+        self.dims.iter().try_fold(1u64, |n, d| n.checked_mul(d.domain.grid_len()))
     }
 
     /// Valid grid points in order, lazily (a point may repeat once inactive dimensions are

@@ -31,7 +31,7 @@ impl SledStorage {
                 let pid = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_else(|_| "?".into());
                 Error::StoreLocked { path: path.to_path_buf(), pid: pid.trim().to_string() }
             } else {
-                Error::checkpoint(path, format!("cannot open store: {text}"))
+                Error::checkpoint(path, format!("cannot open store: {text}; read-only commands still show its JSON snapshots in {}", path.join(SNAPSHOTS).display()))
             }
         })?;
         std::fs::write(path.join(PID_FILE), std::process::id().to_string()).map_err(|e| Error::io(path, e))?;
@@ -84,6 +84,11 @@ fn hex_name(study: &str) -> String {
     study.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether a store directory holds snapshots to read.
+pub fn has_snapshots(path: &Path) -> bool {
+    path.join(SNAPSHOTS).is_dir()
+}
+
 /// The snapshots a store directory holds, loaded into memory (for reading a locked store).
 pub fn read_snapshots(path: &Path) -> Result<super::MemoryStorage> {
     let storage = super::MemoryStorage::default();
@@ -113,7 +118,8 @@ fn trial_key(study: &str, id: u64) -> Vec<u8> {
 
 impl Storage for SledStorage {
     fn put_study(&self, study: &StudyRecord) -> Result<()> {
-        self.put("studies", study.name.as_bytes(), serde_json::to_vec(study).expect("study serialises"))
+        self.put("studies", study.name.as_bytes(), serde_json::to_vec(study).expect("study serialises"))?;
+        self.write_snapshot(&study.name)
     }
 
     fn study(&self, name: &str) -> Result<Option<StudyRecord>> {

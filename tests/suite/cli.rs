@@ -142,3 +142,88 @@ fn meta_and_recommend_bad_input() {
     let (code, _, err) = distiller(&["--workspace", "ws", "recommend", meta.to_str().unwrap()], tmp.path());
     assert!(one_line_error(code, &err).contains("d.meta:3"), "{err}");
 }
+
+/// Bad numbers, files and options are refused with one line naming what is wrong, before any work.
+#[test]
+fn bad_values_are_refused_with_one_line_before_any_work() {
+    let f = common::fixture();
+    let dir = f.workspace.parent().unwrap().to_path_buf();
+    let (glue, teacher) = (f.glue.to_str().unwrap(), f.teacher.to_str().unwrap());
+    let refused = |args: &[&str], expect: &str| {
+        let (code, out, err) = distiller(&[&["--workspace", "ws", "--data-dir", glue], args].concat(), &dir);
+        let line = one_line_error(code, &err);
+        assert!(line.contains(expect), "{args:?}: {line}");
+        assert!(out.is_empty(), "{args:?} printed {out}");
+    };
+    let teacher_run = |extra: &[&str], expect: &str| refused(&[&["teacher", "--task", "sst2", "--teacher-init", teacher], extra].concat(), expect);
+    teacher_run(&["--epochs", "0"], "epochs must be at least 1");
+    teacher_run(&["--lr", "NaN"], "learning rate NaN");
+    teacher_run(&["--lr", "-1"], "learning rate -1");
+    teacher_run(&["--batch-size", "0"], "batch size must be at least 1");
+    teacher_run(&["--max-train", "0"], "max-train must be at least 1");
+    teacher_run(&["--max-len", "600"], "max-len 600 exceeds the 64 positions");
+    assert!(!f.workspace.join("teachers").exists(), "nothing was saved");
+    for budget in ["-1", "inf", "NaN", "1e300"] {
+        refused(&["search", "--task", "sst2", "--budget-minutes", budget], "--budget-minutes");
+    }
+    refused(&["search", "--task", "sst2", "--trials", "-5"], "--trials");
+    refused(&["search", "--task", "sst2", "--seed", "-1"], "--seed");
+    refused(&["eval", "--task", "sst2", "--model", teacher, "--max-len", "600"], "--max-len 600 exceeds the 64 positions");
+    let pipeline = common::write(&dir, "long.toml", b"[train]\nmax_len = 100\n");
+    refused(&["train", "--task", "sst2", "--teacher", teacher, "--pipeline", pipeline.to_str().unwrap()], "pipeline field `train.max_len`: 100 exceeds the teacher's 64 positions");
+    for (text, field) in [("[train]\nwarmup_ratio = 5.0\n", "train.warmup_ratio"), ("[train]\nweight_decay = -1.0\n", "train.weight_decay")] {
+        let p = common::write(&dir, "p.toml", text.as_bytes());
+        refused(&["train", "--task", "sst2", "--teacher", teacher, "--pipeline", p.to_str().unwrap()], field);
+    }
+    // An explicit data directory that does not exist is not replaced by the default ones.
+    let (code, _, err) = distiller(&["--workspace", "ws", "--data-dir", "/nonexistent/glue", "meta", "--task", "sst2"], &dir);
+    assert!(one_line_error(code, &err).contains("/nonexistent/glue"), "{err}");
+    // Header-only splits.
+    let empty = dir.join("empty-glue");
+    common::write(&empty, "SST-2/train.tsv", b"sentence\tlabel\n");
+    common::write(&empty, "SST-2/dev.tsv", b"sentence\tlabel\na fine film \t1\n");
+    let (code, _, err) = distiller(&["--workspace", "ws", "--data-dir", empty.to_str().unwrap(), "train", "--task", "sst2", "--teacher", teacher], &dir);
+    assert!(one_line_error(code, &err).contains("SST-2/train.tsv: no train rows"), "{err}");
+    // A 1 MB line without a tab: the message quotes a bounded part of it.
+    let spec = common::write(&dir, "wide.toml", b"name = \"wide\"\ntrain = \"wide.tsv\"\ndev = \"wide.tsv\"\ntext = \"t\"\nlabel = \"l\"\nlabels = [\"0\", \"1\"]\n");
+    common::write(&dir, "wide.tsv", "x".repeat(1 << 20).as_bytes());
+    let (code, _, err) = distiller(&["--workspace", "ws", "meta", "--task", spec.to_str().unwrap()], &dir);
+    let line = one_line_error(code, &err);
+    assert!(line.contains("wide.tsv") && line.len() < 1000, "{} characters", line.len());
+}
+
+#[test]
+fn meta_files_out_of_range_name_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = "task_type = \"classification\"\npair = false\nn_train = 100\nn_labels = 2\nlabel_entropy = 0.6\nmean_tokens = 9.0\np90_tokens = 19.0\nvocab_size = 500\ntype_token_ratio = 0.2\n";
+    for (from, to, field) in [
+        ("label_entropy = 0.6", "label_entropy = nan", "label_entropy"),
+        ("n_labels = 2", "n_labels = 0", "n_labels"),
+        ("mean_tokens = 9.0", "mean_tokens = -1.0", "mean_tokens"),
+        ("type_token_ratio = 0.2", "type_token_ratio = 3.0", "type_token_ratio"),
+    ] {
+        let path = common::write(tmp.path(), "d.meta", good.replace(from, to).as_bytes());
+        let e = distiller::recommend::DatasetMeta::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("d.meta:") && e.contains(&format!("field `{field}`")), "{e}");
+    }
+    let path = common::write(tmp.path(), "d.meta", good.as_bytes());
+    distiller::recommend::DatasetMeta::from_file(&path).unwrap();
+}
+
+#[test]
+fn a_closed_pipe_ends_the_process_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_distiller"))
+        .args(["--workspace", "ws", "studies", "-f", "json"])
+        .current_dir(tmp.path())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    use std::os::unix::process::ExitStatusExt;
+    assert!(out.status.success() || out.status.signal() == Some(13), "{:?}", out.status);
+}

@@ -424,3 +424,53 @@ fn bo_finds_the_optimum_of_a_large_space_sooner_than_random() {
     assert!(bo.iter().all(|&n| n <= 40), "bo: {bo:?} (random: {random:?})");
     assert!(median(bo.clone()) * 4 <= median(random.clone()), "bo {bo:?} vs random {random:?}");
 }
+
+#[test]
+fn spaces_refuse_out_of_range_values_and_huge_ranges_are_not_enumerated() {
+    let err = |text: &str| Space::parse(text, "s.toml").unwrap_err().to_string();
+    let e = err("[fixed]\n\"train.lr\" = 0.0\n[[dim]]\nfield = \"kd.loss\"\nchoices = [\"ce\"]\n");
+    assert!(e.contains("s.toml:2") && e.contains("fixed `train.lr`") && e.contains("must be > 0"), "{e}");
+    let e = err("[fixed]\n\"kd.temperature\" = \"hot\"\n");
+    assert!(e.contains("s.toml:2") && e.contains("kd.temperature"), "{e}");
+    let e = err("[[dim]]\nfield = \"intermediate.alpha\"\nvalues = [0.5, 2.0]\n");
+    assert!(e.contains("s.toml:2") && e.contains("value 2 is invalid") && e.contains("[0, 1]"), "{e}");
+    let e = err("[[dim]]\nfield = \"augment.repeated_aug\"\nint_range = [0, 4]\n");
+    assert!(e.contains("augment.repeated_aug") && e.contains("value 0"), "{e}");
+    // A 4-billion-value integer range: counted, never listed.
+    let space = Space::parse("[[dim]]\nfield = \"train.seed\"\nint_range = [0, 4000000000]\n[[dim]]\nfield = \"kd.loss\"\nchoices = [\"ce\", \"mse\"]\n", "s.toml").unwrap();
+    assert_eq!(space.grid_size(), Some(8_000_000_002));
+    assert!(space.finite_points(distiller::search::space::POOL_LIMIT).is_none());
+    let e = by_name("grid", 0).ask(&space, &[], &[]).unwrap_err().to_string();
+    assert!(e.contains("too many to enumerate") && e.contains("train.seed"), "{e}");
+    for sampler in ["random", "bo"] {
+        let storage = MemoryStorage::default();
+        let study = Study::open(&storage, "s", "sst2", space.clone(), sampler).unwrap();
+        let trials = study.run(by_name(sampler, 1).as_mut(), &SearchLimits { trials: 7, budget: None }, &mut |p, _| Ok(outcome(p.train.seed as f64 / 4e9)), &mut |_| {}).unwrap();
+        assert_eq!(trials.iter().filter(|t| t.state == TrialState::Complete).count(), 7, "{sampler}: {trials:?}");
+        assert!(trials.iter().all(|t| t.pipeline.train.seed <= 4_000_000_000));
+    }
+}
+
+#[test]
+fn readers_never_lock_the_store_and_survive_a_damaged_database() {
+    use distiller::workspace::Workspace;
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = Workspace::new(tmp.path());
+    // Nothing stored yet: readers see an empty store and create nothing.
+    assert!(distiller::ops::open_store_to_read(&ws, &mut |_| {}).unwrap().studies().unwrap().is_empty());
+    assert!(!ws.store_dir().exists());
+    {
+        let store = distiller::ops::open_store(&ws).unwrap();
+        Study::open(&store, "s", "sst2", shipped("tiny.toml"), "grid").unwrap();
+    }
+    let reader = distiller::ops::open_store_to_read(&ws, &mut |_| {}).unwrap();
+    // A search can take the store while a reader is reading it.
+    let writer = distiller::ops::open_store(&ws).unwrap();
+    assert_eq!(reader.studies().unwrap()[0].name, "s");
+    drop(writer);
+    // A damaged database: readers still show what the snapshots hold.
+    std::fs::write(ws.store_dir().join("db"), b"not a sled database").unwrap();
+    let mut notes = Vec::new();
+    let reader = distiller::ops::open_store_to_read(&ws, &mut |l| notes.push(l.to_string())).unwrap();
+    assert_eq!(reader.studies().unwrap().len(), 1, "{notes:?}");
+}

@@ -33,7 +33,11 @@ pub fn xtypes(space: &Space) -> Vec<XType> {
         .map(|d| match &d.domain {
             Domain::Categorical(c) => XType::Enum(c.len()),
             Domain::Ordered(v) => XType::Ord(v.clone()),
-            Domain::Int { low, high } => XType::Int(*low as i32, *high as i32),
+            // egobox's integers are i32; wider ranges are searched as floats and rounded back.
+            Domain::Int { low, high } => match (i32::try_from(*low), i32::try_from(*high)) {
+                (Ok(low), Ok(high)) => XType::Int(low, high),
+                _ => XType::Float(*low as f64, *high as f64),
+            },
             Domain::Float { low, high, log: true } => XType::Float(low.ln(), high.ln()),
             Domain::Float { low, high, log: false } => XType::Float(*low, *high),
         })
