@@ -62,6 +62,19 @@ pub fn best_of(trials: &[TrialRecord]) -> Option<&TrialRecord> {
     complete().filter(|t| t.rung == top).max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
 }
 
+/// How [`Study::recover`] marks a trial whose process died while it ran.
+const INTERRUPTED: &str = "interrupted";
+
+fn is_interrupted(t: &TrialRecord) -> bool {
+    t.state == TrialState::Fail && t.error.as_deref().is_some_and(|e| e.starts_with(INTERRUPTED))
+}
+
+/// An interrupted trial to run again: its pipeline at its rung, when nothing else ran that pair
+/// (so each interrupted pipeline is re-run once).
+fn next_retry(trials: &[TrialRecord]) -> Option<(Point, usize)> {
+    trials.iter().filter(|t| is_interrupted(t)).find(|t| trials.iter().filter(|u| u.point == t.point && u.rung == t.rung).count() == 1).map(|t| (t.point.clone(), t.rung))
+}
+
 /// The next promotion of successive halving, if any: a point among the best 1/eta of its rung's
 /// completed trials that has not yet run at the next rung.
 fn next_promotion(trials: &[TrialRecord], rungs: usize, eta: usize) -> Option<(Point, usize)> {
@@ -105,7 +118,7 @@ impl<'a> Study<'a> {
         for mut t in self.storage.trials(&self.record.name)? {
             if t.state == TrialState::Running {
                 t.state = TrialState::Fail;
-                t.error = Some(format!("interrupted (process {} ended while the trial ran)", t.pid));
+                t.error = Some(format!("{INTERRUPTED} (process {} ended while the trial ran); its pipeline runs again", t.pid));
                 t.ended = Some(now());
                 self.storage.put_trial(&t)?;
                 n += 1;
@@ -126,14 +139,16 @@ impl<'a> Study<'a> {
         let started = Instant::now();
         loop {
             let trials = self.storage.trials(&self.record.name)?;
-            let finished = trials.iter().filter(|t| t.state != TrialState::Running).count();
+            // A trial cut short by a kill does not count: its pipeline runs again instead.
+            let finished = trials.iter().filter(|t| t.state != TrialState::Running && !is_interrupted(t)).count();
             if finished >= limits.trials || limits.budget.is_some_and(|b| started.elapsed() >= b) {
                 return Ok(trials);
             }
-            // Promotions first (successive halving); otherwise a new point at the first rung. The
-            // sampler sees first-rung results only, so its scores share one budget.
+            // Interrupted trials first, then promotions (successive halving), otherwise a new point
+            // at the first rung. The sampler sees first-rung results only, so its scores share one
+            // budget.
             let eta = self.space.fidelity.as_ref().map_or(usize::MAX, |f| f.eta);
-            let (point, rung) = match next_promotion(&trials, self.space.rungs(), eta) {
+            let (point, rung) = match next_retry(&trials).or_else(|| next_promotion(&trials, self.space.rungs(), eta)) {
                 Some(promotion) => promotion,
                 None => {
                     let first = || trials.iter().filter(|t| t.rung == 0);

@@ -16,6 +16,30 @@ pub struct SledStorage {
 
 const PID_FILE: &str = "distiller.pid";
 
+/// How long `open` waits for a lock whose holder is gone or exiting.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long `open` waits for a lock whose holder still looks alive: a process killed a moment ago
+/// can look alive while the kernel tears it down.
+const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Whether the process that wrote the pid file has ended or is ending (Linux: no `/proc` entry,
+/// a zombie or dead state, or a SIGKILL pending). Elsewhere a holder is never presumed gone.
+fn holder_gone(pid: &str) -> bool {
+    if cfg!(target_os = "linux") && pid.parse::<u32>().is_ok() {
+        match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            Ok(status) => {
+                let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+                let sigkill_pending = ["SigPnd:", "ShdPnd:"].iter().filter_map(|f| field(f)).any(|mask| u64::from_str_radix(mask, 16).is_ok_and(|m| m & (1 << 8) != 0));
+                field("State:").is_some_and(|s| s.starts_with('Z') || s.starts_with('X')) || sigkill_pending
+            }
+            Err(_) => true,
+        }
+    } else {
+        false
+    }
+}
+
 impl SledStorage {
     /// Opens (or creates) a store directory, taking its lock.
     pub fn open(path: &Path) -> Result<Self> {
@@ -25,15 +49,29 @@ impl SledStorage {
         if path.is_dir() && std::fs::read_dir(path).map_err(|e| Error::io(path, e))?.next().is_some() && !path.join("conf").exists() {
             return Err(Error::checkpoint(path, "not a distiller store (no sled database here)"));
         }
-        let db = sled::Config::new().path(path).open().map_err(|e| {
-            let text = e.to_string();
-            if text.contains("lock") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable") {
-                let pid = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_else(|_| "?".into());
-                Error::StoreLocked { path: path.to_path_buf(), pid: pid.trim().to_string() }
-            } else {
-                Error::checkpoint(path, format!("cannot open store: {text}; read-only commands still show its JSON snapshots in {}", path.join(SNAPSHOTS).display()))
+        // A holder that is gone or exiting (a killed search still being torn down) releases the
+        // lock within moments: wait for it, up to LOCK_WAIT.
+        let waiting_since = std::time::Instant::now();
+        let db = loop {
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                Err(e) => {
+                    let text = e.to_string();
+                    if !(text.contains("lock") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable")) {
+                        return Err(Error::checkpoint(
+                            path,
+                            format!("cannot open store: {text}; read-only commands still show its JSON snapshots in {}", path.join(SNAPSHOTS).display()),
+                        ));
+                    }
+                    let pid = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_else(|_| "?".into()).trim().to_string();
+                    let patience = if holder_gone(&pid) { LOCK_WAIT } else { LOCK_GRACE };
+                    if waiting_since.elapsed() >= patience {
+                        return Err(Error::StoreLocked { path: path.to_path_buf(), pid });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
             }
-        })?;
+        };
         std::fs::write(path.join(PID_FILE), std::process::id().to_string()).map_err(|e| Error::io(path, e))?;
         Ok(Self { db, path: path.to_path_buf() })
     }
@@ -154,5 +192,17 @@ impl Storage for SledStorage {
                 self.decode(&k, &v)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_living_holder_is_not_presumed_gone() {
+        assert!(!super::holder_gone(&std::process::id().to_string()));
+        assert!(!super::holder_gone("?"));
+        if cfg!(target_os = "linux") {
+            assert!(super::holder_gone("4294967295"), "no such process");
+        }
     }
 }

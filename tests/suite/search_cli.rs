@@ -30,24 +30,27 @@ fn killed_search_resumes_and_reports_json() {
             break;
         }
     }
-    child.wait().unwrap();
     assert!(seen.iter().any(|l| l.starts_with("trial 2/4")), "never reached trial 2: {seen:?}");
 
-    // second run: the RUNNING trial becomes FAIL, trial #0 is not re-run, the study completes
+    // second run, started at once (the killed one not even reaped): the RUNNING trial becomes FAIL
+    // and its pipeline runs again (the kill costs no trial), trial #0 is not re-run, the study
+    // completes
     let out = distiller(&f).args(search_args).arg(&f.teacher).output().unwrap();
+    child.wait().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("1 trial(s) left RUNNING by an earlier process marked FAIL"), "{err}");
-    assert_eq!(err.lines().filter(|l| l.starts_with("trial ") && l.contains('/')).count(), 2, "{err}");
+    assert_eq!(err.lines().filter(|l| l.starts_with("trial ") && l.contains('/')).count(), 3, "{err}");
 
     let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
     assert!(out.status.success());
     let trials: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let trials = trials.as_array().unwrap();
-    assert_eq!(trials.len(), 4);
+    assert_eq!(trials.len(), 5);
     let states: Vec<&str> = trials.iter().map(|t| t["state"].as_str().unwrap()).collect();
-    assert_eq!(states, ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"], "{trials:?}");
+    assert_eq!(states, ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE", "COMPLETE"], "{trials:?}");
     assert!(trials[1]["error"].as_str().unwrap().contains("interrupted"));
+    assert_eq!(trials[2]["point"], trials[1]["point"], "the interrupted pipeline ran again, once");
     for t in trials {
         for key in ["id", "study", "point", "pipeline", "state", "fidelity", "intermediate", "metrics", "score", "student_dir", "error", "pid", "started", "ended"] {
             assert!(t.get(key).is_some(), "trial JSON lacks `{key}`: {t}");
@@ -82,7 +85,7 @@ fn killed_search_resumes_and_reports_json() {
     let out = distiller(&f).args(["studies", "-f", "json"]).output().unwrap();
     let studies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(studies[0]["name"], "sst2");
-    assert_eq!(studies[0]["trials"], 4);
+    assert_eq!(studies[0]["trials"], 5);
 
     // `recommend` learns from this study; its data is the new dataset's too, so sst2 is nearest
     let out = distiller(&f).args(["meta", "--task", "sst2"]).output().unwrap();
@@ -138,7 +141,7 @@ fn killed_search_resumes_and_reports_json() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("different search space"));
     let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len(), 4);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len(), 5);
 }
 
 #[test]
