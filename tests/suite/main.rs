@@ -8,6 +8,7 @@ mod data;
 mod distill;
 mod losses;
 mod model;
+mod parsers;
 mod report;
 mod search;
 mod search_cli;
