@@ -5,6 +5,7 @@ pub mod eval;
 pub mod export;
 pub mod import_trials;
 pub mod meta;
+pub mod rebuild_store;
 pub mod recommend;
 pub mod report;
 pub mod search;
@@ -78,6 +79,8 @@ pub enum Command {
     Recommend(recommend::RecommendArgs),
     /// Plot a study (history, score by choice, α, wall time) into a markdown or HTML report.
     Report(report::ReportArgs),
+    /// Rebuild a damaged store from its JSON snapshots (the damaged database is kept aside).
+    RebuildStore(rebuild_store::RebuildStoreArgs),
 }
 
 /// Output format of every command's result on stdout.
@@ -124,5 +127,6 @@ pub fn run(cli: Cli) -> distiller::Result<()> {
         Command::ImportTrials(args) => import_trials::exec(args, &cli.common),
         Command::Meta(args) => meta::exec(args, &cli.common),
         Command::Recommend(args) => recommend::exec(args, &cli.common),
+        Command::RebuildStore(args) => rebuild_store::exec(args, &cli.common),
     }
 }

@@ -174,14 +174,22 @@ impl TeacherCache {
         TeacherTargets { logits, hidden, attentions }
     }
 
-    /// Writes the cache atomically (temporary file, then rename).
+    /// Writes the cache atomically (temporary file, then rename); a failed write (a full disk)
+    /// leaves no temporary file behind.
     pub fn save(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let tmp = path.with_extension("tmp");
-        let io = |e| Error::io(&tmp, e);
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+        self.write_to(&tmp).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    }
+
+    fn write_to(&self, tmp: &Path) -> Result<()> {
+        let io = |e| Error::io(tmp, e);
+        let mut f = std::io::BufWriter::new(std::fs::File::create(tmp).map_err(io)?);
         let header = serde_json::to_vec(&self.header).expect("header serialises");
         f.write_all(MAGIC).map_err(io)?;
         f.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
@@ -193,8 +201,7 @@ impl TeacherCache {
         for v in &self.features {
             f.write_all(&v.to_le_bytes()).map_err(io)?;
         }
-        f.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        f.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)
     }
 
     /// Reads a cache file, checking its magic, key and sizes.

@@ -73,7 +73,10 @@ pub fn save(dir: &Path, model: &Bert, config: &BertConfig, meta: &CheckpointMeta
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     // Write to temporary names, then rename, so an interrupted save never leaves half a checkpoint.
     let tmp = dir.join(format!("{WEIGHTS_FILE}.tmp"));
-    write_safetensors(&tmp, &tensors)?;
+    // A failed write (a full disk) leaves no half-written file behind.
+    write_safetensors(&tmp, &tensors).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })?;
     std::fs::rename(&tmp, dir.join(WEIGHTS_FILE)).map_err(|e| Error::io(dir, e))?;
     let write_json = |name: &str, value: String| std::fs::write(dir.join(name), value).map_err(|e| Error::io(dir.join(name), e));
     write_json(CONFIG_FILE, serde_json::to_string_pretty(config).expect("config serialises"))?;

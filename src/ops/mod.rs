@@ -21,6 +21,6 @@ pub mod train;
 pub use export::{ExportRequest, export};
 pub use recommend::{RecommendRequest, Recommendation, recommend};
 pub use search::{SearchOutcome, SearchRequest, search};
-pub use store::{open_store, open_store_to_read, study_trials};
+pub use store::{open_store, open_store_to_read, rebuild_store, study_trials};
 pub use teacher::{ensure_teacher, existing_teacher};
 pub use train::{TrainRequest, train};

@@ -39,3 +39,38 @@ pub fn study_trials(storage: &dyn Storage, name: &str) -> Result<(StudyRecord, V
         }
     }
 }
+
+/// What [`rebuild_store`] did.
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    /// Where the damaged database was moved.
+    pub aside: std::path::PathBuf,
+    pub studies: usize,
+    pub trials: usize,
+}
+
+/// Rebuilds a damaged store from the JSON snapshots its writes left: the damaged database is
+/// moved aside (kept, not deleted) and a new one is filled with every study and trial. Refused
+/// when the store opens fine or another process holds it.
+pub fn rebuild_store(workspace: &Workspace) -> Result<Rebuilt> {
+    let dir = workspace.store_dir();
+    match SledStorage::open(&dir) {
+        Ok(_) => return Err(Error::Study(format!("{}: the store opens fine, nothing to rebuild", dir.display()))),
+        Err(e @ Error::StoreLocked { .. }) => return Err(e),
+        Err(_) => {}
+    }
+    let snapshot = crate::store::sled::read_snapshots(&dir)?;
+    let aside = dir.with_file_name(format!("store.damaged-{}", crate::store::now()));
+    std::fs::rename(&dir, &aside).map_err(|e| Error::io(&dir, e))?;
+    let store = SledStorage::open(&dir)?;
+    let (mut studies, mut trials) = (0, 0);
+    for study in snapshot.studies()? {
+        store.put_study(&study)?;
+        for trial in snapshot.trials(&study.name)? {
+            store.put_trial(&trial)?;
+            trials += 1;
+        }
+        studies += 1;
+    }
+    Ok(Rebuilt { aside, studies, trials })
+}

@@ -60,7 +60,7 @@ impl SledStorage {
                     if !(text.contains("lock") || text.contains("WouldBlock") || text.contains("Resource temporarily unavailable")) {
                         return Err(Error::checkpoint(
                             path,
-                            format!("cannot open store: {text}; read-only commands still show its JSON snapshots in {}", path.join(SNAPSHOTS).display()),
+                            format!("cannot open store: {text}; read-only commands still show its JSON snapshots, and `distiller rebuild-store` rebuilds it from them"),
                         ));
                     }
                     let pid = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_else(|_| "?".into()).trim().to_string();

@@ -275,3 +275,35 @@ fn host_softmax_matches_burns_value_and_gradient() {
     let rows = distiller::model::to_host(distiller::model::host_ops::softmax(Tensor::<4>::from_data(TensorData::new(xs.clone(), shape), &device()), 3));
     assert!(rows.chunks(7).all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-6 && r[6] == 0.0), "inference rows sum to 1 and padding gets 0");
 }
+
+/// A full disk: saving a checkpoint is an error and leaves no temporary file behind. Needs root
+/// to mount a 64 KiB tmpfs; skipped (saying so) where that is not allowed.
+#[test]
+fn a_full_disk_fails_the_save_and_leaves_no_temporary_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(tmp.path()).status().is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipping: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        let dev = distiller::backend::device(None).unwrap();
+        let config = distiller::model::BertConfig::sized(2, 64, 200, 2);
+        let meta = distiller::model::CheckpointMeta {
+            task: "sst2".into(),
+            label_kind: distiller::data::GlueTask::Sst2.label_kind(),
+            max_len: 16,
+            dev_metrics: None,
+            epochs_done: 1,
+            seed: 1,
+            init_from: "random".into(),
+        };
+        let dir = tmp.path().join("student");
+        let e = distiller::model::save(&dir, &config.init(1, &dev), &config, &meta, &dir).unwrap_err().to_string();
+        assert!(e.contains("model.safetensors") || e.contains("student"), "{e}");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")), "left behind: {left:?}");
+    });
+    let _ = std::process::Command::new("umount").arg(tmp.path()).status();
+    result.unwrap();
+}

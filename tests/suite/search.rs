@@ -486,4 +486,14 @@ fn readers_never_lock_the_store_and_survive_a_damaged_database() {
     let mut notes = Vec::new();
     let reader = distiller::ops::open_store_to_read(&ws, &mut |l| notes.push(l.to_string())).unwrap();
     assert_eq!(reader.studies().unwrap().len(), 1, "{notes:?}");
+    // A writer gets one line naming the store and the way back, which rebuilds it.
+    let e = distiller::ops::open_store(&ws).err().unwrap().to_string();
+    assert!(e.contains("store") && e.contains("rebuild-store"), "{e}");
+    let rebuilt = distiller::ops::rebuild_store(&ws).unwrap();
+    assert_eq!(rebuilt.studies, 1);
+    assert!(rebuilt.aside.join("db").is_file(), "the damaged database is kept");
+    let store = distiller::ops::open_store(&ws).unwrap();
+    assert_eq!(store.study("s").unwrap().unwrap().task, "sst2");
+    drop(store);
+    assert!(distiller::ops::rebuild_store(&ws).unwrap_err().to_string().contains("nothing to rebuild"));
 }
