@@ -72,8 +72,30 @@ impl SledStorage {
                 }
             }
         };
+        let storage = Self { db, path: path.to_path_buf() };
+        storage.check_against_snapshots()?;
         std::fs::write(path.join(PID_FILE), std::process::id().to_string()).map_err(|e| Error::io(path, e))?;
-        Ok(Self { db, path: path.to_path_buf() })
+        Ok(storage)
+    }
+
+    /// sled recovers from a damaged file by dropping what it cannot read, so a damaged database
+    /// can open as an emptier one. The snapshots say what it held: any study or trial missing
+    /// is an error, before a write could overwrite a snapshot with less.
+    fn check_against_snapshots(&self) -> Result<()> {
+        let snapshot = read_snapshots(&self.path)?;
+        for study in snapshot.studies()? {
+            let (kept, held) = (self.trials(&study.name)?.len(), snapshot.trials(&study.name)?.len());
+            if self.study(&study.name)?.is_none() || kept < held {
+                return Err(Error::checkpoint(
+                    &self.path,
+                    format!(
+                        "the database lost data its snapshots hold (study `{}`: {kept} of {held} trials); read-only commands still show the snapshots, and `distiller rebuild-store` rebuilds the database from them",
+                        study.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn tree(&self, name: &str) -> Result<sled::Tree> {
