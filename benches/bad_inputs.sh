@@ -60,6 +60,19 @@ p t_column.toml 'name = "t"\ntrain = "glue/SST-2/train.tsv"\ndev = "glue/SST-2/d
 head -c 1048576 /dev/zero | tr '\0' 'x' > wide.tsv; p t_wide.toml 'name = "w"\ntrain = "wide.tsv"\ndev = "wide.tsv"\ntext = "t"\nlabel = "l"\nlabels = ["0","1"]\n'
 printf 'sentence\tlabel\n\xff\xfe bad bytes \t1\n' > latin.tsv; p t_latin.toml 'name = "l"\ntrain = "latin.tsv"\ndev = "latin.tsv"\ntext = "sentence"\nlabel = "label"\nlabels = ["0","1"]\n'
 p paper_header.csv 'a,b,c\n1,2,3\n'; : > paper_empty.csv
+p crit.toml '[intermediate]\nobjective = "mi"\ncritic = "oracle"\n'; p map.toml '[intermediate]\nobjective = "cos"\nmapping = "diagonal"\n'
+p feat.toml '[intermediate]\nfeature = "logits"\n'; p init.toml '[student]\ninit = "magic"\n'; p kdl.toml '[kd]\nloss = "kl"\n'
+p seedneg.toml '[train]\nseed = -1\n'; p lrneg.toml '[train]\nlr = -0.001\n'; p wnan.toml '[intermediate]\nweight = nan\n'
+p section.toml '[optimizer]\nlr = 1.0\n'; p hidden0.toml '[student]\nhidden = 0\n'; p narrow.toml '[student]\nhidden = 100\n'
+p s_top.toml 'nmae = "x"\n'; p s_nofield.toml '[[dim]]\nchoices = ["ce"]\n'; p s_whenval.toml '[[dim]]\nfield = "intermediate.objective"\nchoices = ["mi"]\n[[dim]]\nfield = "intermediate.alpha"\nvalues = [0.5]\nwhen = { "intermediate.objective" = 3 }\n'
+p s_eta.toml '[fidelity]\nfield = "train.train_subset"\nrungs = [100, 200]\neta = 1\n'; p s_fiddim.toml '[[dim]]\nfield = "train.train_subset"\nvalues = [100.0]\n[fidelity]\nfield = "train.train_subset"\nrungs = [100, 200]\neta = 2\n'
+p s_range.toml '[[dim]]\nfield = "kd.temperature"\nrange = [-1.0, 2.0]\n'; p s_lrrange.toml '[[dim]]\nfield = "train.lr"\nrange = [0.0, 0.1]\n'
+p m_extra.meta "${M}[extra]\nshift = \"high\"\n"; p m_regr.meta "$(printf "$M" | sed 's/classification/regression/')\n"
+p t_both.toml 'name = "t"\ntrain = "glue/SST-2/train.tsv"\ndev = "glue/SST-2/dev.tsv"\ntext = "sentence"\nlabel = "label"\nlabels = ["0","1"]\nregression = true\n'
+p t_pair.toml 'name = "t"\ntrain = "glue/SST-2/train.tsv"\ndev = "glue/SST-2/dev.tsv"\ntext = "sentence"\ntext_pair = "hypothesis"\nlabel = "label"\nlabels = ["0","1"]\n'
+printf '{"text": "a", "label": "1"}\n{"text": \n' > bad.jsonl; p t_jsonl.toml 'name = "j"\ntrain = "bad.jsonl"\ndev = "bad.jsonl"\ntext = "text"\nlabel = "label"\nlabels = ["0","1"]\n'
+printf 'text,label\n"unbalanced,1\n' > bad.csv; p t_csv.toml 'name = "c"\ntrain = "bad.csv"\ndev = "bad.csv"\ntext = "text"\nlabel = "label"\nlabels = ["0","1"]\n'
+printf 'x' > a-file
 mkdir -p corrupt/store && cp -r ws/store/* corrupt/store/ && printf 'not a sled database' > corrupt/store/db
 TEACH="--teacher ws/teachers/sst2"
 CASES=(
@@ -158,6 +171,36 @@ CASES=(
 "store: search on a damaged store|$BIN --workspace corrupt --data-dir glue search --task sst2 $TEACH --trials 1"
 "store: rebuild a healthy store|$D rebuild-store"
 "store: a study with another space|$D search --task sst2 $TEACH --space $OLDPWD/search-spaces/tiny.toml"
+"pipeline: unknown critic|$D train --task sst2 $TEACH --pipeline crit.toml"
+"pipeline: unknown mapping|$D train --task sst2 $TEACH --pipeline map.toml"
+"pipeline: unknown feature|$D train --task sst2 $TEACH --pipeline feat.toml"
+"pipeline: unknown student init|$D train --task sst2 $TEACH --pipeline init.toml"
+"pipeline: unknown KD loss|$D train --task sst2 $TEACH --pipeline kdl.toml"
+"pipeline: negative seed|$D train --task sst2 $TEACH --pipeline seedneg.toml"
+"pipeline: negative lr|$D train --task sst2 $TEACH --pipeline lrneg.toml"
+"pipeline: intermediate weight NaN|$D train --task sst2 $TEACH --pipeline wnan.toml"
+"pipeline: unknown section|$D train --task sst2 $TEACH --pipeline section.toml"
+"pipeline: hidden 0|$D train --task sst2 $TEACH --pipeline hidden0.toml"
+"pipeline: teacher layers at another width|$D train --task sst2 $TEACH --pipeline narrow.toml"
+"space: misspelled top-level key|$D search --task sst2 $TEACH --space s_top.toml"
+"space: dim without a field|$D search --task sst2 $TEACH --space s_nofield.toml"
+"space: when with a non-list|$D search --task sst2 $TEACH --space s_whenval.toml"
+"space: fidelity eta 1|$D search --task sst2 $TEACH --space s_eta.toml"
+"space: fidelity field is also a dim|$D search --task sst2 $TEACH --space s_fiddim.toml"
+"space: temperature range below 0|$D search --task sst2 $TEACH --space s_range.toml"
+"space: lr range from 0|$D search --task sst2 $TEACH --space s_lrrange.toml"
+".meta: extra feature not a number|$D recommend m_extra.meta"
+".meta: regression with 2 labels|$D recommend m_regr.meta"
+"task spec: labels and regression|$D meta --task t_both.toml"
+"task spec: unknown pair column|$D meta --task t_pair.toml"
+"task spec: broken JSONL line|$D meta --task t_jsonl.toml"
+"task spec: unbalanced CSV quote|$D meta --task t_csv.toml"
+"flag: --top -1|$D recommend ok.meta --top -1"
+"flag: --trial -1|$D export --study sst2 --trial -1 --out out"
+"flag: --page pdf|$D report --study sst2 --page pdf"
+"flag: --workspace is a file|$BIN --workspace a-file studies"
+"report: --out under a file|$D report --study sst2 --out a-file/x"
+"eval: a checkpoint for another task|$D eval --task stsb --model ws/teachers/sst2"
 "import-trials: wrong header|$D import-trials paper_header.csv"
 "import-trials: empty file|$D import-trials paper_empty.csv"
 "import-trials: file missing|$D import-trials nowhere.csv"

@@ -17,7 +17,7 @@ pub struct ImportTrialsArgs {
 
 pub fn exec(args: ImportTrialsArgs, common: &Common) -> distiller::Result<()> {
     let (trials, skipped) = paper_trials::load(&args.csv)?;
-    let storage = distiller::ops::open_store(&common.workspace())?;
+    let storage = distiller::ops::open_store(&common.workspace(), &mut super::note)?;
     let imported = paper_trials::import(&storage, &trials, &args.csv, &args.prefix)?;
     for (line, reason) in &skipped.lines {
         eprintln!("not imported: {}:{line}: {reason}", args.csv.display());

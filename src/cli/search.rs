@@ -55,7 +55,7 @@ pub struct SearchArgs {
 pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
     let device = common.device()?;
     let budget = Duration::try_from_secs_f64(args.budget_minutes * 60.0)
-        .map_err(|_| distiller::Error::Usage(format!("--budget-minutes: {} is not a duration (give minutes >= 0)", args.budget_minutes)))?;
+        .map_err(|_| distiller::Error::Usage(format!("--budget-minutes: {:e} is not a duration (give minutes >= 0)", args.budget_minutes)))?;
     let request = SearchRequest {
         space: match &args.space {
             Some(path) => Space::from_file(path)?,

@@ -230,6 +230,10 @@ impl CustomTask {
         if !spec.regression && spec.labels.is_empty() {
             return Err(Error::malformed(path, 0, "field `labels`: a classification task needs its label list (or set regression = true)"));
         }
+        if spec.regression && !spec.labels.is_empty() {
+            let line = text.lines().position(|l| l.trim_start().starts_with("labels")).map_or(0, |i| i + 1);
+            return Err(Error::malformed(path, line, "field `labels`: a regression task (regression = true) has scores, not labels: give one or the other"));
+        }
         let base = path.parent().unwrap_or(std::path::Path::new("."));
         spec.train = base.join(&spec.train);
         spec.dev = base.join(&spec.dev);

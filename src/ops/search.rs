@@ -99,7 +99,7 @@ fn sampler_of(request: &SearchRequest, past: impl FnOnce() -> Result<Vec<(crate:
 /// `on_event` hears each trial start and end; `log` hears everything else (teacher fine-tuning,
 /// recovered trials, each run's progress).
 pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(StudyEvent), log: &mut dyn FnMut(&str)) -> Result<SearchOutcome> {
-    let storage = super::open_store(&request.workspace)?;
+    let storage = super::open_store(&request.workspace, log)?;
     let task_name = request.task.name();
     let mut sampler = sampler_of(
         &request,

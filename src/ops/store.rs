@@ -4,9 +4,20 @@ use crate::error::{Error, Result};
 use crate::store::{SledStorage, Storage, StudyRecord, TrialRecord};
 use crate::workspace::Workspace;
 
-/// The workspace's store, for writing (one process at a time).
-pub fn open_store(workspace: &Workspace) -> Result<SledStorage> {
-    SledStorage::open(&workspace.store_dir())
+/// The workspace's store, for writing (one process at a time); `log` hears when it waits for a
+/// lock whose holder may be exiting.
+pub fn open_store(workspace: &Workspace, log: &mut dyn FnMut(&str)) -> Result<SledStorage> {
+    check_root(workspace)?;
+    SledStorage::open_waiting(&workspace.store_dir(), log)
+}
+
+/// A workspace path that exists must be a folder.
+fn check_root(workspace: &Workspace) -> Result<()> {
+    let root = workspace.root();
+    if root.exists() && !root.is_dir() {
+        return Err(Error::io(root, std::io::Error::new(std::io::ErrorKind::NotADirectory, "the workspace is not a folder")));
+    }
+    Ok(())
 }
 
 /// The store for commands that only read. Readers never take the store's lock, so they never
@@ -14,11 +25,12 @@ pub fn open_store(workspace: &Workspace) -> Result<SledStorage> {
 /// is damaged), or an empty store when there is none yet. A store from before snapshots is opened
 /// (`log` hears when it is locked and only its snapshot could be read).
 pub fn open_store_to_read(workspace: &Workspace, log: &mut dyn FnMut(&str)) -> Result<Box<dyn Storage>> {
+    check_root(workspace)?;
     let dir = workspace.store_dir();
     if crate::store::sled::has_snapshots(&dir) || !dir.exists() {
         return Ok(Box::new(crate::store::sled::read_snapshots(&dir)?));
     }
-    match open_store(workspace) {
+    match open_store(workspace, log) {
         Ok(store) => Ok(Box::new(store)),
         Err(e @ Error::StoreLocked { .. }) => {
             log(&format!("note: {e}; reading the snapshot it last wrote"));

@@ -43,6 +43,11 @@ fn holder_gone(pid: &str) -> bool {
 impl SledStorage {
     /// Opens (or creates) a store directory, taking its lock.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_waiting(path, &mut |_| {})
+    }
+
+    /// [`SledStorage::open`], telling `note` when it waits for a lock whose holder may be exiting.
+    pub fn open_waiting(path: &Path, note: &mut dyn FnMut(&str)) -> Result<Self> {
         if path.exists() && !path.is_dir() {
             return Err(Error::checkpoint(path, "not a store directory"));
         }
@@ -51,7 +56,7 @@ impl SledStorage {
         }
         // A holder that is gone or exiting (a killed search still being torn down) releases the
         // lock within moments: wait for it, up to LOCK_WAIT.
-        let waiting_since = std::time::Instant::now();
+        let (waiting_since, mut told) = (std::time::Instant::now(), false);
         let db = loop {
             match sled::Config::new().path(path).open() {
                 Ok(db) => break db,
@@ -64,9 +69,13 @@ impl SledStorage {
                         ));
                     }
                     let pid = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_else(|_| "?".into()).trim().to_string();
-                    let patience = if holder_gone(&pid) { LOCK_WAIT } else { LOCK_GRACE };
+                    let (patience, why) = if holder_gone(&pid) { (LOCK_WAIT, "is gone or exiting") } else { (LOCK_GRACE, "may be exiting") };
                     if waiting_since.elapsed() >= patience {
                         return Err(Error::StoreLocked { path: path.to_path_buf(), pid });
+                    }
+                    if !told {
+                        note(&format!("{}: store locked by pid {pid}, which {why}: waiting up to {} s", path.display(), patience.as_secs()));
+                        told = true;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(100));
                 }

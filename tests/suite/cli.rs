@@ -178,6 +178,19 @@ fn bad_values_are_refused_with_one_line_before_any_work() {
     // An explicit data directory that does not exist is not replaced by the default ones.
     let (code, _, err) = distiller(&["--workspace", "ws", "--data-dir", "/nonexistent/glue", "meta", "--task", "sst2"], &dir);
     assert!(one_line_error(code, &err).contains("/nonexistent/glue"), "{err}");
+    // A workspace that is a file; a task spec with both labels and scores.
+    let file = common::write(&dir, "a-file", b"x");
+    let (code, _, err) = distiller(&["--workspace", file.to_str().unwrap(), "studies"], &dir);
+    assert!(one_line_error(code, &err).contains("the workspace is not a folder"), "{err}");
+    let both = common::write(
+        &dir,
+        "both.toml",
+        format!(
+            "name = \"t\"\ntrain = \"{glue}/SST-2/train.tsv\"\ndev = \"{glue}/SST-2/dev.tsv\"\ntext = \"sentence\"\nlabel = \"label\"\nlabels = [\"0\", \"1\"]\nregression = true\n"
+        )
+        .as_bytes(),
+    );
+    refused(&["meta", "--task", both.to_str().unwrap()], "both.toml:6: field `labels`");
     // Header-only splits.
     let empty = dir.join("empty-glue");
     common::write(&empty, "SST-2/train.tsv", b"sentence\tlabel\n");

@@ -473,12 +473,12 @@ fn readers_never_lock_the_store_and_survive_a_damaged_database() {
     assert!(distiller::ops::open_store_to_read(&ws, &mut |_| {}).unwrap().studies().unwrap().is_empty());
     assert!(!ws.store_dir().exists());
     {
-        let store = distiller::ops::open_store(&ws).unwrap();
+        let store = distiller::ops::open_store(&ws, &mut |_| {}).unwrap();
         Study::open(&store, "s", "sst2", shipped("tiny.toml"), "grid").unwrap();
     }
     let reader = distiller::ops::open_store_to_read(&ws, &mut |_| {}).unwrap();
     // A search can take the store while a reader is reading it.
-    let writer = distiller::ops::open_store(&ws).unwrap();
+    let writer = distiller::ops::open_store(&ws, &mut |_| {}).unwrap();
     assert_eq!(reader.studies().unwrap()[0].name, "s");
     drop(writer);
     // A damaged database: readers still show what the snapshots hold.
@@ -487,12 +487,12 @@ fn readers_never_lock_the_store_and_survive_a_damaged_database() {
     let reader = distiller::ops::open_store_to_read(&ws, &mut |l| notes.push(l.to_string())).unwrap();
     assert_eq!(reader.studies().unwrap().len(), 1, "{notes:?}");
     // A writer gets one line naming the store and the way back, which rebuilds it.
-    let e = distiller::ops::open_store(&ws).err().unwrap().to_string();
+    let e = distiller::ops::open_store(&ws, &mut |_| {}).err().unwrap().to_string();
     assert!(e.contains("store") && e.contains("rebuild-store"), "{e}");
     let rebuilt = distiller::ops::rebuild_store(&ws).unwrap();
     assert_eq!(rebuilt.studies, 1);
     assert!(rebuilt.aside.join("db").is_file(), "the damaged database is kept");
-    let store = distiller::ops::open_store(&ws).unwrap();
+    let store = distiller::ops::open_store(&ws, &mut |_| {}).unwrap();
     assert_eq!(store.study("s").unwrap().unwrap().task, "sst2");
     drop(store);
     assert!(distiller::ops::rebuild_store(&ws).unwrap_err().to_string().contains("nothing to rebuild"));
