@@ -12,7 +12,7 @@ BIN=$(realpath "${1:-target/debug/distiller}")
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T"
-mkdir -p glue/SST-2 empty/SST-2 bad/SST-2
+mkdir -p glue/SST-2 empty/SST-2 bad/SST-2 bad-empty
 { printf 'sentence\tlabel\n'; for i in $(seq 1 40); do printf 'the film is %s \t%d\n' "$([ $((i % 2)) = 0 ] && echo great || echo dull)" $((i % 2 == 0)); done; } > glue/SST-2/train.tsv
 head -11 glue/SST-2/train.tsv > glue/SST-2/dev.tsv
 printf 'sentence\tlabel\n' > empty/SST-2/train.tsv; cp glue/SST-2/dev.tsv empty/SST-2/dev.tsv
@@ -140,6 +140,7 @@ CASES=(
 "data: header-only train.tsv|$BIN --workspace ws --data-dir empty train --task sst2 $TEACH"
 "data: bad label|$BIN --workspace ws --data-dir bad meta --task sst2"
 "data: --data-dir missing|$BIN --workspace ws --data-dir /nonexistent meta --task sst2"
+"data: search where the task has no data|$BIN --workspace ws --data-dir bad-empty search --task cola $TEACH"
 "flag: -f jsn|$D trials --study sst2 -f jsn"
 "flag: --sampler annealing|$D search --task sst2 --sampler annealing"
 "flag: --acquisition ucb|$D search --task sst2 --acquisition ucb"

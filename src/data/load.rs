@@ -70,6 +70,28 @@ pub fn locate(task: GlueTask, split: Split, explicit: Option<&Path>) -> Result<P
 }
 
 /// Loads a split of any task, finding GLUE files through [`locate`].
+/// Checks that a task's train and dev files can be found (a search checks this before its first
+/// trial instead of failing every trial).
+pub fn check_data(task: &Task, data_dir: Option<&Path>) -> Result<()> {
+    if let Some(dir) = data_dir.filter(|d| !d.is_dir()) {
+        return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "data directory not found")));
+    }
+    for split in [Split::Train, Split::Dev] {
+        match task {
+            Task::Glue(t) => {
+                locate(*t, split, data_dir)?;
+            }
+            Task::Custom(c) => {
+                let path = c.path_of(split);
+                if !path.is_file() {
+                    return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} file of task {} not found", split.name(), c.name))));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A split's rows; an explicit `data_dir` that does not exist, and a file with no rows after its
 /// header, are errors naming the path.
 pub fn load_split(task: &Task, split: Split, data_dir: Option<&Path>) -> Result<Vec<Example>> {

@@ -75,8 +75,8 @@ impl SearchOutcome {
     }
 }
 
-/// The sampler a request asks for, checking the options that only `bo` takes.
-fn sampler_of(request: &SearchRequest, past: impl FnOnce() -> Result<Vec<(crate::search::Point, f64)>>, log: &mut dyn FnMut(&str)) -> Result<Box<dyn crate::search::Sampler>> {
+/// Refuses options that only `bo` takes with another sampler.
+fn check_sampler_options(request: &SearchRequest) -> Result<()> {
     if request.sampler != SamplerKind::Bo {
         if request.acquisition.is_some() {
             return Err(Error::Usage("--acquisition needs --sampler bo".into()));
@@ -85,6 +85,11 @@ fn sampler_of(request: &SearchRequest, past: impl FnOnce() -> Result<Vec<(crate:
             return Err(Error::Usage("--warm-start needs --sampler bo".into()));
         }
     }
+    Ok(())
+}
+
+/// The sampler a request asks for (its options checked by [`check_sampler_options`]).
+fn sampler_of(request: &SearchRequest, past: impl FnOnce() -> Result<Vec<(crate::search::Point, f64)>>, log: &mut dyn FnMut(&str)) -> Result<Box<dyn crate::search::Sampler>> {
     let acquisition = request.acquisition.unwrap_or(if request.warm_start.is_some() { Acquisition::Thompson } else { Acquisition::ExpectedImprovement });
     let config = BoConfig { acquisition, ..BoConfig::default() };
     let Some(k) = request.warm_start else { return Ok(request.sampler.build(request.seed, config)) };
@@ -99,6 +104,9 @@ fn sampler_of(request: &SearchRequest, past: impl FnOnce() -> Result<Vec<(crate:
 /// `on_event` hears each trial start and end; `log` hears everything else (teacher fine-tuning,
 /// recovered trials, each run's progress).
 pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(StudyEvent), log: &mut dyn FnMut(&str)) -> Result<SearchOutcome> {
+    // Everything that can be checked is checked before the store is touched.
+    check_sampler_options(&request)?;
+    crate::data::check_data(&request.task, request.data_dir.as_deref())?;
     let storage = super::open_store(&request.workspace, log)?;
     let task_name = request.task.name();
     let mut sampler = sampler_of(

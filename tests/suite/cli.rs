@@ -191,12 +191,22 @@ fn bad_values_are_refused_with_one_line_before_any_work() {
         .as_bytes(),
     );
     refused(&["meta", "--task", both.to_str().unwrap()], "both.toml:6: field `labels`");
+    // A search whose task has no data here stops before its first trial.
+    let nodata = dir.join("no-sst2");
+    std::fs::create_dir_all(&nodata).unwrap();
+    let (code, _, err) = distiller(&["--workspace", "ws", "--data-dir", nodata.to_str().unwrap(), "search", "--task", "sst2", "--teacher", teacher], &dir);
+    assert!(one_line_error(code, &err).contains("no data for task sst2"), "{err}");
+    assert!(!dir.join("ws/store").exists(), "nothing was stored");
     // Header-only splits.
     let empty = dir.join("empty-glue");
     common::write(&empty, "SST-2/train.tsv", b"sentence\tlabel\n");
     common::write(&empty, "SST-2/dev.tsv", b"sentence\tlabel\na fine film \t1\n");
     let (code, _, err) = distiller(&["--workspace", "ws", "--data-dir", empty.to_str().unwrap(), "train", "--task", "sst2", "--teacher", teacher], &dir);
     assert!(one_line_error(code, &err).contains("SST-2/train.tsv: no train rows"), "{err}");
+    common::write(&empty, "SST-2/train.tsv", b"sentence\tlabel\na fine film \t1\n");
+    common::write(&empty, "SST-2/dev.tsv", b"sentence\tlabel\n");
+    let (code, _, err) = distiller(&["--workspace", "ws", "--data-dir", empty.to_str().unwrap(), "eval", "--task", "sst2", "--model", teacher], &dir);
+    assert!(one_line_error(code, &err).contains("SST-2/dev.tsv: no dev rows"), "{err}");
     // A 1 MB line without a tab: the message quotes a bounded part of it.
     let spec = common::write(&dir, "wide.toml", b"name = \"wide\"\ntrain = \"wide.tsv\"\ndev = \"wide.tsv\"\ntext = \"t\"\nlabel = \"l\"\nlabels = [\"0\", \"1\"]\n");
     common::write(&dir, "wide.tsv", "x".repeat(1 << 20).as_bytes());

@@ -307,3 +307,31 @@ fn a_full_disk_fails_the_save_and_leaves_no_temporary_file() {
     let _ = std::process::Command::new("umount").arg(tmp.path()).status();
     result.unwrap();
 }
+
+#[test]
+fn a_checkpoint_with_non_finite_weights_is_not_saved() {
+    use burn::module::Module;
+    let dev = distiller::backend::device(None).unwrap();
+    let config = distiller::model::BertConfig::sized(1, 16, 20, 2);
+    let meta = distiller::model::CheckpointMeta {
+        task: "sst2".into(),
+        label_kind: distiller::data::GlueTask::Sst2.label_kind(),
+        max_len: 16,
+        dev_metrics: None,
+        epochs_done: 1,
+        seed: 1,
+        init_from: "random".into(),
+    };
+    struct Poison;
+    impl burn::module::ModuleMapper for Poison {
+        fn map_float<const D: usize>(&mut self, param: burn::module::Param<burn::tensor::Tensor<D>>) -> burn::module::Param<burn::tensor::Tensor<D>> {
+            param.map(|t| t.mul_scalar(f32::NAN))
+        }
+    }
+    let model = config.init(1, &dev).map(&mut Poison);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("nan");
+    let e = distiller::model::save(&dir, &model, &config, &meta, &dir).unwrap_err().to_string();
+    assert!(e.contains("non-finite"), "{e}");
+    assert!(!dir.join("model.safetensors").exists());
+}

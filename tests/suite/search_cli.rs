@@ -194,3 +194,41 @@ fn search_without_a_teacher_fine_tunes_one_first() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && !err.contains("fine-tuning"), "{err}");
 }
+
+/// A search whose workspace fills up: each failing trial is recorded or the search stops with one
+/// line; what was stored stays readable and no temporary file is left. Needs root to mount a
+/// small tmpfs; skipped (saying so) where that is not allowed.
+#[test]
+fn a_search_on_a_full_disk_fails_cleanly() {
+    let f = common::fixture();
+    std::fs::create_dir_all(&f.workspace).unwrap();
+    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", "size=400k", "tmpfs"]).arg(&f.workspace).status().is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipping: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+    let out = distiller(&f).args(["search", "--task", "sst2", "--space", space, "--sampler", "grid", "--trials", "8", "--teacher"]).arg(&f.teacher).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let listed = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
+    let mut leftovers = Vec::new();
+    let mut stack = vec![f.workspace.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            } else if entry.file_name().to_string_lossy().ends_with(".tmp") {
+                leftovers.push(entry.path());
+            }
+        }
+    }
+    let _ = Command::new("umount").arg(&f.workspace).status();
+    assert!(!err.contains("panicked"), "{err}");
+    match out.status.code() {
+        Some(0) => assert!(err.contains("FAIL") || err.contains("Fail"), "the disk filled up, so some trial failed: {err}"),
+        Some(2) => assert!(err.lines().last().unwrap().starts_with("error: "), "{err}"),
+        other => panic!("exit {other:?}: {err}"),
+    }
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
