@@ -47,6 +47,11 @@ pub struct Fixture {
     pub workspace: std::path::PathBuf,
 }
 
+/// Checkpoint metadata of a randomly initialised model for `task`.
+pub fn random_checkpoint_meta(task: distiller::data::GlueTask, max_len: usize, seed: u64) -> distiller::model::CheckpointMeta {
+    distiller::model::CheckpointMeta { task: task.name().into(), label_kind: task.label_kind(), max_len, dev_metrics: None, epochs_done: 1, seed, init_from: "random".into() }
+}
+
 impl Fixture {
     /// A distillation run of `pipeline` on this fixture's data and workspace.
     pub fn job(&self, task: distiller::data::GlueTask, teacher: &Path, pipeline: distiller::Pipeline) -> distiller::distill::DistillJob {
@@ -64,7 +69,7 @@ impl Fixture {
 
 pub fn fixture() -> Fixture {
     use distiller::data::GlueTask;
-    use distiller::model::{BertConfig, CheckpointMeta, save};
+    use distiller::model::{BertConfig, save};
     let tmp = tempfile::tempdir().unwrap();
     let glue = tmp.path().join("glue");
     let mut train = String::from("sentence\tlabel\n");
@@ -82,7 +87,7 @@ pub fn fixture() -> Fixture {
     config.intermediate_size = 64;
     config.max_position_embeddings = 64;
     let dev = distiller::backend::device(None).unwrap();
-    let meta = CheckpointMeta { task: "sst2".into(), label_kind: GlueTask::Sst2.label_kind(), max_len: 16, dev_metrics: None, epochs_done: 1, seed: 1, init_from: "random".into() };
+    let meta = random_checkpoint_meta(GlueTask::Sst2, 16, 1);
     save(&teacher, &config.init(1, &dev), &config, &meta, &vocab).unwrap();
     Fixture { glue, teacher, workspace: tmp.path().join("ws"), _tmp: tmp }
 }

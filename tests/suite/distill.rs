@@ -157,7 +157,7 @@ fn divergence_stops_the_run_without_a_checkpoint() {
 
 #[test]
 fn the_teacher_cache_misses_whenever_its_inputs_change() {
-    use distiller::model::{BertConfig, CheckpointMeta, save};
+    use distiller::model::{BertConfig, save};
     let f = fixture();
     let dev = distiller::backend::device(None).unwrap();
     let base = "[intermediate]\nobjective = \"cos\"\nmapping = \"skip\"\n[student]\nlayers = 2\n";
@@ -176,7 +176,7 @@ fn the_teacher_cache_misses_whenever_its_inputs_change() {
     assert!(hit(&job(&f, base)), "the first entry is still there");
     // The teacher's weights rewritten in place (same folder, same config): a miss.
     let config = BertConfig::from_file(&f.teacher.join("config.json")).unwrap();
-    let meta = CheckpointMeta { task: "sst2".into(), label_kind: GlueTask::Sst2.label_kind(), max_len: 16, dev_metrics: None, epochs_done: 1, seed: 2, init_from: "random".into() };
+    let meta = common::random_checkpoint_meta(GlueTask::Sst2, 16, 2);
     save(&f.teacher, &config.init(2, &dev), &config, &meta, &f.teacher).unwrap();
     assert!(!hit(&job(&f, base)), "new teacher weights");
     assert!(hit(&job(&f, base)));
@@ -193,7 +193,7 @@ fn the_teacher_cache_misses_whenever_its_inputs_change() {
 
 #[test]
 fn sentence_pair_and_regression_tasks_distil_end_to_end() {
-    use distiller::model::{BertConfig, CheckpointMeta, save};
+    use distiller::model::{BertConfig, save};
     let f = fixture();
     let dev = distiller::backend::device(None).unwrap();
     let words = ["great", "good", "fun", "bad", "boring", "not good"];
@@ -217,7 +217,7 @@ fn sentence_pair_and_regression_tasks_distil_end_to_end() {
     config.num_attention_heads = 4;
     config.intermediate_size = 64;
     config.max_position_embeddings = 64;
-    let meta = CheckpointMeta { task: "stsb".into(), label_kind: GlueTask::Stsb.label_kind(), max_len: 24, dev_metrics: None, epochs_done: 1, seed: 3, init_from: "random".into() };
+    let meta = common::random_checkpoint_meta(GlueTask::Stsb, 24, 3);
     save(&stsb_teacher, &config.init(3, &dev), &config, &meta, &f.teacher).unwrap();
     let pipeline: Pipeline = toml::from_str(
         "[kd]\nloss = \"ce\"\nhard_weight = 0.5\n[intermediate]\nobjective = \"hidden_mse\"\n[student]\nlayers = 2\n[train]\nepochs = 2\nbatch_size = 8\nmax_len = 24\nlr = 1e-3\n",

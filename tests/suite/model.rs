@@ -289,15 +289,7 @@ fn a_full_disk_fails_the_save_and_leaves_no_temporary_file() {
     let result = std::panic::catch_unwind(|| {
         let dev = distiller::backend::device(None).unwrap();
         let config = distiller::model::BertConfig::sized(2, 64, 200, 2);
-        let meta = distiller::model::CheckpointMeta {
-            task: "sst2".into(),
-            label_kind: distiller::data::GlueTask::Sst2.label_kind(),
-            max_len: 16,
-            dev_metrics: None,
-            epochs_done: 1,
-            seed: 1,
-            init_from: "random".into(),
-        };
+        let meta = common::random_checkpoint_meta(distiller::data::GlueTask::Sst2, 16, 1);
         let dir = tmp.path().join("student");
         let e = distiller::model::save(&dir, &config.init(1, &dev), &config, &meta, &dir).unwrap_err().to_string();
         assert!(e.contains("model.safetensors") || e.contains("student"), "{e}");
@@ -313,15 +305,7 @@ fn a_checkpoint_with_non_finite_weights_is_not_saved() {
     use burn::module::Module;
     let dev = distiller::backend::device(None).unwrap();
     let config = distiller::model::BertConfig::sized(1, 16, 20, 2);
-    let meta = distiller::model::CheckpointMeta {
-        task: "sst2".into(),
-        label_kind: distiller::data::GlueTask::Sst2.label_kind(),
-        max_len: 16,
-        dev_metrics: None,
-        epochs_done: 1,
-        seed: 1,
-        init_from: "random".into(),
-    };
+    let meta = common::random_checkpoint_meta(distiller::data::GlueTask::Sst2, 16, 1);
     struct Poison;
     impl burn::module::ModuleMapper for Poison {
         fn map_float<const D: usize>(&mut self, param: burn::module::Param<burn::tensor::Tensor<D>>) -> burn::module::Param<burn::tensor::Tensor<D>> {
