@@ -125,7 +125,7 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
         log(&format!("study {name}: {recovered} trial(s) left RUNNING by an earlier process marked FAIL"));
     }
     let limits = SearchLimits { trials: request.trials, budget: request.budget };
-    let mut objective = |pipeline: &crate::Pipeline, id: u64| -> Result<TrialOutcome> {
+    let mut run_trial = |pipeline: &crate::Pipeline, id: u64| -> Result<TrialOutcome> {
         let job = DistillJob {
             task: request.task.clone(),
             pipeline: pipeline.clone(),
@@ -144,6 +144,6 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
             student_dir: Some(outcome.student_dir),
         })
     };
-    let trials = study.run(sampler.as_mut(), &limits, &mut objective, on_event)?;
+    let trials = study.run(sampler.as_mut(), &limits, &mut run_trial, on_event)?;
     Ok(SearchOutcome { best: study.best()?, study: name, trials })
 }

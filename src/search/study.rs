@@ -1,5 +1,5 @@
 //! The search loop (Optuna-style): a [`Study`] asks its sampler for a point, composes the
-//! pipeline, runs the objective, and records the trial — RUNNING before it starts, COMPLETE or
+//! pipeline, runs the trial, and records it — RUNNING before it starts, COMPLETE or
 //! FAIL after — so a killed search resumes where it stopped.
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use crate::store::{Storage, StudyRecord, TrialRecord, TrialState, now};
 
-/// What the objective reports for a finished trial.
+/// What running a trial reports when it finishes.
 #[derive(Debug, Clone)]
 pub struct TrialOutcome {
     pub score: f64,
@@ -128,12 +128,12 @@ impl<'a> Study<'a> {
     }
 
     /// Runs trials until the limits are reached or the sampler has nothing left. A failing
-    /// objective (error or panic) records a FAIL trial and the search goes on.
+    /// trial (an error or a panic in `run_trial`) is recorded FAIL and the search goes on.
     pub fn run(
         &self,
         sampler: &mut dyn Sampler,
         limits: &SearchLimits,
-        objective: &mut dyn FnMut(&Pipeline, u64) -> Result<TrialOutcome>,
+        run_trial: &mut dyn FnMut(&Pipeline, u64) -> Result<TrialOutcome>,
         on_event: &mut dyn FnMut(StudyEvent),
     ) -> Result<Vec<TrialRecord>> {
         let started = Instant::now();
@@ -183,7 +183,7 @@ impl<'a> Study<'a> {
             };
             self.storage.put_trial(&trial)?;
             on_event(StudyEvent::Started { trial: &trial, index: finished + 1, of: limits.trials, rungs: self.space.rungs() });
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| objective(&pipeline, trial.id)));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_trial(&pipeline, trial.id)));
             match result {
                 Ok(Ok(outcome)) if outcome.score.is_finite() => {
                     trial.state = TrialState::Complete;

@@ -1,5 +1,5 @@
 //! Samplers against a lookup table (Optuna's "tabular benchmark"): the space is a set of
-//! configurations already run, the objective is their recorded score. It measures how many
+//! configurations already run, and a trial's score is the one recorded. It measures how many
 //! trials a sampler needs, with no training in the loop.
 
 use super::samplers::{Observation, Sampler};
