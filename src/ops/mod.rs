@@ -1,6 +1,6 @@
 //! Use cases, one function and one request struct each: what the CLI calls, and what a training
-//! script calls to do the same thing (cargo's `ops` pattern). Each takes a [`Workspace`] and a
-//! `log` callback for progress lines; none prints.
+//! script calls to do the same thing (cargo's `ops` pattern). Each takes what it works on (a
+//! [`Workspace`] or a store) and, where it has progress to tell, a `log` callback; none prints.
 //!
 //! - [`search`]: run (or resume) a study, fine-tuning the teacher first when the workspace has none;
 //! - [`recommend`]: rank pipelines for a new dataset from past studies, without training;
