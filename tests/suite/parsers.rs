@@ -1,6 +1,7 @@
 //! Every parser of user input, fed random and mutated text: it returns `Ok` or `Err`, never
-//! panics. Seeds are real files (the shipped spaces, a pipeline, a `.meta`, a task spec, GLUE rows,
-//! the paper's table layout) with random edits, plus arbitrary text and bytes.
+//! panics. Seeds are real files (the shipped spaces, a pipeline, a `.meta`, a task spec, GLUE rows
+//! of four layouts, custom-task rows in TSV, CSV and JSONL, the paper's table, a model config) with
+//! random edits, plus arbitrary text and bytes; 3,000 cases per test.
 
 use crate::common;
 
@@ -55,6 +56,8 @@ fn seed(path: &str) -> String {
 const META: &str = "task_type = \"classification\"\npair = false\nn_train = 100\nn_labels = 2\nlabel_entropy = 0.6\nmean_tokens = 9.0\np90_tokens = 19.0\nvocab_size = 500\ntype_token_ratio = 0.2\nteacher_score = 0.9\n[extra]\nshift = 0.3\n";
 const SPEC: &str = "name = \"t\"\ntrain = \"train.tsv\"\ndev = \"train.tsv\"\nformat = \"tsv\"\ntext = \"sentence\"\ntext_pair = \"other\"\nlabel = \"label\"\nlabels = [\"0\", \"1\"]\nmax_len = 64\n";
 const PAPER: &str = "Model,Teacher,intermediate_loss_type,alpha,intermediate_strategy,kd_loss_type,mixup,repeated_aug,aug_p,#example,score,task,ratio,baseline_score,contextual,backtranslation,random\nTinyBERT4,BERT_BASE,mi,0.9,skip,ce,TRUE,1,0.3,2490,0.70,rte,0.98,66.8,1,0,2\nTinyBERT4,BERT_BASE,cos,0,last,mse,FALSE,4,0.1,2490,0.66,rte,,66.8,0,0,0\n";
+const CSV_ROWS: &str = "text,pair,label\n\"a, quoted\",b,1\nplain,\"x \"\"y\"\"\",0\n";
+const JSONL_ROWS: &str = "{\"text\": \"a\", \"pair\": \"b\", \"label\": \"1\"}\n{\"text\": \"c\", \"pair\": \"d\", \"label\": 0}\n";
 const ROWS: [(GlueTask, &str, &str); 4] = [
     (GlueTask::Sst2, "SST-2", "sentence\tlabel\na great film \t1\nboring \t0\n"),
     (GlueTask::Cola, "CoLA", "gj04\t1\t\tThe book was read.\ngj04\t0\t*\tBook the read was.\n"),
@@ -63,7 +66,7 @@ const ROWS: [(GlueTask, &str, &str); 4] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 1000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn space_files_never_panic(which in 0usize..3, edits in edits(), noise in ".{0,200}") {
@@ -107,5 +110,13 @@ proptest! {
         }
         let _ = distiller::recommend::paper_trials::load(&file(dir.path(), "t.csv", mutate(PAPER, &edits).as_bytes()));
         let _ = distiller::recommend::paper_trials::load(&file(dir.path(), "u.csv", &bytes));
+        // A custom task's rows in each file format.
+        for (format, rows) in [("csv", CSV_ROWS), ("jsonl", JSONL_ROWS), ("tsv", "text\tpair\tlabel\na\tb\t1\n")] {
+            let data = file(dir.path(), &format!("rows.{format}"), mutate(rows, &edits).as_bytes());
+            let spec = format!("name = \"c\"\ntrain = \"{0}\"\ndev = \"{0}\"\ntext = \"text\"\ntext_pair = \"pair\"\nlabel = \"label\"\nlabels = [\"0\", \"1\"]\n", data.display());
+            if let Ok(task) = CustomTask::from_file(&file(dir.path(), "c.toml", spec.as_bytes())) {
+                let _ = load_split(&distiller::data::Task::Custom(task), distiller::data::Split::Train, None);
+            }
+        }
     }
 }
