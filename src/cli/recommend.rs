@@ -15,6 +15,7 @@ pub struct RecommendArgs {
     /// recommender learns from the store's studies over this same space.
     #[arg(long)]
     pub space: Option<PathBuf>,
+    /// How many pipelines to list (the first is written to --out).
     #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub top: usize,
     /// Where to write the top pick as a pipeline file for `distiller train --pipeline`.

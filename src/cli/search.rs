@@ -20,6 +20,7 @@ pub struct SearchArgs {
     /// Study name (default: the task name). An existing study is resumed.
     #[arg(long)]
     pub study: Option<String>,
+    /// How the next pipeline is picked.
     #[arg(long, value_enum, default_value_t = SamplerKind::Bo)]
     pub sampler: SamplerKind,
     /// Stop when the study holds this many finished trials (earlier runs count).
@@ -29,9 +30,10 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
     pub budget_minutes: f64,
     /// Fine-tuned teacher checkpoint (default: <workspace>/teachers/<task>; when there is none,
-    /// one is fine-tuned first with `distiller teacher`'s defaults).
+    /// one is fine-tuned there first: 3 epochs, lr 1e-4, batch 32, ≈ 75 min for SST-2 on 2 cores).
     #[arg(long)]
     pub teacher: Option<PathBuf>,
+    /// Seed of the sampler's random draws (a resumed study continues the same sequence).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
     /// bo only: start from the recommender's top K pipelines, learnt from the store's studies of
