@@ -70,7 +70,8 @@ impl SledStorage {
                     }
                     let pid = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_else(|_| "?".into()).trim().to_string();
                     let (patience, why) = if holder_gone(&pid) { (LOCK_WAIT, "is gone or exiting") } else { (LOCK_GRACE, "may be exiting") };
-                    if waiting_since.elapsed() >= patience {
+                    // This very process is not exiting: no point in waiting for it.
+                    if waiting_since.elapsed() >= patience || pid == std::process::id().to_string() {
                         return Err(Error::StoreLocked { path: path.to_path_buf(), pid });
                     }
                     if !told {
