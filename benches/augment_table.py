@@ -1,4 +1,4 @@
-"""Augmentation table (README): the same student and KD pipeline trained on a small training set
+"""Augmentation table (docs/augmentation.md): the same student and KD pipeline trained on a small training set
 with no augmentation, with each operator alone, and with chains; dev score and wall time each.
 
 Needs a teacher for the task: `distiller teacher --task sst2` (in the workspace). Run from the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU check (issue #8), run on a machine with an NVIDIA GPU and PyTorch but no Rust: the
-# `throughput` example built elsewhere with `--features tch` (README, "GPU and libtorch
+# `throughput` example built elsewhere with `--features tch` (docs/gpu.md: "GPU and libtorch
 # backends") on the GPU through libtorch, next to PyTorch on the same GPU, at the CPU table's
 # shape and at a GPU-sized one.
 #   benches/gpu_check.sh [path/to/throughput] [backend: tch-cuda | cuda]   (results also in $OUT)

@@ -1,4 +1,4 @@
-"""SST-2 distillation table (README): the same student trained (a) on labels only, (b) with CE-KD,
+"""SST-2 distillation table (docs/distillation.md): the same student trained (a) on labels only, (b) with CE-KD,
 (c) with KD + hidden_mse (skip), (d) with KD + MI-α 0.9 (skip), (e) with KD on randomly augmented
 rows + mixup, (g) the same with four augmented copies per row; dev accuracy and wall time each.
 
@@ -18,7 +18,7 @@ ROWS = {
     "(b) CE-KD": '[kd]\nloss = "ce"\n',
     "(c) KD + hidden_mse skip": '[kd]\nloss = "ce"\n[intermediate]\nobjective = "hidden_mse"\nmapping = "skip"\n',
     "(d) KD + MI-α 0.9 skip": '[kd]\nloss = "ce"\n[intermediate]\nobjective = "mi"\nalpha = 0.9\nmapping = "skip"\n',
-    # the augmentation table's best chain (README), on top of (b)
+    # the augmentation table's best chain (docs/augmentation.md), on top of (b)
     "(e) KD + random aug + mixup": '[kd]\nloss = "ce"\n[augment]\nchain = ["random"]\naug_p = 0.3\nmixup = true\n',
     # (e) with four augmented copies of each row instead of one: more teacher-labelled transfer data
     "(g) KD + random aug x4 + mixup": '[kd]\nloss = "ce"\n[augment]\nchain = ["random"]\naug_p = 0.3\nrepeated_aug = 4\nmixup = true\n',

@@ -2,7 +2,7 @@
 cache), batches are padded to max_len, CE-KD (τ = 1), the same student as `distiller train`
 (4 layers copied from teacher layers 1, 3, 4, 6), AdamW with 10 % warm-up and linear decay,
 gradient clipping at 1, dev accuracy after every epoch. The reference for the whole-trial
-comparison in the README (ours: `distiller train` with a warm teacher cache and length bucketing).
+comparison in docs/performance.md (ours: `distiller train` with a warm teacher cache and length bucketing).
 
 Needs torch (pip install torch==2.9.0) and tokenizers (pip install tokenizers); not in CI.
     python3 benches/pytorch_trial.py [--rows 2000] [--epochs 3] [--teacher .distiller/teachers/sst2]

@@ -1,4 +1,4 @@
-"""Alternative recommender meta-models on the paper's released trials (README, "Recommender"):
+"""Alternative recommender meta-models on the paper's released trials (docs/recommender.md):
 leave-one-task-out over the TinyBERT4 <- BERT-base rows, as examples/recommender_loto.rs does,
 but with models that are quicker to try in numpy than in Rust: ridge regression of the normalised
 rank on one-hot main effects, with pairwise interactions, and blends with the kernel model.

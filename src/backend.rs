@@ -87,7 +87,7 @@ pub fn host_memory(device: &Device) -> bool {
 /// fresh `mmap`, not even the 47 MB word-embedding gradient) and freed memory is kept for reuse
 /// instead of being trimmed, so a training step stops paying page faults and page zeroing for
 /// every buffer it allocates (measured: +38 % train-step samples/s with flex, and +9–18 % more
-/// once `mmap` is off for large buffers too; README "Performance"). The CLI calls it first
+/// once `mmap` is off for large buffers too; docs/performance.md). The CLI calls it first
 /// thing; call it at the start of your own program's `main`. A no-op on other C libraries.
 pub fn tune_host_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -8,7 +8,7 @@
 //! ```text
 //! cargo run --example tabular_benchmark -- [--seeds 50] [--min-trials 40] [--groups 10] [--variants] [--warm-start [--warm-k 5] [--sigma-weight 1]] [--samplers bo,grid,...]
 //! ```
-//! `--variants` also runs the BO variants the README compares; `--warm-start` adds BO whose
+//! `--variants` also runs the BO variants docs/search.md compares; `--warm-start` adds BO whose
 //! initial design is the recommender's top 5 (`--warm-k N`), the recommender trained on every group of the
 //! table except those of the held-out group's task (leave-one-task-out), and `bo+warm+prior`,
 //! which also uses the recommender's predictions as the GP's trend, and the same two with

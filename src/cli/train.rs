@@ -11,7 +11,7 @@ pub struct TrainArgs {
     /// GLUE task name or custom task spec (.toml).
     #[arg(long)]
     pub task: String,
-    /// Pipeline file (TOML or JSON); every field has a default, see README "Pipelines".
+    /// Pipeline file (TOML or JSON); every field has a default, see README "File formats".
     #[arg(long)]
     pub pipeline: Option<PathBuf>,
     /// Fine-tuned teacher checkpoint (default: <workspace>/teachers/<task>, made by `distiller teacher`).

@@ -12,7 +12,7 @@
 //! - softmax over the last axis: one pass per row forward, one backward (`y ⊙ (g − ⟨g, y⟩)`).
 //!
 //! `exp` is a branch-free polynomial, so these loops vectorise; they run compiled for AVX-512 when
-//! the CPU has it. Measured in README "Performance". Other backends and dtypes keep burn's ops.
+//! the CPU has it. Measured in docs/performance.md. Other backends and dtypes keep burn's ops.
 
 use burn::nn::Linear;
 use burn::tensor::Tensor;

@@ -18,7 +18,7 @@ const EPSILON: f32 = 1e-8;
 /// AdamW (β 0.9/0.999, ε 1e-8) with decay on weight matrices only and burn's per-parameter
 /// gradient-norm clip. On host-memory backends the update runs in one fused, parallel pass over
 /// each parameter ([`HostAdamW`]): burn's AdamW is a dozen single-threaded tensor ops per
-/// parameter and took a third of a student's training step on flex (README "Performance").
+/// parameter and took a third of a student's training step on flex (docs/performance.md).
 /// Elsewhere (libtorch, GPU) burn's optimiser runs where the tensors live.
 pub enum AdamW {
     Host(HostAdamW),
