@@ -371,14 +371,7 @@ pub fn write(study: &StudyRecord, trials: &[TrialRecord], out: &Path, format: Pa
         })
         .collect();
     if !by_choice.is_empty() {
-        let _ = writeln!(
-            text,
-            "
-Complete trials per choice:
-
-{}",
-            by_choice.join("\n")
-        );
+        let _ = writeln!(text, "\nComplete trials per choice:\n\n{}", by_choice.join("\n"));
     }
     let png = register_png_font();
     if !png && !charts.is_empty() {

@@ -30,7 +30,7 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
     pub budget_minutes: f64,
     /// Fine-tuned teacher checkpoint (default: <workspace>/teachers/<task>; when there is none,
-    /// one is fine-tuned there first: 3 epochs, lr 1e-4, batch 32, ≈ 75 min for SST-2 on 2 cores).
+    /// one is fine-tuned there first: 3 epochs, lr 1e-4, batch 32, ≈ 35 min for SST-2 on 2 cores).
     #[arg(long)]
     pub teacher: Option<PathBuf>,
     /// Seed of the sampler's random draws (a resumed study continues the same sequence).

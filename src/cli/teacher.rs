@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use super::{Common, Format};
 use distiller::data::Task;
-use distiller::teacher::{TeacherJob, train_teacher};
+use distiller::ops::teacher::{TeacherJob, train_teacher};
 use distiller::train::FineTuneConfig;
 
 #[derive(Debug, Args)]

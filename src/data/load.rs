@@ -70,12 +70,18 @@ pub fn locate(task: GlueTask, split: Split, explicit: Option<&Path>) -> Result<P
 }
 
 /// Loads a split of any task, finding GLUE files through [`locate`].
+/// An explicit data directory must exist: it is never silently replaced by the default ones.
+fn check_data_dir(data_dir: Option<&Path>) -> Result<()> {
+    match data_dir.filter(|d| !d.is_dir()) {
+        Some(dir) => Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "data directory not found"))),
+        None => Ok(()),
+    }
+}
+
 /// Checks that a task's train and dev files can be found (a search checks this before its first
 /// trial instead of failing every trial).
 pub fn check_data(task: &Task, data_dir: Option<&Path>) -> Result<()> {
-    if let Some(dir) = data_dir.filter(|d| !d.is_dir()) {
-        return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "data directory not found")));
-    }
+    check_data_dir(data_dir)?;
     for split in [Split::Train, Split::Dev] {
         match task {
             Task::Glue(t) => {
@@ -95,9 +101,7 @@ pub fn check_data(task: &Task, data_dir: Option<&Path>) -> Result<()> {
 /// A split's rows; an explicit `data_dir` that does not exist, and a file with no rows after its
 /// header, are errors naming the path.
 pub fn load_split(task: &Task, split: Split, data_dir: Option<&Path>) -> Result<Vec<Example>> {
-    if let Some(dir) = data_dir.filter(|d| !d.is_dir()) {
-        return Err(Error::io(dir, std::io::Error::new(std::io::ErrorKind::NotFound, "data directory not found")));
-    }
+    check_data_dir(data_dir)?;
     let (rows, path) = match task {
         Task::Glue(t) => {
             let path = locate(*t, split, data_dir)?;

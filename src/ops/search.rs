@@ -89,12 +89,14 @@ fn check_sampler_options(request: &SearchRequest) -> Result<()> {
 }
 
 /// The sampler a request asks for (its options checked by [`check_sampler_options`]).
-fn sampler_of(request: &SearchRequest, past: impl FnOnce() -> Result<Vec<(crate::search::Point, f64)>>, log: &mut dyn FnMut(&str)) -> Result<Box<dyn crate::search::Sampler>> {
+fn sampler_of(request: &SearchRequest, storage: &dyn crate::store::Storage, log: &mut dyn FnMut(&str)) -> Result<Box<dyn crate::search::Sampler>> {
     let acquisition = request.acquisition.unwrap_or(if request.warm_start.is_some() { Acquisition::Thompson } else { Acquisition::ExpectedImprovement });
     let config = BoConfig { acquisition, ..BoConfig::default() };
     let Some(k) = request.warm_start else { return Ok(request.sampler.build(request.seed, config)) };
-    // Every candidate's prediction becomes the surrogate's trend; the top K run first.
-    let ranked = past()?;
+    // Every candidate's prediction becomes the surrogate's trend; the top K run first. The
+    // recommender learns from the other tasks' studies over the same space.
+    let past = crate::recommend::past_tasks_in_store(storage, &request.space, Some(&request.task.name()))?;
+    let ranked: Vec<_> = crate::recommend::top_picks(past, &request.space, usize::MAX)?.into_iter().map(|p| (p.point, p.mean)).collect();
     let points = crate::recommend::warm_start_points(ranked.iter().map(|(p, _)| p), k, request.warm_diverse);
     log(&format!("warm start: the recommender's top {} pipelines go first, its predictions guide the rest", points.len()));
     Ok(Box::new(BoSampler::with_config(request.seed, config).warm_started(points).with_prior(ranked)))
@@ -109,14 +111,7 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
     crate::data::check_data(&request.task, request.data_dir.as_deref())?;
     let storage = super::open_store(&request.workspace, log)?;
     let task_name = request.task.name();
-    let mut sampler = sampler_of(
-        &request,
-        || {
-            let past = crate::recommend::past_tasks_in_store(&storage, &request.space, Some(&task_name))?;
-            Ok(crate::recommend::top_picks(past, &request.space, usize::MAX)?.into_iter().map(|p| (p.point, p.mean)).collect())
-        },
-        log,
-    )?;
+    let mut sampler = sampler_of(&request, &storage, log)?;
     let teacher_dir = super::ensure_teacher(request.teacher.clone(), &request.workspace, &request.task, request.data_dir.clone(), device, log)?;
     let name = request.study.clone().unwrap_or_else(|| task_name.clone());
     let study = Study::open(&storage, &name, &task_name, request.space.clone(), sampler.name())?;

@@ -34,7 +34,7 @@ pub fn open_store_to_read(workspace: &Workspace, log: &mut dyn FnMut(&str)) -> R
         Ok(store) => Ok(Box::new(store)),
         Err(e @ Error::StoreLocked { .. }) => {
             log(&format!("note: {e}; reading the snapshot it last wrote"));
-            Ok(Box::new(crate::store::sled::read_snapshots(&workspace.store_dir())?))
+            Ok(Box::new(crate::store::sled::read_snapshots(&dir)?))
         }
         Err(e) => Err(e),
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::data::Task;
 use crate::error::{Error, Result};
-pub use crate::teacher::{TeacherJob, TeacherOutcome, train_teacher};
+pub use crate::teacher::{TeacherJob, train_teacher};
 use crate::train::FineTuneConfig;
 use crate::workspace::Workspace;
 

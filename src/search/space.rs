@@ -171,6 +171,15 @@ fn get_field<'a>(root: &'a serde_json::Value, field: &str) -> Option<&'a serde_j
     field.split('.').try_fold(root, |node, part| node.get(part))
 }
 
+/// A space value as a pipeline field takes it: `values = [1, 4]` are numbers to the space, an
+/// integer field (repeated_aug, epochs) needs them as integers, and a float field accepts either.
+fn as_field_value(v: serde_json::Value) -> serde_json::Value {
+    match v.as_f64() {
+        Some(x) if x.fract() == 0.0 && x.abs() < 1e15 && !v.is_i64() => serde_json::json!(x as i64),
+        _ => v,
+    }
+}
+
 /// Whether `field` exists in a pipeline (a leaf or an optional leaf).
 fn is_pipeline_field(field: &str) -> bool {
     let defaults = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
@@ -289,12 +298,7 @@ impl Space {
                 Domain::Int { low, high } => vec![serde_json::json!(low), serde_json::json!(high)],
                 Domain::Float { low, high, .. } => vec![serde_json::json!(low), serde_json::json!(high)],
             };
-            for v in values {
-                // Integer fields take `values = [1, 4]` as integers (as `compose_at` does).
-                let v = match v.as_f64() {
-                    Some(x) if x.fract() == 0.0 && x.abs() < 1e15 && !v.is_i64() => serde_json::json!(x as i64),
-                    _ => v,
-                };
+            for v in values.into_iter().map(as_field_value) {
                 check(&dim.field, &v).map_err(|m| (line_of(&format!("\"{}\"", dim.field)), format!("dim `{}`: value {v} is invalid: {m}", dim.field)))?;
             }
         }
@@ -389,13 +393,7 @@ impl Space {
         }
         for (i, dim) in self.dims.iter().enumerate() {
             if let Some(v) = point.get(i).cloned().flatten().filter(|_| self.is_active(i, point)) {
-                // `values = [1, 4]` are numbers to the space; an integer field (repeated_aug,
-                // epochs) needs them as integers, and a float field accepts either.
-                let v = match v.as_f64() {
-                    Some(x) if x.fract() == 0.0 && x.abs() < 1e15 && !v.is_i64() => serde_json::json!(x as i64),
-                    _ => v,
-                };
-                set_field(&mut root, &dim.field, v);
+                set_field(&mut root, &dim.field, as_field_value(v));
             }
         }
         let pipeline: Pipeline =

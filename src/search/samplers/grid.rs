@@ -2,10 +2,10 @@
 
 use super::{Observation, Sampler};
 use crate::error::{Error, Result};
+use crate::search::space::{Point, Space};
 
 /// Largest grid the grid sampler walks.
 pub const GRID_LIMIT: u64 = 10_000_000;
-use crate::search::space::{Point, Space};
 
 /// Every combination in grid order ([`Space::grid`]), or the space's candidates in grid order.
 pub struct GridSampler;
