@@ -15,8 +15,10 @@
 //! Thompson sampling instead of EI (`bo:thompson+…`, σ weighted by `--sigma-weight`). `--samplers` keeps only
 //! the named samplers (random always runs: it is the reference).
 
+use distiller::ops::{RecommendRequest, recommend};
+use distiller::recommend::evaluation::{paper_space_for_ranking, table_candidates};
 use distiller::recommend::paper_trials::{self, PaperTrial};
-use distiller::recommend::{PastTask, Recommender, RecommenderConfig, warm_start_points};
+use distiller::recommend::warm_start_points;
 use distiller::search::encoding::Encoding;
 use distiller::search::samplers::bo::{Acquisition, BoConfig, BoSampler, InitialDesign};
 use distiller::search::samplers::{GridSampler, RandomSampler, Sampler};
@@ -138,8 +140,10 @@ fn main() {
     if let Some(only) = &args.only {
         samplers.retain(|(name, _)| name == "random" || only.contains(name));
     }
-    let all_space = paper_trials::space_of(&trials, "paper");
-    let all_groups = paper_trials::groups(&trials);
+    // The recommender learns from the whole table, imported as `distiller import-trials` does.
+    let storage = distiller::store::MemoryStorage::default();
+    distiller::ops::import_trials(&storage, (trials.clone(), skipped), "paper", None).unwrap_or_else(|e| panic!("{e}"));
+    let ranking_space = paper_space_for_ranking();
     if args.variants {
         let base = BoConfig::default();
         let variants = [
@@ -162,19 +166,21 @@ fn main() {
     let mut medians: Vec<Vec<f64>> = vec![Vec::new(); samplers.len()];
     let mut shortfall20: Vec<Vec<f64>> = vec![Vec::new(); samplers.len()];
     for ((task, teacher, student), group) in &groups {
-        let table: Vec<(Point, f64)> = paper_trials::mean_by_config(group);
-        let mut space = paper_trials::space_of(group, task);
+        let candidates = table_candidates(&ranking_space, group).unwrap_or_else(|e| panic!("{e}"));
+        let table: Vec<(Point, f64)> = candidates.iter().map(|(c, s)| (c.point.clone(), *s)).collect();
+        let mut space = distiller::search::Space::builtin_paper();
         space.candidates = Some(table.iter().map(|(p, _)| p.clone()).collect());
         let best = table.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
         let ranked: Vec<(Point, f64)> = if args.warm_start {
-            let past: Vec<PastTask> = all_groups
-                .iter()
-                .filter(|(key, _)| key.0 != *task)
-                .map(|(key, g)| PastTask { name: format!("{}-{}-{}", key.0, key.1, key.2), meta: vec![], results: paper_trials::mean_by_config(g) })
-                .collect();
-            let recommender = Recommender::new(past, all_space.clone(), RecommenderConfig::default()).unwrap_or_else(|e| panic!("{e}"));
-            let candidates: Vec<Point> = table.iter().map(|(p, _)| p.clone()).collect();
-            recommender.rank(&[], &candidates, None).into_iter().map(|p| (p.point, p.mean)).collect()
+            // What `search --warm-start` asks: every other task's studies, this task left out.
+            let meta = distiller::ops::task_meta(task, None).unwrap_or_else(|| panic!("no meta for {task}")).0;
+            let request = RecommendRequest {
+                candidates: Some(candidates.into_iter().map(|(c, _)| c).collect()),
+                top: usize::MAX,
+                exclude_task: Some(task.clone()),
+                ..RecommendRequest::new(meta, ranking_space.clone())
+            };
+            recommend(&storage, &request).unwrap_or_else(|e| panic!("{e}")).picks.into_iter().map(|p| (p.prediction.point, p.prediction.mean)).collect()
         } else {
             Vec::new()
         };

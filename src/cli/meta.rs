@@ -1,8 +1,7 @@
 use clap::Args;
 
 use super::{Common, Format};
-use distiller::data::{Split, Task, load_split};
-use distiller::recommend::DatasetMeta;
+use distiller::data::{DatasetMeta, Task};
 
 #[derive(Debug, Args)]
 pub struct MetaArgs {
@@ -16,8 +15,7 @@ pub struct MetaArgs {
 
 pub fn exec(args: MetaArgs, common: &Common) -> distiller::Result<()> {
     let task = Task::resolve(&args.task)?;
-    let train = load_split(&task, Split::Train, common.data_dir.as_deref())?;
-    let meta = DatasetMeta::from_examples(&train, &task.label_kind());
+    let meta = DatasetMeta::of_task(&task, common.data_dir.as_deref())?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&meta).expect("meta serialises")),
         Format::Table => print!("{}", meta.to_toml()),

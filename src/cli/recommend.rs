@@ -3,21 +3,36 @@ use std::path::PathBuf;
 
 use super::{Common, Format};
 use distiller::Error;
+use distiller::data::DatasetMeta;
 use distiller::ops::{RecommendRequest, recommend};
-use distiller::recommend::DatasetMeta;
+use distiller::recommend::{Students, TaskWeighting, candidates};
 use distiller::search::Space;
 
 #[derive(Debug, Args)]
 pub struct RecommendArgs {
     /// The new dataset's meta-features (`distiller meta --task T > T.meta`).
     pub meta: PathBuf,
-    /// Search space whose pipelines are ranked (default: the built-in default space); the
-    /// recommender learns from the store's studies over this same space.
+    /// Search space whose pipelines are ranked (default: the built-in default space). Every study
+    /// in the store that varied some of its fields counts (imported paper studies too), through
+    /// the fields it shares with this space.
     #[arg(long)]
     pub space: Option<PathBuf>,
-    /// How many pipelines to list (the first is written to --out).
+    /// Rank exactly the pipelines in FILE instead of the whole space: a CSV in the column layout
+    /// of the paper's auto_distiller_tabular_data.csv (score columns ignored) or JSONL, one
+    /// pipeline record per line.
+    #[arg(long, value_name = "FILE")]
+    pub candidates: Option<PathBuf>,
+    /// How many pipelines to list (all candidates when larger; the first is written to --out).
     #[arg(long, default_value_t = 5, allow_negative_numbers = true)]
     pub top: usize,
+    /// Which past studies count: `same-depth` (students with as many layers as the space's) or
+    /// `any`.
+    #[arg(long, value_enum, default_value_t = Students::SameDepth)]
+    pub students: Students,
+    /// `auto`: weight past tasks by .meta similarity when leave-one-task-out among them says it
+    /// helps; `equal`: never.
+    #[arg(long, value_enum, default_value_t = TaskWeighting::Auto)]
+    pub task_weights: TaskWeighting,
     /// Where to write the top pick as a pipeline file for `distiller train --pipeline`.
     #[arg(long, default_value = "recommended.toml")]
     pub out: PathBuf,
@@ -26,35 +41,62 @@ pub struct RecommendArgs {
 }
 
 pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
-    let request = RecommendRequest {
-        meta: DatasetMeta::from_file(&args.meta)?,
-        space: match &args.space {
-            Some(path) => Space::from_file(path)?,
-            None => Space::builtin_default(),
-        },
-        top: args.top,
-        data_dir: common.data_dir.clone(),
+    let meta = DatasetMeta::from_file(&args.meta)?;
+    let space = match &args.space {
+        Some(path) => Space::from_file(path)?,
+        None => Space::builtin_default(),
     };
+    let candidates = args.candidates.as_deref().map(|path| candidates::load(path, &space)).transpose()?;
+    let request = RecommendRequest { candidates, top: args.top, students: args.students, weighting: args.task_weights, ..RecommendRequest::new(meta, space) };
     let storage = distiller::ops::open_store_to_read(&common.workspace(), &mut super::note)?;
     let answer = recommend(storage.as_ref(), &request)?;
     std::fs::write(&args.out, answer.picks[0].pipeline.to_toml()).map_err(|e| Error::io(&args.out, e))?;
+    let bandwidth = match answer.scales.task {
+        Some(h) => format!("{h}× the median .meta distance"),
+        None => "none (equal weights)".into(),
+    };
     match args.format {
         Format::Json => {
-            let rows: Vec<_> = answer.picks.iter().map(|p| serde_json::json!({"pipeline": p.pipeline, "predicted_rank": p.prediction.mean, "sd": p.prediction.sd})).collect();
-            let nearest: Vec<_> = answer.nearest.iter().map(|(t, d)| serde_json::json!({"task": t, "distance": d})).collect();
+            let rows: Vec<_> = answer
+                .picks
+                .iter()
+                .enumerate()
+                .map(|(i, p)| serde_json::json!({"rank": i + 1, "line": p.line, "predicted_rank": p.prediction.mean, "sd": p.prediction.sd, "pipeline": p.pipeline}))
+                .collect();
+            let learnt: Vec<_> =
+                answer.learnt_from.iter().map(|l| serde_json::json!({"study": l.study, "task": l.task, "pipelines": l.pipelines, "fields": l.fields, "weight": l.share})).collect();
+            let left_out: Vec<_> = answer.left_out.iter().map(|(s, why)| serde_json::json!({"study": s, "why": why})).collect();
             println!(
                 "{}",
-                serde_json::json!({"recommendations": rows, "learnt_from": answer.learnt_from, "nearest_tasks": nearest, "n_train": request.meta.n_train, "top_pick_file": args.out})
+                serde_json::json!({
+                    "recommendations": rows,
+                    "ranked": answer.ranked,
+                    "learnt_from": learnt,
+                    "left_out": left_out,
+                    "task_bandwidth": answer.scales.task,
+                    "config_scale": answer.scales.config,
+                    "top_pick_file": args.out,
+                })
             );
         }
         Format::Table => {
-            println!("{:>4} {:>15}  pipeline", "rank", "predicted ± sd");
+            let with_lines = answer.picks.iter().any(|p| p.line.is_some());
+            println!("{:>4} {}{:>15}  pipeline", "rank", if with_lines { " line " } else { "" }, "predicted ± sd");
             for (i, p) in answer.picks.iter().enumerate() {
-                println!("{:>4} {:>8.2} ± {:.2}  {}", i + 1, p.prediction.mean, p.prediction.sd, p.pipeline.summary());
+                let line = p.line.map(|l| format!(" {l:>5}")).unwrap_or_default();
+                println!("{:>4}{line} {:>8.2} ± {:.2}  {}", i + 1, p.prediction.mean, p.prediction.sd, p.pipeline.summary());
             }
-            println!("predicted = normalised rank among a task's pipelines (1 = best); learnt from: {}", answer.learnt_from.join(", "));
-            if !answer.nearest.is_empty() {
-                println!("nearest known tasks (meta-feature distance): {}", answer.nearest.iter().map(|(t, d)| format!("{t} ({d:.2})")).collect::<Vec<_>>().join(", "));
+            println!("predicted = normalised rank among a task's pipelines (1 = best), over {} candidates", answer.ranked);
+            println!("task weighting by .meta similarity: {bandwidth}; configuration scale {}", answer.scales.config);
+            println!("learnt from {} studies, heaviest first:", answer.learnt_from.len());
+            for l in answer.learnt_from.iter().take(5) {
+                println!("  {} ({}, {} pipelines, weight {:.0} %) over {}", l.study, l.task, l.pipelines, 100.0 * l.share, l.fields.join(", "));
+            }
+            if answer.learnt_from.len() > 5 {
+                println!("  ... and {} more (-f json lists them)", answer.learnt_from.len() - 5);
+            }
+            if !answer.left_out.is_empty() {
+                println!("left out {} studies (-f json says why)", answer.left_out.len());
             }
             println!("top pick written to {}", args.out.display());
         }

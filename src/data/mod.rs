@@ -3,12 +3,14 @@
 
 pub mod batch;
 pub mod load;
+pub mod meta;
 pub mod metrics;
 pub mod task;
 pub mod tokenize;
 
 pub use batch::{HostBatch, plan_batches};
 pub use load::{Example, Label, check_data, data_dir_candidates, load_glue_file, load_split, locate, read_utf8, subsample};
+pub use meta::{DatasetMeta, TaskType};
 pub use metrics::{Metrics, compute as compute_metrics};
 pub use task::{CustomTask, FileFormat, GlueTask, LabelKind, MetricKind, Split, Task};
 pub use tokenize::{Encoded, EncodedSplit, TextEncoder, encode_split};

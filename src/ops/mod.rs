@@ -4,6 +4,7 @@
 //!
 //! - [`search`]: run (or resume) a study, fine-tuning the teacher first when the workspace has none;
 //! - [`recommend`]: rank pipelines for a new dataset from past studies, without training;
+//! - [`import`]: store the paper's released trials as studies to learn from;
 //! - [`train`]: one distillation run;
 //! - [`teacher`]: fine-tune a task teacher;
 //! - [`export`]: copy a trial's student out of the workspace;
@@ -12,6 +13,7 @@
 //! [`Workspace`]: crate::workspace::Workspace
 
 pub mod export;
+pub mod import;
 pub mod recommend;
 pub mod search;
 pub mod store;
@@ -19,6 +21,7 @@ pub mod teacher;
 pub mod train;
 
 pub use export::{ExportRequest, export};
+pub use import::{ImportOutcome, import_trials, task_meta};
 pub use recommend::{RecommendRequest, Recommendation, recommend};
 pub use search::{SearchOutcome, SearchRequest, search};
 pub use store::{open_store, open_store_to_read, rebuild_store, study_trials};

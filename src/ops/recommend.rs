@@ -1,13 +1,12 @@
 //! Recommending pipelines for a new dataset from past studies, without training: what
-//! `distiller recommend` does.
+//! `distiller recommend` does, and what `search --warm-start` starts from.
 
-use std::path::PathBuf;
-
-use crate::data::{Split, Task, load_split};
-use crate::error::Result;
+use crate::data::DatasetMeta;
+use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::recommend::{DatasetMeta, Prediction, past_tasks_in_store, top_picks};
+use crate::recommend::{Candidate, Model, PastTask, Prediction, Scales, Students, TaskWeighting, history};
 use crate::search::Space;
+use crate::search::space::{POOL_LIMIT, Point};
 use crate::store::Storage;
 
 /// A `distiller recommend` request.
@@ -15,12 +14,25 @@ use crate::store::Storage;
 pub struct RecommendRequest {
     /// The new dataset's meta-features.
     pub meta: DatasetMeta,
-    /// The space whose pipelines are ranked; the recommender learns from studies over it.
+    /// The space whose pipelines are ranked.
     pub space: Space,
-    /// How many picks to return (at least one).
+    /// Rank exactly these (from `--candidates`) instead of every pipeline of the space.
+    pub candidates: Option<Vec<Candidate>>,
+    /// How many picks to return (all candidates when larger; at least one).
     pub top: usize,
-    /// Where the past tasks' training data is looked up (for the nearest-task distances).
-    pub data_dir: Option<PathBuf>,
+    pub students: Students,
+    pub weighting: TaskWeighting,
+    /// Never learn from this task's studies (a search's own task; the held-out task of an
+    /// evaluation).
+    pub exclude_task: Option<String>,
+}
+
+impl RecommendRequest {
+    /// The CLI's defaults: every pipeline of `space`, top 5, same-depth students, automatic task
+    /// weighting.
+    pub fn new(meta: DatasetMeta, space: Space) -> Self {
+        Self { meta, space, candidates: None, top: 5, students: Students::SameDepth, weighting: TaskWeighting::Auto, exclude_task: None }
+    }
 }
 
 /// A ranked pick and its pipeline.
@@ -28,6 +40,21 @@ pub struct RecommendRequest {
 pub struct Pick {
     pub prediction: Prediction,
     pub pipeline: Pipeline,
+    /// Its line in the candidates file, when there is one.
+    pub line: Option<usize>,
+}
+
+/// A past study learnt from.
+#[derive(Debug, Clone)]
+pub struct LearntFrom {
+    pub study: String,
+    pub task: String,
+    /// Distinct pipelines it finished.
+    pub pipelines: usize,
+    /// The space's fields it varied (what carries over from it).
+    pub fields: Vec<String>,
+    /// Its share of the total weight for this dataset.
+    pub share: f64,
 }
 
 /// What the recommender answered.
@@ -35,38 +62,76 @@ pub struct Pick {
 pub struct Recommendation {
     /// Best first.
     pub picks: Vec<Pick>,
-    /// "study (task) (N pipelines)" for each past study learnt from.
-    pub learnt_from: Vec<String>,
-    /// Past tasks nearest first by meta-feature distance (those whose data is found here).
-    pub nearest: Vec<(String, f64)>,
+    /// Heaviest first.
+    pub learnt_from: Vec<LearntFrom>,
+    /// Studies in the store not learnt from, with the reason.
+    pub left_out: Vec<(String, String)>,
+    /// The scales leave-one-task-out chose.
+    pub scales: Scales,
+    /// How many candidates were ranked.
+    pub ranked: usize,
 }
 
-/// Ranks the space's pipelines for the dataset from the store's studies over the same space.
+/// Ranks the candidates (the request's, else every pipeline of the space) for the dataset, learning
+/// from the store's studies that share fields with the space.
 pub fn recommend(storage: &dyn Storage, request: &RecommendRequest) -> Result<Recommendation> {
-    let past = past_tasks_in_store(storage, &request.space, None)?;
-    let learnt_from = past.iter().map(|t| format!("{} ({} pipelines)", t.name, t.results.len())).collect();
-    let nearest = nearest_tasks(&request.meta, storage, &request.space, request.data_dir.as_deref())?;
-    let picks = top_picks(past, &request.space, request.top.max(1))?
-        .into_iter()
-        .map(|prediction| Ok(Pick { pipeline: request.space.compose(&prediction.point)?, prediction }))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Recommendation { picks, learnt_from, nearest })
-}
-
-/// The tasks of the store's studies over `space`, nearest first by meta-feature distance to `meta`
-/// (computed from each task's training data; tasks whose data is not found here are left out).
-fn nearest_tasks(meta: &DatasetMeta, storage: &dyn Storage, space: &Space, data_dir: Option<&std::path::Path>) -> Result<Vec<(String, f64)>> {
-    let mut names: Vec<String> = storage.studies()?.into_iter().filter(|s| s.space.trim() == space.source.trim()).map(|s| s.task).collect();
-    names.sort();
-    names.dedup();
-    let mut nearest: Vec<(String, f64)> = names
-        .into_iter()
-        .filter_map(|name| {
-            let task = Task::resolve(&name).ok()?;
-            let train = load_split(&task, Split::Train, data_dir).ok()?;
-            Some((name, meta.distance(&DatasetMeta::from_examples(&train, &task.label_kind()))))
+    let space = &request.space;
+    let past = history(storage, space, request.exclude_task.as_deref(), request.students)?;
+    if past.tasks.is_empty() {
+        let why = past.left_out.iter().map(|(s, why)| format!("{s}: {why}")).take(3).collect::<Vec<_>>().join("; ");
+        return Err(Error::Recommend(if why.is_empty() {
+            "nothing to learn from: the store holds no study (run `distiller import-trials auto_distiller_tabular_data.csv` or a search first)".into()
+        } else {
+            format!("nothing to learn from: no study in the store fits this space ({why})")
+        }));
+    }
+    let model = Model::fit(&past.tasks, space, request.weighting)?;
+    let (points, lines): (Vec<Point>, Vec<Option<usize>>) = match &request.candidates {
+        Some(candidates) => candidates.iter().map(|c| (c.point.clone(), Some(c.line))).unzip(),
+        None => space_candidates(space, &past.tasks)?.into_iter().map(|p| (p, None)).unzip(),
+    };
+    let ranked = points.len();
+    let mut picks = Vec::new();
+    for prediction in model.rank(&request.meta, &points).into_iter().take(request.top.max(1)) {
+        let at = points.iter().position(|p| *p == prediction.point).expect("a ranked point is a candidate");
+        let pipeline = match &request.candidates {
+            Some(candidates) => candidates[at].pipeline.clone(),
+            None => space.compose(&prediction.point)?,
+        };
+        picks.push(Pick { prediction, pipeline, line: lines[at] });
+    }
+    let shares = model.task_shares(&request.meta);
+    let mut learnt_from: Vec<LearntFrom> = past
+        .tasks
+        .iter()
+        .map(|t| LearntFrom {
+            study: t.study.clone(),
+            task: t.task.clone(),
+            pipelines: t.results.len(),
+            fields: t.shared_fields(space).into_iter().map(String::from).collect(),
+            share: shares.iter().find(|(s, _)| *s == t.study).map_or(0.0, |(_, w)| *w),
         })
         .collect();
-    nearest.sort_by(|a, b| a.1.total_cmp(&b.1));
-    Ok(nearest)
+    learnt_from.sort_by(|a, b| b.share.total_cmp(&a.share));
+    Ok(Recommendation { picks, learnt_from, left_out: past.left_out, scales: model.scales(), ranked })
+}
+
+/// Every pipeline of a finite space; for a space with float ranges, the past pipelines that set
+/// every field of it.
+fn space_candidates(space: &Space, past: &[PastTask]) -> Result<Vec<Point>> {
+    if let Some(points) = space.finite_points(POOL_LIMIT) {
+        return Ok(points);
+    }
+    let mut points: Vec<Point> = Vec::new();
+    for task in past.iter().filter(|t| t.shared.iter().all(|s| *s)) {
+        for (p, _) in &task.results {
+            if !points.contains(p) && space.compose(p).is_ok() {
+                points.push(p.clone());
+            }
+        }
+    }
+    if points.is_empty() {
+        return Err(Error::Recommend(format!("space `{}` has float ranges and no past study over it: give the pipelines to rank with --candidates FILE", space.name)));
+    }
+    Ok(points)
 }

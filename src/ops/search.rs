@@ -4,12 +4,12 @@ use burn::tensor::Device;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::data::Task;
+use crate::data::{DatasetMeta, Task};
 use crate::distill::{DistillJob, distill};
 use crate::error::{Error, Result};
 use crate::search::samplers::{Acquisition, BoConfig, BoSampler, SamplerKind};
 use crate::search::{SearchLimits, Space, Study, StudyEvent, TrialOutcome};
-use crate::store::{TrialRecord, TrialState};
+use crate::store::{StudentShape, TrialRecord, TrialState};
 use crate::workspace::Workspace;
 
 /// A `distiller search` request; [`SearchRequest::new`] gives the CLI's defaults.
@@ -89,16 +89,18 @@ fn check_sampler_options(request: &SearchRequest) -> Result<()> {
 }
 
 /// The sampler a request asks for (its options checked by [`check_sampler_options`]).
-fn sampler_of(request: &SearchRequest, storage: &dyn crate::store::Storage, log: &mut dyn FnMut(&str)) -> Result<Box<dyn crate::search::Sampler>> {
+fn sampler_of(request: &SearchRequest, meta: &DatasetMeta, storage: &dyn crate::store::Storage, log: &mut dyn FnMut(&str)) -> Result<Box<dyn crate::search::Sampler>> {
     let acquisition = request.acquisition.unwrap_or(if request.warm_start.is_some() { Acquisition::Thompson } else { Acquisition::ExpectedImprovement });
     let config = BoConfig { acquisition, ..BoConfig::default() };
     let Some(k) = request.warm_start else { return Ok(request.sampler.build(request.seed, config)) };
     // Every candidate's prediction becomes the surrogate's trend; the top K run first. The
-    // recommender learns from the other tasks' studies over the same space.
-    let past = crate::recommend::past_tasks_in_store(storage, &request.space, Some(&request.task.name()))?;
-    let ranked: Vec<_> = crate::recommend::top_picks(past, &request.space, usize::MAX)?.into_iter().map(|p| (p.point, p.mean)).collect();
+    // recommender learns from the other tasks' studies, as `distiller recommend` does.
+    let recommend = super::RecommendRequest { top: usize::MAX, exclude_task: Some(request.task.name()), ..super::RecommendRequest::new(meta.clone(), request.space.clone()) };
+    let answer = super::recommend(storage, &recommend)?;
+    let ranked: Vec<_> = answer.picks.into_iter().map(|p| (p.prediction.point, p.prediction.mean)).collect();
     let points = crate::recommend::warm_start_points(ranked.iter().map(|(p, _)| p), k, request.warm_diverse);
-    log(&format!("warm start: the recommender's top {} pipelines go first, its predictions guide the rest", points.len()));
+    let studies = answer.learnt_from.iter().map(|l| l.study.as_str()).collect::<Vec<_>>().join(", ");
+    log(&format!("warm start: the recommender's top {} pipelines go first, its predictions guide the rest (learnt from {studies})", points.len()));
     Ok(Box::new(BoSampler::with_config(request.seed, config).warm_started(points).with_prior(ranked)))
 }
 
@@ -109,12 +111,20 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
     // Everything that can be checked is checked before the store is touched.
     check_sampler_options(&request)?;
     crate::data::check_data(&request.task, request.data_dir.as_deref())?;
+    let meta = DatasetMeta::of_task(&request.task, request.data_dir.as_deref())?;
     let storage = super::open_store(&request.workspace, log)?;
     let task_name = request.task.name();
-    let mut sampler = sampler_of(&request, &storage, log)?;
+    let mut sampler = sampler_of(&request, &meta, &storage, log)?;
     let teacher_dir = super::ensure_teacher(request.teacher.clone(), &request.workspace, &request.task, request.data_dir.clone(), device, log)?;
     let name = request.study.clone().unwrap_or_else(|| task_name.clone());
-    let study = Study::open(&storage, &name, &task_name, request.space.clone(), sampler.name())?;
+    let mut study = Study::open(&storage, &name, &task_name, request.space.clone(), sampler.name())?;
+    let shape = request.space.compose_unchecked(&vec![None; request.space.dims.len()])?.student;
+    let init = match shape.init {
+        crate::pipeline::StudentInit::TeacherLayers => "initialised from the teacher's layers",
+        crate::pipeline::StudentInit::Random => "randomly initialised",
+    };
+    let student = StudentShape { name: format!("{}-layer student, {init}", shape.layers), layers: shape.layers, hidden: shape.hidden };
+    study.describe(meta, teacher_dir.display().to_string(), student)?;
     let recovered = study.recover()?;
     if recovered > 0 {
         log(&format!("study {name}: {recovered} trial(s) left RUNNING by an earlier process marked FAIL"));

@@ -1,39 +1,22 @@
-//! AutoDistiller-style recommendation: score a new task's candidate pipelines from past tasks'
-//! results, without running them. The meta-model is kernel regression (Nadaraya–Watson) on each
-//! past result's normalised rank within its task, weighted by task similarity (dataset
-//! meta-features) times configuration similarity (the BO's conditional encoding), shrunk towards
-//! the middle rank where evidence is thin; its weighted spread is the uncertainty.
-//!
-//! Its inputs live here too: [`meta`] (the `.meta` dataset features), [`paper_trials`] (the
-//! paper's released table) and [`evaluation`] (leave-one-task-out helpers and baselines).
+//! AutoDistiller-style recommendation: rank a new dataset's candidate pipelines from past
+//! studies, without running them. [`history`] reads the past tasks from the store (their results
+//! over the target space's fields, their `.meta`), [`model`] is the meta-model and chooses its own
+//! scales, [`candidates`] reads `--candidates` files, [`paper_trials`] the paper's released table,
+//! and [`evaluation`] holds leave-one-task-out helpers. `distiller recommend`, `search
+//! --warm-start` and the evaluation example all go through `ops::recommend`.
 
+pub mod candidates;
 pub mod evaluation;
-pub mod meta;
+pub mod history;
+pub mod model;
 pub mod paper_trials;
 
-pub use evaluation::{load_task_features, most_popular, spearman};
-pub use meta::DatasetMeta;
+pub use candidates::Candidate;
+pub use evaluation::{most_popular, spearman};
+pub use history::{History, PastTask, Students, history};
+pub use model::{Model, Prediction, Scales, TaskWeighting};
 
-use crate::error::{Error, Result};
-use crate::search::encoding::{Encoding, features};
-use crate::search::space::{Point, Space};
-
-/// A past task: its meta-features and the mean score of each configuration it ran.
-#[derive(Debug, Clone)]
-pub struct PastTask {
-    pub name: String,
-    pub meta: Vec<f64>,
-    pub results: Vec<(Point, f64)>,
-}
-
-/// A candidate's predicted normalised rank (1 = best of its task, 0 = worst; or its value with
-/// [`Target::Value`]) and uncertainty.
-#[derive(Debug, Clone)]
-pub struct Prediction {
-    pub point: Point,
-    pub mean: f64,
-    pub sd: f64,
-}
+use crate::search::space::Point;
 
 /// Normalised ranks of a task's results: 1 for the best, 0 for the worst, ties averaged.
 pub fn normalised_ranks(results: &[(Point, f64)]) -> Vec<f64> {
@@ -49,144 +32,6 @@ pub fn normalised_ranks(results: &[(Point, f64)]) -> Vec<f64> {
             1.0 - (better + ties / 2.0) / (n - 1) as f64
         })
         .collect()
-}
-
-/// The meta-model's settings.
-#[derive(Debug, Clone, Copy)]
-pub struct RecommenderConfig {
-    /// Length scale of the configuration kernel (squared distance in the encoding).
-    pub config_scale: f64,
-    /// Length scale of the task kernel over standardised meta-features; infinite = all past
-    /// tasks weigh the same.
-    pub task_scale: f64,
-    /// Pseudo-weight of the prior (middle rank) — the shrinkage for thin evidence.
-    pub prior_weight: f64,
-    /// What is regressed: each result's normalised rank within its task (the default), or its
-    /// value as given (e.g. the score relative to the teacher), shrunk towards the mean value.
-    pub target: Target,
-}
-
-/// The meta-model's regression target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    Rank,
-    Value,
-}
-
-impl Default for RecommenderConfig {
-    fn default() -> Self {
-        Self { config_scale: 0.1, task_scale: f64::INFINITY, prior_weight: 0.5, target: Target::Rank }
-    }
-}
-
-/// Past tasks plus the space their configurations live in.
-pub struct Recommender {
-    pub tasks: Vec<PastTask>,
-    pub space: Space,
-    pub config: RecommenderConfig,
-    /// Per past task, each result's regression target (its normalised rank, or its value).
-    targets: Vec<Vec<f64>>,
-    encoded: Vec<Vec<Vec<f64>>>,
-    /// The prior's value: the middle rank, or the mean target value.
-    prior_mean: f64,
-}
-
-impl Recommender {
-    pub fn new(tasks: Vec<PastTask>, space: Space, config: RecommenderConfig) -> Result<Self> {
-        if tasks.iter().all(|t| t.results.is_empty()) {
-            return Err(Error::Recommend("nothing to learn from: run a search or import trials (`distiller import-trials`)".into()));
-        }
-        let targets: Vec<Vec<f64>> = match config.target {
-            Target::Rank => tasks.iter().map(|t| normalised_ranks(&t.results)).collect(),
-            Target::Value => tasks.iter().map(|t| t.results.iter().map(|(_, v)| *v).collect()).collect(),
-        };
-        let prior_mean = match config.target {
-            Target::Rank => 0.5,
-            Target::Value => targets.iter().flatten().sum::<f64>() / targets.iter().map(Vec::len).sum::<usize>() as f64,
-        };
-        let encoded = tasks.iter().map(|t| t.results.iter().map(|(p, _)| features(&space, p, Encoding::Conditional)).collect()).collect();
-        Ok(Self { tasks, space, config, targets, encoded, prior_mean })
-    }
-
-    fn task_weight(&self, meta: &[f64], other: &[f64]) -> f64 {
-        if !self.config.task_scale.is_finite() || meta.is_empty() {
-            return 1.0;
-        }
-        let d: f64 = meta.iter().zip(other).map(|(a, b)| (a - b) * (a - b)).sum();
-        (-d / self.config.task_scale).exp()
-    }
-
-    /// Predicted normalised rank of each candidate for a task with meta-features `meta`, using
-    /// every past task except `exclude`; best first.
-    pub fn rank(&self, meta: &[f64], candidates: &[Point], exclude: Option<&str>) -> Vec<Prediction> {
-        let mut predictions: Vec<Prediction> = candidates
-            .iter()
-            .map(|point| {
-                let x = features(&self.space, point, Encoding::Conditional);
-                let (mut w_sum, mut wy, mut wy2) =
-                    (self.config.prior_weight, self.config.prior_weight * self.prior_mean, self.config.prior_weight * self.prior_mean * self.prior_mean);
-                for (k, task) in self.tasks.iter().enumerate() {
-                    if Some(task.name.as_str()) == exclude {
-                        continue;
-                    }
-                    let tw = self.task_weight(meta, &task.meta);
-                    for (enc, r) in self.encoded[k].iter().zip(&self.targets[k]) {
-                        let d: f64 = enc.iter().zip(&x).map(|(a, b)| (a - b) * (a - b)).sum();
-                        let w = tw * (-d / self.config.config_scale).exp();
-                        w_sum += w;
-                        wy += w * r;
-                        wy2 += w * r * r;
-                    }
-                }
-                let mean = wy / w_sum;
-                Prediction { point: point.clone(), mean, sd: (wy2 / w_sum - mean * mean).max(0.0).sqrt() }
-            })
-            .collect();
-        predictions.sort_by(|a, b| b.mean.total_cmp(&a.mean));
-        predictions
-    }
-}
-
-/// Past tasks over `space`: every study in `storage` over the same space text (except those of
-/// `exclude_task`), its COMPLETE first-rung trials averaged per point.
-pub fn past_tasks_in_store(storage: &dyn crate::store::Storage, space: &Space, exclude_task: Option<&str>) -> Result<Vec<PastTask>> {
-    use crate::store::TrialState;
-    let mut tasks = Vec::new();
-    for study in storage.studies()? {
-        if Some(study.task.as_str()) == exclude_task || study.space.trim() != space.source.trim() {
-            continue;
-        }
-        let mut results: Vec<(Point, f64, usize)> = Vec::new();
-        for t in storage.trials(&study.name)?.into_iter().filter(|t| t.state == TrialState::Complete && t.rung == 0) {
-            let Some(score) = t.score else { continue };
-            match results.iter_mut().find(|(p, _, _)| *p == t.point) {
-                Some((_, sum, n)) => {
-                    *sum += score;
-                    *n += 1;
-                }
-                None => results.push((t.point, score, 1)),
-            }
-        }
-        tasks.push(PastTask { name: format!("{} ({})", study.name, study.task), meta: Vec::new(), results: results.into_iter().map(|(p, s, n)| (p, s / n as f64)).collect() });
-    }
-    Ok(tasks)
-}
-
-/// The `k` most promising points of `space` for a new task, learnt from `past`: every point of a
-/// finite space is a candidate, otherwise the points the past tasks ran.
-pub fn top_picks(past: Vec<PastTask>, space: &Space, k: usize) -> Result<Vec<Prediction>> {
-    let mut candidates = space.finite_points(crate::search::space::POOL_LIMIT).unwrap_or_default();
-    if candidates.is_empty() {
-        for task in &past {
-            for (p, _) in &task.results {
-                if !candidates.contains(p) {
-                    candidates.push(p.clone());
-                }
-            }
-        }
-    }
-    let recommender = Recommender::new(past, space.clone(), RecommenderConfig::default())?;
-    Ok(recommender.rank(&[], &candidates, None).into_iter().take(k).collect())
 }
 
 /// The warm-start design: the best-ranked point, then each next-best point that differs from every
@@ -218,6 +63,8 @@ pub fn warm_start_points<'a>(ranked: impl Iterator<Item = &'a Point> + Clone, k:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::DatasetMeta;
+    use crate::search::space::Space;
     use serde_json::json;
 
     #[test]
@@ -229,26 +76,61 @@ mod tests {
     }
 
     fn space() -> Space {
-        use crate::search::space::{Dim, Domain};
-        let dim = Dim { field: "a".into(), domain: Domain::Ordered((0..5).map(f64::from).collect()), when: vec![] };
-        Space { name: "t".into(), fixed: vec![], dims: vec![dim], fidelity: None, source: String::new(), candidates: None }
+        Space::parse("[[dim]]\nfield = \"kd.temperature\"\nvalues = [1.0, 2.0, 3.0, 4.0, 5.0]\n[[dim]]\nfield = \"train.lr\"\nvalues = [1.0, 2.0]\n", "t").unwrap()
+    }
+
+    fn meta(n_train: u64) -> DatasetMeta {
+        let mut m = DatasetMeta::glue("sst2").unwrap();
+        m.n_train = n_train;
+        m
+    }
+
+    /// The point with temperature `a` + 1 (a in 0..5) and lr 1.
+    fn point(a: f64) -> Point {
+        vec![Some(json!(a + 1.0)), Some(json!(1.0))]
+    }
+
+    fn task(name: &str, n_train: u64, best: f64) -> PastTask {
+        let results = (0..5).map(|a| (point(a as f64), -(a as f64 - best).abs())).collect();
+        PastTask { study: name.into(), task: name.into(), meta: Some(meta(n_train)), shared: vec![true, true], results }
     }
 
     #[test]
     fn learns_which_configurations_win_across_tasks() {
-        let point = |a: f64| vec![Some(json!(a))];
-        // Two past tasks where a = 4 wins and a = 0 loses.
-        let past = |name: &str| PastTask { name: name.into(), meta: vec![], results: (0..5).map(|a| (point(a as f64), 0.5 + 0.1 * a as f64)).collect() };
-        let recommender = Recommender::new(vec![past("x"), past("y")], space(), RecommenderConfig::default()).unwrap();
-        let ranked = recommender.rank(&[], &[point(0.0), point(4.0), point(2.0)], None);
-        assert_eq!(ranked[0].point, point(4.0));
-        assert_eq!(ranked[2].point, point(0.0));
+        let tasks = [task("x", 1000, 4.0), task("y", 1000, 4.0), task("z", 1000, 4.0)];
+        let model = Model::fit(&tasks, &space(), TaskWeighting::Auto).unwrap();
+        let ranked = model.rank(&meta(1000), &[point(0.0), point(4.0), point(2.0)]);
+        assert_eq!((&ranked[0].point, &ranked[2].point), (&point(4.0), &point(0.0)));
         assert!(ranked[0].mean > 0.5 && ranked[2].mean < 0.5);
-        // Deterministic for a fixed history.
-        let again = recommender.rank(&[], &[point(0.0), point(4.0), point(2.0)], None);
-        assert_eq!(again.iter().map(|p| p.mean).collect::<Vec<_>>(), ranked.iter().map(|p| p.mean).collect::<Vec<_>>());
-        let empty = Recommender::new(vec![PastTask { name: "z".into(), meta: vec![], results: vec![] }], space(), RecommenderConfig::default());
-        assert!(empty.err().unwrap().to_string().contains("nothing to learn from"));
+        assert_eq!(model.scales().task, None, "identical tasks: nothing to gain from conditioning");
+        let empty = PastTask { results: vec![], ..task("e", 1, 0.0) };
+        assert!(Model::fit(&[empty], &space(), TaskWeighting::Auto).err().unwrap().to_string().contains("nothing to learn from"));
+    }
+
+    #[test]
+    fn conditions_on_the_meta_when_similar_tasks_agree() {
+        // Small datasets prefer a = 0, large ones a = 4: only the .meta tells them apart.
+        let tasks = [task("s1", 500, 0.0), task("s2", 600, 0.0), task("s3", 700, 0.0), task("l1", 300_000, 4.0), task("l2", 400_000, 4.0), task("l3", 500_000, 4.0)];
+        let model = Model::fit(&tasks, &space(), TaskWeighting::Auto).unwrap();
+        assert!(model.scales().task.is_some(), "leave-one-task-out shows that similarity helps: {:?}", model.selection);
+        assert_eq!(model.rank(&meta(550), &[point(0.0), point(4.0)])[0].point, point(0.0));
+        assert_eq!(model.rank(&meta(450_000), &[point(0.0), point(4.0)])[0].point, point(4.0));
+        assert!(model.task_shares(&meta(550))[0].0.starts_with('s'));
+        let equal = Model::fit(&tasks, &space(), TaskWeighting::Equal).unwrap();
+        assert_eq!(equal.scales().task, None);
+        let (small, large) = (equal.rank(&meta(550), &[point(0.0), point(4.0)]), equal.rank(&meta(450_000), &[point(0.0), point(4.0)]));
+        assert_eq!(small[0].point, large[0].point, "equal weights ignore the .meta");
+    }
+
+    #[test]
+    fn unshared_fields_are_ignored() {
+        // A study that varied only the first field says nothing about the second.
+        let mut partial = task("p", 1000, 4.0);
+        partial.shared = vec![true, false];
+        partial.results = (0..5).map(|a| (vec![Some(json!(a as f64 + 1.0)), None], a as f64)).collect();
+        let model = Model::fit(&[partial], &space(), TaskWeighting::Auto).unwrap();
+        let by_lr = model.rank(&meta(1000), &[vec![Some(json!(5.0)), Some(json!(1.0))], vec![Some(json!(5.0)), Some(json!(2.0))]]);
+        assert!((by_lr[0].mean - by_lr[1].mean).abs() < 1e-12, "{by_lr:?}");
     }
 
     #[test]

@@ -13,3 +13,7 @@ pub use study::{SearchLimits, Study, StudyEvent, TrialOutcome};
 
 /// The space used when `--space` is not given (a copy of `search-spaces/default.toml`).
 pub const DEFAULT_SPACE: &str = include_str!("../../search-spaces/default.toml");
+
+/// The paper's space, onto which `import-trials` stores the released trials (a copy of
+/// `search-spaces/paper.toml`).
+pub const PAPER_SPACE: &str = include_str!("../../search-spaces/paper.toml");

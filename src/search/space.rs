@@ -95,6 +95,32 @@ impl Domain {
     }
 }
 
+impl Domain {
+    /// `value` as this domain holds it (a numeric value matched to the nearest listed value within
+    /// rounding), or `None` when the domain does not contain it.
+    fn canonical(&self, value: &serde_json::Value) -> Option<serde_json::Value> {
+        use serde_json::json;
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12);
+        match self {
+            Domain::Categorical(choices) => choices.iter().find(|c| *c == value || c.as_f64().zip(value.as_f64()).is_some_and(|(a, b)| close(a, b))).cloned(),
+            Domain::Ordered(values) => value.as_f64().and_then(|x| values.iter().find(|v| close(**v, x))).map(|v| json!(v)),
+            Domain::Int { low, high } => value.as_f64().filter(|x| x.fract() == 0.0 && (*low as f64..=*high as f64).contains(x)).map(|x| json!(x as i64)),
+            Domain::Float { low, high, .. } => value.as_f64().filter(|x| (*low..=*high).contains(x)).map(|x| json!(x)),
+        }
+    }
+
+    /// The domain in a few words, for error messages.
+    fn describe(&self) -> String {
+        let list = |v: Vec<String>| v.join(", ");
+        match self {
+            Domain::Categorical(choices) => format!("one of {}", list(choices.iter().map(|c| c.to_string()).collect())),
+            Domain::Ordered(values) => format!("one of {}", list(values.iter().map(|v| v.to_string()).collect())),
+            Domain::Int { low, high } => format!("an integer in [{low}, {high}]"),
+            Domain::Float { low, high, .. } => format!("a number in [{low}, {high}]"),
+        }
+    }
+}
+
 /// A validated dimension.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dim {
@@ -196,6 +222,11 @@ impl Space {
     /// The built-in default space (`search-spaces/default.toml`).
     pub fn builtin_default() -> Self {
         Self::parse(super::DEFAULT_SPACE, "built-in default space").expect("the built-in default space parses (tested)")
+    }
+
+    /// The paper's space (`search-spaces/paper.toml`), onto which the released trials are imported.
+    pub fn builtin_paper() -> Self {
+        Self::parse(super::PAPER_SPACE, "search-spaces/paper.toml").expect("the paper space parses (tested)")
     }
 
     /// Parses a space from TOML text; errors name `origin` (a file name), the line and the field.
@@ -384,6 +415,24 @@ impl Space {
     /// The pipeline of a point at fidelity rung `rung`: defaults, then fixed fields, then active
     /// dimensions, then the rung's budget; validated.
     pub fn compose_at(&self, point: &Point, rung: usize) -> Result<Pipeline> {
+        let pipeline = self.build(point, rung)?;
+        pipeline.validate()?;
+        Ok(pipeline)
+    }
+
+    /// A point's pipeline, not validated (a record of what ran, where validation would ask for
+    /// files this machine lacks, such as paraphrases).
+    pub fn compose_unchecked(&self, point: &Point) -> Result<Pipeline> {
+        self.build(point, 0)
+    }
+
+    fn build(&self, point: &Point, rung: usize) -> Result<Pipeline> {
+        serde_json::from_value(self.compose_fields(point, rung))
+            .map_err(|e| Error::Space { origin: format!("space `{}`", self.name), line: 0, message: format!("a point composes no pipeline: {e}") })
+    }
+
+    /// A point's pipeline as JSON fields, not yet validated.
+    fn compose_fields(&self, point: &Point, rung: usize) -> serde_json::Value {
         let mut root = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
         if let Some(f) = &self.fidelity {
             set_field(&mut root, &f.field, f.rungs[rung.min(f.rungs.len() - 1)].clone());
@@ -396,10 +445,47 @@ impl Space {
                 set_field(&mut root, &dim.field, as_field_value(v));
             }
         }
-        let pipeline: Pipeline =
-            serde_json::from_value(root).map_err(|e| Error::Space { origin: format!("space `{}`", self.name), line: 0, message: format!("a point composes no pipeline: {e}") })?;
-        pipeline.validate()?;
-        Ok(pipeline)
+        root
+    }
+
+    /// The point whose pipeline has the `given` field values (dotted pipeline fields): each active
+    /// dimension takes its given value, or the pipeline default when not given, which must be one
+    /// of the dimension's values; every other given field must be what the space makes it (a fixed
+    /// value or the default); a value given for an inactive dimension is ignored. The pipeline is not validated (a back-translation chain without paraphrases still
+    /// has its point). Errors are (field, what is wrong).
+    pub fn point_of(&self, given: &[(String, serde_json::Value)]) -> std::result::Result<Point, (String, String)> {
+        if let Some((field, _)) = given.iter().find(|(f, _)| !is_pipeline_field(f)) {
+            return Err((field.clone(), "not a pipeline field".into()));
+        }
+        let defaults = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+        let value_of = |field: &str| given.iter().find(|(f, _)| f == field).map(|(_, v)| v).or_else(|| get_field(&defaults, field));
+        let raw: Vec<Option<&serde_json::Value>> = self.dims.iter().map(|d| value_of(&d.field)).collect();
+        let point = self.normalise(self.dims.iter().zip(&raw).map(|(d, v)| v.and_then(|v| d.domain.canonical(v))).collect());
+        for (i, dim) in self.dims.iter().enumerate() {
+            if !self.is_active(i, &point) || point[i].is_some() {
+                continue;
+            }
+            let message = match (raw[i], given.iter().any(|(f, _)| *f == dim.field)) {
+                (Some(v), true) => format!("{v} is not a value of the space ({})", dim.domain.describe()),
+                _ => format!("missing, and its default is not a value of the space ({})", dim.domain.describe()),
+            };
+            return Err((dim.field.clone(), message));
+        }
+        let composed = self.compose_fields(&point, 0);
+        for (field, value) in given {
+            if self.dims.iter().any(|d| &d.field == field) {
+                continue;
+            }
+            let made = get_field(&composed, field).cloned().unwrap_or(serde_json::Value::Null);
+            let same = match (value.as_f64(), made.as_f64()) {
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0),
+                _ => *value == made,
+            };
+            if !same {
+                return Err((field.clone(), format!("{value}, but the space makes it {made}")));
+            }
+        }
+        Ok(point)
     }
 }
 

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use super::samplers::{Observation, Sampler};
 use super::space::{Point, Space};
-use crate::data::Metrics;
+use crate::data::{DatasetMeta, Metrics};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::store::{Storage, StudyRecord, TrialRecord, TrialState, now};
+use crate::store::{Storage, StudentShape, StudyRecord, TrialRecord, TrialState, now};
 
 /// What running a trial reports when it finishes.
 #[derive(Debug, Clone)]
@@ -104,12 +104,35 @@ impl<'a> Study<'a> {
             }
             None => {
                 let record =
-                    StudyRecord { name: name.into(), task: task.into(), space: space.source.clone(), sampler: sampler.into(), direction: "maximize".into(), created: now() };
+                    StudyRecord {
+                    name: name.into(),
+                    task: task.into(),
+                    space: space.source.clone(),
+                    sampler: sampler.into(),
+                    direction: "maximize".into(),
+                    created: now(),
+                    meta: None,
+                    teacher: None,
+                    student: None,
+                };
                 storage.put_study(&record)?;
                 record
             }
         };
         Ok(Self { storage, record, space })
+    }
+
+    /// Records what the recommender learns a study's context from: the task's meta-features, the
+    /// teacher and the student (written only when they change).
+    pub fn describe(&mut self, meta: DatasetMeta, teacher: String, student: StudentShape) -> Result<()> {
+        let (meta, teacher, student) = (Some(meta), Some(teacher), Some(student));
+        if (&self.record.meta, &self.record.teacher, &self.record.student) != (&meta, &teacher, &student) {
+            self.record.meta = meta;
+            self.record.teacher = teacher;
+            self.record.student = student;
+            self.storage.put_study(&self.record)?;
+        }
+        Ok(())
     }
 
     /// Marks trials left RUNNING by a dead process as FAIL; returns how many.

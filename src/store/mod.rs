@@ -8,7 +8,7 @@ pub mod sled;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-use crate::data::Metrics;
+use crate::data::{DatasetMeta, Metrics};
 use crate::error::Result;
 use crate::pipeline::Pipeline;
 
@@ -37,6 +37,26 @@ pub struct StudyRecord {
     pub direction: String,
     /// Unix seconds.
     pub created: u64,
+    /// The task's dataset meta-features, which the recommender compares tasks on (absent in
+    /// studies stored before they were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<DatasetMeta>,
+    /// Who taught: the teacher checkpoint's path, or the model's name for imported studies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub student: Option<StudentShape>,
+}
+
+/// The student a study distilled into: the recommender learns by default from studies whose
+/// student is as deep as the one the new search would train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StudentShape {
+    /// A model name (`TinyBERT4`) or a description of our own student.
+    pub name: String,
+    pub layers: usize,
+    /// `None`: the teacher's width.
+    pub hidden: Option<usize>,
 }
 
 /// One trial: a point of the space, its pipeline, and what became of it.

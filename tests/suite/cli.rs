@@ -119,7 +119,7 @@ fn import_trials_then_report_and_bad_report_input() {
     .unwrap();
     let (code, out, err) = distiller(&["--workspace", "ws", "import-trials", csv.to_str().unwrap()], tmp.path());
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("imported 2 trials into 1 studies") && out.contains("1 rows could not be mapped"), "{out}");
+    assert!(out.contains("imported 2 of 3 rows into 1 studies") && out.contains("1 rows could not be mapped"), "{out}");
     assert!(err.contains("not imported: ") && err.contains("trials.csv:4") && err.contains("middle"), "{err}");
     let (code, out, err) = distiller(&["--workspace", "ws", "report", "--study", "paper-rte-BERT_BASE-TinyBERT4", "--page", "html", "--out", "rep"], tmp.path());
     assert_eq!(code, 0, "{err}");
@@ -226,11 +226,11 @@ fn meta_files_out_of_range_name_the_field() {
         ("type_token_ratio = 0.2", "type_token_ratio = 3.0", "type_token_ratio"),
     ] {
         let path = common::write(tmp.path(), "d.meta", good.replace(from, to).as_bytes());
-        let e = distiller::recommend::DatasetMeta::from_file(&path).unwrap_err().to_string();
+        let e = distiller::data::DatasetMeta::from_file(&path).unwrap_err().to_string();
         assert!(e.contains("d.meta:") && e.contains(&format!("field `{field}`")), "{e}");
     }
     let path = common::write(tmp.path(), "d.meta", good.as_bytes());
-    distiller::recommend::DatasetMeta::from_file(&path).unwrap();
+    distiller::data::DatasetMeta::from_file(&path).unwrap();
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod distill;
 mod losses;
 mod model;
 mod parsers;
+mod recommend_cli;
 mod report;
 mod search;
 mod search_cli;

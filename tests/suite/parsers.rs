@@ -1,7 +1,8 @@
 //! Every parser of user input, fed random and mutated text: it returns `Ok` or `Err`, never
 //! panics. Seeds are real files (the shipped spaces, a pipeline, a `.meta`, a task spec, GLUE rows
-//! of four layouts, custom-task rows in TSV, CSV and JSONL, the paper's table, a model config) with
-//! random edits, plus arbitrary text and bytes; 3,000 cases per test.
+//! of four layouts, custom-task rows in TSV, CSV and JSONL, the paper's table, `--candidates`
+//! files in CSV and JSONL, a model config) with random edits, plus arbitrary text and bytes;
+//! 3,000 cases per test.
 
 use crate::common;
 
@@ -56,6 +57,7 @@ fn seed(path: &str) -> String {
 const META: &str = "task_type = \"classification\"\npair = false\nn_train = 100\nn_labels = 2\nlabel_entropy = 0.6\nmean_tokens = 9.0\np90_tokens = 19.0\nvocab_size = 500\ntype_token_ratio = 0.2\nteacher_score = 0.9\n[extra]\nshift = 0.3\n";
 const SPEC: &str = "name = \"t\"\ntrain = \"train.tsv\"\ndev = \"train.tsv\"\nformat = \"tsv\"\ntext = \"sentence\"\ntext_pair = \"other\"\nlabel = \"label\"\nlabels = [\"0\", \"1\"]\nmax_len = 64\n";
 const PAPER: &str = "Model,Teacher,intermediate_loss_type,alpha,intermediate_strategy,kd_loss_type,mixup,repeated_aug,aug_p,#example,score,task,ratio,baseline_score,contextual,backtranslation,random\nTinyBERT4,BERT_BASE,mi,0.9,skip,ce,TRUE,1,0.3,2490,0.70,rte,0.98,66.8,1,0,2\nTinyBERT4,BERT_BASE,cos,0,last,mse,FALSE,4,0.1,2490,0.66,rte,,66.8,0,0,0\n";
+const CANDIDATES: &str = "{\"kd\": {\"loss\": \"mse\"}, \"intermediate\": {\"objective\": \"mi\", \"alpha\": 0.9}, \"augment\": {\"chain\": [\"random\"], \"aug_p\": 0.3}}\n{\"kd.loss\": \"ce\"}\n";
 const CSV_ROWS: &str = "text,pair,label\n\"a, quoted\",b,1\nplain,\"x \"\"y\"\"\",0\n";
 const JSONL_ROWS: &str = "{\"text\": \"a\", \"pair\": \"b\", \"label\": \"1\"}\n{\"text\": \"c\", \"pair\": \"d\", \"label\": 0}\n";
 const ROWS: [(GlueTask, &str, &str); 4] = [
@@ -90,8 +92,8 @@ proptest! {
         let pipeline = mutate(&seed("examples/pipelines/sst2-mi.toml"), &edits);
         let _ = distiller::Pipeline::from_file(&file(dir.path(), "p.toml", pipeline.as_bytes()));
         let _ = distiller::Pipeline::from_file(&file(dir.path(), "p.json", &bytes));
-        let _ = distiller::recommend::DatasetMeta::from_file(&file(dir.path(), "d.meta", mutate(META, &edits).as_bytes()));
-        let _ = distiller::recommend::DatasetMeta::from_file(&file(dir.path(), "e.meta", &bytes));
+        let _ = distiller::data::DatasetMeta::from_file(&file(dir.path(), "d.meta", mutate(META, &edits).as_bytes()));
+        let _ = distiller::data::DatasetMeta::from_file(&file(dir.path(), "e.meta", &bytes));
         file(dir.path(), "train.tsv", b"sentence\tother\tlabel\na\tb\t1\n");
         if let Ok(spec) = CustomTask::from_file(&file(dir.path(), "t.toml", mutate(SPEC, &edits).as_bytes())) {
             let _ = load_split(&distiller::data::Task::Custom(spec), distiller::data::Split::Train, None);
@@ -110,6 +112,12 @@ proptest! {
         }
         let _ = distiller::recommend::paper_trials::load(&file(dir.path(), "t.csv", mutate(PAPER, &edits).as_bytes()));
         let _ = distiller::recommend::paper_trials::load(&file(dir.path(), "u.csv", &bytes));
+        // `recommend --candidates` files in both formats, against the paper's space.
+        let space = distiller::search::Space::builtin_paper();
+        for (name, seed) in [("c.csv", PAPER), ("c.jsonl", CANDIDATES)] {
+            let _ = distiller::recommend::candidates::load(&file(dir.path(), name, mutate(seed, &edits).as_bytes()), &space);
+            let _ = distiller::recommend::candidates::load(&file(dir.path(), name, &bytes), &space);
+        }
         // A custom task's rows in each file format.
         for (format, rows) in [("csv", CSV_ROWS), ("jsonl", JSONL_ROWS), ("tsv", "text\tpair\tlabel\na\tb\t1\n")] {
             let data = file(dir.path(), &format!("rows.{format}"), mutate(rows, &edits).as_bytes());

@@ -359,23 +359,29 @@ fn successive_halving_with_bo_resumes_after_a_kill_mid_rung() {
 
 #[test]
 fn warm_start_learns_from_other_tasks_over_the_same_space() {
-    use distiller::recommend::{past_tasks_in_store, top_picks};
-    let warm_start_points = |past, space: &Space, k| top_picks(past, space, k).map(|v| v.into_iter().map(|p| p.point).collect::<Vec<_>>());
+    use distiller::ops::{RecommendRequest, recommend};
     use distiller::search::Sampler;
     use distiller::search::samplers::BoSampler;
     let storage = MemoryStorage::default();
     let space = shipped("tiny.toml");
+    // What `search --task sst2 --warm-start K` asks the recommender.
+    let request = |exclude: &str| RecommendRequest {
+        top: usize::MAX,
+        exclude_task: Some(exclude.into()),
+        ..RecommendRequest::new(distiller::data::DatasetMeta::glue("sst2").unwrap(), space.clone())
+    };
     // Nothing stored yet: a clear error.
-    let e = warm_start_points(past_tasks_in_store(&storage, &space, Some("sst2")).unwrap(), &space, 2).unwrap_err().to_string();
+    let e = recommend(&storage, &request("sst2")).unwrap_err().to_string();
     assert!(e.contains("nothing to learn from"), "{e}");
     // A finished study of another task over the same space.
     let study = Study::open(&storage, "rte-study", "rte", space.clone(), "grid").unwrap();
     let mut grid = by_name("grid", 0);
     study.run(grid.as_mut(), &SearchLimits { trials: 100, budget: None }, &mut |p, _| Ok(outcome(synthetic(p))), &mut |_| {}).unwrap();
-    let past = past_tasks_in_store(&storage, &space, Some("sst2")).unwrap();
-    assert_eq!(past.len(), 1);
-    assert!(past_tasks_in_store(&storage, &space, Some("rte")).unwrap().is_empty(), "a task never learns from its own study");
-    let points = warm_start_points(past, &space, 2).unwrap();
+    let answer = recommend(&storage, &request("sst2")).unwrap();
+    assert_eq!(answer.learnt_from.len(), 1);
+    let e = recommend(&storage, &request("rte")).unwrap_err().to_string();
+    assert!(e.contains("nothing to learn from"), "a task never learns from its own study: {e}");
+    let points: Vec<_> = answer.picks.iter().take(2).map(|p| p.prediction.point.clone()).collect();
     let best = space.compose(&points[0]).unwrap();
     assert_eq!((best.kd.loss, best.intermediate.objective), (KdLoss::Ce, Objective::Cos), "the best of the other task comes first");
     let mut bo = BoSampler::new(3).warm_started(points.clone());

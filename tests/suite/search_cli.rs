@@ -1,6 +1,6 @@
 //! `distiller search` as a user runs it: killed mid-trial and restarted, it marks the dead trial
 //! FAIL, reuses completed trials and finishes; `trials`, `best`, `studies` print JSON for scripts;
-//! `recommend` learns from the study and names the nearest known task.
+//! `recommend` learns from the study over every field of its space.
 
 use crate::common;
 
@@ -87,7 +87,10 @@ fn killed_search_resumes_and_reports_json() {
     assert_eq!(studies[0]["name"], "sst2");
     assert_eq!(studies[0]["trials"], 5);
 
-    // `recommend` learns from this study; its data is the new dataset's too, so sst2 is nearest
+    // The study recorded its task's meta-features, teacher and student.
+    assert_eq!(studies[0]["meta"]["n_train"], 24, "{studies}");
+    assert_eq!(studies[0]["student"]["layers"], 2, "{studies}");
+    // `recommend` learns from this study, over every field of its space
     let out = distiller(&f).args(["meta", "--task", "sst2"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let meta = f.workspace.join("sst2.meta");
@@ -97,8 +100,8 @@ fn killed_search_resumes_and_reports_json() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rec["recommendations"].as_array().unwrap().len(), 2, "{rec}");
-    assert_eq!(rec["nearest_tasks"][0]["task"], "sst2", "{rec}");
-    assert_eq!(rec["nearest_tasks"][0]["distance"], 0.0, "{rec}");
+    assert_eq!(rec["learnt_from"][0]["study"], "sst2", "{rec}");
+    assert_eq!(rec["learnt_from"][0]["fields"].as_array().unwrap().len(), distiller::search::Space::from_file(std::path::Path::new(space)).unwrap().dims.len(), "{rec}");
     let _: distiller::Pipeline = toml::from_str(&std::fs::read_to_string(&pick).unwrap()).expect("the top pick is a pipeline file");
 
     // Another task (the same rows under a task spec) warm-started from this study, through the CLI.
