@@ -56,6 +56,7 @@ fn main() {
         let group: Vec<PaperTrial> = trials.iter().filter(|t| t.teacher == teacher && t.student == "TinyBERT4").cloned().collect();
         let held_out: Vec<HeldOut> = paper_trials::groups(&group)
             .into_iter()
+            .filter(|(_, rows)| rows.len() >= 10)
             .map(|((task, _, _), rows)| HeldOut {
                 meta: task_meta(&task, None).map(|(m, _)| m).unwrap_or_else(|| panic!("no meta for {task}")),
                 results: table_candidates(&space, &rows).unwrap_or_else(|e| panic!("{e}")),
@@ -63,7 +64,7 @@ fn main() {
             })
             .collect();
         println!("### {label}: {} tasks\n", held_out.len());
-        leave_one_task_out(&storage, &space, &held_out, 3, plot_dir.as_deref().filter(|_| teacher == "BERT_BASE"));
+        leave_one_task_out(&storage, &space, &held_out, teacher, 3, plot_dir.as_deref().filter(|_| teacher == "BERT_BASE"));
         println!();
     }
     noise_table(&trials, &space);
@@ -111,13 +112,14 @@ fn own_studies(workspaces: &[PathBuf]) {
     }
     // Each study ran a few dozen of the space's 390 pipelines, so few ran on 3 other tasks: the
     // baseline here ranks every pipeline that at least one other task ran.
-    leave_one_task_out(&storage, &space, &held_out, 1, None);
+    leave_one_task_out(&storage, &space, &held_out, "", 1, None);
 }
 
 /// Per held-out task: the realised score of the top-1 pick against its best, for the baseline and
-/// for `ops::recommend` with and without `.meta` conditioning; then one summary row per method.
-/// The baseline ranks pipelines run on at least `popular_min_tasks` other tasks.
-fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOut], popular_min_tasks: usize, plot_dir: Option<&Path>) {
+/// for `ops::recommend` with and without `.meta` conditioning, matched to `teacher` (its default
+/// when empty); then one summary row per method. The baseline ranks pipelines run on at least
+/// `popular_min_tasks` other tasks.
+fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOut], teacher: &str, popular_min_tasks: usize, plot_dir: Option<&Path>) {
     let rank_of = |task: &HeldOut, s: f64| 1 + task.results.iter().filter(|(_, o)| *o > s).count();
     let realised = |task: &HeldOut, p: &Point| task.results.iter().find(|(c, _)| c.point == *p).map(|(_, s)| *s).expect("a pick is a candidate");
     let mut rows = Vec::new();
@@ -126,7 +128,9 @@ fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOu
     for task in held_out {
         let best = task.results.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
         let points: Vec<Point> = task.results.iter().map(|(c, _)| c.point.clone()).collect();
-        let past: Vec<PastTask> = history(storage, space, Some(&task.task), Students::SameDepth).unwrap_or_else(|e| panic!("{e}")).tasks;
+        // The baseline learns from the same teacher's other tasks.
+        let mut past: Vec<PastTask> = history(storage, space, Some(&task.task), Students::SameDepth).unwrap_or_else(|e| panic!("{e}")).tasks;
+        past.retain(|t| teacher.is_empty() || t.teacher.as_deref() == Some(teacher));
         let popular = realised(task, &most_popular(&past, &points, &task.task, popular_min_tasks)[0]);
         summaries[0].1.push(popular / best);
         let mut cells = vec![task.task.clone(), task.results.len().to_string(), format!("{:.4} ({})", popular / best, rank_of(task, popular))];
@@ -135,6 +139,7 @@ fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOu
                 candidates: Some(task.results.iter().map(|(c, _)| c.clone()).collect()),
                 top: usize::MAX,
                 weighting,
+                teacher: Some(teacher.to_string()).filter(|t| !t.is_empty()),
                 exclude_task: Some(task.task.clone()),
                 ..RecommendRequest::new(task.meta.clone(), space.clone())
             };
@@ -149,6 +154,7 @@ fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOu
             cells.push(format!("{rho:.3}"));
             if weighting == TaskWeighting::Auto {
                 let bandwidth = answer.scales.task.map_or("equal".into(), |h| format!("{h}× median"));
+                let bandwidth = format!("{bandwidth}, {}", if answer.scales.pooled { "pooled" } else { "same teacher" });
                 let heaviest = answer.learnt_from.iter().take(2).map(|l| format!("{} {:.0} %", l.task, 100.0 * l.share)).collect::<Vec<_>>().join(", ");
                 cells.push(format!("{bandwidth}, ℓ {}; {heaviest}", answer.scales.config));
                 series.push((task.task.clone(), predicted.into_iter().zip(actual).collect::<Vec<_>>()));
@@ -160,7 +166,7 @@ fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOu
         let files = distiller::report::write_predicted_vs_realised(dir, series).unwrap_or_else(|e| panic!("{e}"));
         eprintln!("wrote {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
     }
-    println!("| held-out task | pipelines | most popular: top-1 / best (rank) | auto: top-1 / best (rank) | Spearman | chosen bandwidth, ℓ; heaviest tasks | equal weights: top-1 / best (rank) | Spearman |");
+    println!("| held-out task | pipelines | most popular: top-1 / best (rank) | auto: top-1 / best (rank) | Spearman | chosen bandwidth, teachers, ℓ; heaviest tasks | equal weights: top-1 / best (rank) | Spearman |");
     println!("|---|---|---|---|---|---|---|---|");
     for c in &rows {
         println!("| {} | {} | {} | {} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);

@@ -33,6 +33,12 @@ pub struct RecommendArgs {
     /// helps; `equal`: never.
     #[arg(long, value_enum, default_value_t = TaskWeighting::Auto)]
     pub task_weights: TaskWeighting,
+    /// The teacher whose past studies stand for yours, by the name the store records (`BERT_BASE`
+    /// for the paper's main group; the base model's folder for our own studies). Default: the
+    /// teacher whose studies cover the most tasks. Whether other teachers' studies count too is
+    /// chosen by leave-one-task-out.
+    #[arg(long, value_name = "NAME")]
+    pub teacher_name: Option<String>,
     /// Where to write the top pick as a pipeline file for `distiller train --pipeline`.
     #[arg(long, default_value = "recommended.toml")]
     pub out: PathBuf,
@@ -47,7 +53,14 @@ pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
         None => Space::builtin_default(),
     };
     let candidates = args.candidates.as_deref().map(|path| candidates::load(path, &space)).transpose()?;
-    let request = RecommendRequest { candidates, top: args.top, students: args.students, weighting: args.task_weights, ..RecommendRequest::new(meta, space) };
+    let request = RecommendRequest {
+        candidates,
+        top: args.top,
+        students: args.students,
+        weighting: args.task_weights,
+        teacher: args.teacher_name,
+        ..RecommendRequest::new(meta, space)
+    };
     let storage = distiller::ops::open_store_to_read(&common.workspace(), &mut super::note)?;
     let answer = recommend(storage.as_ref(), &request)?;
     std::fs::write(&args.out, answer.picks[0].pipeline.to_toml()).map_err(|e| Error::io(&args.out, e))?;
@@ -74,6 +87,8 @@ pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
                     "learnt_from": learnt,
                     "left_out": left_out,
                     "task_bandwidth": answer.scales.task,
+                    "teacher": answer.teacher,
+                    "teachers_pooled": answer.scales.pooled,
                     "config_scale": answer.scales.config,
                     "top_pick_file": args.out,
                 })
@@ -87,7 +102,12 @@ pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
                 println!("{:>4}{line} {:>8.2} ± {:.2}  {}", i + 1, p.prediction.mean, p.prediction.sd, p.pipeline.summary());
             }
             println!("predicted = normalised rank among a task's pipelines (1 = best), over {} candidates", answer.ranked);
-            println!("task weighting by .meta similarity: {bandwidth}; configuration scale {}", answer.scales.config);
+            let teachers = match (&answer.teacher, answer.scales.pooled) {
+                (Some(t), false) => format!("only {t}'s studies"),
+                (Some(t), true) => format!("every teacher's studies (closest: {t})"),
+                (None, _) => "every teacher's studies".into(),
+            };
+            println!("task weighting by .meta similarity: {bandwidth}; {teachers}; configuration scale {}", answer.scales.config);
             println!("learnt from {} studies, heaviest first:", answer.learnt_from.len());
             for l in answer.learnt_from.iter().take(5) {
                 println!("  {} ({}, {} pipelines, weight {:.0} %) over {}", l.study, l.task, l.pipelines, 100.0 * l.share, l.fields.join(", "));

@@ -77,6 +77,8 @@ mod unknown_or {
 
     pub fn serialize<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
         match value {
+            // Counts (vocab_size) read as integers.
+            Some(v) if v.fract() == 0.0 && v.abs() < 1e15 => s.serialize_i64(*v as i64),
             Some(v) => s.serialize_f64(*v),
             None => s.serialize_str("unknown"),
         }

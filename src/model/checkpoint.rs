@@ -43,14 +43,17 @@ pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
     let config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
     let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE))?;
     let model = Bert::build(&config, &mut weights, device)?;
+    Ok(LoadedModel { model, config, meta: read_meta(dir)?, dir: dir.to_path_buf() })
+}
+
+/// A checkpoint's metadata, if it was written by [`save`].
+pub fn read_meta(dir: &Path) -> Result<Option<CheckpointMeta>> {
     let meta_path = dir.join(META_FILE);
-    let meta = if meta_path.is_file() {
-        let text = crate::data::read_utf8(&meta_path)?;
-        Some(serde_json::from_str(&text).map_err(|e| Error::malformed(&meta_path, e.line(), e.to_string()))?)
-    } else {
-        None
-    };
-    Ok(LoadedModel { model, config, meta, dir: dir.to_path_buf() })
+    if !meta_path.is_file() {
+        return Ok(None);
+    }
+    let text = crate::data::read_utf8(&meta_path)?;
+    Ok(Some(serde_json::from_str(&text).map_err(|e| Error::malformed(&meta_path, e.line(), e.to_string()))?))
 }
 
 /// Loads a pretrained encoder (e.g. MiniLM) for a task: the encoder must be complete, the pooler

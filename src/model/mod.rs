@@ -8,7 +8,7 @@ pub mod host_ops;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs};
-pub use checkpoint::{CheckpointMeta, LoadedModel, find_pretrained_teacher, load, load_pretrained, save};
+pub use checkpoint::{CheckpointMeta, LoadedModel, find_pretrained_teacher, load, load_pretrained, read_meta, save};
 pub use config::BertConfig;
 pub use weights::{Init, LayerSubset, RandomInit, SafetensorsWeights, WeightSource};
 

@@ -4,7 +4,7 @@
 use crate::data::DatasetMeta;
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::recommend::{Candidate, Model, PastTask, Prediction, Scales, Students, TaskWeighting, history};
+use crate::recommend::{Candidate, Model, PastTask, Prediction, Scales, Students, Target, TaskWeighting, history};
 use crate::search::Space;
 use crate::search::space::{POOL_LIMIT, Point};
 use crate::store::Storage;
@@ -22,6 +22,9 @@ pub struct RecommendRequest {
     pub top: usize,
     pub students: Students,
     pub weighting: TaskWeighting,
+    /// The teacher whose studies stand for the new task's (default: the one with studies of the
+    /// most tasks); whether other teachers' studies count too is the model's choice.
+    pub teacher: Option<String>,
     /// Never learn from this task's studies (a search's own task; the held-out task of an
     /// evaluation).
     pub exclude_task: Option<String>,
@@ -31,7 +34,7 @@ impl RecommendRequest {
     /// The CLI's defaults: every pipeline of `space`, top 5, same-depth students, automatic task
     /// weighting.
     pub fn new(meta: DatasetMeta, space: Space) -> Self {
-        Self { meta, space, candidates: None, top: 5, students: Students::SameDepth, weighting: TaskWeighting::Auto, exclude_task: None }
+        Self { meta, space, candidates: None, top: 5, students: Students::SameDepth, weighting: TaskWeighting::Auto, teacher: None, exclude_task: None }
     }
 }
 
@@ -68,6 +71,8 @@ pub struct Recommendation {
     pub left_out: Vec<(String, String)>,
     /// The scales leave-one-task-out chose.
     pub scales: Scales,
+    /// The teacher the new task was matched to.
+    pub teacher: Option<String>,
     /// How many candidates were ranked.
     pub ranked: usize,
 }
@@ -86,13 +91,15 @@ pub fn recommend(storage: &dyn Storage, request: &RecommendRequest) -> Result<Re
         }));
     }
     let model = Model::fit(&past.tasks, space, request.weighting)?;
+    let teacher = request.teacher.clone().or_else(|| best_covered_teacher(&past.tasks));
+    let target = Target { meta: &request.meta, teacher: teacher.as_deref() };
     let (points, lines): (Vec<Point>, Vec<Option<usize>>) = match &request.candidates {
         Some(candidates) => candidates.iter().map(|c| (c.point.clone(), Some(c.line))).unzip(),
         None => space_candidates(space, &past.tasks)?.into_iter().map(|p| (p, None)).unzip(),
     };
     let ranked = points.len();
     let mut picks = Vec::new();
-    for prediction in model.rank(&request.meta, &points).into_iter().take(request.top.max(1)) {
+    for prediction in model.rank(target, &points).into_iter().take(request.top.max(1)) {
         let at = points.iter().position(|p| *p == prediction.point).expect("a ranked point is a candidate");
         let pipeline = match &request.candidates {
             Some(candidates) => candidates[at].pipeline.clone(),
@@ -100,7 +107,7 @@ pub fn recommend(storage: &dyn Storage, request: &RecommendRequest) -> Result<Re
         };
         picks.push(Pick { prediction, pipeline, line: lines[at] });
     }
-    let shares = model.task_shares(&request.meta);
+    let shares = model.task_shares(target);
     let mut learnt_from: Vec<LearntFrom> = past
         .tasks
         .iter()
@@ -113,7 +120,27 @@ pub fn recommend(storage: &dyn Storage, request: &RecommendRequest) -> Result<Re
         })
         .collect();
     learnt_from.sort_by(|a, b| b.share.total_cmp(&a.share));
-    Ok(Recommendation { picks, learnt_from, left_out: past.left_out, scales: model.scales(), ranked })
+    let mut left_out = past.left_out;
+    for unused in learnt_from.iter().filter(|l| l.share == 0.0) {
+        left_out.push((unused.study.clone(), format!("another teacher than {} (leave-one-task-out chose not to pool teachers)", teacher.as_deref().unwrap_or("-"))));
+    }
+    learnt_from.retain(|l| l.share > 0.0);
+    Ok(Recommendation { picks, learnt_from, left_out, scales: model.scales(), teacher, ranked })
+}
+
+/// The teacher whose studies cover the most tasks (ties: the first by name).
+fn best_covered_teacher(past: &[PastTask]) -> Option<String> {
+    let mut tasks: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> = Default::default();
+    for t in past {
+        if let Some(teacher) = &t.teacher {
+            tasks.entry(teacher).or_default().insert(&t.task);
+        }
+    }
+    tasks.into_iter().fold(None, |best: Option<(&str, usize)>, (teacher, covered)| match best {
+        Some((_, n)) if n >= covered.len() => best,
+        _ => Some((teacher, covered.len())),
+    })
+    .map(|(teacher, _)| teacher.to_string())
 }
 
 /// Every pipeline of a finite space; for a space with float ranges, the past pipelines that set

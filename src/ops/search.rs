@@ -104,6 +104,14 @@ fn sampler_of(request: &SearchRequest, meta: &DatasetMeta, storage: &dyn crate::
     Ok(Box::new(BoSampler::with_config(request.seed, config).warm_started(points).with_prior(ranked)))
 }
 
+/// A teacher's name for the recommender: the model it was fine-tuned from (its folder's name),
+/// else its own path.
+fn teacher_name(dir: &std::path::Path) -> Result<String> {
+    let base = crate::model::read_meta(dir)?.map(|m| m.init_from);
+    let name = base.as_deref().map(std::path::Path::new).and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+    Ok(name.unwrap_or_else(|| dir.display().to_string()))
+}
+
 /// Runs the study until it holds `request.trials` finished trials or the budget is spent.
 /// `on_event` hears each trial start and end; `log` hears everything else (teacher fine-tuning,
 /// recovered trials, each run's progress).
@@ -124,7 +132,7 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
         crate::pipeline::StudentInit::Random => "randomly initialised",
     };
     let student = StudentShape { name: format!("{}-layer student, {init}", shape.layers), layers: shape.layers, hidden: shape.hidden };
-    study.describe(meta, teacher_dir.display().to_string(), student)?;
+    study.describe(meta, teacher_name(&teacher_dir)?, student)?;
     let recovered = study.recover()?;
     if recovered > 0 {
         log(&format!("study {name}: {recovered} trial(s) left RUNNING by an earlier process marked FAIL"));

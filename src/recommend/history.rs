@@ -15,6 +15,8 @@ pub struct PastTask {
     pub study: String,
     pub task: String,
     pub meta: Option<DatasetMeta>,
+    /// The teacher's name (its base model), when recorded.
+    pub teacher: Option<String>,
     /// Per dimension of the target space: whether this study varied that field.
     pub shared: Vec<bool>,
     /// Mean first-rung score of each distinct pipeline the study finished, as a point of the
@@ -101,7 +103,12 @@ pub fn history(storage: &dyn Storage, space: &Space, exclude_task: Option<&str>,
             continue;
         }
         let results = sums.into_iter().map(|(p, sum, n)| (source.iter().map(|j| j.and_then(|j| p.get(j).cloned().flatten())).collect(), sum / n as f64)).collect();
-        history.tasks.push(PastTask { study: study.name.clone(), task: study.task.clone(), meta: study.meta.clone(), shared: source.iter().map(Option::is_some).collect(), results });
+        history.tasks.push(PastTask {
+            study: study.name.clone(),
+            task: study.task.clone(),
+            meta: study.meta.clone(),
+            teacher: study.teacher.clone(),
+            shared: source.iter().map(Option::is_some).collect(), results });
     }
     Ok(history)
 }

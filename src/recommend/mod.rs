@@ -14,7 +14,7 @@ pub mod paper_trials;
 pub use candidates::Candidate;
 pub use evaluation::{most_popular, spearman};
 pub use history::{History, PastTask, Students, history};
-pub use model::{Model, Prediction, Scales, TaskWeighting};
+pub use model::{Model, Prediction, Scales, Target, TaskWeighting};
 
 use crate::search::space::Point;
 
@@ -92,14 +92,18 @@ mod tests {
 
     fn task(name: &str, n_train: u64, best: f64) -> PastTask {
         let results = (0..5).map(|a| (point(a as f64), -(a as f64 - best).abs())).collect();
-        PastTask { study: name.into(), task: name.into(), meta: Some(meta(n_train)), shared: vec![true, true], results }
+        PastTask { study: name.into(), task: name.into(), meta: Some(meta(n_train)), teacher: Some("t".into()), shared: vec![true, true], results }
+    }
+
+    fn target(meta: &DatasetMeta) -> Target<'_> {
+        Target { meta, teacher: Some("t") }
     }
 
     #[test]
     fn learns_which_configurations_win_across_tasks() {
         let tasks = [task("x", 1000, 4.0), task("y", 1000, 4.0), task("z", 1000, 4.0)];
         let model = Model::fit(&tasks, &space(), TaskWeighting::Auto).unwrap();
-        let ranked = model.rank(&meta(1000), &[point(0.0), point(4.0), point(2.0)]);
+        let ranked = model.rank(target(&meta(1000)), &[point(0.0), point(4.0), point(2.0)]);
         assert_eq!((&ranked[0].point, &ranked[2].point), (&point(4.0), &point(0.0)));
         assert!(ranked[0].mean > 0.5 && ranked[2].mean < 0.5);
         assert_eq!(model.scales().task, None, "identical tasks: nothing to gain from conditioning");
@@ -113,13 +117,28 @@ mod tests {
         let tasks = [task("s1", 500, 0.0), task("s2", 600, 0.0), task("s3", 700, 0.0), task("l1", 300_000, 4.0), task("l2", 400_000, 4.0), task("l3", 500_000, 4.0)];
         let model = Model::fit(&tasks, &space(), TaskWeighting::Auto).unwrap();
         assert!(model.scales().task.is_some(), "leave-one-task-out shows that similarity helps: {:?}", model.selection);
-        assert_eq!(model.rank(&meta(550), &[point(0.0), point(4.0)])[0].point, point(0.0));
-        assert_eq!(model.rank(&meta(450_000), &[point(0.0), point(4.0)])[0].point, point(4.0));
-        assert!(model.task_shares(&meta(550))[0].0.starts_with('s'));
+        assert_eq!(model.rank(target(&meta(550)), &[point(0.0), point(4.0)])[0].point, point(0.0));
+        assert_eq!(model.rank(target(&meta(450_000)), &[point(0.0), point(4.0)])[0].point, point(4.0));
+        assert!(model.task_shares(target(&meta(550)))[0].0.starts_with('s'));
         let equal = Model::fit(&tasks, &space(), TaskWeighting::Equal).unwrap();
         assert_eq!(equal.scales().task, None);
-        let (small, large) = (equal.rank(&meta(550), &[point(0.0), point(4.0)]), equal.rank(&meta(450_000), &[point(0.0), point(4.0)]));
+        let (small, large) = (equal.rank(target(&meta(550)), &[point(0.0), point(4.0)]), equal.rank(target(&meta(450_000)), &[point(0.0), point(4.0)]));
         assert_eq!(small[0].point, large[0].point, "equal weights ignore the .meta");
+    }
+
+    #[test]
+    fn keeps_to_the_teacher_when_teachers_disagree() {
+        // Under teacher "t" every task prefers a = 0, under "u" a = 4.
+        let under = |teacher: &str, name: &str, best: f64| PastTask { teacher: Some(teacher.into()), ..task(name, 1000, best) };
+        let tasks = [under("t", "a", 0.0), under("t", "b", 0.0), under("t", "c", 0.0), under("u", "d", 4.0), under("u", "e", 4.0), under("u", "f", 4.0)];
+        let model = Model::fit(&tasks, &space(), TaskWeighting::Equal).unwrap();
+        assert!(!model.scales().pooled, "{:?}", model.selection);
+        let m = meta(1000);
+        for (teacher, best) in [("t", 0.0), ("u", 4.0)] {
+            assert_eq!(model.rank(Target { meta: &m, teacher: Some(teacher) }, &[point(0.0), point(4.0)])[0].point, point(best));
+        }
+        // One teacher: nothing to choose.
+        assert!(Model::fit(&tasks[..3], &space(), TaskWeighting::Equal).unwrap().scales().pooled);
     }
 
     #[test]
@@ -129,7 +148,7 @@ mod tests {
         partial.shared = vec![true, false];
         partial.results = (0..5).map(|a| (vec![Some(json!(a as f64 + 1.0)), None], a as f64)).collect();
         let model = Model::fit(&[partial], &space(), TaskWeighting::Auto).unwrap();
-        let by_lr = model.rank(&meta(1000), &[vec![Some(json!(5.0)), Some(json!(1.0))], vec![Some(json!(5.0)), Some(json!(2.0))]]);
+        let by_lr = model.rank(target(&meta(1000)), &[vec![Some(json!(5.0)), Some(json!(1.0))], vec![Some(json!(5.0)), Some(json!(2.0))]]);
         assert!((by_lr[0].mean - by_lr[1].mean).abs() < 1e-12, "{by_lr:?}");
     }
 

@@ -9,10 +9,11 @@
 //! over the BO's conditional encoding of a pipeline (`‖·‖ₖ` counts only the fields past task k
 //! varied), shrunk towards the middle rank with pseudo-weight w₀ where evidence is thin; the
 //! weighted spread is its uncertainty. d² is the mean squared difference of the standardised
-//! `.meta` features both datasets know ([`DatasetMeta::features`]). The configuration scale ℓ and
-//! the task bandwidth h are chosen by leave-one-task-out among the past tasks themselves, so the
-//! new dataset never tunes them; conditioning on the `.meta` is kept only when it beats equal
-//! weights there by a margin.
+//! `.meta` features both datasets know ([`DatasetMeta::features`]); wₖ is 0 for a study under
+//! another teacher when teachers are not pooled. The configuration scale ℓ, the task bandwidth h
+//! and whether to pool teachers are chosen by leave-one-task-out among the past tasks themselves
+//! (all studies of the held-out task left out), so the new dataset never tunes them; weighting by
+//! `.meta` or teacher is kept only when it beats plain pooling there by a margin.
 
 use super::history::PastTask;
 use super::normalised_ranks;
@@ -27,9 +28,9 @@ const PRIOR_WEIGHT: f64 = 0.5;
 const CONFIG_SCALES: [f64; 4] = [0.1, 0.05, 0.25, 1.0];
 /// Task bandwidths tried, as multiples of the median squared `.meta` distance between past tasks.
 const TASK_BANDWIDTHS: [f64; 3] = [0.25, 1.0, 4.0];
-/// How much better (in mean realised normalised rank of the top picks) conditioning on the
-/// `.meta` must do than equal weights to be kept.
-const CONDITIONING_MARGIN: f64 = 0.01;
+/// How much better (in mean realised normalised rank of the top picks) weighting by `.meta` or
+/// teacher must do than plain pooling to be kept.
+const WEIGHTING_MARGIN: f64 = 0.01;
 /// Picks per held-out task whose realised rank scores a setting.
 const SCORED_PICKS: usize = 3;
 
@@ -50,6 +51,23 @@ pub struct Scales {
     pub config: f64,
     /// h as a multiple of the median squared `.meta` distance; `None` = equal weights.
     pub task: Option<f64>,
+    /// Whether studies under other teachers count (`false`: only the target's teacher's).
+    pub pooled: bool,
+}
+
+impl Scales {
+    /// The simplest setting: every past task and teacher weighs the same.
+    fn is_plain(&self) -> bool {
+        self.task.is_none() && self.pooled
+    }
+}
+
+/// What a new task is compared on: its `.meta` and its teacher.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub meta: &'a DatasetMeta,
+    /// The teacher whose studies stand for the new task's (`None`: pool every teacher).
+    pub teacher: Option<&'a str>,
 }
 
 /// A candidate's predicted normalised rank (1 = best of its task, 0 = worst) and uncertainty.
@@ -63,6 +81,8 @@ pub struct Prediction {
 /// A past task in model form.
 struct Encoded {
     study: String,
+    task: String,
+    teacher: Option<String>,
     meta: Option<[Option<f64>; 9]>,
     /// 1 for each column of a field the task varied, else 0.
     mask: Vec<f64>,
@@ -98,6 +118,8 @@ impl Model {
             .iter()
             .map(|t| Encoded {
                 study: t.study.clone(),
+                task: t.task.clone(),
+                teacher: t.teacher.clone(),
                 meta: t.meta.as_ref().map(DatasetMeta::features),
                 mask: columns.iter().map(|&d| if t.shared[d] { 1.0 } else { 0.0 }).collect(),
                 rows: t.results.iter().map(|(p, _)| features(space, p, Encoding::Conditional)).collect(),
@@ -113,7 +135,7 @@ impl Model {
                 *slot = (sd > 1e-12).then_some(sd);
             }
         }
-        let mut model = Self { space: space.clone(), tasks: encoded, spread, median_d2: None, scales: Scales { config: CONFIG_SCALES[0], task: None }, selection: Vec::new() };
+        let mut model = Self { space: space.clone(), tasks: encoded, spread, median_d2: None, scales: Scales { config: CONFIG_SCALES[0], task: None, pooled: true }, selection: Vec::new() };
         let mut pairwise: Vec<f64> = Vec::new();
         for (i, a) in model.tasks.iter().enumerate() {
             for b in &model.tasks[i + 1..] {
@@ -138,9 +160,12 @@ impl Model {
         (!terms.is_empty()).then(|| terms.iter().sum::<f64>() / terms.len() as f64)
     }
 
-    /// Past task `k`'s weight for a dataset with features `meta` under `scales` (a task whose
-    /// distance is unknown weighs as one at the median distance).
-    fn task_weight(&self, meta: Option<&[Option<f64>; 9]>, k: usize, scales: Scales) -> f64 {
+    /// Past study `k`'s weight for a task with features `meta` and teacher `teacher` under
+    /// `scales` (a study whose `.meta` distance is unknown weighs as one at the median distance).
+    fn task_weight(&self, meta: Option<&[Option<f64>; 9]>, teacher: Option<&str>, k: usize, scales: Scales) -> f64 {
+        if !scales.pooled && teacher.is_some() && self.tasks[k].teacher.as_deref() != teacher {
+            return 0.0;
+        }
         match (scales.task, self.median_d2) {
             (Some(multiple), Some(median)) => (-self.meta_d2(meta, self.tasks[k].meta.as_ref()).unwrap_or(median) / (multiple * median)).exp(),
             _ => 1.0,
@@ -148,15 +173,16 @@ impl Model {
     }
 
     /// Squared distances from encoded `x` (whose fields are those in `mask`; all when `None`) to
-    /// every past result, per task, each over the fields both sides varied; none to `skip`.
-    fn distances(&self, x: &[f64], mask: Option<&[f64]>, skip: Option<usize>) -> Vec<Vec<f64>> {
+    /// every past result, per study, each over the fields both sides varied; none to the studies
+    /// of task `skip`.
+    fn distances(&self, x: &[f64], mask: Option<&[f64]>, skip: Option<&str>) -> Vec<Vec<f64>> {
         let d2 = |row: &[f64], task_mask: &[f64]| -> f64 {
             match mask {
                 None => row.iter().zip(x).zip(task_mask).map(|((a, b), m)| m * (a - b) * (a - b)).sum(),
                 Some(own) => row.iter().zip(x).zip(task_mask).zip(own).map(|(((a, b), m), o)| m * o * (a - b) * (a - b)).sum(),
             }
         };
-        self.tasks.iter().enumerate().map(|(k, t)| if Some(k) == skip { Vec::new() } else { t.rows.iter().map(|row| d2(row, &t.mask)).collect() }).collect()
+        self.tasks.iter().map(|t| if Some(t.task.as_str()) == skip { Vec::new() } else { t.rows.iter().map(|row| d2(row, &t.mask)).collect() }).collect()
     }
 
     /// The kernel estimate (mean, sd) from per-task squared distances and task weights.
@@ -183,37 +209,34 @@ impl Model {
         }
         let conditioned = weighting == TaskWeighting::Auto && self.median_d2.is_some();
         let bandwidths = std::iter::once(None).chain(TASK_BANDWIDTHS.iter().map(|b| Some(*b)).filter(|_| conditioned));
-        let settings: Vec<Scales> = bandwidths.flat_map(|task| CONFIG_SCALES.iter().map(move |&config| Scales { config, task })).collect();
+        let settings: Vec<Scales> = [true, false]
+            .into_iter()
+            .flat_map(|pooled| bandwidths.clone().flat_map(move |task| CONFIG_SCALES.iter().map(move |&config| Scales { config, task, pooled })))
+            .collect();
         let mut totals = vec![0.0; settings.len()];
         for &j in &held_out {
             let own = &self.tasks[j];
-            let distances: Vec<Vec<Vec<f64>>> = own.rows.iter().map(|x| self.distances(x, Some(&own.mask), Some(j))).collect();
+            let distances: Vec<Vec<Vec<f64>>> = own.rows.iter().map(|x| self.distances(x, Some(&own.mask), Some(&own.task))).collect();
             for (total, scales) in totals.iter_mut().zip(&settings) {
-                let weights: Vec<f64> = (0..self.tasks.len()).map(|k| self.task_weight(own.meta.as_ref(), k, *scales)).collect();
+                let weights: Vec<f64> = (0..self.tasks.len()).map(|k| self.task_weight(own.meta.as_ref(), own.teacher.as_deref(), k, *scales)).collect();
                 let mut predicted: Vec<(f64, f64)> = distances.iter().zip(&own.ranks).map(|(d, r)| (self.estimate(d, &weights, scales.config).0, *r)).collect();
                 predicted.sort_by(|a, b| b.0.total_cmp(&a.0));
                 *total += predicted.iter().take(SCORED_PICKS).map(|(_, r)| r).sum::<f64>() / SCORED_PICKS as f64;
             }
         }
         self.selection = settings.into_iter().zip(totals.into_iter().map(|t| t / held_out.len() as f64)).collect();
-        let best_of = |conditioned: bool| {
-            self.selection.iter().filter(|(s, _)| s.task.is_some() == conditioned).fold(None, |best: Option<(Scales, f64)>, &(s, v)| match best {
-                Some((_, b)) if b >= v => best,
-                _ => Some((s, v)),
-            })
-        };
-        let equal = best_of(false).expect("equal weights are always tried");
-        self.scales = match best_of(true) {
-            Some((scales, score)) if score > equal.1 + CONDITIONING_MARGIN => scales,
-            _ => equal.0,
+        // Weighting by .meta or by teacher is kept only when it beats plain pooling by a margin.
+        let best = |plain: bool| self.selection.iter().filter(|(s, _)| s.is_plain() == plain).copied().reduce(|a, b| if b.1 > a.1 { b } else { a });
+        let plain = best(true).expect("plain pooling is always tried");
+        self.scales = match best(false) {
+            Some((scales, score)) if score > plain.1 + WEIGHTING_MARGIN => scales,
+            _ => plain.0,
         };
     }
 
-    /// Predicted normalised rank of each candidate for a dataset with meta-features `meta`; best
-    /// first.
-    pub fn rank(&self, meta: &DatasetMeta, candidates: &[Point]) -> Vec<Prediction> {
-        let features_of_meta = meta.features();
-        let weights: Vec<f64> = (0..self.tasks.len()).map(|k| self.task_weight(Some(&features_of_meta), k, self.scales)).collect();
+    /// Predicted normalised rank of each candidate for `target`; best first.
+    pub fn rank(&self, target: Target, candidates: &[Point]) -> Vec<Prediction> {
+        let weights = self.weights(target);
         let mut predictions: Vec<Prediction> = candidates
             .iter()
             .map(|point| {
@@ -226,11 +249,15 @@ impl Model {
         predictions
     }
 
-    /// Each past study's share of the total task weight for `meta` (its weight times its number of
+    fn weights(&self, target: Target) -> Vec<f64> {
+        let features = target.meta.features();
+        (0..self.tasks.len()).map(|k| self.task_weight(Some(&features), target.teacher, k, self.scales)).collect()
+    }
+
+    /// Each past study's share of the total weight for `target` (its weight times its number of
     /// results), largest first.
-    pub fn task_shares(&self, meta: &DatasetMeta) -> Vec<(String, f64)> {
-        let features_of_meta = meta.features();
-        let raw: Vec<f64> = (0..self.tasks.len()).map(|k| self.task_weight(Some(&features_of_meta), k, self.scales) * self.tasks[k].rows.len() as f64).collect();
+    pub fn task_shares(&self, target: Target) -> Vec<(String, f64)> {
+        let raw: Vec<f64> = self.weights(target).iter().zip(&self.tasks).map(|(w, t)| w * t.rows.len() as f64).collect();
         let total: f64 = raw.iter().sum::<f64>().max(f64::MIN_POSITIVE);
         let mut shares: Vec<(String, f64)> = self.tasks.iter().zip(raw).map(|(t, w)| (t.study.clone(), w / total)).collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -208,8 +208,20 @@ fn as_field_value(v: serde_json::Value) -> serde_json::Value {
 
 /// Whether `field` exists in a pipeline (a leaf or an optional leaf).
 fn is_pipeline_field(field: &str) -> bool {
-    let defaults = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
-    get_field(&defaults, field).is_some_and(|v| !v.is_object())
+    let mut defaults = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+    match get_field(&defaults, field) {
+        Some(v) => !v.is_object(),
+        // An optional field left out of the serialised default (`augment.paraphrases`): every
+        // section refuses unknown fields, so it is a field if a pipeline accepts it unset.
+        None => {
+            let Some((section, _)) = field.rsplit_once('.') else { return false };
+            if !get_field(&defaults, section).is_some_and(serde_json::Value::is_object) {
+                return false;
+            }
+            set_field(&mut defaults, field, serde_json::Value::Null);
+            serde_json::from_value::<Pipeline>(defaults).is_ok()
+        }
+    }
 }
 
 impl Space {
@@ -520,6 +532,19 @@ log = true
         assert_eq!(space.normalise(point)[1], None);
         let mi = vec![Some(serde_json::json!("mi")), Some(serde_json::json!(0.5)), Some(serde_json::json!(1e-4))];
         assert_eq!(space.compose(&mi).unwrap().intermediate.alpha, 0.5);
+    }
+
+    #[test]
+    fn optional_fields_can_be_fixed() {
+        // The paper space's advice: name a paraphrase file and back-translation chains compose.
+        let with = crate::search::PAPER_SPACE.replace("[fixed]\n", "[fixed]\n\"augment.paraphrases\" = \"p.tsv\"\n");
+        let space = Space::parse(&with, "t").unwrap();
+        let fields = [("intermediate.objective".to_string(), serde_json::json!("cos")), ("augment.chain".to_string(), serde_json::json!(["back_translation"]))];
+        let point = space.point_of(&fields).unwrap();
+        assert_eq!(space.compose(&point).unwrap().augment.paraphrases, Some("p.tsv".into()));
+        let without = Space::builtin_paper();
+        assert!(without.compose(&without.point_of(&fields).unwrap()).is_err(), "no paraphrases, no back-translation");
+        assert!(Space::parse_text("[fixed]\n\"augment.paraphrase\" = \"p.tsv\"\n").is_err());
     }
 
     #[test]
