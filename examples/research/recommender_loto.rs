@@ -11,11 +11,11 @@
 //!
 //! ```text
 //! cargo run --release --example recommender_loto [-- --plot DIR]
-//! cargo run --release --example recommender_loto -- --workspace DIR [--workspace DIR ...]
+//! cargo run --release --example recommender_loto -- --workspace DIR [--workspace DIR ...] [--space FILE]
 //! ```
 //! Groups evaluated: TinyBERT4 ← BERT-base (8 tasks) and TinyBERT4 ← ELECTRA-large (2 tasks).
-//! `--workspace` runs the same report on our own studies instead: the default-space studies in
-//! those workspaces' stores, one per task. `--plot DIR` draws predicted vs realised scores of the
+//! `--workspace` runs the same report on our own studies instead: the studies over `--space`
+//! (default: the built-in default space) in those workspaces' stores, one per task. `--plot DIR` draws predicted vs realised scores of the
 //! BERT-base group (predicted_vs_realised.png/svg). A last table measures the table's own noise.
 
 use distiller::data::DatasetMeta;
@@ -28,6 +28,9 @@ use distiller::search::space::Point;
 use distiller::store::{MemoryStorage, Storage, TrialState};
 use std::path::{Path, PathBuf};
 
+/// A task and every score each of its configurations got (duplicate runs kept apart).
+type TaskRuns = (String, Vec<(Point, Vec<f64>)>);
+
 /// A held-out task: its name, meta-features and every distinct pipeline it ran with its mean score.
 struct HeldOut {
     task: String,
@@ -39,7 +42,11 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let workspaces: Vec<PathBuf> = args.windows(2).filter(|w| w[0] == "--workspace").map(|w| PathBuf::from(&w[1])).collect();
     if !workspaces.is_empty() {
-        return own_studies(&workspaces);
+        let space = match args.iter().position(|a| a == "--space").and_then(|i| args.get(i + 1)) {
+            Some(path) => Space::from_file(Path::new(path)).unwrap_or_else(|e| panic!("{e}")),
+            None => Space::builtin_default(),
+        };
+        return own_studies(&workspaces, &space);
     }
     let table = Path::new("../shared/data/autodistiller/auto_distiller_tabular_data.csv");
     if !table.is_file() {
@@ -70,11 +77,10 @@ fn main() {
     noise_table(&trials, &space);
 }
 
-/// The same report on our own studies: every default-space study in the given workspaces' stores
+/// The same report on our own studies: every study over `space` in the given workspaces' stores
 /// (for a task found more than once, the study with the most finished first-rung pipelines), one
 /// task held out at a time, scored on its first rung.
-fn own_studies(workspaces: &[PathBuf]) {
-    let space = Space::builtin_default();
+fn own_studies(workspaces: &[PathBuf], space: &Space) {
     let storage = MemoryStorage::default();
     let mut held_out: Vec<HeldOut> = Vec::new();
     for ws in workspaces {
@@ -110,9 +116,9 @@ fn own_studies(workspaces: &[PathBuf]) {
         eprintln!("skipping: leave-one-task-out needs default-space studies of at least 2 tasks, found {}", held_out.len());
         return;
     }
-    // Each study ran a few dozen of the space's 390 pipelines, so few ran on 3 other tasks: the
+    // Each study ran a few dozen of the space's pipelines, so few ran on 3 other tasks: the
     // baseline here ranks every pipeline that at least one other task ran.
-    leave_one_task_out(&storage, &space, &held_out, "", 1, None);
+    leave_one_task_out(&storage, space, &held_out, "", 1, None);
 }
 
 /// Per held-out task: the realised score of the top-1 pick against its best, for the baseline and
@@ -123,7 +129,8 @@ fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOu
     let rank_of = |task: &HeldOut, s: f64| 1 + task.results.iter().filter(|(_, o)| *o > s).count();
     let realised = |task: &HeldOut, p: &Point| task.results.iter().find(|(c, _)| c.point == *p).map(|(_, s)| *s).expect("a pick is a candidate");
     let mut rows = Vec::new();
-    let mut summaries: Vec<(&str, Vec<f64>, Vec<f64>)> = vec![("most popular (baseline)", vec![], vec![]), ("recommend, .meta-conditioned (auto)", vec![], vec![]), ("recommend, equal task weights", vec![], vec![])];
+    let mut summaries: Vec<(&str, Vec<f64>, Vec<f64>)> =
+        vec![("most popular (baseline)", vec![], vec![]), ("recommend, .meta-conditioned (auto)", vec![], vec![]), ("recommend, equal task weights", vec![], vec![])];
     let mut series = Vec::new();
     for task in held_out {
         let best = task.results.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
@@ -131,7 +138,8 @@ fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOu
         // The baseline learns from the same teacher's other tasks.
         let mut past: Vec<PastTask> = history(storage, space, Some(&task.task), Students::SameDepth).unwrap_or_else(|e| panic!("{e}")).tasks;
         past.retain(|t| teacher.is_empty() || t.teacher.as_deref() == Some(teacher));
-        let popular = realised(task, &most_popular(&past, &points, &task.task, popular_min_tasks)[0]);
+        let others = past.iter().map(|t| t.task.as_str()).collect::<std::collections::BTreeSet<_>>().len();
+        let popular = realised(task, &most_popular(&past, &points, &task.task, popular_min_tasks.min(others).max(1))[0]);
         summaries[0].1.push(popular / best);
         let mut cells = vec![task.task.clone(), task.results.len().to_string(), format!("{:.4} ({})", popular / best, rank_of(task, popular))];
         for (k, weighting) in [TaskWeighting::Auto, TaskWeighting::Equal].into_iter().enumerate() {
@@ -166,7 +174,9 @@ fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOu
         let files = distiller::report::write_predicted_vs_realised(dir, series).unwrap_or_else(|e| panic!("{e}"));
         eprintln!("wrote {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
     }
-    println!("| held-out task | pipelines | most popular: top-1 / best (rank) | auto: top-1 / best (rank) | Spearman | chosen bandwidth, teachers, ℓ; heaviest tasks | equal weights: top-1 / best (rank) | Spearman |");
+    println!(
+        "| held-out task | pipelines | most popular: top-1 / best (rank) | auto: top-1 / best (rank) | Spearman | chosen bandwidth, teachers, ℓ; heaviest tasks | equal weights: top-1 / best (rank) | Spearman |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for c in &rows {
         println!("| {} | {} | {} | {} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
@@ -198,7 +208,7 @@ fn sample_variance(v: &[f64]) -> f64 {
 /// exact-configuration transfer.
 fn noise_table(trials: &[PaperTrial], space: &Space) {
     let group: Vec<PaperTrial> = trials.iter().filter(|t| t.teacher == "BERT_BASE" && t.student == "TinyBERT4").cloned().collect();
-    let runs: Vec<(String, Vec<(Point, Vec<f64>)>)> = paper_trials::groups(&group)
+    let runs: Vec<TaskRuns> = paper_trials::groups(&group)
         .into_iter()
         .map(|((task, _, _), rows)| (task, paper_trials::scores_by_config(&rows).into_iter().map(|(c, s)| (c.point(space).unwrap_or_else(|e| panic!("{e}")), s)).collect()))
         .collect();

@@ -53,14 +53,8 @@ pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
         None => Space::builtin_default(),
     };
     let candidates = args.candidates.as_deref().map(|path| candidates::load(path, &space)).transpose()?;
-    let request = RecommendRequest {
-        candidates,
-        top: args.top,
-        students: args.students,
-        weighting: args.task_weights,
-        teacher: args.teacher_name,
-        ..RecommendRequest::new(meta, space)
-    };
+    let request =
+        RecommendRequest { candidates, top: args.top, students: args.students, weighting: args.task_weights, teacher: args.teacher_name, ..RecommendRequest::new(meta, space) };
     let storage = distiller::ops::open_store_to_read(&common.workspace(), &mut super::note)?;
     let answer = recommend(storage.as_ref(), &request)?;
     std::fs::write(&args.out, answer.picks[0].pipeline.to_toml()).map_err(|e| Error::io(&args.out, e))?;
@@ -110,7 +104,8 @@ pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
             println!("task weighting by .meta similarity: {bandwidth}; {teachers}; configuration scale {}", answer.scales.config);
             println!("learnt from {} studies, heaviest first:", answer.learnt_from.len());
             for l in answer.learnt_from.iter().take(5) {
-                println!("  {} ({}, {} pipelines, weight {:.0} %) over {}", l.study, l.task, l.pipelines, 100.0 * l.share, l.fields.join(", "));
+                let fields = if l.fields.len() == request.space.dims.len() { "every field of the space".to_string() } else { l.fields.join(", ") };
+                println!("  {} ({}, {} pipelines, weight {:.0} %) over {fields}", l.study, l.task, l.pipelines, 100.0 * l.share);
             }
             if answer.learnt_from.len() > 5 {
                 println!("  ... and {} more (-f json lists them)", answer.learnt_from.len() - 5);

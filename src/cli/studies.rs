@@ -22,10 +22,12 @@ pub fn exec(args: StudiesArgs, common: &Common) -> distiller::Result<()> {
         Format::Json => {
             let rows: Vec<_> = rows
                 .iter()
-                .map(|(s, n, complete, best)| serde_json::json!({
+                .map(|(s, n, complete, best)| {
+                    serde_json::json!({
                         "name": s.name, "task": s.task, "sampler": s.sampler, "created": s.created, "trials": n, "complete": complete, "best": best,
                         "teacher": s.teacher, "student": s.student, "meta": s.meta,
-                    }))
+                    })
+                })
                 .collect();
             println!("{}", serde_json::Value::Array(rows));
         }

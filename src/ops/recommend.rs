@@ -136,11 +136,13 @@ fn best_covered_teacher(past: &[PastTask]) -> Option<String> {
             tasks.entry(teacher).or_default().insert(&t.task);
         }
     }
-    tasks.into_iter().fold(None, |best: Option<(&str, usize)>, (teacher, covered)| match best {
-        Some((_, n)) if n >= covered.len() => best,
-        _ => Some((teacher, covered.len())),
-    })
-    .map(|(teacher, _)| teacher.to_string())
+    tasks
+        .into_iter()
+        .fold(None, |best: Option<(&str, usize)>, (teacher, covered)| match best {
+            Some((_, n)) if n >= covered.len() => best,
+            _ => Some((teacher, covered.len())),
+        })
+        .map(|(teacher, _)| teacher.to_string())
 }
 
 /// Every pipeline of a finite space; for a space with float ranges, the past pipelines that set

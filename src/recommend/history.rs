@@ -108,7 +108,9 @@ pub fn history(storage: &dyn Storage, space: &Space, exclude_task: Option<&str>,
             task: study.task.clone(),
             meta: study.meta.clone(),
             teacher: study.teacher.clone(),
-            shared: source.iter().map(Option::is_some).collect(), results });
+            shared: source.iter().map(Option::is_some).collect(),
+            results,
+        });
     }
     Ok(history)
 }

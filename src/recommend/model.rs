@@ -135,7 +135,8 @@ impl Model {
                 *slot = (sd > 1e-12).then_some(sd);
             }
         }
-        let mut model = Self { space: space.clone(), tasks: encoded, spread, median_d2: None, scales: Scales { config: CONFIG_SCALES[0], task: None, pooled: true }, selection: Vec::new() };
+        let mut model =
+            Self { space: space.clone(), tasks: encoded, spread, median_d2: None, scales: Scales { config: CONFIG_SCALES[0], task: None, pooled: true }, selection: Vec::new() };
         let mut pairwise: Vec<f64> = Vec::new();
         for (i, a) in model.tasks.iter().enumerate() {
             for b in &model.tasks[i + 1..] {

@@ -439,8 +439,11 @@ impl Space {
     }
 
     fn build(&self, point: &Point, rung: usize) -> Result<Pipeline> {
-        serde_json::from_value(self.compose_fields(point, rung))
-            .map_err(|e| Error::Space { origin: format!("space `{}`", self.name), line: 0, message: format!("a point composes no pipeline: {e}") })
+        serde_json::from_value(self.compose_fields(point, rung)).map_err(|e| Error::Space {
+            origin: format!("space `{}`", self.name),
+            line: 0,
+            message: format!("a point composes no pipeline: {e}"),
+        })
     }
 
     /// A point's pipeline as JSON fields, not yet validated.

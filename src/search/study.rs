@@ -103,8 +103,7 @@ impl<'a> Study<'a> {
                 existing
             }
             None => {
-                let record =
-                    StudyRecord {
+                let record = StudyRecord {
                     name: name.into(),
                     task: task.into(),
                     space: space.source.clone(),

@@ -57,7 +57,8 @@ fn seed(path: &str) -> String {
 const META: &str = "task_type = \"classification\"\npair = false\nn_train = 100\nn_labels = 2\nlabel_entropy = 0.6\nmean_tokens = 9.0\np90_tokens = 19.0\nvocab_size = 500\ntype_token_ratio = 0.2\nteacher_score = 0.9\n[extra]\nshift = 0.3\n";
 const SPEC: &str = "name = \"t\"\ntrain = \"train.tsv\"\ndev = \"train.tsv\"\nformat = \"tsv\"\ntext = \"sentence\"\ntext_pair = \"other\"\nlabel = \"label\"\nlabels = [\"0\", \"1\"]\nmax_len = 64\n";
 const PAPER: &str = "Model,Teacher,intermediate_loss_type,alpha,intermediate_strategy,kd_loss_type,mixup,repeated_aug,aug_p,#example,score,task,ratio,baseline_score,contextual,backtranslation,random\nTinyBERT4,BERT_BASE,mi,0.9,skip,ce,TRUE,1,0.3,2490,0.70,rte,0.98,66.8,1,0,2\nTinyBERT4,BERT_BASE,cos,0,last,mse,FALSE,4,0.1,2490,0.66,rte,,66.8,0,0,0\n";
-const CANDIDATES: &str = "{\"kd\": {\"loss\": \"mse\"}, \"intermediate\": {\"objective\": \"mi\", \"alpha\": 0.9}, \"augment\": {\"chain\": [\"random\"], \"aug_p\": 0.3}}\n{\"kd.loss\": \"ce\"}\n";
+const CANDIDATES: &str =
+    "{\"kd\": {\"loss\": \"mse\"}, \"intermediate\": {\"objective\": \"mi\", \"alpha\": 0.9}, \"augment\": {\"chain\": [\"random\"], \"aug_p\": 0.3}}\n{\"kd.loss\": \"ce\"}\n";
 const CSV_ROWS: &str = "text,pair,label\n\"a, quoted\",b,1\nplain,\"x \"\"y\"\"\",0\n";
 const JSONL_ROWS: &str = "{\"text\": \"a\", \"pair\": \"b\", \"label\": \"1\"}\n{\"text\": \"c\", \"pair\": \"d\", \"label\": 0}\n";
 const ROWS: [(GlueTask, &str, &str); 4] = [

@@ -6,7 +6,17 @@ use distiller::report::{PageFormat, write};
 use distiller::store::{StudyRecord, TrialRecord, TrialState};
 
 fn study() -> StudyRecord {
-    StudyRecord { name: "s".into(), task: "sst2".into(), space: String::new(), sampler: "bo".into(), direction: "maximize".into(), created: 0, meta: None, teacher: None, student: None }
+    StudyRecord {
+        name: "s".into(),
+        task: "sst2".into(),
+        space: String::new(),
+        sampler: "bo".into(),
+        direction: "maximize".into(),
+        created: 0,
+        meta: None,
+        teacher: None,
+        student: None,
+    }
 }
 
 fn trial(id: u64, objective: Objective, alpha: f64, score: Option<f64>) -> TrialRecord {
