@@ -78,6 +78,7 @@ pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
                 serde_json::json!({
                     "recommendations": rows,
                     "ranked": answer.ranked,
+                    "uninformed_fields": answer.uninformed,
                     "learnt_from": learnt,
                     "left_out": left_out,
                     "task_bandwidth": answer.scales.task,
@@ -109,6 +110,9 @@ pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
             }
             if answer.learnt_from.len() > 5 {
                 println!("  ... and {} more (-f json lists them)", answer.learnt_from.len() - 5);
+            }
+            if !answer.uninformed.is_empty() {
+                println!("no study learnt from varied {}: the ranking cannot tell their values apart", answer.uninformed.join(", "));
             }
             if !answer.left_out.is_empty() {
                 println!("left out {} studies (-f json says why)", answer.left_out.len());

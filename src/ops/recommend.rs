@@ -75,6 +75,9 @@ pub struct Recommendation {
     pub teacher: Option<String>,
     /// How many candidates were ranked.
     pub ranked: usize,
+    /// The space's fields no study learnt from varied: the ranking cannot tell their values apart
+    /// (ties keep the space's order).
+    pub uninformed: Vec<String>,
 }
 
 /// Ranks the candidates (the request's, else every pipeline of the space) for the dataset, learning
@@ -103,7 +106,8 @@ pub fn recommend(storage: &dyn Storage, request: &RecommendRequest) -> Result<Re
         let at = points.iter().position(|p| *p == prediction.point).expect("a ranked point is a candidate");
         let pipeline = match &request.candidates {
             Some(candidates) => candidates[at].pipeline.clone(),
-            None => space.compose(&prediction.point)?,
+            // The space's full budget: a pick is meant to be trained, not screened.
+            None => space.compose_at(&prediction.point, space.rungs() - 1)?,
         };
         picks.push(Pick { prediction, pipeline, line: lines[at] });
     }
@@ -125,7 +129,8 @@ pub fn recommend(storage: &dyn Storage, request: &RecommendRequest) -> Result<Re
         left_out.push((unused.study.clone(), format!("another teacher than {} (leave-one-task-out chose not to pool teachers)", teacher.as_deref().unwrap_or("-"))));
     }
     learnt_from.retain(|l| l.share > 0.0);
-    Ok(Recommendation { picks, learnt_from, left_out, scales: model.scales(), teacher, ranked })
+    let uninformed = space.dims.iter().map(|d| d.field.clone()).filter(|f| !learnt_from.iter().any(|l| l.fields.contains(f))).collect();
+    Ok(Recommendation { picks, learnt_from, left_out, scales: model.scales(), teacher, ranked, uninformed })
 }
 
 /// The teacher whose studies cover the most tasks (ties: the first by name).

@@ -132,6 +132,8 @@ fn import_meta_recommend_depends_on_the_dataset() {
     assert_eq!(bare_small, ("mse".into(), "pkd".into(), "last".into()), "{answer}");
     let fields: Vec<&str> = answer["learnt_from"][0]["fields"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
     assert_eq!(fields, ["kd.loss", "intermediate.objective", "intermediate.alpha", "intermediate.mapping"]);
+    assert_eq!(answer["uninformed_fields"], serde_json::json!(["kd.temperature", "train.lr"]), "{answer}");
+    assert_eq!(answer["recommendations"][0]["pipeline"]["train"]["train_subset"], 2000, "picks are composed at the space's full budget");
     let (bare_large, _) = pick(&large, &[]);
     assert_eq!(bare_large, ("ce".into(), "mi".into(), "skip".into()));
     // Table output names the studies and the weighting.
