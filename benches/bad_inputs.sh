@@ -73,6 +73,10 @@ p t_pair.toml 'name = "t"\ntrain = "glue/SST-2/train.tsv"\ndev = "glue/SST-2/dev
 printf '{"text": "a", "label": "1"}\n{"text": \n' > bad.jsonl; p t_jsonl.toml 'name = "j"\ntrain = "bad.jsonl"\ndev = "bad.jsonl"\ntext = "text"\nlabel = "label"\nlabels = ["0","1"]\n'
 printf 'text,label\n"unbalanced,1\n' > bad.csv; p t_csv.toml 'name = "c"\ntrain = "bad.csv"\ndev = "bad.csv"\ntext = "text"\nlabel = "label"\nlabels = ["0","1"]\n'
 printf 'x' > a-file
+p c_col.csv 'Model,kd\nx,y\n'; p c_val.csv 'Model,Teacher,intermediate_loss_type,alpha,intermediate_strategy,kd_loss_type,mixup,repeated_aug,aug_p,#example,score,task,ratio,baseline_score,contextual,backtranslation,random\nTinyBERT4,BERT_BASE,cos,0.1,skip,kl,FALSE,1,0.3,1,0.5,x,,1,0,0,0\n'; p c_alpha.csv 'Model,Teacher,intermediate_loss_type,alpha,intermediate_strategy,kd_loss_type,mixup,repeated_aug,aug_p,#example,score,task,ratio,baseline_score,contextual,backtranslation,random\nTinyBERT4,BERT_BASE,mi,0.33,skip,ce,FALSE,1,0.3,1,0.5,x,,1,0,0,0\n'; : > c_empty.csv
+p c_field.jsonl '{"kd": {"los": 1}}\n'; p c_value.jsonl '{"intermediate": {"objective": "telepathy"}}\n'; p c_text.jsonl '{"kd": \n'
+p c_fixed.jsonl '{"intermediate": {"objective": "cos"}, "student": {"layers": 6}}\n'; p c_bt.jsonl '{"intermediate": {"objective": "cos"}, "augment": {"chain": ["back_translation"]}}\n'
+p m_word.meta "$(printf "$M" | sed 's/mean_tokens = 9.0/mean_tokens = "many"/')\n"
 mkdir -p corrupt/store && cp -r ws/store/* corrupt/store/ && printf 'not a sled database' > corrupt/store/db
 TEACH="--teacher ws/teachers/sst2"
 CASES=(
@@ -130,6 +134,18 @@ CASES=(
 ".meta: not TOML|$D recommend m_toml.meta"
 ".meta: file missing|$D recommend nowhere.meta"
 "recommend: nothing to learn from|$BIN --workspace empty-ws recommend ok.meta"
+".meta: a word for a number|$D recommend m_word.meta"
+"recommend: no study fits the space|$D recommend ok.meta"
+"candidates: wrong columns|$D recommend ok.meta --space $OLDPWD/search-spaces/paper.toml --candidates c_col.csv"
+"candidates: unknown KD loss|$D recommend ok.meta --space $OLDPWD/search-spaces/paper.toml --candidates c_val.csv"
+"candidates: α outside the space|$D recommend ok.meta --space $OLDPWD/search-spaces/paper.toml --candidates c_alpha.csv"
+"candidates: empty file|$D recommend ok.meta --space $OLDPWD/search-spaces/paper.toml --candidates c_empty.csv"
+"candidates: unknown field|$D recommend ok.meta --space $OLDPWD/search-spaces/paper.toml --candidates c_field.jsonl"
+"candidates: unknown objective|$D recommend ok.meta --space $OLDPWD/search-spaces/paper.toml --candidates c_value.jsonl"
+"candidates: not JSON|$D recommend ok.meta --space $OLDPWD/search-spaces/paper.toml --candidates c_text.jsonl"
+"candidates: a fixed field changed|$D recommend ok.meta --space $OLDPWD/search-spaces/paper.toml --candidates c_fixed.jsonl"
+"candidates: back-translation without paraphrases|$D recommend ok.meta --space $OLDPWD/search-spaces/paper.toml --candidates c_bt.jsonl"
+"candidates: file missing|$D recommend ok.meta --candidates nowhere.csv"
 "task: unknown name|$D meta --task nosuchtask"
 "task spec: no labels|$D meta --task t_labels.toml"
 "task spec: unknown format|$D meta --task t_format.toml"
