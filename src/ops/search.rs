@@ -104,6 +104,20 @@ fn sampler_of(request: &SearchRequest, meta: &DatasetMeta, storage: &dyn crate::
     Ok(Box::new(BoSampler::with_config(request.seed, config).warm_started(points).with_prior(ranked)))
 }
 
+/// The student every pipeline of `space` trains (its depth and width), for the recommender; none
+/// when the space varies it.
+fn student_of(space: &Space) -> Result<Option<StudentShape>> {
+    if space.dims.iter().any(|d| d.field.starts_with("student.")) {
+        return Ok(None);
+    }
+    let shape = space.base_pipeline()?.student;
+    let init = match shape.init {
+        crate::pipeline::StudentInit::TeacherLayers => "initialised from the teacher's layers",
+        crate::pipeline::StudentInit::Random => "randomly initialised",
+    };
+    Ok(Some(StudentShape { name: format!("{}-layer student, {init}", shape.layers), layers: shape.layers, hidden: shape.hidden }))
+}
+
 /// A teacher's name for the recommender: the model it was fine-tuned from (its folder's name),
 /// else its own path.
 fn teacher_name(dir: &std::path::Path) -> Result<String> {
@@ -126,13 +140,7 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
     let teacher_dir = super::ensure_teacher(request.teacher.clone(), &request.workspace, &request.task, request.data_dir.clone(), device, log)?;
     let name = request.study.clone().unwrap_or_else(|| task_name.clone());
     let mut study = Study::open(&storage, &name, &task_name, request.space.clone(), sampler.name())?;
-    let shape = request.space.compose_unchecked(&vec![None; request.space.dims.len()])?.student;
-    let init = match shape.init {
-        crate::pipeline::StudentInit::TeacherLayers => "initialised from the teacher's layers",
-        crate::pipeline::StudentInit::Random => "randomly initialised",
-    };
-    let student = StudentShape { name: format!("{}-layer student, {init}", shape.layers), layers: shape.layers, hidden: shape.hidden };
-    study.describe(meta, teacher_name(&teacher_dir)?, student)?;
+    study.describe(meta, teacher_name(&teacher_dir)?, student_of(&request.space)?)?;
     let recovered = study.recover()?;
     if recovered > 0 {
         log(&format!("study {name}: {recovered} trial(s) left RUNNING by an earlier process marked FAIL"));

@@ -53,9 +53,8 @@ pub struct History {
 /// The past tasks in `storage` for recommending over `space`, leaving out every study of
 /// `exclude_task` (a task never learns from itself).
 pub fn history(storage: &dyn Storage, space: &Space, exclude_task: Option<&str>, students: Students) -> Result<History> {
-    let depth = (students == Students::SameDepth && !space.dims.iter().any(|d| d.field == "student.layers"))
-        .then(|| space.compose_unchecked(&vec![None; space.dims.len()]).map(|p| p.student.layers))
-        .transpose()?;
+    let depth =
+        (students == Students::SameDepth && !space.dims.iter().any(|d| d.field == "student.layers")).then(|| space.base_pipeline().map(|p| p.student.layers)).transpose()?;
     let mut history = History::default();
     for study in storage.studies()? {
         if Some(study.task.as_str()) == exclude_task {

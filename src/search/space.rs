@@ -438,6 +438,12 @@ impl Space {
         self.build(point, 0)
     }
 
+    /// What every pipeline of the space shares before its dimensions are set: the defaults and
+    /// fixed values (the student, for one).
+    pub fn base_pipeline(&self) -> Result<Pipeline> {
+        self.build(&vec![None; self.dims.len()], 0)
+    }
+
     fn build(&self, point: &Point, rung: usize) -> Result<Pipeline> {
         serde_json::from_value(self.compose_fields(point, rung)).map_err(|e| Error::Space {
             origin: format!("space `{}`", self.name),

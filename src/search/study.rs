@@ -123,8 +123,8 @@ impl<'a> Study<'a> {
 
     /// Records what the recommender learns a study's context from: the task's meta-features, the
     /// teacher and the student (written only when they change).
-    pub fn describe(&mut self, meta: DatasetMeta, teacher: String, student: StudentShape) -> Result<()> {
-        let (meta, teacher, student) = (Some(meta), Some(teacher), Some(student));
+    pub fn describe(&mut self, meta: DatasetMeta, teacher: String, student: Option<StudentShape>) -> Result<()> {
+        let (meta, teacher) = (Some(meta), Some(teacher));
         if (&self.record.meta, &self.record.teacher, &self.record.student) != (&meta, &teacher, &student) {
             self.record.meta = meta;
             self.record.teacher = teacher;
