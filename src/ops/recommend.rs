@@ -103,7 +103,7 @@ pub fn recommend(storage: &dyn Storage, request: &RecommendRequest) -> Result<Re
     let ranked = points.len();
     let mut picks = Vec::new();
     for prediction in model.rank(target, &points).into_iter().take(request.top.max(1)) {
-        let at = points.iter().position(|p| *p == prediction.point).expect("a ranked point is a candidate");
+        let at = prediction.index;
         let pipeline = match &request.candidates {
             Some(candidates) => candidates[at].pipeline.clone(),
             // The space's full budget: a pick is meant to be trained, not screened.

@@ -73,6 +73,8 @@ pub struct Target<'a> {
 /// A candidate's predicted normalised rank (1 = best of its task, 0 = worst) and uncertainty.
 #[derive(Debug, Clone)]
 pub struct Prediction {
+    /// Its position among the candidates ranked.
+    pub index: usize,
     pub point: Point,
     pub mean: f64,
     pub sd: f64,
@@ -240,10 +242,11 @@ impl Model {
         let weights = self.weights(target);
         let mut predictions: Vec<Prediction> = candidates
             .iter()
-            .map(|point| {
+            .enumerate()
+            .map(|(index, point)| {
                 let distances = self.distances(&features(&self.space, point, Encoding::Conditional), None, None);
                 let (mean, sd) = self.estimate(&distances, &weights, self.scales.config);
-                Prediction { point: point.clone(), mean, sd }
+                Prediction { index, point: point.clone(), mean, sd }
             })
             .collect();
         predictions.sort_by(|a, b| b.mean.total_cmp(&a.mean));
