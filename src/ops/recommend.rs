@@ -93,6 +93,14 @@ pub fn recommend(storage: &dyn Storage, request: &RecommendRequest) -> Result<Re
             format!("nothing to learn from: no study in the store fits this space ({why})")
         }));
     }
+    if let Some(wanted) = &request.teacher
+        && !past.tasks.iter().any(|t| t.teacher.as_ref() == Some(wanted))
+    {
+        let mut known: Vec<&str> = past.tasks.iter().filter_map(|t| t.teacher.as_deref()).collect();
+        known.sort();
+        known.dedup();
+        return Err(Error::Usage(format!("--teacher-name {wanted}: no study learnt from has that teacher (teachers: {})", known.join(", "))));
+    }
     let model = Model::fit(&past.tasks, space, request.weighting)?;
     let teacher = request.teacher.clone().or_else(|| best_covered_teacher(&past.tasks));
     let target = Target { meta: &request.meta, teacher: teacher.as_deref() };

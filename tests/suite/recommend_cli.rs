@@ -214,6 +214,10 @@ fn bad_candidates_and_meta_name_file_line_and_field() {
         let line = one_line_error(code, &err);
         assert!(line.contains(name) && line.contains(wanted), "{line}");
     }
+    // A teacher no study has.
+    let (code, _, err) = s.run(&["recommend", &small, "--teacher-name", "GPT_9"]);
+    let line = one_line_error(code, &err);
+    assert!(line.contains("GPT_9") && line.contains("teachers: BERT_BASE"), "{line}");
     // Nothing in the store fits a space over other fields.
     let other = common::write(&s.dir, "other.toml", b"[[dim]]\nfield = \"kd.temperature\"\nvalues = [1.0, 2.0]\n");
     let (code, _, err) = s.run(&["recommend", &small, "--space", other.to_str().unwrap()]);
