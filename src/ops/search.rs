@@ -118,12 +118,13 @@ fn student_of(space: &Space) -> Result<Option<StudentShape>> {
     Ok(Some(StudentShape { name: format!("{}-layer student, {init}", shape.layers), layers: shape.layers, hidden: shape.hidden }))
 }
 
-/// A teacher's name for the recommender: the model it was fine-tuned from (its folder's name),
-/// else its own path.
+/// A teacher's name for the recommender: the model it was fine-tuned from, as that model's config
+/// names it (`_name_or_path`), else that model's folder name, else the teacher's own path.
 fn teacher_name(dir: &std::path::Path) -> Result<String> {
-    let base = crate::model::read_meta(dir)?.map(|m| m.init_from);
-    let name = base.as_deref().map(std::path::Path::new).and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
-    Ok(name.unwrap_or_else(|| dir.display().to_string()))
+    let Some(base) = crate::model::read_meta(dir)?.map(|m| PathBuf::from(m.init_from)) else { return Ok(dir.display().to_string()) };
+    let config = std::fs::read_to_string(base.join("config.json")).ok().and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let named = config.and_then(|c| c.get("_name_or_path").and_then(|n| n.as_str()).filter(|n| !n.is_empty()).map(String::from));
+    Ok(named.or_else(|| base.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| dir.display().to_string()))
 }
 
 /// Runs the study until it holds `request.trials` finished trials or the budget is spent.

@@ -90,6 +90,7 @@ fn killed_search_resumes_and_reports_json() {
     // The study recorded its task's meta-features, teacher and student.
     assert_eq!(studies[0]["meta"]["n_train"], 24, "{studies}");
     assert_eq!(studies[0]["student"]["layers"], 2, "{studies}");
+    assert_eq!(studies[0]["teacher"], "random", "the fixture teacher was initialised at random: {studies}");
     // `recommend` learns from this study, over every field of its space
     let out = distiller(&f).args(["meta", "--task", "sst2"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
