@@ -76,7 +76,7 @@ mod tests {
     }
 
     fn space() -> Space {
-        Space::parse("[[dim]]\nfield = \"kd.temperature\"\nvalues = [1.0, 2.0, 3.0, 4.0, 5.0]\n[[dim]]\nfield = \"train.lr\"\nvalues = [1.0, 2.0]\n", "t").unwrap()
+        Space::parse("[[dim]]\nfield = \"kd.temperature\"\nvalues = [1.0, 2.0, 3.0, 4.0, 5.0]\n[[dim]]\nfield = \"train.lr\"\nvalues = [1.0, 2.0, 3.0]\n", "t").unwrap()
     }
 
     fn meta(n_train: u64) -> DatasetMeta {
@@ -143,7 +143,8 @@ mod tests {
 
     #[test]
     fn unshared_fields_are_ignored() {
-        // A study that varied only the first field says nothing about the second.
+        // A study that varied only the first field says nothing about the second (lr 2 is where
+        // an inactive value is encoded, so counting the unshared field would favour it).
         let mut partial = task("p", 1000, 4.0);
         partial.shared = vec![true, false];
         partial.results = (0..5).map(|a| (vec![Some(json!(a as f64 + 1.0)), None], a as f64)).collect();
