@@ -55,6 +55,9 @@ pub enum Error {
     TeacherNotFound(String),
     #[error("{path}: store is locked by pid {pid} (another distiller is using it)")]
     StoreLocked { path: PathBuf, pid: String },
+    /// A shared study database that cannot be reached or read (the URL without its password).
+    #[error("{url}: {message}")]
+    Database { url: String, message: String },
     #[error("training diverged: {0}")]
     Diverged(String),
 }

@@ -10,18 +10,37 @@
 //! store/                      the embedded trial store (sled) and its JSON snapshot
 //! reports/<study>/            study reports
 //! ```
+//!
+//! Studies may live elsewhere instead ([`Workspace::with_store`]): a PostgreSQL database that
+//! the workspaces of many workers share.
 
 use std::path::{Path, PathBuf};
 
-/// A workspace root and its layout.
+use crate::store::StoreLocation;
+
+/// A workspace root, its layout, and where its studies live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
     root: PathBuf,
+    store: StoreLocation,
 }
 
 impl Workspace {
+    /// A workspace whose studies live in its own sled store.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        let root = root.into();
+        Self { store: StoreLocation::Sled(root.join("store")), root }
+    }
+
+    /// The same workspace with its studies at `store`.
+    pub fn with_store(mut self, store: StoreLocation) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Where the studies live.
+    pub fn store(&self) -> &StoreLocation {
+        &self.store
     }
 
     pub fn root(&self) -> &Path {
@@ -53,7 +72,7 @@ impl Workspace {
         self.root.join("studies").join(study).join(format!("trial-{trial}"))
     }
 
-    /// The embedded trial store.
+    /// The embedded trial store's default folder.
     pub fn store_dir(&self) -> PathBuf {
         self.root.join("store")
     }

@@ -19,7 +19,7 @@ pub struct ExportArgs {
 }
 
 pub fn exec(args: ExportArgs, common: &Common) -> distiller::Result<()> {
-    let storage = distiller::ops::open_store_to_read(&common.workspace(), &mut super::note)?;
+    let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
     let request = ExportRequest { study: args.study, trial: args.trial, out: args.out };
     let trial = export(storage.as_ref(), &request)?;
     match args.format {

@@ -19,8 +19,8 @@ pub struct ImportTrialsArgs {
 
 pub fn exec(args: ImportTrialsArgs, common: &Common) -> distiller::Result<()> {
     let table = distiller::recommend::paper_trials::load(&args.csv)?;
-    let storage = distiller::ops::open_store(&common.workspace(), &mut super::note)?;
-    let outcome = distiller::ops::import_trials(&storage, table, &args.prefix, common.data_dir.clone())?;
+    let storage = distiller::ops::open_store(&common.workspace()?, &mut super::note)?;
+    let outcome = distiller::ops::import_trials(storage.as_ref(), table, &args.prefix, common.data_dir.clone())?;
     for (line, reason) in &outcome.skipped.lines {
         eprintln!("not imported: {}:{line}: {reason}", args.csv.display());
     }

@@ -35,6 +35,11 @@ pub struct Common {
     /// Where teachers, caches and studies are kept.
     #[arg(long, global = true, default_value = ".distiller", env = "DISTILLER_WORKSPACE")]
     pub workspace: PathBuf,
+    /// Where studies live: sled:PATH (default: the workspace's own store, one process at a time)
+    /// or postgresql://user@host:port/db, a database many workers share (Optuna's schema, so
+    /// optuna.load_study reads it).
+    #[arg(long, global = true, env = "DISTILLER_STORAGE", value_name = "URL")]
+    pub storage: Option<String>,
     /// GLUE data directory (else $DISTILLER_DATA, ./data/glue, ../shared/data/glue).
     #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
@@ -44,8 +49,12 @@ pub struct Common {
 }
 
 impl Common {
-    pub fn workspace(&self) -> Workspace {
-        Workspace::new(&self.workspace)
+    pub fn workspace(&self) -> distiller::Result<Workspace> {
+        let workspace = Workspace::new(&self.workspace);
+        Ok(match &self.storage {
+            Some(url) => workspace.with_store(distiller::store::StoreLocation::parse(url)?),
+            None => workspace,
+        })
     }
 
     pub fn device(&self) -> distiller::Result<burn::tensor::Device> {

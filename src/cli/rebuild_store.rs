@@ -9,7 +9,7 @@ pub struct RebuildStoreArgs {
 }
 
 pub fn exec(args: RebuildStoreArgs, common: &Common) -> distiller::Result<()> {
-    let rebuilt = distiller::ops::rebuild_store(&common.workspace())?;
+    let rebuilt = distiller::ops::rebuild_store(&common.workspace()?)?;
     match args.format {
         Format::Json => println!("{}", serde_json::json!({"studies": rebuilt.studies, "trials": rebuilt.trials, "damaged_store": rebuilt.aside})),
         Format::Table => {

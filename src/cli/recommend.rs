@@ -55,7 +55,7 @@ pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
     let candidates = args.candidates.as_deref().map(|path| candidates::load(path, &space)).transpose()?;
     let request =
         RecommendRequest { candidates, top: args.top, students: args.students, weighting: args.task_weights, teacher: args.teacher_name, ..RecommendRequest::new(meta, space) };
-    let storage = distiller::ops::open_store_to_read(&common.workspace(), &mut super::note)?;
+    let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
     let answer = recommend(storage.as_ref(), &request)?;
     std::fs::write(&args.out, answer.picks[0].pipeline.to_toml()).map_err(|e| Error::io(&args.out, e))?;
     let bandwidth = match answer.scales.task {

@@ -28,7 +28,7 @@ pub struct ReportArgs {
 }
 
 pub fn exec(args: ReportArgs, common: &Common) -> distiller::Result<()> {
-    let workspace = common.workspace();
+    let workspace = common.workspace()?;
     let storage = distiller::ops::open_store_to_read(&workspace, &mut super::note)?;
     let (study, trials) = distiller::ops::study_trials(storage.as_ref(), &args.study)?;
     if trials.is_empty() {

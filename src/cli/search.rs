@@ -23,7 +23,8 @@ pub struct SearchArgs {
     /// How the next pipeline is picked.
     #[arg(long, value_enum, default_value_t = SamplerKind::Bo)]
     pub sampler: SamplerKind,
-    /// Stop when the study holds this many finished trials (earlier runs count).
+    /// Stop when the study holds this many finished trials (earlier runs count). With a shared
+    /// --storage this caps the study: all workers together run this many.
     #[arg(long, default_value_t = 40, allow_negative_numbers = true)]
     pub trials: usize,
     /// Start no new trial after this many minutes.
@@ -49,6 +50,10 @@ pub struct SearchArgs {
     /// --warm-start (it reached the best pipeline sooner there on the tabular benchmark), else ei.
     #[arg(long, value_enum)]
     pub acquisition: Option<Acquisition>,
+    /// Seconds between a running trial's heartbeats. On a shared --storage, a trial whose worker
+    /// missed two beats is failed by another worker and its pipeline runs again.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, allow_negative_numbers = true)]
+    pub heartbeat_secs: f64,
     /// table: one summary line; json: the study name, trial counts and the best trial's record.
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -58,6 +63,10 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
     let device = common.device()?;
     let budget = Duration::try_from_secs_f64(args.budget_minutes * 60.0)
         .map_err(|_| distiller::Error::Usage(format!("--budget-minutes: {:e} is not a duration (give minutes >= 0)", args.budget_minutes)))?;
+    let heartbeat = Duration::try_from_secs_f64(args.heartbeat_secs)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| distiller::Error::Usage(format!("--heartbeat-secs: {:e} is not a duration (give seconds > 0)", args.heartbeat_secs)))?;
     let request = SearchRequest {
         space: match &args.space {
             Some(path) => Space::from_file(path)?,
@@ -73,7 +82,8 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
         warm_diverse: args.warm_diverse,
         acquisition: args.acquisition,
         data_dir: common.data_dir.clone(),
-        ..SearchRequest::new(Task::resolve(&args.task)?, common.workspace())
+        heartbeat,
+        ..SearchRequest::new(Task::resolve(&args.task)?, common.workspace()?)
     };
     let mut on_event = |event: StudyEvent| match event {
         StudyEvent::Started { trial, index, of, rungs } => {
@@ -87,6 +97,10 @@ pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
             };
             let best = best.map(|b| format!("best {:.4} (#{})", b.score.unwrap_or(f64::NAN), b.id)).unwrap_or_else(|| "no best yet".into());
             eprintln!("trial #{} -> {result} | {best}", trial.id);
+        }
+        StudyEvent::Recovered { trials } => eprintln!("{trials} trial(s) whose worker stopped were marked FAIL; their pipelines run again"),
+        StudyEvent::Lost { trial } => {
+            eprintln!("trial #{} was failed by another worker while it ran here (heartbeats stopped reaching the store); its pipeline runs again elsewhere", trial.id)
         }
     };
     let outcome = search(request, &device, &mut on_event, &mut super::note)?;

@@ -10,7 +10,7 @@ pub struct StudiesArgs {
 }
 
 pub fn exec(args: StudiesArgs, common: &Common) -> distiller::Result<()> {
-    let storage = distiller::ops::open_store_to_read(&common.workspace(), &mut super::note)?;
+    let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
     let mut rows = Vec::new();
     for study in storage.studies()? {
         let trials = storage.trials(&study.name)?;

@@ -41,7 +41,7 @@ pub fn exec(args: TeacherArgs, common: &Common) -> distiller::Result<()> {
     let job = TeacherJob {
         task: Task::resolve(&args.task)?,
         data_dir: common.data_dir.clone(),
-        workspace: common.workspace(),
+        workspace: common.workspace()?,
         init: args.teacher_init,
         max_train: args.max_train,
         max_len: args.max_len,

@@ -39,7 +39,7 @@ pub fn exec(args: TrainArgs, common: &Common) -> distiller::Result<()> {
         out: args.out,
         use_cache: !args.no_cache,
         data_dir: common.data_dir.clone(),
-        workspace: common.workspace(),
+        workspace: common.workspace()?,
     };
     let outcome = train(request, &device, &mut super::note)?;
     match args.format {

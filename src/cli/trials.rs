@@ -11,7 +11,7 @@ pub struct TrialsArgs {
 }
 
 pub fn exec(args: TrialsArgs, common: &Common) -> distiller::Result<()> {
-    let storage = distiller::ops::open_store_to_read(&common.workspace(), &mut super::note)?;
+    let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
     let (_, trials) = distiller::ops::study_trials(storage.as_ref(), &args.study)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&trials).expect("trials serialise")),

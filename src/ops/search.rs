@@ -36,6 +36,8 @@ pub struct SearchRequest {
     /// `bo` only; default: Thompson with a warm start, else expected improvement.
     pub acquisition: Option<Acquisition>,
     pub data_dir: Option<PathBuf>,
+    /// How often a running trial beats (a shared study fails a trial after two missed beats).
+    pub heartbeat: Duration,
     pub workspace: Workspace,
 }
 
@@ -55,6 +57,7 @@ impl SearchRequest {
             warm_diverse: 1,
             acquisition: None,
             data_dir: None,
+            heartbeat: crate::search::study::HEARTBEAT,
             workspace,
         }
     }
@@ -137,15 +140,12 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
     let meta = DatasetMeta::of_task(&request.task, request.data_dir.as_deref())?;
     let storage = super::open_store(&request.workspace, log)?;
     let task_name = request.task.name();
-    let mut sampler = sampler_of(&request, &meta, &storage, log)?;
+    let mut sampler = sampler_of(&request, &meta, storage.as_ref(), log)?;
     let teacher_dir = super::ensure_teacher(request.teacher.clone(), &request.workspace, &request.task, request.data_dir.clone(), device, log)?;
     let name = request.study.clone().unwrap_or_else(|| task_name.clone());
-    let mut study = Study::open(&storage, &name, &task_name, request.space.clone(), sampler.name())?;
+    let mut study = Study::open(storage.as_ref(), &name, &task_name, request.space.clone(), sampler.name())?;
     study.describe(meta, teacher_name(&teacher_dir)?, student_of(&request.space)?)?;
-    let recovered = study.recover()?;
-    if recovered > 0 {
-        log(&format!("study {name}: {recovered} trial(s) left RUNNING by an earlier process marked FAIL"));
-    }
+    study.heartbeat = request.heartbeat;
     let limits = SearchLimits { trials: request.trials, budget: request.budget };
     let mut run_trial = |pipeline: &crate::Pipeline, id: u64| -> Result<TrialOutcome> {
         let job = DistillJob {

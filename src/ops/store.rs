@@ -1,14 +1,19 @@
 //! Opening the workspace's trial store, and reading one study from it.
 
+use std::path::Path;
+
 use crate::error::{Error, Result};
-use crate::store::{SledStorage, Storage, StudyRecord, TrialRecord};
+use crate::store::{PostgresStorage, SledStorage, Storage, StoreLocation, StudyRecord, TrialRecord};
 use crate::workspace::Workspace;
 
-/// The workspace's store, for writing (one process at a time); `log` hears when it waits for a
-/// lock whose holder may be exiting.
-pub fn open_store(workspace: &Workspace, log: &mut dyn FnMut(&str)) -> Result<SledStorage> {
+/// The workspace's store, for writing: its sled store (one process at a time; `log` hears when
+/// it waits for a lock whose holder may be exiting) or the shared database.
+pub fn open_store(workspace: &Workspace, log: &mut dyn FnMut(&str)) -> Result<Box<dyn Storage>> {
     check_root(workspace)?;
-    SledStorage::open_waiting(&workspace.store_dir(), log)
+    match workspace.store() {
+        StoreLocation::Sled(dir) => Ok(Box::new(SledStorage::open_waiting(dir, log)?)),
+        StoreLocation::Postgres(url) => Ok(Box::new(PostgresStorage::open(url)?)),
+    }
 }
 
 /// A workspace path that exists must be a folder.
@@ -26,12 +31,15 @@ fn check_root(workspace: &Workspace) -> Result<()> {
 /// (`log` hears when it is locked and only its snapshot could be read).
 pub fn open_store_to_read(workspace: &Workspace, log: &mut dyn FnMut(&str)) -> Result<Box<dyn Storage>> {
     check_root(workspace)?;
-    let dir = workspace.store_dir();
+    let dir = match workspace.store() {
+        StoreLocation::Sled(dir) => dir.clone(),
+        StoreLocation::Postgres(url) => return Ok(Box::new(PostgresStorage::open(url)?)),
+    };
     if crate::store::sled::has_snapshots(&dir) || !dir.exists() {
         return Ok(Box::new(crate::store::sled::read_snapshots(&dir)?));
     }
     match open_store(workspace, log) {
-        Ok(store) => Ok(Box::new(store)),
+        Ok(store) => Ok(store),
         Err(e @ Error::StoreLocked { .. }) => {
             log(&format!("note: {e}; reading the snapshot it last wrote"));
             Ok(Box::new(crate::store::sled::read_snapshots(&dir)?))
@@ -65,16 +73,19 @@ pub struct Rebuilt {
 /// moved aside (kept, not deleted) and a new one is filled with every study and trial. Refused
 /// when the store opens fine or another process holds it.
 pub fn rebuild_store(workspace: &Workspace) -> Result<Rebuilt> {
-    let dir = workspace.store_dir();
-    match SledStorage::open(&dir) {
+    let dir: &Path = match workspace.store() {
+        StoreLocation::Sled(dir) => dir,
+        StoreLocation::Postgres(_) => return Err(Error::Usage("rebuild-store rebuilds a sled store from its snapshots; a PostgreSQL database keeps its own".into())),
+    };
+    match SledStorage::open(dir) {
         Ok(_) => return Err(Error::Study(format!("{}: the store opens fine, nothing to rebuild", dir.display()))),
         Err(e @ Error::StoreLocked { .. }) => return Err(e),
         Err(_) => {}
     }
-    let snapshot = crate::store::sled::read_snapshots(&dir)?;
+    let snapshot = crate::store::sled::read_snapshots(dir)?;
     let aside = dir.with_file_name(format!("store.damaged-{}", crate::store::now()));
-    std::fs::rename(&dir, &aside).map_err(|e| Error::io(&dir, e))?;
-    let store = SledStorage::open(&dir)?;
+    std::fs::rename(dir, &aside).map_err(|e| Error::io(dir, e))?;
+    let store = SledStorage::open(dir)?;
     let (mut studies, mut trials) = (0, 0);
     for study in snapshot.studies()? {
         store.put_study(&study)?;

@@ -324,6 +324,7 @@ pub fn import(
                 metrics: Some(Metrics(vec![("score".into(), t.score)])),
                 score: Some(t.score),
                 student_dir: None,
+                host: None,
                 error: None,
                 pid: std::process::id(),
                 started: record.created,

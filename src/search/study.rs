@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::samplers::{Observation, Sampler};
+use super::samplers::{Observation, Sampler, with_pending};
 use super::space::{Point, Space};
 use crate::data::{DatasetMeta, Metrics};
 use crate::error::{Error, Result};
@@ -45,6 +45,25 @@ pub enum StudyEvent<'a> {
         trial: &'a TrialRecord,
         best: Option<&'a TrialRecord>,
     },
+    /// Trials whose worker stopped (this process before, or another worker that stopped
+    /// beating) were marked FAIL; their pipelines run again.
+    Recovered {
+        trials: usize,
+    },
+    /// Another worker failed this trial while it ran here (its heartbeats stopped reaching the
+    /// store) and queued its pipeline again; this run's result is dropped.
+    Lost {
+        trial: &'a TrialRecord,
+    },
+}
+
+/// How often a running trial's worker beats by default; a trial whose beat is older than twice
+/// this is taken as dead.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// This machine's name, recorded with each trial so a shared study says where a student lives.
+pub fn hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).or_else(|| std::env::var("HOSTNAME").ok())
 }
 
 /// A study bound to its storage and space.
@@ -52,6 +71,8 @@ pub struct Study<'a> {
     pub storage: &'a dyn Storage,
     pub record: StudyRecord,
     pub space: Space,
+    /// How often a running trial beats ([`HEARTBEAT`] unless set); the grace is twice this.
+    pub heartbeat: Duration,
 }
 
 /// The best COMPLETE trial at the highest rung any trial completed (scores at different
@@ -118,7 +139,7 @@ impl<'a> Study<'a> {
                 record
             }
         };
-        Ok(Self { storage, record, space })
+        Ok(Self { storage, record, space, heartbeat: HEARTBEAT })
     }
 
     /// Records what the recommender learns a study's context from: the task's meta-features, the
@@ -134,23 +155,78 @@ impl<'a> Study<'a> {
         Ok(())
     }
 
-    /// Marks trials left RUNNING by a dead process as FAIL; returns how many.
+    /// Marks FAIL the trials whose worker is gone (every RUNNING trial where one process holds
+    /// the store; on a shared database those whose last heartbeat is older than the grace) and
+    /// returns how many. Each such pipeline runs again once, at the same rung.
     pub fn recover(&self) -> Result<usize> {
-        let mut n = 0;
-        for mut t in self.storage.trials(&self.record.name)? {
-            if t.state == TrialState::Running {
-                t.state = TrialState::Fail;
-                t.error = Some(format!("{INTERRUPTED} (process {} ended while the trial ran); its pipeline runs again", t.pid));
-                t.ended = Some(now());
-                self.storage.put_trial(&t)?;
-                n += 1;
-            }
-        }
-        Ok(n)
+        let mark = |t: &mut TrialRecord| {
+            t.state = TrialState::Fail;
+            t.error = Some(format!("{INTERRUPTED} (worker {} on {} stopped beating while the trial ran); its pipeline runs again", t.pid, t.host.as_deref().unwrap_or("?")));
+            t.ended = Some(now());
+        };
+        Ok(self.storage.fail_stale_trials(&self.record.name, self.heartbeat * 2, &mark)?.len())
     }
 
-    /// Runs trials until the limits are reached or the sampler has nothing left. A failing
-    /// trial (an error or a panic in `run_trial`) is recorded FAIL and the search goes on.
+    /// The next trial to run, added to the store as RUNNING in one step no other worker
+    /// interleaves with; `None` when the study holds `cap` trials (finished or running) or the
+    /// sampler has nothing left. Also returns how many trials counted towards the cap.
+    fn next_trial(&self, sampler: &mut dyn Sampler, cap: usize) -> Result<(Option<TrialRecord>, usize)> {
+        let mut counted = 0;
+        let host = hostname();
+        let added = self.storage.add_trial(&self.record.name, &mut |trials| {
+            // A trial cut short by a dead worker does not count: its pipeline runs again instead.
+            counted = trials.iter().filter(|t| !is_interrupted(t)).count();
+            if counted >= cap {
+                return Ok(None);
+            }
+            // Interrupted trials first, then promotions (successive halving), otherwise a new
+            // point at the first rung. The sampler sees first-rung results only, so its scores
+            // share one budget; other workers' running trials are pending points.
+            let eta = self.space.fidelity.as_ref().map_or(usize::MAX, |f| f.eta);
+            let (point, rung) = match next_retry(trials).or_else(|| next_promotion(trials, self.space.rungs(), eta)) {
+                Some(claimed) => claimed,
+                None => {
+                    let first = || trials.iter().filter(|t| t.rung == 0);
+                    let tried: Vec<Point> = first().map(|t| t.point.clone()).collect();
+                    let history: Vec<Observation> = first()
+                        .filter(|t| t.state == TrialState::Complete)
+                        .filter_map(|t| t.score.filter(|s| s.is_finite()).map(|score| Observation { point: t.point.clone(), score }))
+                        .collect();
+                    let pending: Vec<Point> = first().filter(|t| t.state == TrialState::Running).map(|t| t.point.clone()).collect();
+                    match sampler.ask(&self.space, &tried, &with_pending(history, &pending))? {
+                        Some(point) => (point, 0),
+                        None => return Ok(None),
+                    }
+                }
+            };
+            let pipeline = self.space.compose_at(&point, rung).map_err(|e| Error::Sampler(format!("proposed an invalid pipeline: {e}")))?;
+            Ok(Some(TrialRecord {
+                id: 0,
+                study: self.record.name.clone(),
+                point,
+                pipeline,
+                state: TrialState::Running,
+                rung,
+                fidelity: None,
+                intermediate: Vec::new(),
+                metrics: None,
+                score: None,
+                student_dir: None,
+                host: host.clone(),
+                error: None,
+                pid: std::process::id(),
+                started: now(),
+                ended: None,
+            }))
+        })?;
+        Ok((added, counted))
+    }
+
+    /// Runs trials until the study holds `limits.trials` finished trials (all workers together),
+    /// the budget is spent or the sampler has nothing left. A failing trial (an error or a panic
+    /// in `run_trial`) is recorded FAIL and the search goes on. While a trial runs, a plain
+    /// thread beats its heartbeat; before each new trial, trials of workers that stopped beating
+    /// are failed and their pipelines queued again.
     pub fn run(
         &self,
         sampler: &mut dyn Sampler,
@@ -160,52 +236,25 @@ impl<'a> Study<'a> {
     ) -> Result<Vec<TrialRecord>> {
         let started = Instant::now();
         loop {
-            let trials = self.storage.trials(&self.record.name)?;
-            // A trial cut short by a kill does not count: its pipeline runs again instead.
-            let finished = trials.iter().filter(|t| t.state != TrialState::Running && !is_interrupted(t)).count();
-            if finished >= limits.trials || limits.budget.is_some_and(|b| started.elapsed() >= b) {
-                return Ok(trials);
+            let recovered = self.recover()?;
+            if recovered > 0 {
+                on_event(StudyEvent::Recovered { trials: recovered });
             }
-            // Interrupted trials first, then promotions (successive halving), otherwise a new point
-            // at the first rung. The sampler sees first-rung results only, so its scores share one
-            // budget.
-            let eta = self.space.fidelity.as_ref().map_or(usize::MAX, |f| f.eta);
-            let (point, rung) = match next_retry(&trials).or_else(|| next_promotion(&trials, self.space.rungs(), eta)) {
-                Some(promotion) => promotion,
-                None => {
-                    let first = || trials.iter().filter(|t| t.rung == 0);
-                    let tried: Vec<Point> = first().map(|t| t.point.clone()).collect();
-                    let history: Vec<Observation> = first()
-                        .filter(|t| t.state == TrialState::Complete)
-                        .filter_map(|t| t.score.filter(|s| s.is_finite()).map(|score| Observation { point: t.point.clone(), score }))
-                        .collect();
-                    match sampler.ask(&self.space, &tried, &history)? {
-                        Some(point) => (point, 0),
-                        None => return Ok(trials),
-                    }
+            if limits.budget.is_some_and(|b| started.elapsed() >= b) {
+                return self.storage.trials(&self.record.name);
+            }
+            let (added, counted) = self.next_trial(sampler, limits.trials)?;
+            let Some(mut trial) = added else {
+                let trials = self.storage.trials(&self.record.name)?;
+                // Other workers' trials still run: one may die and need running again.
+                if counted >= limits.trials && trials.iter().any(|t| t.state == TrialState::Running) {
+                    std::thread::sleep(self.heartbeat);
+                    continue;
                 }
+                return Ok(trials);
             };
-            let pipeline = self.space.compose_at(&point, rung).map_err(|e| Error::Sampler(format!("proposed an invalid pipeline: {e}")))?;
-            let mut trial = TrialRecord {
-                id: trials.iter().map(|t| t.id + 1).max().unwrap_or(0),
-                study: self.record.name.clone(),
-                point,
-                pipeline: pipeline.clone(),
-                state: TrialState::Running,
-                rung,
-                fidelity: None,
-                intermediate: Vec::new(),
-                metrics: None,
-                score: None,
-                student_dir: None,
-                error: None,
-                pid: std::process::id(),
-                started: now(),
-                ended: None,
-            };
-            self.storage.put_trial(&trial)?;
-            on_event(StudyEvent::Started { trial: &trial, index: finished + 1, of: limits.trials, rungs: self.space.rungs() });
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_trial(&pipeline, trial.id)));
+            on_event(StudyEvent::Started { trial: &trial, index: counted + 1, of: limits.trials, rungs: self.space.rungs() });
+            let result = self.beating(&trial, || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_trial(&trial.pipeline, trial.id))));
             match result {
                 Ok(Ok(outcome)) if outcome.score.is_finite() => {
                     trial.state = TrialState::Complete;
@@ -229,10 +278,35 @@ impl<'a> Study<'a> {
                 }
             }
             trial.ended = Some(now());
+            let stored = self.storage.trials(&self.record.name)?;
+            // Another worker failed this trial while it ran (its beats stopped reaching the
+            // store) and queued its pipeline again: that record stands.
+            if stored.iter().any(|t| t.id == trial.id && t.state != TrialState::Running) {
+                on_event(StudyEvent::Lost { trial: &trial });
+                continue;
+            }
             self.storage.put_trial(&trial)?;
             let all = self.storage.trials(&self.record.name)?;
             on_event(StudyEvent::Finished { trial: &trial, best: best_of(&all) });
         }
+    }
+
+    /// Runs `work` while a plain thread (not the rayon pool the trial trains on) beats the
+    /// trial's heartbeat every [`Study::heartbeat`]. A beat that fails is retried at the next one.
+    fn beating<T>(&self, trial: &TrialRecord, work: impl FnOnce() -> T) -> T {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(self.heartbeat) {
+                    if let Err(e) = self.storage.heartbeat(&trial.study, trial.id) {
+                        log::warn!("trial #{}: heartbeat not stored: {e}", trial.id);
+                    }
+                }
+            });
+            let value = work();
+            drop(stop);
+            value
+        })
     }
 
     /// The best COMPLETE trial so far.

@@ -1,8 +1,11 @@
 //! Trial storage (Optuna-like): studies and trials as plain records behind a narrow trait, so the
-//! search never depends on the storage engine. `sled` is the default (in the workspace), `memory`
-//! serves tests.
+//! search never depends on the storage engine. `sled` is the default (in the workspace, one
+//! process at a time), `postgres` holds shared studies that many workers join, `memory` serves
+//! tests.
 
+pub mod location;
 pub mod memory;
+pub mod postgres;
 pub mod sled;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +15,9 @@ use crate::data::{DatasetMeta, Metrics};
 use crate::error::Result;
 use crate::pipeline::Pipeline;
 
+pub use location::StoreLocation;
 pub use memory::MemoryStorage;
+pub use postgres::PostgresStorage;
 pub use sled::SledStorage;
 
 /// A trial's lifecycle.
@@ -78,6 +83,9 @@ pub struct TrialRecord {
     /// The headline dev score (what the search maximises).
     pub score: Option<f64>,
     pub student_dir: Option<PathBuf>,
+    /// The machine the trial ran on (where `student_dir` is), for studies many workers share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub error: Option<String>,
     pub pid: u32,
     pub started: u64,
@@ -90,7 +98,7 @@ pub fn now() -> u64 {
 }
 
 /// Where studies and trials live. Every write is durable when the call returns.
-pub trait Storage {
+pub trait Storage: Send + Sync {
     fn put_study(&self, study: &StudyRecord) -> Result<()>;
     fn study(&self, name: &str) -> Result<Option<StudyRecord>>;
     fn studies(&self) -> Result<Vec<StudyRecord>>;
@@ -98,4 +106,32 @@ pub trait Storage {
     fn put_trial(&self, trial: &TrialRecord) -> Result<()>;
     /// A study's trials in id order.
     fn trials(&self, study: &str) -> Result<Vec<TrialRecord>>;
+
+    /// Adds a trial as one step no other worker can interleave with: `next` sees the study's
+    /// trials and returns the trial to add (its id is assigned here, the next free one) or `None`.
+    /// The default suits engines that one process holds at a time.
+    fn add_trial(&self, study: &str, next: &mut dyn FnMut(&[TrialRecord]) -> Result<Option<TrialRecord>>) -> Result<Option<TrialRecord>> {
+        let trials = self.trials(study)?;
+        let Some(mut trial) = next(&trials)? else { return Ok(None) };
+        trial.id = trials.iter().map(|t| t.id + 1).max().unwrap_or(0);
+        self.put_trial(&trial)?;
+        Ok(Some(trial))
+    }
+
+    /// Says a RUNNING trial's worker is alive. Engines that one process holds need no beats.
+    fn heartbeat(&self, _study: &str, _id: u64) -> Result<()> {
+        Ok(())
+    }
+
+    /// Marks FAIL (`mark` says why) the RUNNING trials whose worker is gone, and returns them.
+    /// Asked between trials: where one process holds the store, every RUNNING trial is such a
+    /// trial; a shared engine says so when the last beat is older than `grace` by its own clock.
+    fn fail_stale_trials(&self, study: &str, _grace: std::time::Duration, mark: &dyn Fn(&mut TrialRecord)) -> Result<Vec<TrialRecord>> {
+        let mut stale: Vec<TrialRecord> = self.trials(study)?.into_iter().filter(|t| t.state == TrialState::Running).collect();
+        for trial in &mut stale {
+            mark(trial);
+            self.put_trial(trial)?;
+        }
+        Ok(stale)
+    }
 }

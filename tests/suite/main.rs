@@ -13,4 +13,5 @@ mod recommend_cli;
 mod report;
 mod search;
 mod search_cli;
+mod storage;
 mod train;

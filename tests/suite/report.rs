@@ -35,6 +35,7 @@ fn trial(id: u64, objective: Objective, alpha: f64, score: Option<f64>) -> Trial
         metrics: None,
         score,
         student_dir: None,
+        host: None,
         error: score.is_none().then(|| "loss is NaN".to_string()),
         pid: 1,
         started: 100 + id * 10,

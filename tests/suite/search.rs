@@ -323,6 +323,7 @@ fn successive_halving_with_bo_resumes_after_a_kill_mid_rung() {
         metrics: None,
         score: None,
         student_dir: None,
+        host: None,
         error: None,
         pid: 0,
         started: 0,
@@ -480,7 +481,7 @@ fn readers_never_lock_the_store_and_survive_a_damaged_database() {
     assert!(!ws.store_dir().exists());
     {
         let store = distiller::ops::open_store(&ws, &mut |_| {}).unwrap();
-        Study::open(&store, "s", "sst2", shipped("tiny.toml"), "grid").unwrap();
+        Study::open(store.as_ref(), "s", "sst2", shipped("tiny.toml"), "grid").unwrap();
     }
     let reader = distiller::ops::open_store_to_read(&ws, &mut |_| {}).unwrap();
     // A search can take the store while a reader is reading it.

@@ -30,6 +30,18 @@ pub trait Sampler {
     fn name(&self) -> &'static str;
 }
 
+/// The history a sampler sees while other workers' trials run (constant liar): each pending
+/// point counts as scored at the mean of the scores so far, so the surrogate's uncertainty
+/// shrinks around it and concurrent asks spread out. No lie before the first score.
+pub fn with_pending(mut history: Vec<Observation>, pending: &[Point]) -> Vec<Observation> {
+    if history.is_empty() {
+        return history;
+    }
+    let lie = history.iter().map(|o| o.score).sum::<f64>() / history.len() as f64;
+    history.extend(pending.iter().map(|point| Observation { point: point.clone(), score: lie }));
+    history
+}
+
 /// The samplers `search --sampler` offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SamplerKind {

@@ -1,0 +1,515 @@
+//! Shared studies in PostgreSQL, in Optuna's relational schema (version 12), so many workers can
+//! join one study and `optuna.load_study(study_name=S, storage=URL)` (or optuna-dashboard) reads
+//! it. Tables follow `optuna/storages/_rdb/models.py`; the schema is created when the database
+//! has none and refused when it has another version.
+//!
+//! What goes where: a study row with its direction (MAXIMIZE) and our whole [`StudyRecord`] as
+//! the system attribute `distiller:study`; a trial row (number = our id, state, start and end)
+//! with its score in `trial_values`, its epochs in `trial_intermediate_values`, its point as
+//! Optuna parameters (each dimension that is active, with its distribution) and our whole
+//! [`TrialRecord`] as the system attribute `distiller:trial`, which is what we read back.
+//!
+//! Workers: a new trial is added in one transaction that locks the study's row
+//! ([`Storage::add_trial`]); a running trial's worker beats `trial_heartbeats`, and a trial whose
+//! beat is older than the grace by the database's clock is stale ([`Storage::stale_trials`]).
+//! A lost connection is retried with backoff for [`RECONNECT_FOR`], then reported.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use postgres::{Client, NoTls, Transaction};
+
+use super::{Storage, StudyRecord, TrialRecord, TrialState};
+use crate::error::{Error, Result};
+use crate::search::{Domain, Space};
+
+/// Optuna's schema version and the alembic revision that goes with it.
+const SCHEMA_VERSION: i32 = 12;
+const ALEMBIC_REVISION: &str = "v3.2.0.a";
+
+/// System-attribute keys holding our records.
+const STUDY_KEY: &str = "distiller:study";
+const TRIAL_KEY: &str = "distiller:trial";
+
+/// How long a worker keeps reconnecting to a database it lost before giving up.
+pub const RECONNECT_FOR: Duration = Duration::from_secs(60);
+
+/// The tables of Optuna's schema version 12 (types, keys and indexes as Optuna creates them).
+const SCHEMA: &str = "
+CREATE TYPE studydirection AS ENUM ('NOT_SET', 'MINIMIZE', 'MAXIMIZE');
+CREATE TYPE trialstate AS ENUM ('RUNNING', 'COMPLETE', 'PRUNED', 'FAIL', 'WAITING');
+CREATE TYPE trialvaluetype AS ENUM ('FINITE', 'INF_POS', 'INF_NEG');
+CREATE TYPE trialintermediatevaluetype AS ENUM ('FINITE', 'INF_POS', 'INF_NEG', 'NAN');
+CREATE TABLE studies (
+    study_id SERIAL PRIMARY KEY,
+    study_name VARCHAR(512) NOT NULL
+);
+CREATE UNIQUE INDEX ix_studies_study_name ON studies (study_name);
+CREATE TABLE study_directions (
+    study_direction_id SERIAL PRIMARY KEY,
+    direction studydirection NOT NULL,
+    study_id INTEGER NOT NULL REFERENCES studies (study_id),
+    objective INTEGER NOT NULL,
+    UNIQUE (study_id, objective)
+);
+CREATE TABLE study_user_attributes (
+    study_user_attribute_id SERIAL PRIMARY KEY,
+    study_id INTEGER REFERENCES studies (study_id),
+    key VARCHAR(512),
+    value_json TEXT,
+    UNIQUE (study_id, key)
+);
+CREATE TABLE study_system_attributes (
+    study_system_attribute_id SERIAL PRIMARY KEY,
+    study_id INTEGER REFERENCES studies (study_id),
+    key VARCHAR(512),
+    value_json TEXT,
+    UNIQUE (study_id, key)
+);
+CREATE TABLE trials (
+    trial_id SERIAL PRIMARY KEY,
+    number INTEGER,
+    study_id INTEGER REFERENCES studies (study_id),
+    state trialstate NOT NULL,
+    datetime_start TIMESTAMP,
+    datetime_complete TIMESTAMP
+);
+CREATE INDEX ix_trials_study_id ON trials (study_id);
+CREATE TABLE trial_user_attributes (
+    trial_user_attribute_id SERIAL PRIMARY KEY,
+    trial_id INTEGER REFERENCES trials (trial_id),
+    key VARCHAR(512),
+    value_json TEXT,
+    UNIQUE (trial_id, key)
+);
+CREATE TABLE trial_system_attributes (
+    trial_system_attribute_id SERIAL PRIMARY KEY,
+    trial_id INTEGER REFERENCES trials (trial_id),
+    key VARCHAR(512),
+    value_json TEXT,
+    UNIQUE (trial_id, key)
+);
+CREATE TABLE trial_params (
+    param_id SERIAL PRIMARY KEY,
+    trial_id INTEGER REFERENCES trials (trial_id),
+    param_name VARCHAR(512),
+    param_value DOUBLE PRECISION,
+    distribution_json TEXT,
+    UNIQUE (trial_id, param_name)
+);
+CREATE TABLE trial_values (
+    trial_value_id SERIAL PRIMARY KEY,
+    trial_id INTEGER NOT NULL REFERENCES trials (trial_id),
+    objective INTEGER NOT NULL,
+    value DOUBLE PRECISION,
+    value_type trialvaluetype NOT NULL,
+    UNIQUE (trial_id, objective)
+);
+CREATE TABLE trial_intermediate_values (
+    trial_intermediate_value_id SERIAL PRIMARY KEY,
+    trial_id INTEGER NOT NULL REFERENCES trials (trial_id),
+    step INTEGER NOT NULL,
+    intermediate_value DOUBLE PRECISION,
+    intermediate_value_type trialintermediatevaluetype NOT NULL,
+    UNIQUE (trial_id, step)
+);
+CREATE TABLE trial_heartbeats (
+    trial_heartbeat_id SERIAL PRIMARY KEY,
+    trial_id INTEGER NOT NULL REFERENCES trials (trial_id),
+    heartbeat TIMESTAMP NOT NULL DEFAULT LOCALTIMESTAMP,
+    UNIQUE (trial_id)
+);
+CREATE TABLE version_info (
+    version_info_id INTEGER PRIMARY KEY CHECK (version_info_id = 1),
+    schema_version INTEGER,
+    library_version VARCHAR(256)
+);
+CREATE TABLE alembic_version (
+    version_num VARCHAR(32) NOT NULL PRIMARY KEY
+);
+";
+
+/// A study store in a PostgreSQL database.
+pub struct PostgresStorage {
+    url: String,
+    client: Mutex<Client>,
+    /// Each study's space, parsed once, to name a trial's parameters for Optuna.
+    spaces: Mutex<HashMap<String, Space>>,
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = &url[scheme + 3..at];
+            match user.split_once(':') {
+                Some((name, _)) => format!("{}{name}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Why an operation on the connection stopped: the driver (the connection may be lost) or us.
+enum Failure {
+    Driver(postgres::Error),
+    Ours(Error),
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(e: postgres::Error) -> Self {
+        Failure::Driver(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Ours(e)
+    }
+}
+
+type Op<T> = std::result::Result<T, Failure>;
+
+impl PostgresStorage {
+    /// Connects (retrying a refused connection for [`RECONNECT_FOR`]) and creates Optuna's
+    /// schema when the database has none.
+    pub fn open(url: &str) -> Result<Self> {
+        let config: postgres::Config = url.parse().map_err(|e| Error::Usage(format!("--storage {}: not a PostgreSQL URL: {e}", redacted(url))))?;
+        let storage = Self { url: url.to_string(), client: Mutex::new(connect(&config, url)?), spaces: Mutex::new(HashMap::new()) };
+        let version = storage.with_client(|client| {
+            let mut tx = client.transaction()?;
+            // One creator at a time when several workers start on an empty database.
+            tx.execute("SELECT pg_advisory_xact_lock(7263510)", &[])?;
+            let exists: bool = tx.query_one("SELECT to_regclass('version_info') IS NOT NULL", &[])?.get(0);
+            if !exists {
+                tx.batch_execute(SCHEMA)?;
+                tx.execute("INSERT INTO version_info VALUES (1, $1, $2)", &[&SCHEMA_VERSION, &format!("distiller {}", env!("CARGO_PKG_VERSION"))])?;
+                tx.execute("INSERT INTO alembic_version VALUES ($1)", &[&ALEMBIC_REVISION])?;
+            }
+            let version: Option<i32> = tx.query_opt("SELECT schema_version FROM version_info", &[])?.and_then(|row| row.get(0));
+            tx.commit()?;
+            Ok(version)
+        })?;
+        if version != Some(SCHEMA_VERSION) {
+            let found = version.map_or("none".to_string(), |v| v.to_string());
+            return Err(storage.error(format!("the database holds Optuna schema version {found}; distiller reads version {SCHEMA_VERSION}")));
+        }
+        Ok(storage)
+    }
+
+    fn error(&self, message: impl std::fmt::Display) -> Error {
+        Error::Database { url: redacted(&self.url), message: message.to_string() }
+    }
+
+    /// Runs `op` on the connection. When the connection was lost, it is re-opened (with backoff,
+    /// for up to [`RECONNECT_FOR`]) and `op` runs once more: a transaction the loss cut off was
+    /// rolled back by the server.
+    fn with_client<T>(&self, mut op: impl FnMut(&mut Client) -> Op<T>) -> Result<T> {
+        let mut client = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if client.is_closed() {
+            *client = self.reconnect()?;
+        }
+        match op(&mut client) {
+            Ok(value) => Ok(value),
+            Err(Failure::Ours(e)) => Err(e),
+            Err(Failure::Driver(e)) if client.is_closed() || e.is_closed() || e.as_db_error().is_none() && std::error::Error::source(&e).is_some() => {
+                *client = self.reconnect()?;
+                op(&mut client).map_err(|f| match f {
+                    Failure::Driver(e) => self.error(describe(&e)),
+                    Failure::Ours(e) => e,
+                })
+            }
+            Err(Failure::Driver(e)) => Err(self.error(describe(&e))),
+        }
+    }
+
+    fn reconnect(&self) -> Result<Client> {
+        let config: postgres::Config = self.url.parse().map_err(|e: postgres::Error| self.error(e))?;
+        connect(&config, &self.url)
+    }
+
+    fn space(&self, study: &StudyRecord) -> Result<Space> {
+        let mut spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(space) = spaces.get(&study.name) {
+            return Ok(space.clone());
+        }
+        let space = Space::parse(&study.space, &format!("study `{}`'s space", study.name))?;
+        spaces.insert(study.name.clone(), space.clone());
+        Ok(space)
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, json: &str) -> Result<T> {
+        serde_json::from_str(json).map_err(|e| self.error(format!("corrupt {what}: {e}")))
+    }
+
+    /// The study's row id and record; `lock` holds its row until the transaction ends.
+    fn study_row(&self, tx: &mut Transaction, name: &str, lock: bool) -> Op<Option<(i32, StudyRecord)>> {
+        let sql = format!(
+            "SELECT s.study_id, a.value_json FROM studies s LEFT JOIN study_system_attributes a ON a.study_id = s.study_id AND a.key = '{STUDY_KEY}' WHERE s.study_name = $1{}",
+            if lock { " FOR UPDATE OF s" } else { "" }
+        );
+        match tx.query_opt(&sql, &[&name])? {
+            None => Ok(None),
+            Some(row) => match row.get::<_, Option<String>>(1) {
+                Some(json) => Ok(Some((row.get(0), self.decode("study record", &json)?))),
+                None => Err(self.error(format!("study `{name}` exists and was not made by distiller (it has no {STUDY_KEY} attribute): pick another --study name")).into()),
+            },
+        }
+    }
+
+    fn no_study(&self, name: &str) -> Error {
+        Error::Study(format!("no study `{name}` in {}", redacted(&self.url)))
+    }
+
+    fn read_trials(&self, tx: &mut Transaction, study_id: i32) -> Op<Vec<TrialRecord>> {
+        let sql = format!(
+            "SELECT a.value_json FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' WHERE t.study_id = $1 ORDER BY t.number"
+        );
+        let rows = tx.query(&sql, &[&study_id])?;
+        Ok(rows.iter().map(|row| self.decode("trial record", row.get(0))).collect::<Result<_>>()?)
+    }
+
+    /// Inserts or updates a trial's row and everything Optuna reads about it.
+    fn write_trial(&self, tx: &mut Transaction, study_id: i32, space: &Space, trial: &TrialRecord) -> std::result::Result<(), postgres::Error> {
+        let number = i32::try_from(trial.id).unwrap_or(i32::MAX);
+        let state = state_name(trial.state);
+        let (start, end) = (trial.started as f64, trial.ended.map(|e| e as f64));
+        let existing: Option<i32> = tx.query_opt("SELECT trial_id FROM trials WHERE study_id = $1 AND number = $2", &[&study_id, &number])?.map(|r| r.get(0));
+        let trial_id: i32 = match existing {
+            Some(id) => {
+                tx.execute(
+                    "UPDATE trials SET state = CAST($2::text AS trialstate), datetime_start = to_timestamp($3::float8) AT TIME ZONE 'UTC', datetime_complete = to_timestamp($4::float8) AT TIME ZONE 'UTC' WHERE trial_id = $1",
+                    &[&id, &state, &start, &end],
+                )?;
+                id
+            }
+            None => tx
+                .query_one(
+                    "INSERT INTO trials (number, study_id, state, datetime_start, datetime_complete) VALUES ($1, $2, CAST($3::text AS trialstate), to_timestamp($4::float8) AT TIME ZONE 'UTC', to_timestamp($5::float8) AT TIME ZONE 'UTC') RETURNING trial_id",
+                    &[&number, &study_id, &state, &start, &end],
+                )?
+                .get(0),
+        };
+        let record = serde_json::to_string(trial).expect("trial serialises");
+        tx.execute(
+            "INSERT INTO trial_system_attributes (trial_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (trial_id, key) DO UPDATE SET value_json = EXCLUDED.value_json",
+            &[&trial_id, &TRIAL_KEY, &record],
+        )?;
+        for (name, value, distribution) in optuna_params(space, &trial.point) {
+            tx.execute(
+                "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES ($1, $2, $3, $4) ON CONFLICT (trial_id, param_name) DO UPDATE SET param_value = EXCLUDED.param_value, distribution_json = EXCLUDED.distribution_json",
+                &[&trial_id, &name, &value, &distribution],
+            )?;
+        }
+        if let (TrialState::Complete, Some(score)) = (trial.state, trial.score) {
+            tx.execute(
+                "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES ($1, 0, $2, CAST($3::text AS trialvaluetype)) ON CONFLICT (trial_id, objective) DO UPDATE SET value = EXCLUDED.value, value_type = EXCLUDED.value_type",
+                &[&trial_id, &finite_or_null(score), &value_type(score)],
+            )?;
+        }
+        for (epoch, score) in &trial.intermediate {
+            let step = i32::try_from(*epoch).unwrap_or(i32::MAX);
+            let kind = if score.is_nan() { "NAN" } else { value_type(*score) };
+            tx.execute(
+                "INSERT INTO trial_intermediate_values (trial_id, step, intermediate_value, intermediate_value_type) VALUES ($1, $2, $3, CAST($4::text AS trialintermediatevaluetype)) ON CONFLICT (trial_id, step) DO UPDATE SET intermediate_value = EXCLUDED.intermediate_value, intermediate_value_type = EXCLUDED.intermediate_value_type",
+                &[&trial_id, &step, &finite_or_null(*score), &kind],
+            )?;
+        }
+        if trial.state == TrialState::Running {
+            tx.execute(
+                "INSERT INTO trial_heartbeats (trial_id, heartbeat) VALUES ($1, LOCALTIMESTAMP) ON CONFLICT (trial_id) DO UPDATE SET heartbeat = LOCALTIMESTAMP",
+                &[&trial_id],
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Connects, retrying while the server refuses or cannot be reached, for [`RECONNECT_FOR`].
+fn connect(config: &postgres::Config, url: &str) -> Result<Client> {
+    let started = Instant::now();
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match config.connect(NoTls) {
+            // Timestamps are naive UTC, as Optuna stores them; the session's clock must agree.
+            Ok(mut client) => {
+                client.batch_execute("SET TIME ZONE 'UTC'").map_err(|e| Error::Database { url: redacted(url), message: describe(&e) })?;
+                return Ok(client);
+            }
+            // An answer from the server (bad password, no such database) will not change.
+            Err(e) if e.as_db_error().is_some() || started.elapsed() >= RECONNECT_FOR => {
+                return Err(Error::Database { url: redacted(url), message: format!("cannot connect: {}", describe(&e)) });
+            }
+            Err(_) => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(8));
+            }
+        }
+    }
+}
+
+/// A driver error in one line, with the server's message where there is one.
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => {
+            let source = std::error::Error::source(e).map(|s| format!(": {s}")).unwrap_or_default();
+            format!("{e}{source}")
+        }
+    }
+}
+
+fn state_name(state: TrialState) -> &'static str {
+    match state {
+        TrialState::Running => "RUNNING",
+        TrialState::Complete => "COMPLETE",
+        TrialState::Pruned => "PRUNED",
+        TrialState::Fail => "FAIL",
+    }
+}
+
+fn value_type(value: f64) -> &'static str {
+    match value {
+        v if v == f64::INFINITY => "INF_POS",
+        v if v == f64::NEG_INFINITY => "INF_NEG",
+        _ => "FINITE",
+    }
+}
+
+fn finite_or_null(value: f64) -> Option<f64> {
+    value.is_finite().then_some(value)
+}
+
+/// A point as Optuna parameters: (name, internal value, distribution JSON) for each dimension
+/// with a value. Choices and value lists are categorical (the value is the choice's index).
+fn optuna_params(space: &Space, point: &[Option<serde_json::Value>]) -> Vec<(String, f64, String)> {
+    use serde_json::json;
+    let mut params = Vec::new();
+    for (dim, value) in space.dims.iter().zip(point) {
+        let Some(value) = value else { continue };
+        let (internal, distribution) = match &dim.domain {
+            Domain::Categorical(choices) => {
+                let Some(index) = choices.iter().position(|c| c == value) else { continue };
+                (index as f64, json!({"name": "CategoricalDistribution", "attributes": {"choices": choices}}))
+            }
+            Domain::Ordered(values) => {
+                let Some(index) = value.as_f64().and_then(|v| values.iter().position(|x| *x == v)) else { continue };
+                (index as f64, json!({"name": "CategoricalDistribution", "attributes": {"choices": values}}))
+            }
+            Domain::Float { low, high, log } => {
+                let Some(v) = value.as_f64() else { continue };
+                (v, json!({"name": "FloatDistribution", "attributes": {"low": low, "high": high, "log": log, "step": null}}))
+            }
+            Domain::Int { low, high } => {
+                let Some(v) = value.as_f64() else { continue };
+                (v, json!({"name": "IntDistribution", "attributes": {"low": low, "high": high, "log": false, "step": 1}}))
+            }
+        };
+        params.push((dim.field.clone(), internal, distribution.to_string()));
+    }
+    params
+}
+
+impl Storage for PostgresStorage {
+    fn put_study(&self, study: &StudyRecord) -> Result<()> {
+        let record = serde_json::to_string(study).expect("study serialises");
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            let study_id = match self.study_row(&mut tx, &study.name, true)? {
+                Some((id, _)) => id,
+                None => {
+                    let id: i32 = tx.query_one("INSERT INTO studies (study_name) VALUES ($1) RETURNING study_id", &[&study.name])?.get(0);
+                    tx.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', $1, 0)", &[&id])?;
+                    id
+                }
+            };
+            tx.execute(
+                "INSERT INTO study_system_attributes (study_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (study_id, key) DO UPDATE SET value_json = EXCLUDED.value_json",
+                &[&study_id, &STUDY_KEY, &record],
+            )?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn study(&self, name: &str) -> Result<Option<StudyRecord>> {
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            Ok(self.study_row(&mut tx, name, false)?.map(|(_, record)| record))
+        })
+    }
+
+    fn studies(&self) -> Result<Vec<StudyRecord>> {
+        let rows = self.with_client(|client| Ok(client.query(&format!("SELECT value_json FROM study_system_attributes WHERE key = '{STUDY_KEY}' ORDER BY study_id"), &[])?))?;
+        rows.iter().map(|row| self.decode("study record", row.get(0))).collect()
+    }
+
+    fn put_trial(&self, trial: &TrialRecord) -> Result<()> {
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            let (study_id, study) = self.study_row(&mut tx, &trial.study, false)?.ok_or_else(|| self.no_study(&trial.study))?;
+            self.write_trial(&mut tx, study_id, &self.space(&study)?, trial)?;
+            Ok(tx.commit()?)
+        })
+    }
+
+    fn trials(&self, study: &str) -> Result<Vec<TrialRecord>> {
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            match self.study_row(&mut tx, study, false)? {
+                Some((study_id, _)) => self.read_trials(&mut tx, study_id),
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn add_trial(&self, study: &str, next: &mut dyn FnMut(&[TrialRecord]) -> Result<Option<TrialRecord>>) -> Result<Option<TrialRecord>> {
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            // The study's row stays locked until the commit: no other worker adds a trial meanwhile.
+            let (study_id, record) = self.study_row(&mut tx, study, true)?.ok_or_else(|| self.no_study(study))?;
+            let trials = self.read_trials(&mut tx, study_id)?;
+            let Some(mut trial) = next(&trials)? else { return Ok(None) };
+            let number: i32 = tx.query_one("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = $1", &[&study_id])?.get(0);
+            trial.id = number as u64;
+            self.write_trial(&mut tx, study_id, &self.space(&record)?, &trial)?;
+            tx.commit()?;
+            Ok(Some(trial))
+        })
+    }
+
+    fn heartbeat(&self, study: &str, id: u64) -> Result<()> {
+        let number = i32::try_from(id).unwrap_or(i32::MAX);
+        self.with_client(|client| {
+            let sql = "INSERT INTO trial_heartbeats (trial_id, heartbeat) SELECT t.trial_id, LOCALTIMESTAMP FROM trials t JOIN studies s ON s.study_id = t.study_id \
+                       WHERE s.study_name = $1 AND t.number = $2 ON CONFLICT (trial_id) DO UPDATE SET heartbeat = LOCALTIMESTAMP";
+            Ok(client.execute(sql, &[&study, &number]).map(|_| ())?)
+        })
+    }
+
+    fn fail_stale_trials(&self, study: &str, grace: Duration, mark: &dyn Fn(&mut TrialRecord)) -> Result<Vec<TrialRecord>> {
+        let sql = format!(
+            "SELECT a.value_json FROM trials t JOIN studies s ON s.study_id = t.study_id \
+             JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' LEFT JOIN trial_heartbeats h ON h.trial_id = t.trial_id \
+             WHERE s.study_name = $1 AND t.state = 'RUNNING' AND COALESCE(h.heartbeat, t.datetime_start) < LOCALTIMESTAMP - make_interval(secs => $2) \
+             ORDER BY t.number FOR UPDATE OF t SKIP LOCKED"
+        );
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            let rows = tx.query(&sql, &[&study, &grace.as_secs_f64()])?;
+            let mut stale: Vec<TrialRecord> = rows.iter().map(|row| self.decode("trial record", row.get(0))).collect::<Result<_>>()?;
+            if stale.is_empty() {
+                return Ok(stale);
+            }
+            let (study_id, record) = self.study_row(&mut tx, study, false)?.ok_or_else(|| self.no_study(study))?;
+            let space = self.space(&record)?;
+            for trial in &mut stale {
+                mark(trial);
+                self.write_trial(&mut tx, study_id, &space, trial)?;
+            }
+            tx.commit()?;
+            Ok(stale)
+        })
+    }
+}

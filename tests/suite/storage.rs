@@ -1,0 +1,137 @@
+//! One storage test suite, three engines: memory, sled and PostgreSQL (the last when
+//! `$DISTILLER_TEST_PG` names a database; skipped with a message otherwise).
+
+use std::path::Path;
+use std::time::Duration;
+
+use distiller::data::Metrics;
+use distiller::search::samplers::{BoConfig, SamplerKind};
+use distiller::search::{SearchLimits, Space, Study, TrialOutcome};
+use distiller::store::{MemoryStorage, PostgresStorage, SledStorage, Storage, TrialRecord, TrialState};
+
+fn shipped(name: &str) -> Space {
+    Space::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("search-spaces").join(name)).unwrap()
+}
+
+fn tiny() -> Space {
+    shipped("tiny.toml")
+}
+
+fn scored(p: &distiller::Pipeline) -> distiller::Result<TrialOutcome> {
+    let score = 0.5 + p.train.lr.log10() * 0.01 + if p.kd.loss == distiller::pipeline::KdLoss::Ce { 0.1 } else { 0.0 };
+    Ok(TrialOutcome { score, metrics: Metrics(vec![("accuracy".into(), score)]), student_dir: None, intermediate: vec![(1, score - 0.1), (2, score)], fidelity: None })
+}
+
+/// A study name no earlier run of the suite used (a shared database keeps them).
+fn fresh(name: &str) -> String {
+    format!("{name}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+}
+
+/// What every engine must do.
+fn contract(storage: &dyn Storage) {
+    let name = fresh("contract");
+    let study = Study::open(storage, &name, "sst2", tiny(), "random").unwrap();
+    assert_eq!(storage.study(&name).unwrap().as_ref(), Some(&study.record), "the study reads back as written");
+    assert!(storage.studies().unwrap().iter().any(|s| s.name == name));
+    assert_eq!(storage.study("no-such-study").unwrap(), None);
+    assert!(storage.trials("no-such-study").unwrap().is_empty());
+
+    let mut sampler = SamplerKind::Random.build(3, BoConfig::default());
+    let ran = study.run(sampler.as_mut(), &SearchLimits { trials: 4, budget: None }, &mut |p, _| scored(p), &mut |_| {}).unwrap();
+    assert_eq!(ran.len(), 4);
+    assert_eq!(ran.iter().map(|t| t.id).collect::<Vec<_>>(), [0, 1, 2, 3], "ids are the next free numbers, in order");
+    assert!(ran.iter().all(|t| t.state == TrialState::Complete && t.intermediate.len() == 2));
+    assert_eq!(storage.trials(&name).unwrap(), ran, "trials read back exactly as written");
+
+    // add_trial: `None` adds nothing; a trial gets the next free id.
+    assert_eq!(storage.add_trial(&name, &mut |_| Ok(None)).unwrap(), None);
+    let running = storage
+        .add_trial(&name, &mut |trials| {
+            assert_eq!(trials.len(), 4, "add_trial sees the study's trials");
+            let point = tiny().finite_points(100).unwrap().into_iter().find(|p| trials.iter().all(|t| &t.point != p)).unwrap();
+            let pipeline = tiny().compose(&point).unwrap();
+            Ok(Some(TrialRecord { point, pipeline, state: TrialState::Running, score: None, metrics: None, ended: None, ..trials[0].clone() }))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(running.id, 4);
+    storage.heartbeat(&name, running.id).unwrap();
+    // A live trial is not stale within the grace.
+    let mark = |t: &mut TrialRecord| {
+        t.state = TrialState::Fail;
+        t.error = Some("interrupted (test)".into());
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let stale = storage.fail_stale_trials(&name, Duration::ZERO, &mark).unwrap();
+    assert_eq!(stale.iter().map(|t| t.id).collect::<Vec<_>>(), [4], "a beat older than the grace makes a trial stale");
+    let stored = storage.trials(&name).unwrap();
+    assert_eq!(stored[4].state, TrialState::Fail, "the stale trial is stored FAIL");
+    assert!(storage.fail_stale_trials(&name, Duration::ZERO, &mark).unwrap().is_empty(), "a failed trial is not failed twice");
+
+    // A resumed study runs the interrupted pipeline again and does not count it.
+    let again = study.run(sampler.as_mut(), &SearchLimits { trials: 5, budget: None }, &mut |p, _| scored(p), &mut |_| {}).unwrap();
+    assert_eq!(again.len(), 6);
+    assert_eq!((again[5].point.clone(), again[5].state), (again[4].point.clone(), TrialState::Complete));
+}
+
+#[test]
+fn memory_storage_passes_the_storage_suite() {
+    contract(&MemoryStorage::default());
+}
+
+#[test]
+fn sled_storage_passes_the_storage_suite() {
+    let tmp = tempfile::tempdir().unwrap();
+    contract(&SledStorage::open(&tmp.path().join("store")).unwrap());
+}
+
+/// The test database, or `None` (with a message) when there is none.
+fn test_database() -> Option<String> {
+    let url = std::env::var("DISTILLER_TEST_PG").ok().filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("skipped: set DISTILLER_TEST_PG=postgresql://user@host:port/db to run the PostgreSQL storage tests (.ci/run starts one)");
+    }
+    url
+}
+
+#[test]
+fn postgres_storage_passes_the_storage_suite() {
+    let Some(url) = test_database() else { return };
+    contract(&PostgresStorage::open(&url).unwrap());
+}
+
+#[test]
+fn postgres_workers_share_one_study_and_its_trial_cap() {
+    let Some(url) = test_database() else { return };
+    let name = fresh("workers");
+    Study::open(&PostgresStorage::open(&url).unwrap(), &name, "sst2", shipped("default.toml"), "bo").unwrap();
+    std::thread::scope(|scope| {
+        for worker in 0..3 {
+            let (url, name) = (url.clone(), name.clone());
+            scope.spawn(move || {
+                let storage = PostgresStorage::open(&url).unwrap();
+                let study = Study::open(&storage, &name, "sst2", shipped("default.toml"), "bo").unwrap();
+                let mut sampler = SamplerKind::Bo.build(worker, BoConfig::default());
+                let run = |p: &distiller::Pipeline, _| {
+                    std::thread::sleep(Duration::from_millis(100));
+                    scored(p)
+                };
+                study.run(sampler.as_mut(), &SearchLimits { trials: 9, budget: None }, &mut { run }, &mut |_| {}).unwrap();
+            });
+        }
+    });
+    let trials = PostgresStorage::open(&url).unwrap().trials(&name).unwrap();
+    assert_eq!(trials.len(), 9, "--trials caps the study, all workers together");
+    assert!(trials.iter().all(|t| t.state == TrialState::Complete), "none left RUNNING");
+    let mut seen = std::collections::HashSet::new();
+    for t in &trials {
+        assert!(seen.insert((serde_json::to_string(&t.point).unwrap(), t.rung)), "trial #{} re-ran a pipeline at rung {}", t.id, t.rung);
+    }
+    assert!(trials.iter().map(|t| t.pid).all(|p| p == std::process::id()));
+}
+
+#[test]
+fn postgres_storage_names_a_bad_url_or_an_unreachable_server() {
+    let e = PostgresStorage::open("postgresql://user:secret@host:notaport/db").err().unwrap().to_string();
+    assert!(e.contains("--storage") && !e.contains("secret"), "{e}");
+}
