@@ -135,3 +135,51 @@ fn postgres_storage_names_a_bad_url_or_an_unreachable_server() {
     let e = PostgresStorage::open("postgresql://user:secret@host:notaport/db").err().unwrap().to_string();
     assert!(e.contains("--storage") && !e.contains("secret"), "{e}");
 }
+
+/// Python with optuna and a PostgreSQL driver, or `None` (with a message).
+fn optuna_python() -> Option<&'static str> {
+    let ok = std::process::Command::new("python3").args(["-c", "import optuna, psycopg2"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: the Optuna interop test needs `pip install optuna psycopg2-binary` (.ci/run installs them)");
+    }
+    ok.then_some("python3")
+}
+
+#[test]
+fn optuna_load_study_reads_a_distiller_study() {
+    let Some(url) = test_database() else { return };
+    let Some(python) = optuna_python() else { return };
+    let name = fresh("interop");
+    let storage = PostgresStorage::open(&url).unwrap();
+    let study = Study::open(&storage, &name, "sst2", shipped("default.toml"), "random").unwrap();
+    let mut sampler = SamplerKind::Random.build(5, BoConfig::default());
+    let mut n = 0;
+    let mut run = |p: &distiller::Pipeline, _| {
+        n += 1;
+        if n == 3 { Err(distiller::Error::Usage("a failing trial".into())) } else { scored(p) }
+    };
+    let trials = study.run(sampler.as_mut(), &SearchLimits { trials: 5, budget: None }, &mut run, &mut |_| {}).unwrap();
+    let best = distiller::search::study::best_of(&trials).unwrap();
+    let script = r#"
+import json, sys, optuna
+study = optuna.load_study(study_name=sys.argv[2], storage=sys.argv[1])
+print(json.dumps({"n": len(study.trials), "states": [t.state.name for t in study.trials], "direction": study.direction.name,
+                  "best": study.best_value, "params": study.best_params, "steps": sorted(study.best_trial.intermediate_values)}))
+"#;
+    let out = std::process::Command::new(python).args(["-c", script, &url, &name]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["n"], 5);
+    let states: Vec<String> = trials.iter().map(|t| format!("{:?}", t.state).to_uppercase()).collect();
+    assert_eq!(seen["states"], serde_json::json!(states));
+    assert_eq!(seen["direction"], "MAXIMIZE");
+    assert_eq!(seen["best"].as_f64(), best.score);
+    assert_eq!(seen["steps"], serde_json::json!([1, 2]));
+    // Optuna's best params are the best trial's active dimensions, each its own value.
+    let params = seen["params"].as_object().unwrap();
+    let active: Vec<(&distiller::search::Dim, &serde_json::Value)> = study.space.dims.iter().zip(&best.point).filter_map(|(d, v)| v.as_ref().map(|v| (d, v))).collect();
+    assert_eq!(params.len(), active.len(), "{params:?}");
+    for (dim, value) in active {
+        assert_eq!(&params[&dim.field], value, "{}", dim.field);
+    }
+}
