@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// Skips a test whose real data or model is missing, saying why; under `CI=true` (where `.ci/run`
 /// provides both) a missing one fails the test instead, so a broken discovery cannot pass CI.
-fn skip<T>(why: &str) -> Option<T> {
+pub fn skip<T>(why: &str) -> Option<T> {
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("CI=true but {why}");
     }

@@ -39,7 +39,7 @@ fn killed_search_resumes_and_reports_json() {
     child.wait().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("1 trial(s) left RUNNING by an earlier process marked FAIL"), "{err}");
+    assert!(err.contains("1 trial(s) whose worker stopped were marked FAIL"), "{err}");
     assert_eq!(err.lines().filter(|l| l.starts_with("trial ") && l.contains('/')).count(), 3, "{err}");
 
     let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
@@ -235,4 +235,55 @@ fn a_search_on_a_full_disk_fails_cleanly() {
     }
     assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// `distiller search --storage postgresql://…` started several times: one worker killed (SIGKILL)
+/// mid-trial, two more started; after the grace the killed trial is FAIL and another worker runs
+/// its pipeline; the study ends with exactly `--trials` counted trials, none RUNNING, no pipeline
+/// twice at one rung.
+#[test]
+fn worker_processes_share_a_postgres_study_and_rerun_a_killed_workers_trial() {
+    let Some(url) = crate::storage::test_database() else { return };
+    let f = common::fixture();
+    let study = format!("procs-{}-{}", std::process::id(), distiller::store::now());
+    let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+    let worker = |n: usize| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_distiller"));
+        c.arg("--workspace").arg(f.workspace.join(format!("w{n}"))).arg("--data-dir").arg(&f.glue).args(["--storage", &url]);
+        c.args(["search", "--task", "sst2", "--space", space, "--study", &study, "--trials", "6", "--heartbeat-secs", "1", "--seed"])
+            .arg(n.to_string())
+            .arg("--teacher")
+            .arg(&f.teacher);
+        c
+    };
+    let mut doomed = worker(0).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    for line in BufReader::new(doomed.stderr.take().unwrap()).lines() {
+        if line.unwrap().starts_with("trial 1/6") {
+            doomed.kill().unwrap();
+            break;
+        }
+    }
+    doomed.wait().unwrap();
+    let others: Vec<_> = (1..3).map(|n| worker(n).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+    let logs: Vec<String> = others
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            let log = String::from_utf8_lossy(&out.stderr).into_owned();
+            assert!(out.status.success(), "{log}");
+            log
+        })
+        .collect();
+    assert!(logs.iter().any(|l| l.contains("whose worker stopped were marked FAIL")), "{logs:?}");
+    let trials = distiller::store::Storage::trials(&distiller::store::PostgresStorage::open(&url).unwrap(), &study).unwrap();
+    let interrupted: Vec<_> = trials.iter().filter(|t| t.error.as_deref().is_some_and(|e| e.starts_with("interrupted"))).collect();
+    assert_eq!(interrupted.len(), 1, "{trials:?}");
+    let counted: Vec<_> = trials.iter().filter(|t| t.state == distiller::store::TrialState::Complete).collect();
+    assert_eq!(counted.len(), 6, "--trials caps the study, all workers together: {trials:?}");
+    assert!(counted.iter().any(|t| t.point == interrupted[0].point), "the killed worker's pipeline ran again");
+    assert_eq!(trials.len(), 7, "nothing else ran, nothing left RUNNING");
+    let mut seen = std::collections::HashSet::new();
+    assert!(counted.iter().all(|t| seen.insert(serde_json::to_string(&t.point).unwrap())), "a pipeline ran twice: {trials:?}");
+    let pids: std::collections::HashSet<u32> = counted.iter().map(|t| t.pid).collect();
+    assert!(pids.len() >= 2, "both remaining workers ran trials: {pids:?}");
 }

@@ -1,5 +1,5 @@
 //! One storage test suite, three engines: memory, sled and PostgreSQL (the last when
-//! `$DISTILLER_TEST_PG` names a database; skipped with a message otherwise).
+//! `$DISTILLER_TEST_PG` names a database; skipped with a message otherwise, failed under CI=true).
 
 use std::path::Path;
 use std::time::Duration;
@@ -86,12 +86,11 @@ fn sled_storage_passes_the_storage_suite() {
 }
 
 /// The test database, or `None` (with a message) when there is none.
-fn test_database() -> Option<String> {
-    let url = std::env::var("DISTILLER_TEST_PG").ok().filter(|u| !u.is_empty());
-    if url.is_none() {
-        eprintln!("skipped: set DISTILLER_TEST_PG=postgresql://user@host:port/db to run the PostgreSQL storage tests (.ci/run starts one)");
+pub fn test_database() -> Option<String> {
+    match std::env::var("DISTILLER_TEST_PG").ok().filter(|u| !u.is_empty()) {
+        Some(url) => Some(url),
+        None => crate::common::skip("$DISTILLER_TEST_PG is unset: set it to postgresql://user@host:port/db to run the PostgreSQL storage tests (.ci/run starts one)"),
     }
-    url
 }
 
 #[test]
@@ -139,10 +138,7 @@ fn postgres_storage_names_a_bad_url_or_an_unreachable_server() {
 /// Python with optuna and a PostgreSQL driver, or `None` (with a message).
 fn optuna_python() -> Option<&'static str> {
     let ok = std::process::Command::new("python3").args(["-c", "import optuna, psycopg2"]).output().is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipped: the Optuna interop test needs `pip install optuna psycopg2-binary` (.ci/run installs them)");
-    }
-    ok.then_some("python3")
+    if ok { Some("python3") } else { crate::common::skip("the Optuna interop test needs `pip install optuna psycopg2-binary` (.ci/run installs them)") }
 }
 
 #[test]
