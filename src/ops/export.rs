@@ -27,6 +27,10 @@ pub fn export(storage: &dyn Storage, request: &ExportRequest) -> Result<TrialRec
         return Err(Error::Study(format!("trial #{} is {:?}, not COMPLETE: nothing to export", trial.id, trial.state)));
     }
     let src = trial.student_dir.as_ref().ok_or_else(|| Error::Study(format!("trial #{} kept no student checkpoint", trial.id)))?;
+    // In a study many workers share, the checkpoint lives on the machine that ran the trial.
+    if let Some(host) = trial.host.as_deref().filter(|h| !src.is_dir() && Some(*h) != crate::search::study::hostname().as_deref()) {
+        return Err(Error::Study(format!("trial #{}'s checkpoint is on {host}, at {}: run export there", trial.id, src.display())));
+    }
     let out = &request.out;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     for entry in std::fs::read_dir(src).map_err(|e| Error::io(src, e))? {

@@ -179,3 +179,18 @@ print(json.dumps({"n": len(study.trials), "states": [t.state.name for t in study
         assert_eq!(&params[&dim.field], value, "{}", dim.field);
     }
 }
+
+#[test]
+fn export_names_the_host_of_a_checkpoint_that_is_not_here() {
+    let storage = MemoryStorage::default();
+    let study = Study::open(&storage, "s", "sst2", tiny(), "random").unwrap();
+    let mut sampler = SamplerKind::Random.build(1, BoConfig::default());
+    study.run(sampler.as_mut(), &SearchLimits { trials: 1, budget: None }, &mut |p, _| scored(p), &mut |_| {}).unwrap();
+    let mut trial = storage.trials("s").unwrap().remove(0);
+    trial.host = Some("gpu-box-7".into());
+    trial.student_dir = Some("/nonexistent/studies/s/trial-0".into());
+    storage.put_trial(&trial).unwrap();
+    let request = distiller::ops::ExportRequest { study: "s".into(), trial: None, out: tempfile::tempdir().unwrap().path().join("out") };
+    let e = distiller::ops::export(&storage, &request).unwrap_err().to_string();
+    assert!(e.contains("gpu-box-7") && e.contains("/nonexistent/studies/s/trial-0"), "{e}");
+}
