@@ -278,7 +278,7 @@ impl<'a> Study<'a> {
                 }
             }
             trial.ended = Some(now());
-            let stored = self.storage.trials(&self.record.name)?;
+            let mut stored = self.storage.trials(&self.record.name)?;
             // Another worker failed this trial while it ran (its beats stopped reaching the
             // store) and queued its pipeline again: that record stands.
             if stored.iter().any(|t| t.id == trial.id && t.state != TrialState::Running) {
@@ -286,8 +286,9 @@ impl<'a> Study<'a> {
                 continue;
             }
             self.storage.put_trial(&trial)?;
-            let all = self.storage.trials(&self.record.name)?;
-            on_event(StudyEvent::Finished { trial: &trial, best: best_of(&all) });
+            stored.retain(|t| t.id != trial.id);
+            stored.push(trial.clone());
+            on_event(StudyEvent::Finished { trial: &trial, best: best_of(&stored) });
         }
     }
 

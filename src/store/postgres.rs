@@ -11,7 +11,7 @@
 //!
 //! Workers: a new trial is added in one transaction that locks the study's row
 //! ([`Storage::add_trial`]); a running trial's worker beats `trial_heartbeats`, and a trial whose
-//! beat is older than the grace by the database's clock is stale ([`Storage::stale_trials`]).
+//! beat is older than the grace by the database's clock is stale ([`Storage::fail_stale_trials`]).
 //! A lost connection is retried with backoff for [`RECONNECT_FOR`], then reported.
 
 use std::collections::HashMap;

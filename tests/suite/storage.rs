@@ -126,7 +126,6 @@ fn postgres_workers_share_one_study_and_its_trial_cap() {
     for t in &trials {
         assert!(seen.insert((serde_json::to_string(&t.point).unwrap(), t.rung)), "trial #{} re-ran a pipeline at rung {}", t.id, t.rung);
     }
-    assert!(trials.iter().map(|t| t.pid).all(|p| p == std::process::id()));
 }
 
 #[test]
