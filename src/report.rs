@@ -67,6 +67,7 @@ fn state_colour(state: TrialState, rung: usize) -> RGBColor {
         TrialState::Fail => RED,
         TrialState::Pruned => RGBColor(150, 150, 150),
         TrialState::Running => RGBColor(255, 165, 0),
+        TrialState::Waiting => RGBColor(120, 170, 230),
     }
 }
 
@@ -340,12 +341,13 @@ pub fn write(study: &StudyRecord, trials: &[TrialRecord], out: &Path, format: Pa
     let heading = format!("Study `{}` — task {}, sampler {}", study.name, study.task, study.sampler);
     let _ = writeln!(
         text,
-        "{} trials: {} complete, {} failed, {} pruned, {} running.",
+        "{} trials: {} complete, {} failed, {} pruned, {} running, {} waiting.",
         trials.len(),
         complete,
         count(TrialState::Fail),
         count(TrialState::Pruned),
-        count(TrialState::Running)
+        count(TrialState::Running),
+        count(TrialState::Waiting)
     );
     match crate::search::study::best_of(trials) {
         Some(best) => {

@@ -7,7 +7,11 @@
 //!
 //! ```text
 //! cargo run --example tabular_benchmark -- [--seeds 50] [--min-trials 40] [--groups 10] [--variants] [--warm-start [--warm-k 5] [--sigma-weight 1]] [--samplers bo,grid,...]
+//! cargo run --example tabular_benchmark -- --workers 1,2,4,8 [--seeds 50]
 //! ```
+//! `--workers` instead simulates that many workers of one study (each ask made while the
+//! workers − 1 asked before it still run) for random and bo, and prints the trials and rounds
+//! (wall clock, in trial durations) to the group's best, against one worker.
 //! `--variants` also runs the BO variants docs/search.md compares; `--warm-start` adds BO whose
 //! initial design is the recommender's top 5 (`--warm-k N`), the recommender trained on every group of the
 //! table except those of the held-out group's task (leave-one-task-out), and `bo+warm+prior`,
@@ -23,7 +27,7 @@ use distiller::search::encoding::Encoding;
 use distiller::search::samplers::bo::{Acquisition, BoConfig, BoSampler, InitialDesign};
 use distiller::search::samplers::{GridSampler, RandomSampler, Sampler};
 use distiller::search::space::Point;
-use distiller::search::tabular::{Replay, replay};
+use distiller::search::tabular::{Replay, replay, replay_with_workers};
 use rayon::prelude::*;
 use std::path::PathBuf;
 
@@ -38,6 +42,7 @@ struct Args {
     sigma_weight: f64,
     warm_diverse: usize,
     only: Option<Vec<String>>,
+    workers: Option<Vec<usize>>,
 }
 
 fn parse_args() -> Args {
@@ -52,6 +57,7 @@ fn parse_args() -> Args {
         sigma_weight: 1.0,
         warm_diverse: 1,
         only: None,
+        workers: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,6 +72,7 @@ fn parse_args() -> Args {
             "--samplers" => args.only = Some(value().split(',').map(str::to_string).collect()),
             "--warm-k" => args.warm_k = value().parse().expect("--warm-k N"),
             "--sigma-weight" => args.sigma_weight = value().parse().expect("--sigma-weight W"),
+            "--workers" => args.workers = Some(value().split(',').map(|q| q.parse().expect("--workers 1,2,4")).collect()),
             "--warm-diverse" => args.warm_diverse = value().parse().expect("--warm-diverse N"),
             other => panic!("unknown flag {other}"),
         }
@@ -116,6 +123,9 @@ fn main() {
     }
     let groups: Vec<((String, String, String), Vec<PaperTrial>)> =
         paper_trials::groups(&trials).into_iter().filter(|(_, g)| g.len() >= args.min_trials).take(args.groups).collect();
+    if let Some(workers) = &args.workers {
+        return simulate_workers(&groups, workers, args.seeds);
+    }
 
     // Each maker gets a seed and the recommender's ranking of the group's configurations (best first).
     type MakeSampler = Box<dyn Fn(u64, &[(Point, f64)]) -> Box<dyn Sampler> + Sync>;
@@ -210,5 +220,49 @@ fn main() {
         let worst = ratios.iter().copied().fold(f64::INFINITY, f64::min);
         let sf = shortfall20[k].iter().sum::<f64>() / shortfall20[k].len() as f64;
         println!("| {name} | {geo:.2}× | {worst:.2}× | {sf:.3} % |");
+    }
+}
+
+/// Per group and sampler, the median trials and rounds to the group's best with q simulated
+/// workers; then, per sampler and q, the geometric mean over groups of each against the first q.
+fn simulate_workers(groups: &[((String, String, String), Vec<PaperTrial>)], workers: &[usize], seeds: u64) {
+    type MakeSampler = fn(u64) -> Box<dyn Sampler>;
+    let samplers: [(&str, MakeSampler); 2] = [("random", |s| Box::new(RandomSampler { seed: s })), ("bo", |s| Box::new(BoSampler::new(s)))];
+    let ranking_space = paper_space_for_ranking();
+    // [sampler][q] -> per-group (median trials, median rounds)
+    let mut medians = vec![vec![Vec::new(); workers.len()]; samplers.len()];
+    println!("| group | configs | sampler | workers | trials to best: median (IQR) | rounds to best: median (IQR) |");
+    println!("|---|---|---|---|---|---|");
+    for ((task, teacher, student), group) in groups {
+        let candidates = table_candidates(&ranking_space, group).unwrap_or_else(|e| panic!("{e}"));
+        let table: Vec<(Point, f64)> = candidates.iter().map(|(c, s)| (c.point.clone(), *s)).collect();
+        let mut space = distiller::search::Space::builtin_paper();
+        space.candidates = Some(table.iter().map(|(p, _)| p.clone()).collect());
+        let best = table.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
+        for (k, (name, make)) in samplers.iter().enumerate() {
+            for (j, &q) in workers.iter().enumerate() {
+                let runs: Vec<Replay> =
+                    (0..seeds).into_par_iter().map(|seed| replay_with_workers(make(seed).as_mut(), &space, &table, 1, q).unwrap_or_else(|e| panic!("{name}: {e}"))).collect();
+                // A run that never reached the best counts as the whole table.
+                let trials: Vec<f64> = runs.iter().map(|r| r.trials_to(best).unwrap_or(table.len()) as f64).collect();
+                let rounds: Vec<f64> = runs.iter().map(|r| r.rounds_to(best).unwrap_or(table.len() as f64 / q as f64)).collect();
+                let ((t, t1, t3), (r, r1, r3)) = (quartiles(&trials), quartiles(&rounds));
+                medians[k][j].push((t, r));
+                println!("| {task} {teacher}→{student} | {} | {name} | {q} | {t:.1} ({t1:.0}–{t3:.0}) | {r:.1} ({r1:.1}–{r3:.1}) |", table.len());
+            }
+        }
+    }
+    println!();
+    let reference = workers[0];
+    println!("| sampler | workers | trials to best vs {reference} worker(s) (geo-mean over groups) | rounds to best vs {reference} worker(s) |");
+    println!("|---|---|---|---|");
+    let geo = |v: Vec<f64>| (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp();
+    for (k, (name, _)) in samplers.iter().enumerate() {
+        for (j, q) in workers.iter().enumerate() {
+            let base = &medians[k][0];
+            let trials = geo(medians[k][j].iter().zip(base).map(|(m, b)| m.0 / b.0).collect());
+            let rounds = geo(medians[k][j].iter().zip(base).map(|(m, b)| m.1 / b.1).collect());
+            println!("| {name} | {q} | {trials:.2}× | {rounds:.2}× |");
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one file per subcommand; each calls the library.
 
 pub mod best;
+pub mod copy_study;
 pub mod eval;
 pub mod export;
 pub mod import_trials;
@@ -90,6 +91,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Rebuild a damaged store from its JSON snapshots (the damaged database is kept aside).
     RebuildStore(rebuild_store::RebuildStoreArgs),
+    /// Copy a study and its trials to another store (sled:PATH <-> postgresql://...).
+    CopyStudy(copy_study::CopyStudyArgs),
 }
 
 /// Output format of every command's result on stdout.
@@ -137,5 +140,6 @@ pub fn run(cli: Cli) -> distiller::Result<()> {
         Command::Meta(args) => meta::exec(args, &cli.common),
         Command::Recommend(args) => recommend::exec(args, &cli.common),
         Command::RebuildStore(args) => rebuild_store::exec(args, &cli.common),
+        Command::CopyStudy(args) => copy_study::exec(args, &cli.common),
     }
 }

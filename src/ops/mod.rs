@@ -8,7 +8,8 @@
 //! - [`train`]: one distillation run;
 //! - [`teacher`]: fine-tune a task teacher;
 //! - [`export`]: copy a trial's student out of the workspace;
-//! - [`store`]: open the workspace's store for writing, or for reading while a search holds it.
+//! - [`store`]: open the workspace's store for writing, or for reading while a search holds it;
+//!   copy a study between stores.
 //!
 //! [`Workspace`]: crate::workspace::Workspace
 
@@ -24,6 +25,6 @@ pub use export::{ExportRequest, export};
 pub use import::{ImportOutcome, import_trials, task_meta};
 pub use recommend::{RecommendRequest, Recommendation, recommend};
 pub use search::{SearchOutcome, SearchRequest, search};
-pub use store::{open_store, open_store_to_read, rebuild_store, study_trials};
+pub use store::{copy_study, open_store, open_store_to_read, rebuild_store, study_trials};
 pub use teacher::{ensure_teacher, existing_teacher};
 pub use train::{TrainRequest, train};

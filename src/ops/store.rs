@@ -60,6 +60,23 @@ pub fn study_trials(storage: &dyn Storage, name: &str) -> Result<(StudyRecord, V
     }
 }
 
+/// Copies study `name` (renamed `to_name`) with its trials, ids and states kept, into another
+/// store: a laptop's sled study moves to the shared database, or back. Refused when `to` already
+/// holds a study of that name, so nothing there is overwritten. Returns the number of trials.
+pub fn copy_study(from: &dyn Storage, name: &str, to: &dyn Storage, to_name: &str) -> Result<usize> {
+    let (mut study, trials) = study_trials(from, name)?;
+    if to.study(to_name)?.is_some() {
+        return Err(Error::Study(format!("the target store already has a study `{to_name}`: pick another name with --as")));
+    }
+    study.name = to_name.to_string();
+    to.put_study(&study)?;
+    for mut trial in trials {
+        trial.study = to_name.to_string();
+        to.put_trial(&trial)?;
+    }
+    Ok(to.trials(to_name)?.len())
+}
+
 /// What [`rebuild_store`] did.
 #[derive(Debug, Clone)]
 pub struct Rebuilt {

@@ -326,6 +326,7 @@ pub fn import(
                 student_dir: None,
                 host: None,
                 error: None,
+                retry_of: None,
                 pid: std::process::id(),
                 started: record.created,
                 ended: None,

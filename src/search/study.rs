@@ -10,7 +10,7 @@ use super::space::{Point, Space};
 use crate::data::{DatasetMeta, Metrics};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::store::{Storage, StudentShape, StudyRecord, TrialRecord, TrialState, now};
+use crate::store::{NextTrial, Storage, StudentShape, StudyRecord, TrialRecord, TrialState, now};
 
 /// What running a trial reports when it finishes.
 #[derive(Debug, Clone)]
@@ -83,17 +83,39 @@ pub fn best_of(trials: &[TrialRecord]) -> Option<&TrialRecord> {
     complete().filter(|t| t.rung == top).max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
 }
 
-/// How [`Study::recover`] marks a trial whose process died while it ran.
+/// How [`fail_and_requeue`] marks a trial whose worker died while it ran.
 const INTERRUPTED: &str = "interrupted";
 
 fn is_interrupted(t: &TrialRecord) -> bool {
     t.state == TrialState::Fail && t.error.as_deref().is_some_and(|e| e.starts_with(INTERRUPTED))
 }
 
-/// An interrupted trial to run again: its pipeline at its rung, when nothing else ran that pair
-/// (so each interrupted pipeline is re-run once).
-fn next_retry(trials: &[TrialRecord]) -> Option<(Point, usize)> {
-    trials.iter().filter(|t| is_interrupted(t)).find(|t| trials.iter().filter(|u| u.point == t.point && u.rung == t.rung).count() == 1).map(|t| (t.point.clone(), t.rung))
+/// Fails a trial whose worker died while it ran, and returns the WAITING trial that runs its
+/// pipeline again at the same rung — once: a re-run whose worker dies too is not queued again.
+pub fn fail_and_requeue(trial: &mut TrialRecord) -> Option<TrialRecord> {
+    trial.state = TrialState::Fail;
+    trial.error = Some(format!("{INTERRUPTED} (worker {} on {} stopped beating while the trial ran)", trial.pid, trial.host.as_deref().unwrap_or("?")));
+    trial.ended = Some(now());
+    if trial.retry_of.is_some() {
+        return None;
+    }
+    trial.error = trial.error.take().map(|e| e + "; its pipeline runs again");
+    Some(TrialRecord {
+        id: 0,
+        state: TrialState::Waiting,
+        fidelity: None,
+        intermediate: Vec::new(),
+        metrics: None,
+        score: None,
+        student_dir: None,
+        host: None,
+        error: None,
+        retry_of: Some(trial.id),
+        pid: 0,
+        started: now(),
+        ended: None,
+        ..trial.clone()
+    })
 }
 
 /// The next promotion of successive halving, if any: a point among the best 1/eta of its rung's
@@ -157,33 +179,33 @@ impl<'a> Study<'a> {
 
     /// Marks FAIL the trials whose worker is gone (every RUNNING trial where one process holds
     /// the store; on a shared database those whose last heartbeat is older than the grace) and
-    /// returns how many. Each such pipeline runs again once, at the same rung.
+    /// returns how many. Each such pipeline is queued (WAITING) to run again once, at its rung.
     pub fn recover(&self) -> Result<usize> {
-        let mark = |t: &mut TrialRecord| {
-            t.state = TrialState::Fail;
-            t.error = Some(format!("{INTERRUPTED} (worker {} on {} stopped beating while the trial ran); its pipeline runs again", t.pid, t.host.as_deref().unwrap_or("?")));
-            t.ended = Some(now());
-        };
-        Ok(self.storage.fail_stale_trials(&self.record.name, self.heartbeat * 2, &mark)?.len())
+        Ok(self.storage.fail_stale_trials(&self.record.name, self.heartbeat * 2, &fail_and_requeue)?.len())
     }
 
-    /// The next trial to run, added to the store as RUNNING in one step no other worker
-    /// interleaves with; `None` when the study holds `cap` trials (finished or running) or the
-    /// sampler has nothing left. Also returns how many trials counted towards the cap.
+    /// The next trial to run, added to the store as RUNNING (or claimed from WAITING) in one step
+    /// no other worker interleaves with; `None` when the study holds `cap` trials (finished,
+    /// running or waiting) or the sampler has nothing left. Also returns how many trials counted
+    /// towards the cap.
     fn next_trial(&self, sampler: &mut dyn Sampler, cap: usize) -> Result<(Option<TrialRecord>, usize)> {
         let mut counted = 0;
         let host = hostname();
         let added = self.storage.add_trial(&self.record.name, &mut |trials| {
-            // A trial cut short by a dead worker does not count: its pipeline runs again instead.
+            // A trial cut short by a dead worker does not count: its WAITING re-run does.
             counted = trials.iter().filter(|t| !is_interrupted(t)).count();
+            if let Some(waiting) = trials.iter().find(|t| t.state == TrialState::Waiting) {
+                counted -= 1;
+                return Ok(Some(NextTrial::Claim(TrialRecord { state: TrialState::Running, host: host.clone(), pid: std::process::id(), started: now(), ..waiting.clone() })));
+            }
             if counted >= cap {
                 return Ok(None);
             }
-            // Interrupted trials first, then promotions (successive halving), otherwise a new
-            // point at the first rung. The sampler sees first-rung results only, so its scores
-            // share one budget; other workers' running trials are pending points.
+            // Promotions first (successive halving), otherwise a new point at the first rung.
+            // The sampler sees first-rung results only, so its scores share one budget; other
+            // workers' running and waiting trials are pending points.
             let eta = self.space.fidelity.as_ref().map_or(usize::MAX, |f| f.eta);
-            let (point, rung) = match next_retry(trials).or_else(|| next_promotion(trials, self.space.rungs(), eta)) {
+            let (point, rung) = match next_promotion(trials, self.space.rungs(), eta) {
                 Some(claimed) => claimed,
                 None => {
                     let first = || trials.iter().filter(|t| t.rung == 0);
@@ -192,7 +214,7 @@ impl<'a> Study<'a> {
                         .filter(|t| t.state == TrialState::Complete)
                         .filter_map(|t| t.score.filter(|s| s.is_finite()).map(|score| Observation { point: t.point.clone(), score }))
                         .collect();
-                    let pending: Vec<Point> = first().filter(|t| t.state == TrialState::Running).map(|t| t.point.clone()).collect();
+                    let pending: Vec<Point> = first().filter(|t| matches!(t.state, TrialState::Running | TrialState::Waiting)).map(|t| t.point.clone()).collect();
                     match sampler.ask(&self.space, &tried, &with_pending(history, &pending))? {
                         Some(point) => (point, 0),
                         None => return Ok(None),
@@ -200,7 +222,7 @@ impl<'a> Study<'a> {
                 }
             };
             let pipeline = self.space.compose_at(&point, rung).map_err(|e| Error::Sampler(format!("proposed an invalid pipeline: {e}")))?;
-            Ok(Some(TrialRecord {
+            Ok(Some(NextTrial::Add(TrialRecord {
                 id: 0,
                 study: self.record.name.clone(),
                 point,
@@ -214,10 +236,11 @@ impl<'a> Study<'a> {
                 student_dir: None,
                 host: host.clone(),
                 error: None,
+                retry_of: None,
                 pid: std::process::id(),
                 started: now(),
                 ended: None,
-            }))
+            })))
         })?;
         Ok((added, counted))
     }
@@ -247,7 +270,7 @@ impl<'a> Study<'a> {
             let Some(mut trial) = added else {
                 let trials = self.storage.trials(&self.record.name)?;
                 // Other workers' trials still run: one may die and need running again.
-                if counted >= limits.trials && trials.iter().any(|t| t.state == TrialState::Running) {
+                if counted >= limits.trials && trials.iter().any(|t| matches!(t.state, TrialState::Running | TrialState::Waiting)) {
                     std::thread::sleep(self.heartbeat);
                     continue;
                 }
@@ -278,16 +301,13 @@ impl<'a> Study<'a> {
                 }
             }
             trial.ended = Some(now());
-            let mut stored = self.storage.trials(&self.record.name)?;
             // Another worker failed this trial while it ran (its beats stopped reaching the
             // store) and queued its pipeline again: that record stands.
-            if stored.iter().any(|t| t.id == trial.id && t.state != TrialState::Running) {
+            if !self.storage.finish_trial(&trial)? {
                 on_event(StudyEvent::Lost { trial: &trial });
                 continue;
             }
-            self.storage.put_trial(&trial)?;
-            stored.retain(|t| t.id != trial.id);
-            stored.push(trial.clone());
+            let stored = self.storage.trials(&self.record.name)?;
             on_event(StudyEvent::Finished { trial: &trial, best: best_of(&stored) });
         }
     }

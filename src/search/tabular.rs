@@ -1,40 +1,59 @@
 //! Samplers against a lookup table (Optuna's "tabular benchmark"): the space is a set of
 //! configurations already run, and a trial's score is the one recorded. It measures how many
-//! trials a sampler needs, with no training in the loop.
+//! trials a sampler needs, with no training in the loop. With `workers` > 1 it simulates that
+//! many workers of one study: every trial takes one unit of time, the workers are staggered, so
+//! each ask is made while the `workers` − 1 trials asked before it are still running (pending
+//! points, as [`with_pending`] shows them to the sampler).
 
-use super::samplers::{Observation, Sampler};
+use super::samplers::{Observation, Sampler, with_pending};
 use super::space::{Point, Space};
 use crate::error::Result;
 
-/// One sampler run over a table: the scores it saw, in order.
+/// One sampler run over a table: the scores it saw, in the order they were asked.
 #[derive(Debug, Clone)]
 pub struct Replay {
     pub scores: Vec<f64>,
+    /// Simulated workers (1: one trial at a time).
+    pub workers: usize,
 }
 
 /// Runs `sampler` over `table` (the space's candidates with their scores) until it has seen the
 /// table's best score and made at least `min_trials` trials, or the table is exhausted.
 pub fn replay(sampler: &mut dyn Sampler, space: &Space, table: &[(Point, f64)], min_trials: usize) -> Result<Replay> {
+    replay_with_workers(sampler, space, table, min_trials, 1)
+}
+
+/// [`replay`] by `workers` simulated workers: trial k is asked knowing the scores of trials
+/// 0..=k−workers, with the `workers` − 1 trials after those pending.
+pub fn replay_with_workers(sampler: &mut dyn Sampler, space: &Space, table: &[(Point, f64)], min_trials: usize, workers: usize) -> Result<Replay> {
+    let workers = workers.max(1);
     let best = table.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
-    let (mut tried, mut history, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut tried, mut scores) = (Vec::<Point>::new(), Vec::new());
     while tried.len() < table.len() {
-        let Some(point) = sampler.ask(space, &tried, &history)? else { break };
+        let known = tried.len().saturating_sub(workers - 1);
+        let history = tried[..known].iter().zip(&scores).map(|(point, &score)| Observation { point: point.clone(), score }).collect();
+        let Some(point) = sampler.ask(space, &tried, &with_pending(history, &tried[known..]))? else { break };
         let score =
             table.iter().find(|(p, _)| *p == point).map(|(_, s)| *s).ok_or_else(|| crate::Error::Sampler(format!("{} proposed a point outside the table", sampler.name())))?;
-        tried.push(point.clone());
-        history.push(Observation { point, score });
+        tried.push(point);
         scores.push(score);
         if scores.len() >= min_trials && scores.iter().any(|&s| s >= best) {
             break;
         }
     }
-    Ok(Replay { scores })
+    Ok(Replay { scores, workers })
 }
 
 impl Replay {
     /// Trials until the first score ≥ `target` (`None` if never reached).
     pub fn trials_to(&self, target: f64) -> Option<usize> {
         self.scores.iter().position(|&s| s >= target).map(|i| i + 1)
+    }
+
+    /// Rounds (trial durations of wall clock) until the first score ≥ `target`: trial k (from 0)
+    /// ends at k / workers + 1 when the workers start staggered.
+    pub fn rounds_to(&self, target: f64) -> Option<f64> {
+        self.trials_to(target).map(|n| (n - 1) as f64 / self.workers as f64 + 1.0)
     }
 
     /// Relative shortfall (in %) of the best score after `n` trials from `best`.
@@ -81,6 +100,30 @@ mod tests {
             assert_eq!(sorted(run.scores.clone()), sorted(table.iter().map(|(_, s)| *s).collect()), "{} repeated or skipped rows", sampler.name());
             assert!(run.trials_to(0.0).is_some(), "{} never found the best", sampler.name());
         }
+    }
+
+    #[test]
+    fn simulated_workers_never_repeat_a_pending_point_and_bo_needs_fewer_rounds() {
+        let (space, table) = table();
+        let mean = |workers: usize, f: &dyn Fn(&Replay) -> f64| {
+            let runs: Vec<f64> = (0..8)
+                .map(|seed| {
+                    let run = replay_with_workers(&mut BoSampler::new(seed), &space, &table, table.len(), workers).unwrap();
+                    let mut seen = run.scores.clone();
+                    seen.sort_by(f64::total_cmp);
+                    let mut all: Vec<f64> = table.iter().map(|(_, s)| *s).collect();
+                    all.sort_by(f64::total_cmp);
+                    assert_eq!(seen, all, "{workers} workers repeated or skipped rows");
+                    f(&run)
+                })
+                .collect();
+            runs.iter().sum::<f64>() / runs.len() as f64
+        };
+        let rounds = |r: &Replay| r.rounds_to(0.0).unwrap();
+        let trials = |r: &Replay| r.trials_to(0.0).unwrap() as f64;
+        let (one, four) = (mean(1, &rounds), mean(4, &rounds));
+        assert_eq!(one, mean(1, &trials), "one worker: a round is a trial");
+        assert!(four < 0.6 * one, "4 workers needed {four} rounds on average, 1 worker {one}");
     }
 
     #[test]

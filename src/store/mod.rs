@@ -20,10 +20,12 @@ pub use memory::MemoryStorage;
 pub use postgres::PostgresStorage;
 pub use sled::SledStorage;
 
-/// A trial's lifecycle.
+/// A trial's lifecycle: WAITING (queued to run again after its worker died) → RUNNING →
+/// COMPLETE, PRUNED or FAIL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TrialState {
+    Waiting,
     Running,
     Complete,
     Pruned,
@@ -87,6 +89,9 @@ pub struct TrialRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     pub error: Option<String>,
+    /// The trial this one runs again (its worker died while it ran).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<u64>,
     pub pid: u32,
     pub started: u64,
     pub ended: Option<u64>,
@@ -97,7 +102,17 @@ pub fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// Where studies and trials live. Every write is durable when the call returns.
+/// What [`Storage::add_trial`]'s callback asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NextTrial {
+    /// A new trial; the storage gives it the study's next free id.
+    Add(TrialRecord),
+    /// A WAITING trial (same id) this worker takes, now RUNNING.
+    Claim(TrialRecord),
+}
+
+/// Where studies and trials live. Every write is durable when the call returns. A finished trial
+/// (COMPLETE, PRUNED, FAIL) is never rewritten by a search, so engines may cache it.
 pub trait Storage: Send + Sync {
     fn put_study(&self, study: &StudyRecord) -> Result<()>;
     fn study(&self, name: &str) -> Result<Option<StudyRecord>>;
@@ -107,15 +122,31 @@ pub trait Storage: Send + Sync {
     /// A study's trials in id order.
     fn trials(&self, study: &str) -> Result<Vec<TrialRecord>>;
 
-    /// Adds a trial as one step no other worker can interleave with: `next` sees the study's
-    /// trials and returns the trial to add (its id is assigned here, the next free one) or `None`.
+    /// Adds or claims a trial as one step no other worker can interleave with: `next` sees the
+    /// study's trials and returns the trial to add or the WAITING one to claim, or `None`.
     /// The default suits engines that one process holds at a time.
-    fn add_trial(&self, study: &str, next: &mut dyn FnMut(&[TrialRecord]) -> Result<Option<TrialRecord>>) -> Result<Option<TrialRecord>> {
+    fn add_trial(&self, study: &str, next: &mut dyn FnMut(&[TrialRecord]) -> Result<Option<NextTrial>>) -> Result<Option<TrialRecord>> {
         let trials = self.trials(study)?;
-        let Some(mut trial) = next(&trials)? else { return Ok(None) };
-        trial.id = trials.iter().map(|t| t.id + 1).max().unwrap_or(0);
+        let trial = match next(&trials)? {
+            None => return Ok(None),
+            Some(NextTrial::Claim(trial)) => trial,
+            Some(NextTrial::Add(mut trial)) => {
+                trial.id = next_id(&trials);
+                trial
+            }
+        };
         self.put_trial(&trial)?;
         Ok(Some(trial))
+    }
+
+    /// Stores a finished trial unless another worker failed it meanwhile (its heartbeats stopped
+    /// reaching the store); says whether it was stored. The check and the write are one step.
+    fn finish_trial(&self, trial: &TrialRecord) -> Result<bool> {
+        let still_running = self.trials(&trial.study)?.iter().any(|t| t.id == trial.id && t.state == TrialState::Running);
+        if still_running {
+            self.put_trial(trial)?;
+        }
+        Ok(still_running)
     }
 
     /// Says a RUNNING trial's worker is alive. Engines that one process holds need no beats.
@@ -123,15 +154,28 @@ pub trait Storage: Send + Sync {
         Ok(())
     }
 
-    /// Marks FAIL (`mark` says why) the RUNNING trials whose worker is gone, and returns them.
-    /// Asked between trials: where one process holds the store, every RUNNING trial is such a
-    /// trial; a shared engine says so when the last beat is older than `grace` by its own clock.
-    fn fail_stale_trials(&self, study: &str, _grace: std::time::Duration, mark: &dyn Fn(&mut TrialRecord)) -> Result<Vec<TrialRecord>> {
-        let mut stale: Vec<TrialRecord> = self.trials(study)?.into_iter().filter(|t| t.state == TrialState::Running).collect();
+    /// Fails the RUNNING trials whose worker is gone and returns them: `fail` marks each and may
+    /// return a WAITING trial to queue in the same step (its id is assigned here). Asked between
+    /// trials: where one process holds the store, every RUNNING trial is such a trial; a shared
+    /// engine says so when the last beat is older than `grace` by its own clock.
+    fn fail_stale_trials(&self, study: &str, _grace: std::time::Duration, fail: &dyn Fn(&mut TrialRecord) -> Option<TrialRecord>) -> Result<Vec<TrialRecord>> {
+        let trials = self.trials(study)?;
+        let mut id = next_id(&trials);
+        let mut stale: Vec<TrialRecord> = trials.into_iter().filter(|t| t.state == TrialState::Running).collect();
         for trial in &mut stale {
-            mark(trial);
+            let queued = fail(trial);
             self.put_trial(trial)?;
+            if let Some(mut queued) = queued {
+                queued.id = id;
+                id += 1;
+                self.put_trial(&queued)?;
+            }
         }
         Ok(stale)
     }
+}
+
+/// The id after a study's highest.
+pub fn next_id(trials: &[TrialRecord]) -> u64 {
+    trials.iter().map(|t| t.id + 1).max().unwrap_or(0)
 }

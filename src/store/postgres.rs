@@ -9,10 +9,14 @@
 //! Optuna parameters (each dimension that is active, with its distribution) and our whole
 //! [`TrialRecord`] as the system attribute `distiller:trial`, which is what we read back.
 //!
-//! Workers: a new trial is added in one transaction that locks the study's row
-//! ([`Storage::add_trial`]); a running trial's worker beats `trial_heartbeats`, and a trial whose
-//! beat is older than the grace by the database's clock is stale ([`Storage::fail_stale_trials`]).
-//! A lost connection is retried with backoff for [`RECONNECT_FOR`], then reported.
+//! Workers: a new trial is added (or a WAITING one claimed) in one transaction that locks the
+//! study's row ([`Storage::add_trial`]); a running trial's worker beats `trial_heartbeats`, and a
+//! trial whose beat is older than the grace by the database's clock is stale
+//! ([`Storage::fail_stale_trials`]): it is failed, and its pipeline queued as a WAITING trial, in
+//! one transaction. A lost connection is retried with backoff for [`RECONNECT_FOR`], then reported.
+//!
+//! Reads are incremental: a finished trial never changes, so each study's trials are cached and a
+//! read fetches only the trials added since and those last seen RUNNING or WAITING.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Transaction};
 
-use super::{Storage, StudyRecord, TrialRecord, TrialState};
+use super::{NextTrial, Storage, StudyRecord, TrialRecord, TrialState};
 use crate::error::{Error, Result};
 use crate::search::{Domain, Space};
 
@@ -136,6 +140,8 @@ pub struct PostgresStorage {
     client: Mutex<Client>,
     /// Each study's space, parsed once, to name a trial's parameters for Optuna.
     spaces: Mutex<HashMap<String, Space>>,
+    /// The trials read so far, by study row id, in id order.
+    cache: Mutex<HashMap<i32, Vec<TrialRecord>>>,
 }
 
 /// The URL with any password replaced, for messages.
@@ -177,7 +183,7 @@ impl PostgresStorage {
     /// schema when the database has none.
     pub fn open(url: &str) -> Result<Self> {
         let config: postgres::Config = url.parse().map_err(|e| Error::Usage(format!("--storage {}: not a PostgreSQL URL: {e}", redacted(url))))?;
-        let storage = Self { url: url.to_string(), client: Mutex::new(connect(&config, url)?), spaces: Mutex::new(HashMap::new()) };
+        let storage = Self { url: url.to_string(), client: Mutex::new(connect(&config, url)?), spaces: Mutex::default(), cache: Mutex::default() };
         let version = storage.with_client(|client| {
             let mut tx = client.transaction()?;
             // One creator at a time when several workers start on an empty database.
@@ -263,19 +269,39 @@ impl PostgresStorage {
         Error::Study(format!("no study `{name}` in {}", redacted(&self.url)))
     }
 
+    /// The study's trials: the cached ones, brought up to date with those added since and those
+    /// that were RUNNING or WAITING when last read.
     fn read_trials(&self, tx: &mut Transaction, study_id: i32) -> Op<Vec<TrialRecord>> {
         let sql = format!(
-            "SELECT a.value_json FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' WHERE t.study_id = $1 ORDER BY t.number"
+            "SELECT a.value_json FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' \
+             WHERE t.study_id = $1 AND (t.number > $2 OR t.number = ANY($3)) ORDER BY t.number"
         );
-        let rows = tx.query(&sql, &[&study_id])?;
-        Ok(rows.iter().map(|row| self.decode("trial record", row.get(0))).collect::<Result<_>>()?)
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let known = cache.entry(study_id).or_default();
+        let after = known.last().map_or(-1, |t| number(t.id));
+        let open: Vec<i32> = known.iter().filter(|t| matches!(t.state, TrialState::Running | TrialState::Waiting)).map(|t| number(t.id)).collect();
+        for row in tx.query(&sql, &[&study_id, &after, &open])? {
+            let trial: TrialRecord = self.decode("trial record", row.get(0))?;
+            match known.binary_search_by_key(&trial.id, |t| t.id) {
+                Ok(i) => known[i] = trial,
+                Err(i) => known.insert(i, trial),
+            }
+        }
+        Ok(known.clone())
+    }
+
+    /// The number the study's next trial gets; the caller holds the study's row.
+    fn next_number(tx: &mut Transaction, study_id: i32) -> std::result::Result<u64, postgres::Error> {
+        let number: i32 = tx.query_one("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = $1", &[&study_id])?.get(0);
+        Ok(number as u64)
     }
 
     /// Inserts or updates a trial's row and everything Optuna reads about it.
     fn write_trial(&self, tx: &mut Transaction, study_id: i32, space: &Space, trial: &TrialRecord) -> std::result::Result<(), postgres::Error> {
-        let number = i32::try_from(trial.id).unwrap_or(i32::MAX);
+        let number = number(trial.id);
         let state = state_name(trial.state);
-        let (start, end) = (trial.started as f64, trial.ended.map(|e| e as f64));
+        // A WAITING trial has not started (Optuna leaves its start empty).
+        let (start, end) = ((trial.state != TrialState::Waiting).then_some(trial.started as f64), trial.ended.map(|e| e as f64));
         let existing: Option<i32> = tx.query_opt("SELECT trial_id FROM trials WHERE study_id = $1 AND number = $2", &[&study_id, &number])?.map(|r| r.get(0));
         let trial_id: i32 = match existing {
             Some(id) => {
@@ -361,8 +387,14 @@ fn describe(e: &postgres::Error) -> String {
     }
 }
 
+/// A trial id as Optuna's trial number.
+fn number(id: u64) -> i32 {
+    i32::try_from(id).unwrap_or(i32::MAX)
+}
+
 fn state_name(state: TrialState) -> &'static str {
     match state {
+        TrialState::Waiting => "WAITING",
         TrialState::Running => "RUNNING",
         TrialState::Complete => "COMPLETE",
         TrialState::Pruned => "PRUNED",
@@ -464,23 +496,45 @@ impl Storage for PostgresStorage {
         })
     }
 
-    fn add_trial(&self, study: &str, next: &mut dyn FnMut(&[TrialRecord]) -> Result<Option<TrialRecord>>) -> Result<Option<TrialRecord>> {
+    fn add_trial(&self, study: &str, next: &mut dyn FnMut(&[TrialRecord]) -> Result<Option<NextTrial>>) -> Result<Option<TrialRecord>> {
         self.with_client(|client| {
             let mut tx = client.transaction()?;
-            // The study's row stays locked until the commit: no other worker adds a trial meanwhile.
+            // The study's row stays locked until the commit: no other worker adds or claims a
+            // trial meanwhile.
             let (study_id, record) = self.study_row(&mut tx, study, true)?.ok_or_else(|| self.no_study(study))?;
             let trials = self.read_trials(&mut tx, study_id)?;
-            let Some(mut trial) = next(&trials)? else { return Ok(None) };
-            let number: i32 = tx.query_one("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = $1", &[&study_id])?.get(0);
-            trial.id = number as u64;
+            let trial = match next(&trials)? {
+                None => return Ok(None),
+                Some(NextTrial::Claim(trial)) => trial,
+                Some(NextTrial::Add(mut trial)) => {
+                    trial.id = Self::next_number(&mut tx, study_id)?;
+                    trial
+                }
+            };
             self.write_trial(&mut tx, study_id, &self.space(&record)?, &trial)?;
             tx.commit()?;
             Ok(Some(trial))
         })
     }
 
+    fn finish_trial(&self, trial: &TrialRecord) -> Result<bool> {
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            let (study_id, record) = self.study_row(&mut tx, &trial.study, false)?.ok_or_else(|| self.no_study(&trial.study))?;
+            // The trial's row stays locked until the commit, so a worker failing it waits.
+            let state: Option<String> =
+                tx.query_opt("SELECT state::text FROM trials WHERE study_id = $1 AND number = $2 FOR UPDATE", &[&study_id, &number(trial.id)])?.map(|row| row.get(0));
+            if state.as_deref() != Some("RUNNING") {
+                return Ok(false);
+            }
+            self.write_trial(&mut tx, study_id, &self.space(&record)?, trial)?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
     fn heartbeat(&self, study: &str, id: u64) -> Result<()> {
-        let number = i32::try_from(id).unwrap_or(i32::MAX);
+        let number = number(id);
         self.with_client(|client| {
             let sql = "INSERT INTO trial_heartbeats (trial_id, heartbeat) SELECT t.trial_id, LOCALTIMESTAMP FROM trials t JOIN studies s ON s.study_id = t.study_id \
                        WHERE s.study_name = $1 AND t.number = $2 ON CONFLICT (trial_id) DO UPDATE SET heartbeat = LOCALTIMESTAMP";
@@ -488,25 +542,31 @@ impl Storage for PostgresStorage {
         })
     }
 
-    fn fail_stale_trials(&self, study: &str, grace: Duration, mark: &dyn Fn(&mut TrialRecord)) -> Result<Vec<TrialRecord>> {
+    fn fail_stale_trials(&self, study: &str, grace: Duration, fail: &dyn Fn(&mut TrialRecord) -> Option<TrialRecord>) -> Result<Vec<TrialRecord>> {
         let sql = format!(
             "SELECT a.value_json FROM trials t JOIN studies s ON s.study_id = t.study_id \
              JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' LEFT JOIN trial_heartbeats h ON h.trial_id = t.trial_id \
              WHERE s.study_name = $1 AND t.state = 'RUNNING' AND COALESCE(h.heartbeat, t.datetime_start) < LOCALTIMESTAMP - make_interval(secs => $2) \
-             ORDER BY t.number FOR UPDATE OF t SKIP LOCKED"
+             ORDER BY t.number"
         );
         self.with_client(|client| {
             let mut tx = client.transaction()?;
-            let rows = tx.query(&sql, &[&study, &grace.as_secs_f64()])?;
-            let mut stale: Vec<TrialRecord> = rows.iter().map(|row| self.decode("trial record", row.get(0))).collect::<Result<_>>()?;
-            if stale.is_empty() {
-                return Ok(stale);
+            if tx.query(&sql, &[&study, &grace.as_secs_f64()])?.is_empty() {
+                return Ok(Vec::new());
             }
-            let (study_id, record) = self.study_row(&mut tx, study, false)?.ok_or_else(|| self.no_study(study))?;
+            // Queued trials take new numbers: hold the study's row, then read the stale trials
+            // again (another worker may have failed them while this one waited) and lock them.
+            let (study_id, record) = self.study_row(&mut tx, study, true)?.ok_or_else(|| self.no_study(study))?;
+            let rows = tx.query(&format!("{sql} FOR UPDATE OF t"), &[&study, &grace.as_secs_f64()])?;
+            let mut stale: Vec<TrialRecord> = rows.iter().map(|row| self.decode("trial record", row.get(0))).collect::<Result<_>>()?;
             let space = self.space(&record)?;
             for trial in &mut stale {
-                mark(trial);
+                let queued = fail(trial);
                 self.write_trial(&mut tx, study_id, &space, trial)?;
+                if let Some(mut queued) = queued {
+                    queued.id = Self::next_number(&mut tx, study_id)?;
+                    self.write_trial(&mut tx, study_id, &space, &queued)?;
+                }
             }
             tx.commit()?;
             Ok(stale)

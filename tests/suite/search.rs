@@ -325,6 +325,7 @@ fn successive_halving_with_bo_resumes_after_a_kill_mid_rung() {
         student_dir: None,
         host: None,
         error: None,
+        retry_of: None,
         pid: 0,
         started: 0,
         ended: None,

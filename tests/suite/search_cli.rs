@@ -280,7 +280,7 @@ fn worker_processes_share_a_postgres_study_and_rerun_a_killed_workers_trial() {
     assert_eq!(interrupted.len(), 1, "{trials:?}");
     let counted: Vec<_> = trials.iter().filter(|t| t.state == distiller::store::TrialState::Complete).collect();
     assert_eq!(counted.len(), 6, "--trials caps the study, all workers together: {trials:?}");
-    assert!(counted.iter().any(|t| t.point == interrupted[0].point), "the killed worker's pipeline ran again");
+    assert!(counted.iter().any(|t| t.point == interrupted[0].point && t.retry_of == Some(interrupted[0].id)), "the killed worker's pipeline ran again, queued as a re-run of it");
     assert_eq!(trials.len(), 7, "nothing else ran, nothing left RUNNING");
     let mut seen = std::collections::HashSet::new();
     assert!(counted.iter().all(|t| seen.insert(serde_json::to_string(&t.point).unwrap())), "a pipeline ran twice: {trials:?}");

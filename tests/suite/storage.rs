@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use distiller::data::Metrics;
 use distiller::search::samplers::{BoConfig, SamplerKind};
+use distiller::search::study::fail_and_requeue;
 use distiller::search::{SearchLimits, Space, Study, TrialOutcome};
-use distiller::store::{MemoryStorage, PostgresStorage, SledStorage, Storage, TrialRecord, TrialState};
+use distiller::store::{MemoryStorage, NextTrial, PostgresStorage, SledStorage, Storage, TrialRecord, TrialState};
 
 fn shipped(name: &str) -> Space {
     Space::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("search-spaces").join(name)).unwrap()
@@ -50,28 +51,36 @@ fn contract(storage: &dyn Storage) {
             assert_eq!(trials.len(), 4, "add_trial sees the study's trials");
             let point = tiny().finite_points(100).unwrap().into_iter().find(|p| trials.iter().all(|t| &t.point != p)).unwrap();
             let pipeline = tiny().compose(&point).unwrap();
-            Ok(Some(TrialRecord { point, pipeline, state: TrialState::Running, score: None, metrics: None, ended: None, ..trials[0].clone() }))
+            Ok(Some(NextTrial::Add(TrialRecord { point, pipeline, state: TrialState::Running, score: None, metrics: None, ended: None, ..trials[0].clone() })))
         })
         .unwrap()
         .unwrap();
     assert_eq!(running.id, 4);
     storage.heartbeat(&name, running.id).unwrap();
-    // A live trial is not stale within the grace.
-    let mark = |t: &mut TrialRecord| {
-        t.state = TrialState::Fail;
-        t.error = Some("interrupted (test)".into());
-    };
     std::thread::sleep(Duration::from_millis(50));
-    let stale = storage.fail_stale_trials(&name, Duration::ZERO, &mark).unwrap();
+    let stale = storage.fail_stale_trials(&name, Duration::ZERO, &fail_and_requeue).unwrap();
     assert_eq!(stale.iter().map(|t| t.id).collect::<Vec<_>>(), [4], "a beat older than the grace makes a trial stale");
     let stored = storage.trials(&name).unwrap();
     assert_eq!(stored[4].state, TrialState::Fail, "the stale trial is stored FAIL");
-    assert!(storage.fail_stale_trials(&name, Duration::ZERO, &mark).unwrap().is_empty(), "a failed trial is not failed twice");
+    assert_eq!((stored[5].state, stored[5].retry_of, &stored[5].point), (TrialState::Waiting, Some(4), &stored[4].point), "its pipeline is queued WAITING");
+    assert!(storage.fail_stale_trials(&name, Duration::ZERO, &fail_and_requeue).unwrap().is_empty(), "a failed trial is not failed twice");
+    // A trial another worker failed is not overwritten by its own worker's result.
+    let mut late = stored[4].clone();
+    late.state = TrialState::Complete;
+    assert!(!storage.finish_trial(&late).unwrap(), "a trial failed under its worker stays failed");
+    assert_eq!(storage.trials(&name).unwrap()[4].state, TrialState::Fail);
 
-    // A resumed study runs the interrupted pipeline again and does not count it.
+    // A resumed study claims the WAITING trial first and does not count the interrupted one.
     let again = study.run(sampler.as_mut(), &SearchLimits { trials: 5, budget: None }, &mut |p, _| scored(p), &mut |_| {}).unwrap();
     assert_eq!(again.len(), 6);
-    assert_eq!((again[5].point.clone(), again[5].state), (again[4].point.clone(), TrialState::Complete));
+    assert_eq!((again[5].id, again[5].point.clone(), again[5].state), (5, again[4].point.clone(), TrialState::Complete), "the WAITING trial ran, as itself");
+    // A re-run whose worker dies too is not queued a third time.
+    let mut rerun = again[5].clone();
+    rerun.state = TrialState::Running;
+    storage.put_trial(&rerun).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(storage.fail_stale_trials(&name, Duration::ZERO, &fail_and_requeue).unwrap().len(), 1);
+    assert!(storage.trials(&name).unwrap().iter().all(|t| t.state != TrialState::Waiting), "a failed re-run is not queued again");
 }
 
 #[test]
@@ -128,16 +137,53 @@ fn postgres_workers_share_one_study_and_its_trial_cap() {
     }
 }
 
+/// A study copied from one engine to another reads back with the same trials, and a copy never
+/// overwrites a study the target has.
+fn copies_unchanged(from: &dyn Storage, to: &dyn Storage) {
+    let name = fresh("copy");
+    let study = Study::open(from, &name, "sst2", tiny(), "random").unwrap();
+    let ran = study.run(SamplerKind::Random.build(5, BoConfig::default()).as_mut(), &SearchLimits { trials: 3, budget: None }, &mut |p, _| scored(p), &mut |_| {}).unwrap();
+    let copy = format!("{name}-copy");
+    assert_eq!(distiller::ops::copy_study(from, &name, to, &copy).unwrap(), 3);
+    let renamed = |t: &TrialRecord| TrialRecord { study: copy.clone(), ..t.clone() };
+    assert_eq!(to.trials(&copy).unwrap(), ran.iter().map(renamed).collect::<Vec<_>>());
+    assert_eq!(to.study(&copy).unwrap().unwrap().space, study.record.space);
+    let e = distiller::ops::copy_study(from, &name, to, &copy).unwrap_err().to_string();
+    assert!(e.contains("already has a study"), "{e}");
+    assert_eq!(to.trials(&copy).unwrap().len(), 3, "the refused copy changed nothing");
+    // The copy is a study like any other: a search resumes it there.
+    let resumed = Study::open(to, &copy, "sst2", tiny(), "random").unwrap();
+    let more = resumed.run(SamplerKind::Random.build(5, BoConfig::default()).as_mut(), &SearchLimits { trials: 4, budget: None }, &mut |p, _| scored(p), &mut |_| {}).unwrap();
+    assert_eq!(more.len(), 4);
+}
+
+#[test]
+fn a_study_copies_from_sled_to_memory_and_resumes_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    copies_unchanged(&SledStorage::open(&tmp.path().join("store")).unwrap(), &MemoryStorage::default());
+}
+
+#[test]
+fn a_study_copies_between_sled_and_postgres_both_ways() {
+    let Some(url) = test_database() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (sled, pg) = (SledStorage::open(&tmp.path().join("store")).unwrap(), PostgresStorage::open(&url).unwrap());
+    copies_unchanged(&sled, &pg);
+    copies_unchanged(&pg, &sled);
+}
+
 #[test]
 fn postgres_storage_names_a_bad_url_or_an_unreachable_server() {
     let e = PostgresStorage::open("postgresql://user:secret@host:notaport/db").err().unwrap().to_string();
     assert!(e.contains("--storage") && !e.contains("secret"), "{e}");
 }
 
-/// Python with optuna and a PostgreSQL driver, or `None` (with a message).
+/// Python with optuna and the PostgreSQL driver its SQLAlchemy picks for postgresql:// URLs
+/// (psycopg2 or psycopg, by version), or `None` (with a message).
 fn optuna_python() -> Option<&'static str> {
-    let ok = std::process::Command::new("python3").args(["-c", "import optuna, psycopg2"]).output().is_ok_and(|o| o.status.success());
-    if ok { Some("python3") } else { crate::common::skip("the Optuna interop test needs `pip install optuna psycopg2-binary` (.ci/run installs them)") }
+    let check = "import optuna, sqlalchemy; sqlalchemy.create_engine('postgresql://u@localhost/db')";
+    let ok = std::process::Command::new("python3").args(["-c", check]).output().is_ok_and(|o| o.status.success());
+    if ok { Some("python3") } else { crate::common::skip("the Optuna interop test needs `pip install optuna \"psycopg[binary]\" psycopg2-binary` (.ci/run installs them)") }
 }
 
 #[test]
@@ -153,7 +199,15 @@ fn optuna_load_study_reads_a_distiller_study() {
         n += 1;
         if n == 3 { Err(distiller::Error::Usage("a failing trial".into())) } else { scored(p) }
     };
-    let trials = study.run(sampler.as_mut(), &SearchLimits { trials: 5, budget: None }, &mut run, &mut |_| {}).unwrap();
+    let mut trials = study.run(sampler.as_mut(), &SearchLimits { trials: 5, budget: None }, &mut run, &mut |_| {}).unwrap();
+    // A worker that died: its trial FAIL, its pipeline WAITING, as Optuna has them.
+    let mut dead = trials[0].clone();
+    (dead.id, dead.state) = (5, TrialState::Running);
+    storage.put_trial(&dead).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    storage.fail_stale_trials(&name, Duration::ZERO, &fail_and_requeue).unwrap();
+    trials = storage.trials(&name).unwrap();
+    assert_eq!(trials.last().unwrap().state, TrialState::Waiting);
     let best = distiller::search::study::best_of(&trials).unwrap();
     let script = r#"
 import json, sys, optuna
@@ -164,7 +218,7 @@ print(json.dumps({"n": len(study.trials), "states": [t.state.name for t in study
     let out = std::process::Command::new(python).args(["-c", script, &url, &name]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(seen["n"], 5);
+    assert_eq!(seen["n"], 7);
     let states: Vec<String> = trials.iter().map(|t| format!("{:?}", t.state).to_uppercase()).collect();
     assert_eq!(seen["states"], serde_json::json!(states));
     assert_eq!(seen["direction"], "MAXIMIZE");
