@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use crate::data::Task;
 use crate::error::{Error, Result};
-pub use crate::teacher::{TeacherJob, train_teacher};
-use crate::train::FineTuneConfig;
+pub use crate::teacher::{TeacherJob, TeacherReport, train_teacher, tune_teacher};
 use crate::workspace::Workspace;
 
 /// Whether `dir` holds a checkpoint (its `config.json`).
@@ -25,15 +24,10 @@ pub fn existing_teacher(explicit: Option<PathBuf>, workspace: &Workspace, task: 
     }
 }
 
-/// The recipe `search` fine-tunes a missing teacher with: 3 epochs over every training row, batch
-/// 32, seed 42, lr 1e-4 — the settings that gave the SST-2 teacher 90.14 % (docs/teacher.md).
-pub fn search_teacher_recipe() -> FineTuneConfig {
-    FineTuneConfig { lr: 1e-4, ..FineTuneConfig::default() }
-}
-
 /// The teacher to distil from; when neither `explicit` nor the workspace has one, fine-tunes the
-/// pretrained MiniLM on `task` with [`search_teacher_recipe`] into the workspace first, saying so
-/// through `log`.
+/// pretrained MiniLM on `task` into the workspace first, with the recipe `distiller teacher` uses
+/// by default ([`crate::teacher::default_recipe`], epochs adapted to the data), saying so through
+/// `log`.
 pub fn ensure_teacher(explicit: Option<PathBuf>, workspace: &Workspace, task: &Task, data_dir: Option<PathBuf>, device: &Device, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     if explicit.is_some() {
         return existing_teacher(explicit, workspace, task);
@@ -42,17 +36,19 @@ pub fn ensure_teacher(explicit: Option<PathBuf>, workspace: &Workspace, task: &T
     if is_checkpoint(&dir) {
         return Ok(dir);
     }
-    let recipe = search_teacher_recipe();
-    log(&format!(
-        "no teacher for {} in {}: fine-tuning one first ({} epochs, lr {:e}, batch {}; or make one with `distiller teacher`)",
-        task.name(),
-        workspace.root().display(),
-        recipe.epochs,
-        recipe.lr,
-        recipe.batch_size
-    ));
-    let job = TeacherJob { task: task.clone(), data_dir, workspace: workspace.clone(), init: None, max_train: None, max_len: None, train: recipe };
+    log(&format!("no teacher for {} in {}: fine-tuning one first with `distiller teacher`'s defaults", task.name(), workspace.root().display()));
+    let job = TeacherJob {
+        task: task.clone(),
+        data_dir,
+        workspace: workspace.clone(),
+        init: None,
+        max_train: None,
+        max_len: None,
+        train: crate::teacher::default_recipe(),
+        adaptive: true,
+        seeds: 1,
+    };
     let outcome = train_teacher(&job, device, log)?;
-    log(&format!("teacher ready: {} (epoch {}: {})", outcome.dir.display(), outcome.best.epoch, outcome.best.dev));
+    log(&format!("teacher ready: {} ({})", outcome.dir.display(), outcome.report.summary()));
     Ok(outcome.dir)
 }

@@ -57,7 +57,8 @@ pub fn history(storage: &dyn Storage, space: &Space, exclude_task: Option<&str>,
         (students == Students::SameDepth && !space.dims.iter().any(|d| d.field == "student.layers")).then(|| space.base_pipeline().map(|p| p.student.layers)).transpose()?;
     let mut history = History::default();
     for study in storage.studies()? {
-        if Some(study.task.as_str()) == exclude_task {
+        // A teacher's recipe search says nothing about distillation pipelines.
+        if Some(study.task.as_str()) == exclude_task || study.kind != crate::store::StudyKind::Distillation {
             continue;
         }
         let mut leave_out = |why: String| history.left_out.push((study.name.clone(), why));

@@ -289,6 +289,7 @@ pub fn import(
         let student = student_shape(&key.2);
         let record = StudyRecord {
             name: name.clone(),
+            kind: Default::default(),
             task: key.0.clone(),
             space: space.source.clone(),
             sampler: "imported".into(),

@@ -17,3 +17,7 @@ pub const DEFAULT_SPACE: &str = include_str!("../../search-spaces/default.toml")
 /// The paper's space, onto which `import-trials` stores the released trials (a copy of
 /// `search-spaces/paper.toml`).
 pub const PAPER_SPACE: &str = include_str!("../../search-spaces/paper.toml");
+
+/// The space of a teacher's own recipe that `teacher --trials` searches (a copy of
+/// `search-spaces/teacher.toml`).
+pub const TEACHER_SPACE: &str = include_str!("../../search-spaces/teacher.toml");

@@ -10,7 +10,7 @@ use super::space::{Point, Space};
 use crate::data::{DatasetMeta, Metrics};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::store::{NextTrial, Storage, StudentShape, StudyRecord, TrialRecord, TrialState, now};
+use crate::store::{NextTrial, Storage, StudentShape, StudyKind, StudyRecord, TrialRecord, TrialState, now};
 
 /// What running a trial reports when it finishes.
 #[derive(Debug, Clone)]
@@ -35,26 +35,15 @@ pub struct SearchLimits {
 #[derive(Debug)]
 pub enum StudyEvent<'a> {
     /// `rungs` is the number of fidelity rungs (1 without multi-fidelity).
-    Started {
-        trial: &'a TrialRecord,
-        index: usize,
-        of: usize,
-        rungs: usize,
-    },
-    Finished {
-        trial: &'a TrialRecord,
-        best: Option<&'a TrialRecord>,
-    },
+    Started { trial: &'a TrialRecord, index: usize, of: usize, rungs: usize },
+    /// `best`: the study's best when the trial started, or the trial itself if it beat that.
+    Finished { trial: &'a TrialRecord, best: Option<&'a TrialRecord> },
     /// Trials whose worker stopped (this process before, or another worker that stopped
     /// beating) were marked FAIL; their pipelines run again.
-    Recovered {
-        trials: usize,
-    },
+    Recovered { trials: usize },
     /// Another worker failed this trial while it ran here (its heartbeats stopped reaching the
     /// store) and queued its pipeline again; this run's result is dropped.
-    Lost {
-        trial: &'a TrialRecord,
-    },
+    Lost { trial: &'a TrialRecord },
 }
 
 /// How often a running trial's worker beats by default; a trial whose beat is older than twice
@@ -64,6 +53,14 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// This machine's name, recorded with each trial so a shared study says where a student lives.
 pub fn hostname() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).or_else(|| std::env::var("HOSTNAME").ok())
+}
+
+/// What [`Study::next_trial`] found: the trial to run (if any), how many trials counted toward
+/// the cap, and the best trial at that moment.
+struct Next {
+    trial: Option<TrialRecord>,
+    counted: usize,
+    best: Option<TrialRecord>,
 }
 
 /// A study bound to its storage and space.
@@ -148,6 +145,7 @@ impl<'a> Study<'a> {
             None => {
                 let record = StudyRecord {
                     name: name.into(),
+                    kind: StudyKind::Distillation,
                     task: task.into(),
                     space: space.source.clone(),
                     sampler: sampler.into(),
@@ -162,6 +160,15 @@ impl<'a> Study<'a> {
             }
         };
         Ok(Self { storage, record, space, heartbeat: HEARTBEAT })
+    }
+
+    /// Says what the study searches (stored when it changes).
+    pub fn mark(&mut self, kind: StudyKind) -> Result<()> {
+        if self.record.kind != kind {
+            self.record.kind = kind;
+            self.storage.put_study(&self.record)?;
+        }
+        Ok(())
     }
 
     /// Records what the recommender learns a study's context from: the task's meta-features, the
@@ -188,12 +195,13 @@ impl<'a> Study<'a> {
     /// no other worker interleaves with; `None` when the study holds `cap` trials (finished,
     /// running or waiting) or the sampler has nothing left. Also returns how many trials counted
     /// towards the cap.
-    fn next_trial(&self, sampler: &mut dyn Sampler, cap: usize) -> Result<(Option<TrialRecord>, usize)> {
-        let mut counted = 0;
+    fn next_trial(&self, sampler: &mut dyn Sampler, cap: usize) -> Result<Next> {
+        let (mut counted, mut best) = (0, None);
         let host = hostname();
         let added = self.storage.add_trial(&self.record.name, &mut |trials| {
             // A trial cut short by a dead worker does not count: its WAITING re-run does.
             counted = trials.iter().filter(|t| !is_interrupted(t)).count();
+            best = best_of(trials).cloned();
             if let Some(waiting) = trials.iter().find(|t| t.state == TrialState::Waiting) {
                 counted -= 1;
                 return Ok(Some(NextTrial::Claim(TrialRecord { state: TrialState::Running, host: host.clone(), pid: std::process::id(), started: now(), ..waiting.clone() })));
@@ -242,7 +250,7 @@ impl<'a> Study<'a> {
                 ended: None,
             })))
         })?;
-        Ok((added, counted))
+        Ok(Next { trial: added, counted, best })
     }
 
     /// Runs trials until the study holds `limits.trials` finished trials (all workers together),
@@ -266,7 +274,7 @@ impl<'a> Study<'a> {
             if limits.budget.is_some_and(|b| started.elapsed() >= b) {
                 return self.storage.trials(&self.record.name);
             }
-            let (added, counted) = self.next_trial(sampler, limits.trials)?;
+            let Next { trial: added, counted, best } = self.next_trial(sampler, limits.trials)?;
             let Some(mut trial) = added else {
                 let trials = self.storage.trials(&self.record.name)?;
                 // Other workers' trials still run: one may die and need running again.
@@ -307,8 +315,9 @@ impl<'a> Study<'a> {
                 on_event(StudyEvent::Lost { trial: &trial });
                 continue;
             }
-            let stored = self.storage.trials(&self.record.name)?;
-            on_event(StudyEvent::Finished { trial: &trial, best: best_of(&stored) });
+            // The best as of this trial's start, and this trial (no re-read of the history).
+            let candidates: Vec<TrialRecord> = best.into_iter().chain([trial.clone()]).collect();
+            on_event(StudyEvent::Finished { trial: &trial, best: best_of(&candidates) });
         }
     }
 

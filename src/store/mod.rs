@@ -32,10 +32,29 @@ pub enum TrialState {
     Fail,
 }
 
+/// What a study searches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StudyKind {
+    /// Distillation pipelines (what the recommender learns from).
+    #[default]
+    Distillation,
+    /// A teacher's own fine-tuning recipe (`distiller teacher --trials`).
+    Teacher,
+}
+
+impl StudyKind {
+    fn is_distillation(&self) -> bool {
+        *self == StudyKind::Distillation
+    }
+}
+
 /// A study: one search over one space for one task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StudyRecord {
     pub name: String,
+    #[serde(default, skip_serializing_if = "StudyKind::is_distillation")]
+    pub kind: StudyKind,
     pub task: String,
     /// The space file's text: a resumed study must be given the same space.
     pub space: String,

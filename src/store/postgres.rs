@@ -134,6 +134,13 @@ CREATE TABLE alembic_version (
 );
 ";
 
+/// Indexes of our own, beside Optuna's (which its tools ignore): a worker finds a trial by its
+/// study and number, and the stale ones by their state, without scanning the study.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS distiller_trials_study_number ON trials (study_id, number);
+CREATE INDEX IF NOT EXISTS distiller_trials_study_state ON trials (study_id, state);
+";
+
 /// A study store in a PostgreSQL database.
 pub struct PostgresStorage {
     url: String,
@@ -195,6 +202,9 @@ impl PostgresStorage {
                 tx.execute("INSERT INTO alembic_version VALUES ($1)", &[&ALEMBIC_REVISION])?;
             }
             let version: Option<i32> = tx.query_opt("SELECT schema_version FROM version_info", &[])?.and_then(|row| row.get(0));
+            if version == Some(SCHEMA_VERSION) {
+                tx.batch_execute(INDEXES)?;
+            }
             tx.commit()?;
             Ok(version)
         })?;
@@ -269,9 +279,9 @@ impl PostgresStorage {
         Error::Study(format!("no study `{name}` in {}", redacted(&self.url)))
     }
 
-    /// The study's trials: the cached ones, brought up to date with those added since and those
-    /// that were RUNNING or WAITING when last read.
-    fn read_trials(&self, tx: &mut Transaction, study_id: i32) -> Op<Vec<TrialRecord>> {
+    /// Calls `f` on the study's trials: the cached ones, brought up to date with those added
+    /// since and those that were RUNNING or WAITING when last read (no copy of the history).
+    fn with_trials<T>(&self, tx: &mut Transaction, study_id: i32, f: impl FnOnce(&[TrialRecord]) -> T) -> Op<T> {
         let sql = format!(
             "SELECT a.value_json FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' \
              WHERE t.study_id = $1 AND (t.number > $2 OR t.number = ANY($3)) ORDER BY t.number"
@@ -287,7 +297,7 @@ impl PostgresStorage {
                 Err(i) => known.insert(i, trial),
             }
         }
-        Ok(known.clone())
+        Ok(f(known))
     }
 
     /// The number the study's next trial gets; the caller holds the study's row.
@@ -490,7 +500,7 @@ impl Storage for PostgresStorage {
         self.with_client(|client| {
             let mut tx = client.transaction()?;
             match self.study_row(&mut tx, study, false)? {
-                Some((study_id, _)) => self.read_trials(&mut tx, study_id),
+                Some((study_id, _)) => self.with_trials(&mut tx, study_id, <[TrialRecord]>::to_vec),
                 None => Ok(Vec::new()),
             }
         })
@@ -502,8 +512,7 @@ impl Storage for PostgresStorage {
             // The study's row stays locked until the commit: no other worker adds or claims a
             // trial meanwhile.
             let (study_id, record) = self.study_row(&mut tx, study, true)?.ok_or_else(|| self.no_study(study))?;
-            let trials = self.read_trials(&mut tx, study_id)?;
-            let trial = match next(&trials)? {
+            let trial = match self.with_trials(&mut tx, study_id, |trials| next(trials))?? {
                 None => return Ok(None),
                 Some(NextTrial::Claim(trial)) => trial,
                 Some(NextTrial::Add(mut trial)) => {

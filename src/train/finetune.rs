@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::model::{Bert, BertInput};
 
 /// Optimisation settings for one fine-tuning run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FineTuneConfig {
     pub epochs: usize,
     pub batch_size: usize,

@@ -129,6 +129,18 @@ fn import_trials_then_report_and_bad_report_input() {
     assert!(one_line_error(code, &err).contains("no study `nope`"));
     let (code, _, err) = distiller(&["--workspace", "ws", "report", "--study", "paper-rte-BERT_BASE-TinyBERT4", "--out", csv.join("x").to_str().unwrap()], tmp.path());
     assert!(one_line_error(code, &err).contains("trials.csv"));
+    // The study moves to another store; a second copy and a copy onto itself are refused.
+    let study = "paper-rte-BERT_BASE-TinyBERT4";
+    let (code, out, err) = distiller(&["--workspace", "ws", "copy-study", "--study", study, "--to", "sled:other"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("copied study") && out.contains("(2 trials)"), "{out}");
+    let (code, out, err) = distiller(&["--storage", "sled:other", "trials", "--study", study, "-f", "json"], tmp.path());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 2);
+    let (code, _, err) = distiller(&["--workspace", "ws", "copy-study", "--study", study, "--to", "sled:other"], tmp.path());
+    assert!(one_line_error(code, &err).contains("already has a study"));
+    let (code, _, err) = distiller(&["--workspace", "ws", "copy-study", "--study", study, "--to", "sled:ws/store"], tmp.path());
+    assert!(one_line_error(code, &err).contains("is the store the study is in"), "{err}");
 }
 
 #[test]
@@ -162,6 +174,10 @@ fn bad_values_are_refused_with_one_line_before_any_work() {
     teacher_run(&["--batch-size", "0"], "batch size must be at least 1");
     teacher_run(&["--max-train", "0"], "max-train must be at least 1");
     teacher_run(&["--max-len", "600"], "max-len 600 exceeds the 64 positions");
+    teacher_run(&["--warmup", "1.5"], "warm-up 1.5 must be a fraction");
+    teacher_run(&["--seeds", "0"], "seeds must be at least 1");
+    teacher_run(&["--trials", "0"], "--trials must be at least 1");
+    teacher_run(&["--trials", "4"], "--trials needs at least 500 training rows to hold out 50 for scoring recipes; task sst2 has 24");
     assert!(!f.workspace.join("teachers").exists(), "nothing was saved");
     for budget in ["-1", "inf", "NaN", "1e300"] {
         refused(&["search", "--task", "sst2", "--budget-minutes", budget], "--budget-minutes");

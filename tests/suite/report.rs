@@ -8,6 +8,7 @@ use distiller::store::{StudyRecord, TrialRecord, TrialState};
 fn study() -> StudyRecord {
     StudyRecord {
         name: "s".into(),
+        kind: Default::default(),
         task: "sst2".into(),
         space: String::new(),
         sampler: "bo".into(),

@@ -5,7 +5,8 @@ use crate::common;
 
 use distiller::data::{Example, GlueTask, Label, LabelKind, MetricKind, Task, TextEncoder, encode_split};
 use distiller::model::BertConfig;
-use distiller::teacher::{TeacherJob, train_teacher};
+use distiller::store::Storage;
+use distiller::teacher::{TeacherJob, TeacherReport, train_teacher, tune_teacher};
 use distiller::train::{FineTuneConfig, fine_tune};
 
 fn toy(n: usize, offset: usize) -> Vec<Example> {
@@ -61,12 +62,78 @@ fn teacher_smoke_run_on_sst2() {
         max_train: Some(512),
         max_len: Some(32),
         train: FineTuneConfig { epochs: 2, batch_size: 16, lr: 1e-4, ..FineTuneConfig::default() },
+        adaptive: false,
+        seeds: 2,
     };
     let outcome = train_teacher(&job, &device, &mut |l| eprintln!("{l}")).unwrap();
     // 512 rows are enough for the pretrained encoder to beat chance on SST-2 dev (50.9 % majority)
     assert!(outcome.best.dev.headline() > 0.7, "{}", outcome.best.dev);
     let loaded = distiller::model::load(&outcome.dir, &device).unwrap();
     assert_eq!(loaded.meta.unwrap().dev_metrics.unwrap(), outcome.best.dev);
+    // Both seeds ran; the better one on dev is kept, and the report beside it says so.
+    let report = TeacherReport::read(&outcome.dir).unwrap().unwrap();
+    assert_eq!(report, outcome.report);
+    assert_eq!(report.seeds.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [42, 43]);
+    let top = report.seeds.iter().map(|(_, d)| *d).fold(f64::MIN, f64::max);
+    assert_eq!((report.dev.headline(), report.recipe.seed), (top, report.seeds.iter().find(|(_, d)| *d == top).unwrap().0));
+    assert!((report.mean - (report.seeds[0].1 + report.seeds[1].1) / 2.0).abs() < 1e-12);
+    assert!(!ws.path().join("teachers/sst2.seed-43").exists(), "the other seed's checkpoint is not left behind");
+}
+
+#[test]
+fn adaptive_epochs_give_a_small_training_set_enough_steps() {
+    use distiller::teacher::{MIN_STEPS, adaptive_epochs};
+    assert_eq!(adaptive_epochs(3, 67_349, 32), 3, "SST-2 is large enough");
+    let small = adaptive_epochs(3, 2_500, 32);
+    assert!(small * 2_500usize.div_ceil(32) >= MIN_STEPS && (small - 1) * 2_500usize.div_ceil(32) < MIN_STEPS, "{small} epochs");
+    assert_eq!(adaptive_epochs(3, 10, 32), distiller::teacher::MAX_ADAPTIVE_EPOCHS, "capped");
+    assert_eq!(adaptive_epochs(30, 10, 32), 30, "never fewer epochs than asked");
+}
+
+/// `teacher --trials`: a study over the recipe on held-out training rows (a tiny encoder, a
+/// 600-row task), then the teacher trained with the best recipe on every row.
+#[test]
+fn a_teacher_study_tunes_the_recipe_on_held_out_rows_and_trains_with_the_best() {
+    let f = common::fixture();
+    let glue = f.workspace.parent().unwrap().join("glue-600");
+    let mut train = String::from("sentence\tlabel\n");
+    let words = ["great", "good", "fun", "bad", "boring", "dull"];
+    for i in 0..600 {
+        train.push_str(&format!("the movie is very {} \t{}\n", words[i % 6], (i % 6 < 3) as u8));
+    }
+    common::write(&glue, "SST-2/train.tsv", train.as_bytes());
+    common::write(&glue, "SST-2/dev.tsv", b"sentence\tlabel\na great film \t1\nthe plot is boring \t0\nvery fun \t1\nso dull \t0\n");
+    let device = distiller::backend::device(None).unwrap();
+    let storage = distiller::store::MemoryStorage::default();
+    let job = TeacherJob {
+        task: Task::Glue(GlueTask::Sst2),
+        data_dir: Some(glue),
+        workspace: distiller::workspace::Workspace::new(&f.workspace),
+        init: Some(f.teacher.clone()),
+        max_train: None,
+        max_len: Some(16),
+        train: distiller::teacher::default_recipe(),
+        adaptive: true,
+        seeds: 1,
+    };
+    let outcome = tune_teacher(&job, 3, &storage, &device, &mut |l| eprintln!("{l}")).unwrap();
+    let study = storage.study("teacher-sst2").unwrap().unwrap();
+    assert_eq!(study.kind, distiller::store::StudyKind::Teacher);
+    let trials = storage.trials("teacher-sst2").unwrap();
+    assert_eq!(trials.len(), 3);
+    assert!(trials.iter().all(|t| t.state == distiller::store::TrialState::Complete && t.fidelity.unwrap().0 == 540), "each recipe trains on 90 % of the rows");
+    let best = distiller::search::study::best_of(&trials).unwrap();
+    let recipe = &outcome.report.recipe;
+    assert_eq!(
+        (recipe.lr, recipe.epochs, recipe.batch_size, recipe.warmup_ratio),
+        (best.pipeline.train.lr, best.pipeline.train.epochs, best.pipeline.train.batch_size, best.pipeline.train.warmup_ratio)
+    );
+    assert_eq!((outcome.report.train_rows, outcome.report.study.as_deref()), (600, Some("teacher-sst2")), "the teacher trains on every row");
+    assert!(outcome.dir.join("teacher.json").is_file());
+    // The recipe study teaches the recommender nothing about distillation.
+    let space = distiller::search::Space::parse(distiller::search::TEACHER_SPACE, "teacher").unwrap();
+    let history = distiller::recommend::history::history(&storage, &space, None, distiller::recommend::history::Students::Any).unwrap();
+    assert!(history.tasks.is_empty() && history.left_out.is_empty(), "the teacher study was read as a past task");
 }
 
 /// Two layers, width 32, no dropout: runs from the same start are then comparable value by value.
