@@ -31,6 +31,9 @@ use distiller::search::tabular::{Replay, replay, replay_with_workers};
 use rayon::prelude::*;
 use std::path::PathBuf;
 
+/// A (task, teacher, student) group of the paper's table and its trials.
+type Group = ((String, String, String), Vec<PaperTrial>);
+
 struct Args {
     csv: PathBuf,
     seeds: u64,
@@ -121,7 +124,7 @@ fn main() {
     if !skipped.lines.is_empty() {
         eprintln!("{} rows could not be mapped, first: line {}: {}", skipped.lines.len(), skipped.lines[0].0, skipped.lines[0].1);
     }
-    let groups: Vec<((String, String, String), Vec<PaperTrial>)> =
+    let groups: Vec<Group> =
         paper_trials::groups(&trials).into_iter().filter(|(_, g)| g.len() >= args.min_trials).take(args.groups).collect();
     if let Some(workers) = &args.workers {
         return simulate_workers(&groups, workers, args.seeds);
@@ -225,7 +228,7 @@ fn main() {
 
 /// Per group and sampler, the median trials and rounds to the group's best with q simulated
 /// workers; then, per sampler and q, the geometric mean over groups of each against the first q.
-fn simulate_workers(groups: &[((String, String, String), Vec<PaperTrial>)], workers: &[usize], seeds: u64) {
+fn simulate_workers(groups: &[Group], workers: &[usize], seeds: u64) {
     type MakeSampler = fn(u64) -> Box<dyn Sampler>;
     let samplers: [(&str, MakeSampler); 2] = [("random", |s| Box::new(RandomSampler { seed: s })), ("bo", |s| Box::new(BoSampler::new(s)))];
     let ranking_space = paper_space_for_ranking();

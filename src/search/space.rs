@@ -424,6 +424,12 @@ impl Space {
         self.fidelity.as_ref().map_or(1, |f| f.rungs.len())
     }
 
+    /// Whether `other` searches the same pipelines: the same fixed fields, dimensions and
+    /// fidelity (its name, comments and layout may differ).
+    pub fn searches_like(&self, other: &Space) -> bool {
+        (&self.fixed, &self.dims, &self.fidelity) == (&other.fixed, &other.dims, &other.fidelity)
+    }
+
     /// The pipeline of a point at fidelity rung `rung`: defaults, then fixed fields, then active
     /// dimensions, then the rung's budget; validated.
     pub fn compose_at(&self, point: &Point, rung: usize) -> Result<Pipeline> {

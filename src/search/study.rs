@@ -132,33 +132,26 @@ fn next_promotion(trials: &[TrialRecord], rungs: usize, eta: usize) -> Option<(P
 impl<'a> Study<'a> {
     /// Opens a study, creating it if new. A stored study must have the same task and space.
     pub fn open(storage: &'a dyn Storage, name: &str, task: &str, space: Space, sampler: &str) -> Result<Self> {
-        let record = match storage.study(name)? {
-            Some(existing) => {
-                if existing.task != task {
-                    return Err(Error::Study(format!("study `{name}` is for task {}, not {task}: pick another --study name", existing.task)));
-                }
-                if existing.space.trim() != space.source.trim() {
-                    return Err(Error::Study(format!("study `{name}` was created with a different search space: pass the same --space, or start a new --study")));
-                }
-                existing
-            }
-            None => {
-                let record = StudyRecord {
-                    name: name.into(),
-                    kind: StudyKind::Distillation,
-                    task: task.into(),
-                    space: space.source.clone(),
-                    sampler: sampler.into(),
-                    direction: "maximize".into(),
-                    created: now(),
-                    meta: None,
-                    teacher: None,
-                    student: None,
-                };
-                storage.put_study(&record)?;
-                record
-            }
+        let fresh = StudyRecord {
+            name: name.into(),
+            kind: StudyKind::Distillation,
+            task: task.into(),
+            space: space.source.clone(),
+            sampler: sampler.into(),
+            direction: "maximize".into(),
+            created: now(),
+            meta: None,
+            teacher: None,
+            student: None,
         };
+        let record = storage.create_study(&fresh)?;
+        if record.task != task {
+            return Err(Error::Study(format!("study `{name}` is for task {}, not {task}: pick another --study name", record.task)));
+        }
+        // A study's space is matched by what it searches: a comment or the layout may change.
+        if record.space.trim() != space.source.trim() && !Space::parse(&record.space, &format!("study `{name}`'s space")).is_ok_and(|stored| stored.searches_like(&space)) {
+            return Err(Error::Study(format!("study `{name}` was created with a different search space: pass the same --space, or start a new --study")));
+        }
         Ok(Self { storage, record, space, heartbeat: HEARTBEAT })
     }
 

@@ -134,6 +134,16 @@ pub enum NextTrial {
 /// (COMPLETE, PRUNED, FAIL) is never rewritten by a search, so engines may cache it.
 pub trait Storage: Send + Sync {
     fn put_study(&self, study: &StudyRecord) -> Result<()>;
+    /// Stores `study` unless the store has a study of that name, and returns the stored one:
+    /// workers that start a new study together create it once. The default suits engines that one
+    /// process holds at a time.
+    fn create_study(&self, study: &StudyRecord) -> Result<StudyRecord> {
+        if let Some(existing) = self.study(&study.name)? {
+            return Ok(existing);
+        }
+        self.put_study(study)?;
+        Ok(study.clone())
+    }
     fn study(&self, name: &str) -> Result<Option<StudyRecord>>;
     fn studies(&self) -> Result<Vec<StudyRecord>>;
     /// Inserts or replaces a trial (keyed by study and id).

@@ -300,6 +300,18 @@ impl PostgresStorage {
         Ok(f(known))
     }
 
+    /// The study's row id, inserting the row (and its direction) when there is none; says whether
+    /// it did. A worker inserting the same study meanwhile makes the insert wait for its commit,
+    /// then do nothing, so workers that start together create a study once.
+    fn study_id_or_insert(tx: &mut Transaction, name: &str) -> std::result::Result<(i32, bool), postgres::Error> {
+        if let Some(row) = tx.query_opt("INSERT INTO studies (study_name) VALUES ($1) ON CONFLICT (study_name) DO NOTHING RETURNING study_id", &[&name])? {
+            let id: i32 = row.get(0);
+            tx.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', $1, 0)", &[&id])?;
+            return Ok((id, true));
+        }
+        Ok((tx.query_one("SELECT study_id FROM studies WHERE study_name = $1", &[&name])?.get(0), false))
+    }
+
     /// The number the study's next trial gets; the caller holds the study's row.
     fn next_number(tx: &mut Transaction, study_id: i32) -> std::result::Result<u64, postgres::Error> {
         let number: i32 = tx.query_one("SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = $1", &[&study_id])?.get(0);
@@ -459,19 +471,27 @@ impl Storage for PostgresStorage {
         let record = serde_json::to_string(study).expect("study serialises");
         self.with_client(|client| {
             let mut tx = client.transaction()?;
-            let study_id = match self.study_row(&mut tx, &study.name, true)? {
-                Some((id, _)) => id,
-                None => {
-                    let id: i32 = tx.query_one("INSERT INTO studies (study_name) VALUES ($1) RETURNING study_id", &[&study.name])?.get(0);
-                    tx.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', $1, 0)", &[&id])?;
-                    id
-                }
-            };
+            let (study_id, _) = Self::study_id_or_insert(&mut tx, &study.name)?;
             tx.execute(
                 "INSERT INTO study_system_attributes (study_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (study_id, key) DO UPDATE SET value_json = EXCLUDED.value_json",
                 &[&study_id, &STUDY_KEY, &record],
             )?;
             Ok(tx.commit()?)
+        })
+    }
+
+    fn create_study(&self, study: &StudyRecord) -> Result<StudyRecord> {
+        let record = serde_json::to_string(study).expect("study serialises");
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            let (study_id, created) = Self::study_id_or_insert(&mut tx, &study.name)?;
+            if !created {
+                let (_, existing) = self.study_row(&mut tx, &study.name, false)?.ok_or_else(|| self.no_study(&study.name))?;
+                return Ok(existing);
+            }
+            tx.execute("INSERT INTO study_system_attributes (study_id, key, value_json) VALUES ($1, $2, $3)", &[&study_id, &STUDY_KEY, &record])?;
+            tx.commit()?;
+            Ok(study.clone())
         })
     }
 

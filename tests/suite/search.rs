@@ -192,6 +192,9 @@ fn sled_round_trip_lock_resume_and_space_mismatch() {
     // the same study with another space is refused
     let e = Study::open(&storage, "s", "sst2", shipped("default.toml"), "random").err().unwrap().to_string();
     assert!(e.contains("different search space"), "{e}");
+    // ... but the same space with a comment added is the same search
+    let commented = Space::parse(&format!("# tried again\n{}", shipped("tiny.toml").source), "commented").unwrap();
+    assert!(Study::open(&storage, "s", "sst2", commented, "random").is_ok(), "a comment changed the space");
     let e = Study::open(&storage, "s", "cola", shipped("tiny.toml"), "random").err().unwrap().to_string();
     assert!(e.contains("task sst2"), "{e}");
     // not a store

@@ -112,12 +112,14 @@ fn postgres_storage_passes_the_storage_suite() {
 fn postgres_workers_share_one_study_and_its_trial_cap() {
     let Some(url) = test_database() else { return };
     let name = fresh("workers");
-    Study::open(&PostgresStorage::open(&url).unwrap(), &name, "sst2", shipped("default.toml"), "bo").unwrap();
+    // The workers open the new study at the same moment: it is created once.
+    let start = std::sync::Barrier::new(3);
     std::thread::scope(|scope| {
         for worker in 0..3 {
-            let (url, name) = (url.clone(), name.clone());
+            let (url, name, start) = (url.clone(), name.clone(), &start);
             scope.spawn(move || {
                 let storage = PostgresStorage::open(&url).unwrap();
+                start.wait();
                 let study = Study::open(&storage, &name, "sst2", shipped("default.toml"), "bo").unwrap();
                 let mut sampler = SamplerKind::Bo.build(worker, BoConfig::default());
                 let run = |p: &distiller::Pipeline, _| {
