@@ -124,8 +124,7 @@ fn main() {
     if !skipped.lines.is_empty() {
         eprintln!("{} rows could not be mapped, first: line {}: {}", skipped.lines.len(), skipped.lines[0].0, skipped.lines[0].1);
     }
-    let groups: Vec<Group> =
-        paper_trials::groups(&trials).into_iter().filter(|(_, g)| g.len() >= args.min_trials).take(args.groups).collect();
+    let groups: Vec<Group> = paper_trials::groups(&trials).into_iter().filter(|(_, g)| g.len() >= args.min_trials).take(args.groups).collect();
     if let Some(workers) = &args.workers {
         return simulate_workers(&groups, workers, args.seeds);
     }
