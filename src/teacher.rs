@@ -159,7 +159,7 @@ impl TeacherJob {
     }
 }
 
-/// The encoder and label space a job trains with.
+/// What every run of a job starts from: the pretrained encoder, its tokenizer, the truncation length.
 struct Setup {
     init: PathBuf,
     max_len: usize,
