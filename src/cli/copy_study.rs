@@ -18,7 +18,8 @@ pub struct CopyStudyArgs {
 }
 
 pub fn exec(args: CopyStudyArgs, common: &Common) -> distiller::Result<()> {
-    let target = distiller::store::StoreLocation::parse(&args.to)?;
+    // The location parser names --storage; here the flag is --to.
+    let target = distiller::store::StoreLocation::parse(&args.to).map_err(|e| distiller::Error::Usage(e.to_string().replacen("--storage", "--to", 1)))?;
     let from_workspace = common.workspace()?;
     let to_workspace = from_workspace.clone().with_store(target.clone());
     if from_workspace.store() == to_workspace.store() {

@@ -142,16 +142,21 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
     let task_name = request.task.name();
     let mut sampler = sampler_of(&request, &meta, storage.as_ref(), log)?;
     let teacher_dir = super::ensure_teacher(request.teacher.clone(), &request.workspace, &request.task, request.data_dir.clone(), device, log)?;
-    match crate::teacher::TeacherReport::read(&teacher_dir)? {
-        Some(report) => log(&format!("teacher {}: {}", teacher_dir.display(), report.summary())),
-        None => log(&format!("teacher {} (no teacher.json beside it: made before teachers reported their dev metric)", teacher_dir.display())),
-    }
+    // How good the teacher is, said with the first trial (not before: a search refused at its
+    // first ask prints its one error line only).
+    let mut teacher_said = Some(match crate::teacher::TeacherReport::read(&teacher_dir)? {
+        Some(report) => format!("teacher {}: {}", teacher_dir.display(), report.summary()),
+        None => format!("teacher {} (no teacher.json beside it: made before teachers reported their dev metric)", teacher_dir.display()),
+    });
     let name = request.study.clone().unwrap_or_else(|| task_name.clone());
     let mut study = Study::open(storage.as_ref(), &name, &task_name, request.space.clone(), sampler.name())?;
     study.describe(meta, teacher_name(&teacher_dir)?, student_of(&request.space)?)?;
     study.heartbeat = request.heartbeat;
     let limits = SearchLimits { trials: request.trials, budget: request.budget };
     let mut run_trial = |pipeline: &crate::Pipeline, id: u64| -> Result<TrialOutcome> {
+        if let Some(line) = teacher_said.take() {
+            log(&format!("    {line}"));
+        }
         let job = DistillJob {
             task: request.task.clone(),
             pipeline: pipeline.clone(),

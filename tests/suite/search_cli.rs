@@ -143,7 +143,8 @@ fn killed_search_resumes_and_reports_json() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("different search space"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().count() == 1 && err.contains("different search space"), "one line, nothing before it: {err}");
     let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len(), 5);
 }
