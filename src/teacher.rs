@@ -303,6 +303,11 @@ fn train_with(job: &TeacherJob, study: Option<String>, device: &Device, log: &mu
     Ok(TeacherOutcome { dir, epochs, best, initialised, report })
 }
 
+/// A recipe trial's fine-tuning: the fields the teacher space varies, the rest from `base`.
+fn trial_recipe(t: &crate::pipeline::TrainSection, base: &FineTuneConfig) -> FineTuneConfig {
+    FineTuneConfig { lr: t.lr, epochs: t.epochs, batch_size: t.batch_size, warmup_ratio: t.warmup_ratio, seed: t.seed, ..base.clone() }
+}
+
 /// The study name `tune_teacher` keeps a task's recipe search under.
 pub fn teacher_study_name(task: &Task) -> String {
     format!("teacher-{}", task.name())
@@ -351,8 +356,7 @@ pub fn tune_teacher(job: &TeacherJob, trials: usize, storage: &dyn Storage, devi
     log(&format!("teacher study `{name}`: {trials} recipes, each trained on {} rows and scored on {} held-out rows", rows.len(), held.len()));
     let mut sampler = crate::search::samplers::SamplerKind::Bo.build(job.train.seed, Default::default());
     let mut run = |pipeline: &crate::Pipeline, id: u64| -> Result<TrialOutcome> {
-        let t = &pipeline.train;
-        let config = FineTuneConfig { lr: t.lr, epochs: t.epochs, batch_size: t.batch_size, warmup_ratio: t.warmup_ratio, seed: t.seed, ..job.train.clone() };
+        let config = trial_recipe(&pipeline.train, &job.train);
         log(&format!("recipe #{id}: lr {:e}, {} epochs, batch {}, warm-up {}, seed {}", config.lr, config.epochs, config.batch_size, config.warmup_ratio, config.seed));
         let (epochs, best, _) = fit(job, &setup, &fit_rows, &held_rows, &config, None, device, log)?;
         Ok(TrialOutcome {
@@ -375,6 +379,7 @@ pub fn tune_teacher(job: &TeacherJob, trials: usize, storage: &dyn Storage, devi
         t.batch_size,
         t.warmup_ratio
     ));
-    let recipe = FineTuneConfig { lr: t.lr, epochs: t.epochs, batch_size: t.batch_size, warmup_ratio: t.warmup_ratio, ..job.train.clone() };
+    // The study's seed picked the recipe; the teacher runs with the job's seeds.
+    let recipe = FineTuneConfig { seed: job.train.seed, ..trial_recipe(t, &job.train) };
     train_with(&TeacherJob { train: recipe, adaptive: false, ..job.clone() }, Some(name), device, log)
 }

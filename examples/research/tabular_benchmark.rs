@@ -22,7 +22,7 @@
 use distiller::ops::{RecommendRequest, recommend};
 use distiller::recommend::evaluation::{paper_space_for_ranking, table_candidates};
 use distiller::recommend::paper_trials::{self, PaperTrial};
-use distiller::recommend::warm_start_points;
+use distiller::recommend::{Candidate, warm_start_points};
 use distiller::search::encoding::Encoding;
 use distiller::search::samplers::bo::{Acquisition, BoConfig, BoSampler, InitialDesign};
 use distiller::search::samplers::{GridSampler, RandomSampler, Sampler};
@@ -81,6 +81,24 @@ fn parse_args() -> Args {
         }
     }
     args
+}
+
+/// A group as a lookup objective: its distinct configurations (with the recommender's
+/// candidates), their scores, the paper's space restricted to them, and the best score.
+struct Lookup {
+    candidates: Vec<(Candidate, f64)>,
+    table: Vec<(Point, f64)>,
+    space: distiller::search::Space,
+    best: f64,
+}
+
+fn lookup(ranking_space: &distiller::search::Space, group: &[PaperTrial]) -> Lookup {
+    let candidates = table_candidates(ranking_space, group).unwrap_or_else(|e| panic!("{e}"));
+    let table: Vec<(Point, f64)> = candidates.iter().map(|(c, s)| (c.point.clone(), *s)).collect();
+    let mut space = distiller::search::Space::builtin_paper();
+    space.candidates = Some(table.iter().map(|(p, _)| p.clone()).collect());
+    let best = table.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
+    Lookup { candidates, table, space, best }
 }
 
 /// Median and interquartile range of a sample.
@@ -178,11 +196,7 @@ fn main() {
     let mut medians: Vec<Vec<f64>> = vec![Vec::new(); samplers.len()];
     let mut shortfall20: Vec<Vec<f64>> = vec![Vec::new(); samplers.len()];
     for ((task, teacher, student), group) in &groups {
-        let candidates = table_candidates(&ranking_space, group).unwrap_or_else(|e| panic!("{e}"));
-        let table: Vec<(Point, f64)> = candidates.iter().map(|(c, s)| (c.point.clone(), *s)).collect();
-        let mut space = distiller::search::Space::builtin_paper();
-        space.candidates = Some(table.iter().map(|(p, _)| p.clone()).collect());
-        let best = table.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
+        let Lookup { candidates, table, space, best } = lookup(&ranking_space, group);
         let ranked: Vec<(Point, f64)> = if args.warm_start {
             // What `search --warm-start` asks: every other task's studies, this task left out.
             let meta = distiller::ops::task_meta(task, None).unwrap_or_else(|| panic!("no meta for {task}")).0;
@@ -236,11 +250,7 @@ fn simulate_workers(groups: &[Group], workers: &[usize], seeds: u64) {
     println!("| group | configs | sampler | workers | trials to best: median (IQR) | rounds to best: median (IQR) |");
     println!("|---|---|---|---|---|---|");
     for ((task, teacher, student), group) in groups {
-        let candidates = table_candidates(&ranking_space, group).unwrap_or_else(|e| panic!("{e}"));
-        let table: Vec<(Point, f64)> = candidates.iter().map(|(c, s)| (c.point.clone(), *s)).collect();
-        let mut space = distiller::search::Space::builtin_paper();
-        space.candidates = Some(table.iter().map(|(p, _)| p.clone()).collect());
-        let best = table.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
+        let Lookup { table, space, best, .. } = lookup(&ranking_space, group);
         for (k, (name, make)) in samplers.iter().enumerate() {
             for (j, &q) in workers.iter().enumerate() {
                 let runs: Vec<Replay> =
