@@ -67,6 +67,8 @@ pub struct TeacherJob {
     /// Runs of the recipe, seeded `train.seed`, +1, …: the one best on dev is kept, the spread
     /// of all is reported.
     pub seeds: usize,
+    /// Start the pooler afresh (seeded) instead of from the pretrained checkpoint's.
+    pub fresh_pooler: bool,
 }
 
 /// What is saved beside a teacher's checkpoint (`teacher.json`).
@@ -86,6 +88,9 @@ pub struct TeacherReport {
     /// The study that chose the recipe, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub study: Option<String>,
+    /// Whether the pooler started afresh.
+    #[serde(default)]
+    pub fresh_pooler: bool,
 }
 
 /// The report file in a teacher's checkpoint folder.
@@ -144,6 +149,12 @@ impl TeacherJob {
         if self.seeds == 0 {
             return bad("seeds must be at least 1");
         }
+        if !(t.head_lr_scale.is_finite() && t.head_lr_scale > 0.0) {
+            return bad(&format!("head-lr-scale {} must be a number > 0", t.head_lr_scale));
+        }
+        if !(t.layer_decay > 0.0 && t.layer_decay <= 1.0) {
+            return bad(&format!("layer-decay {} must lie in (0, 1]", t.layer_decay));
+        }
         if self.max_train == Some(0) {
             return bad("max-train must be at least 1 row");
         }
@@ -195,7 +206,7 @@ fn fit(
     log: &mut dyn FnMut(&str),
 ) -> Result<(Vec<EpochReport>, EpochReport, Vec<String>)> {
     let kind = job.task.label_kind();
-    let (model, model_config, initialised) = load_pretrained(&setup.init, kind.num_outputs(), config.seed, device)?;
+    let (model, model_config, initialised) = load_pretrained(&setup.init, kind.num_outputs(), config.seed, job.fresh_pooler, device)?;
     let mut best: Option<EpochReport> = None;
     let mut on_epoch = |report: &EpochReport, model: &crate::model::Bert| -> Result<()> {
         log(&format!(
@@ -297,7 +308,17 @@ fn train_with(job: &TeacherJob, study: Option<String>, device: &Device, log: &mu
     }
     let (epochs, best, initialised, seed) = kept.expect("at least one seed ran");
     let (mean, sd) = mean_sd(&seeds.iter().map(|(_, s)| *s).collect::<Vec<_>>());
-    let report = TeacherReport { task: job.task.name(), recipe: FineTuneConfig { seed, ..recipe }, train_rows: rows.len(), dev: best.dev.clone(), seeds, mean, sd, study };
+    let report = TeacherReport {
+        task: job.task.name(),
+        recipe: FineTuneConfig { seed, ..recipe },
+        train_rows: rows.len(),
+        dev: best.dev.clone(),
+        seeds,
+        mean,
+        sd,
+        study,
+        fresh_pooler: job.fresh_pooler,
+    };
     report.write(&dir)?;
     log(&format!("saved {}: {}", dir.display(), report.summary()));
     Ok(TeacherOutcome { dir, epochs, best, initialised, report })

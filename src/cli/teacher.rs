@@ -34,6 +34,16 @@ pub struct TeacherArgs {
     /// Warm-up, as a fraction of the run's steps.
     #[arg(long, default_value_t = 0.1, allow_negative_numbers = true)]
     pub warmup: f64,
+    /// Factor on the learning rate of the task head (pooler and classifier).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub head_lr_scale: f64,
+    /// Layer-wise rate decay in (0, 1]: each layer learns at this factor of the rate of the layer
+    /// above it (the embeddings below the lowest); 1 is one rate for all.
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    pub layer_decay: f64,
+    /// Start the pooler afresh instead of from the pretrained checkpoint's weights.
+    #[arg(long)]
+    pub fresh_pooler: bool,
     /// Seed of the new head, the row order, dropout and the --max-train subset.
     #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
     pub seed: u64,
@@ -67,10 +77,13 @@ pub fn exec(args: TeacherArgs, common: &Common) -> distiller::Result<()> {
             lr: args.lr,
             warmup_ratio: args.warmup,
             seed: args.seed,
+            head_lr_scale: args.head_lr_scale,
+            layer_decay: args.layer_decay,
             ..default_recipe()
         },
         adaptive: args.epochs.is_none(),
         seeds: args.seeds,
+        fresh_pooler: args.fresh_pooler,
     };
     let outcome = match args.trials {
         Some(trials) => {

@@ -223,6 +223,7 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
         max_grad_norm: Some(1.0),
         seed: t.seed,
         split_batches: pipeline.intermediate.objective != Objective::Mi,
+        ..FineTuneConfig::default()
     };
     let mut on_epoch = |r: &EpochReport, _: &Learner| {
         log(&format!("epoch {}: loss {:.4}, dev {}, {:.1} samples/s", r.epoch, r.mean_loss, r.dev, r.samples_per_sec));

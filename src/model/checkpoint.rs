@@ -57,12 +57,15 @@ pub fn read_meta(dir: &Path) -> Result<Option<CheckpointMeta>> {
 }
 
 /// Loads a pretrained encoder (e.g. MiniLM) for a task: the encoder must be complete, the pooler
-/// and classifier are initialised with `seed` when absent. Returns the names that were
-/// initialised.
-pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, device: &Device) -> Result<(Bert, BertConfig, Vec<String>)> {
+/// and classifier are initialised with `seed` when absent (the pooler also when `fresh_pooler`,
+/// its pretrained weights left out). Returns the names that were initialised.
+pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, fresh_pooler: bool, device: &Device) -> Result<(Bert, BertConfig, Vec<String>)> {
     let mut config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
     config.num_labels = num_labels;
     let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE))?.allow_missing(&["pooler.", "classifier."], seed);
+    if fresh_pooler {
+        weights = weights.without("pooler.");
+    }
     let model = Bert::build(&config, &mut weights, device)?;
     Ok((model, config, weights.initialised))
 }

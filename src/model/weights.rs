@@ -93,6 +93,13 @@ impl SafetensorsWeights {
         self.fallback = RandomInit::new(seed);
         self
     }
+
+    /// Leaves out the file's tensors under `prefix`, so they are initialised afresh (they must
+    /// also be allowed missing).
+    pub fn without(mut self, prefix: &str) -> Self {
+        self.tensors.retain(|name, _| !name.starts_with(prefix));
+        self
+    }
 }
 
 impl WeightSource for SafetensorsWeights {

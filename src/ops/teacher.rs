@@ -47,6 +47,7 @@ pub fn ensure_teacher(explicit: Option<PathBuf>, workspace: &Workspace, task: &T
         train: crate::teacher::default_recipe(),
         adaptive: true,
         seeds: 1,
+        fresh_pooler: false,
     };
     let outcome = train_teacher(&job, device, log)?;
     log(&format!("teacher ready: {} ({})", outcome.dir.display(), outcome.report.summary()));

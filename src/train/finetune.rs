@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 use super::eval::{evaluate, task_loss};
-use super::optim::{AdamW, LinearSchedule};
+use super::optim::{AdamW, LinearSchedule, RateFactors};
 use super::progress::Progress;
 use crate::data::{Encoded, EncodedSplit, HostBatch, Label, LabelKind, MetricKind, Metrics, plan_batches};
 use crate::error::{Error, Result};
@@ -29,15 +29,37 @@ pub struct FineTuneConfig {
     /// the rows of a batch (MI-α's critic contrasts each row with the others).
     #[serde(default = "split_by_default")]
     pub split_batches: bool,
+    /// Factor on the rate of the task head (pooler and classifier), which starts from scratch.
+    #[serde(default = "one")]
+    pub head_lr_scale: f64,
+    /// Layer-wise rate decay: each layer below the top learns at this factor of the one above
+    /// ([`RateFactors`]); 1 is a uniform rate.
+    #[serde(default = "one")]
+    pub layer_decay: f64,
 }
 
 fn split_by_default() -> bool {
     true
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 impl Default for FineTuneConfig {
     fn default() -> Self {
-        Self { epochs: 3, batch_size: 32, lr: 5e-5, weight_decay: 0.1, warmup_ratio: 0.1, max_grad_norm: Some(1.0), seed: 42, split_batches: split_by_default() }
+        Self {
+            epochs: 3,
+            batch_size: 32,
+            lr: 5e-5,
+            weight_decay: 0.1,
+            warmup_ratio: 0.1,
+            max_grad_norm: Some(1.0),
+            seed: 42,
+            split_batches: split_by_default(),
+            head_lr_scale: 1.0,
+            layer_decay: 1.0,
+        }
     }
 }
 
@@ -74,7 +96,7 @@ pub fn run_epochs<M: Module + Sync>(
     let train_device = device.clone().autodiff();
     crate::backend::seeded_init(&train_device, config.seed, || ());
     let mut model = model.fork(&train_device).train();
-    let mut optim = AdamW::new(config.weight_decay, config.max_grad_norm, device);
+    let mut optim = AdamW::new(config.weight_decay, config.max_grad_norm, device).with_rates(RateFactors::for_module(config.head_lr_scale, config.layer_decay, &model));
     let steps_per_epoch = encoded.len().div_ceil(config.batch_size.max(1));
     let schedule = LinearSchedule::new(config.lr, steps_per_epoch * config.epochs, config.warmup_ratio);
     let mut reports = Vec::new();

@@ -8,5 +8,5 @@ pub mod progress;
 
 pub use eval::{evaluate, predict_logits, predictions, task_loss};
 pub use finetune::{BatchLoss, EpochReport, FineTuneConfig, batch_gradients, fine_tune, run_epochs};
-pub use optim::{AdamW, HostAdamW, LinearSchedule};
+pub use optim::{AdamW, HostAdamW, LinearSchedule, RateFactors};
 pub use progress::Progress;

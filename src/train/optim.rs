@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use burn::grad_clipping::GradientClippingConfig;
-use burn::module::{Module, ModuleMapper, Param, ParamGroup, ParamId};
+use burn::lr_scheduler::module_lr_scheduler::{ModuleLearningRate, ModuleLrScheduler};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
@@ -22,13 +23,80 @@ const EPSILON: f32 = 1e-8;
 /// Elsewhere (libtorch, GPU) burn's optimiser runs where the tensors live.
 pub enum AdamW {
     Host(HostAdamW),
-    Burn(Box<ModuleOptimizer>),
+    Burn(Box<ModuleOptimizer>, RateFactors),
+}
+
+/// Per-parameter factors on the learning rate for fine-tuning a layered encoder (by parameter
+/// path, BERT's module names): the task head (`pooler`, `classifier`) at `head` × the rate, and
+/// ELECTRA's layer-wise decay: with L layers, layer l (0-based) at `layer_decay`^(L − l), the
+/// embeddings at `layer_decay`^(L + 1). Uniform (every factor 1) unless set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateFactors {
+    pub head: f64,
+    pub layer_decay: f64,
+    pub layers: usize,
+}
+
+impl RateFactors {
+    pub const UNIFORM: Self = Self { head: 1.0, layer_decay: 1.0, layers: 0 };
+
+    /// The factor for the parameter at `path` (segments joined by `.`).
+    pub fn of(&self, path: &str) -> f64 {
+        let segments: Vec<&str> = path.split('.').collect();
+        for (i, segment) in segments.iter().enumerate() {
+            match *segment {
+                "pooler" | "classifier" => return self.head,
+                "embeddings" => return self.layer_decay.powi(self.layers as i32 + 1),
+                "layers" => {
+                    if let Some(l) = segments.get(i + 1).and_then(|l| l.parse::<usize>().ok()) {
+                        return self.layer_decay.powi(self.layers.saturating_sub(l) as i32);
+                    }
+                }
+                _ => {}
+            }
+        }
+        1.0
+    }
+
+    /// `head` and `layer_decay` for `model`, its layers counted from its parameter paths.
+    pub fn for_module<M: Module>(head: f64, layer_decay: f64, model: &M) -> Self {
+        let mut count = LayerCount { path: Vec::new(), layers: 0 };
+        model.visit(&mut count);
+        Self { head, layer_decay, layers: count.layers }
+    }
+
+    fn is_uniform(&self) -> bool {
+        self.head == 1.0 && self.layer_decay == 1.0
+    }
+
+    /// burn's per-group rates for peak `lr`: the same factors as [`Self::of`], as path groups.
+    fn module_rates(&self, lr: f64) -> ModuleLearningRate {
+        let mut rates = ModuleLrScheduler::new(lr);
+        if !self.is_uniform() {
+            let mut groups = vec![("embeddings.".to_string(), self.of("embeddings"))];
+            groups.extend((0..self.layers).map(|l| (format!("layers.{l}."), self.of(&format!("layers.{l}")))));
+            groups.extend(["pooler.", "classifier."].map(|p| (p.to_string(), self.head)));
+            for (predicate, factor) in groups {
+                rates = rates.with_group(ParamGroup::from_predicate(predicate), lr * factor);
+            }
+        }
+        rates.step()
+    }
 }
 
 impl AdamW {
     /// The fused host update when `device` keeps tensors in host memory, else burn's.
     pub fn new(weight_decay: f32, max_grad_norm: Option<f32>, device: &Device) -> Self {
         if crate::backend::host_memory(device) { Self::Host(HostAdamW::new(weight_decay, max_grad_norm)) } else { Self::burn(weight_decay, max_grad_norm) }
+    }
+
+    /// The same optimiser with per-parameter factors on the rate.
+    pub fn with_rates(mut self, factors: RateFactors) -> Self {
+        match &mut self {
+            Self::Host(host) => host.rates = factors,
+            Self::Burn(_, rates) => *rates = factors,
+        }
+        self
     }
 
     /// burn's AdamW with the same settings (any backend).
@@ -40,7 +108,7 @@ impl AdamW {
             config(0.0).build(),
             clip.map(|c| c.init()),
         );
-        Self::Burn(Box::new(optim))
+        Self::Burn(Box::new(optim), RateFactors::UNIFORM)
     }
 
     /// One update of every parameter that has a gradient in `grads`.
@@ -53,7 +121,7 @@ impl AdamW {
     pub fn step_sum<M: Module>(&mut self, lr: f64, model: M, mut parts: Vec<GradientsParams>) -> M {
         match self {
             Self::Host(host) => model.map(&mut HostStep { optim: host, parts, lr, path: Vec::new() }),
-            Self::Burn(optim) => {
+            Self::Burn(optim, rates) => {
                 let grads = if parts.len() == 1 {
                     parts.pop().expect("one part")
                 } else {
@@ -63,9 +131,30 @@ impl AdamW {
                     }
                     sum.grads()
                 };
-                optim.step(lr, model, grads)
+                optim.step(rates.module_rates(lr), model, grads)
             }
         }
+    }
+}
+
+/// Counts a module's layers: one more than the highest index under a `layers` container.
+struct LayerCount {
+    path: Vec<String>,
+    layers: usize,
+}
+
+impl ModuleVisitor for LayerCount {
+    fn enter_module(&mut self, name: &str, _: &str) {
+        if self.path.last().is_some_and(|p| p == "layers")
+            && let Ok(l) = name.parse::<usize>()
+        {
+            self.layers = self.layers.max(l + 1);
+        }
+        self.path.push(name.to_string());
+    }
+
+    fn exit_module(&mut self, _: &str, _: &str) {
+        self.path.pop();
     }
 }
 
@@ -73,6 +162,7 @@ impl AdamW {
 pub struct HostAdamW {
     weight_decay: f32,
     max_grad_norm: Option<f32>,
+    rates: RateFactors,
     moments: HashMap<ParamId, Moments>,
 }
 
@@ -87,7 +177,7 @@ const CHUNK: usize = 1 << 15;
 
 impl HostAdamW {
     pub fn new(weight_decay: f32, max_grad_norm: Option<f32>) -> Self {
-        Self { weight_decay, max_grad_norm, moments: HashMap::new() }
+        Self { weight_decay, max_grad_norm, rates: RateFactors::UNIFORM, moments: HashMap::new() }
     }
 
     /// Updates `values` in place from `grad` as burn's clip + AdamW step would (up to rounding:
@@ -148,7 +238,8 @@ impl ModuleMapper for HostStep<'_> {
         let decay = if UNDECAYED.iter().any(|p| path.contains(p)) { 0.0 } else { self.optim.weight_decay };
         let (device, shape, require_grad) = (tensor.device(), tensor.shape(), tensor.is_require_grad());
         let mut values: Vec<f32> = crate::model::to_host(tensor);
-        self.optim.update(id, &mut values, &grad, self.lr, decay);
+        let lr = self.lr * self.optim.rates.of(&path);
+        self.optim.update(id, &mut values, &grad, lr, decay);
         let updated = Tensor::from_data(TensorData::new(values, shape), &device);
         Param::from_mapped_value(id, if require_grad { updated.require_grad() } else { updated }, mapper)
     }
@@ -177,6 +268,19 @@ impl LinearSchedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_factors_follow_electras_layer_decay() {
+        let f = RateFactors { head: 10.0, layer_decay: 0.5, layers: 6 };
+        assert_eq!(f.of("classifier.weight"), 10.0);
+        assert_eq!(f.of("pooler.bias"), 10.0);
+        assert_eq!(f.of("layers.5.query.weight"), 0.5);
+        assert_eq!(f.of("layers.0.output_norm.gamma"), 0.5f64.powi(6));
+        assert_eq!(f.of("embeddings.word.weight"), 0.5f64.powi(7));
+        assert_eq!(f.of("student.layers.2.key.bias"), 0.5f64.powi(4));
+        assert_eq!(f.of("critic.weight"), 1.0);
+        assert_eq!(RateFactors::UNIFORM.of("layers.3.query.weight"), 1.0);
+    }
 
     #[test]
     fn warmup_then_decay() {

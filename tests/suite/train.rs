@@ -64,6 +64,7 @@ fn teacher_smoke_run_on_sst2() {
         train: FineTuneConfig { epochs: 2, batch_size: 16, lr: 1e-4, ..FineTuneConfig::default() },
         adaptive: false,
         seeds: 2,
+        fresh_pooler: false,
     };
     let outcome = train_teacher(&job, &device, &mut |l| eprintln!("{l}")).unwrap();
     // 512 rows are enough for the pretrained encoder to beat chance on SST-2 dev (50.9 % majority)
@@ -115,6 +116,7 @@ fn a_teacher_study_tunes_the_recipe_on_held_out_rows_and_trains_with_the_best() 
         train: distiller::teacher::default_recipe(),
         adaptive: true,
         seeds: 1,
+        fresh_pooler: false,
     };
     let outcome = tune_teacher(&job, 3, &storage, &device, &mut |l| eprintln!("{l}")).unwrap();
     let study = storage.study("teacher-sst2").unwrap().unwrap();
@@ -151,41 +153,57 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// The fused host AdamW must be burn's AdamW (clip, moments, bias correction, decoupled decay on
-/// weights only): the same model stepped by both for a few steps on the same batches.
+/// weights only, per-parameter rate factors): the same model stepped by both for a few steps on
+/// the same batches, with one rate for all and with a faster head and layer-wise decay.
 #[test]
 fn host_adamw_matches_burns_adamw() {
     use burn::module::Module;
     use burn::optim::GradientsParams;
     use distiller::data::HostBatch;
     use distiller::model::BertInput;
-    use distiller::train::{AdamW, HostAdamW, task_loss};
+    use distiller::train::{AdamW, HostAdamW, RateFactors, task_loss};
     let device = distiller::backend::device(None).unwrap().autodiff();
     let config = dropout_free_tiny();
     let kind = LabelKind::Classification { labels: vec!["0".into(), "1".into()] };
     let rows: Vec<_> = (0..6u32).map(|i| distiller::data::Encoded { ids: vec![2, 5 + i, 9 + 2 * i, 3], type_ids: vec![0; 4] }).collect();
     let batch = HostBatch::pad(&rows, &(0..6).collect::<Vec<_>>(), 0);
     let gold: Vec<Label> = (0..6).map(|i| Label::Class(i % 2)).collect();
-    let mut models = Vec::new();
-    // A large gradient-norm bound would hide the clip; 0.05 makes it act on most parameters.
-    for mut optim in [AdamW::Host(HostAdamW::new(0.1, Some(0.05))), AdamW::burn(0.1, Some(0.05))] {
-        let mut model = config.init(3, &device).train();
-        for step in 0..4 {
-            let loss = task_loss(model.forward(&BertInput::from_host(&batch, &device), false).logits, &gold, &kind);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(1e-2 * (step + 1) as f64, model, grads);
-        }
-        models.push(model.valid().export());
-    }
-    let (host, burn) = (&models[0], &models[1]);
     let initial = config.init(3, &device).valid().export();
-    for ((name, _, a), ((_, _, b), (_, _, start))) in host.iter().zip(burn.iter().zip(initial.iter())) {
-        if name.ends_with("key.bias") {
-            continue; // softmax ignores it: its gradient is rounding noise, which Adam normalises
+    let rated = RateFactors::for_module(3.0, 0.5, &config.init(3, &device));
+    assert_eq!(rated.layers, config.num_hidden_layers);
+    let mut host_runs = Vec::new();
+    for rates in [RateFactors::UNIFORM, rated] {
+        let mut models = Vec::new();
+        // A large gradient-norm bound would hide the clip; 0.05 makes it act on most parameters.
+        for optim in [AdamW::Host(HostAdamW::new(0.1, Some(0.05))), AdamW::burn(0.1, Some(0.05))] {
+            let mut optim = optim.with_rates(rates);
+            let mut model = config.init(3, &device).train();
+            for step in 0..4 {
+                let loss = task_loss(model.forward(&BertInput::from_host(&batch, &device), false).logits, &gold, &kind);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(1e-2 * (step + 1) as f64, model, grads);
+            }
+            models.push(model.valid().export());
         }
-        let (moved, diff) = (max_abs_diff(a, start), max_abs_diff(a, b));
-        assert!(diff <= 1e-5 + 1e-3 * moved, "{name}: host and burn AdamW differ by {diff} (moved {moved})");
-        assert!(moved > 1e-4, "{name} did not move");
+        let (host, burn) = (&models[0], &models[1]);
+        for ((name, _, a), ((_, _, b), (_, _, start))) in host.iter().zip(burn.iter().zip(initial.iter())) {
+            if name.ends_with("key.bias") {
+                continue; // softmax ignores it: its gradient is rounding noise, which Adam normalises
+            }
+            let (moved, diff) = (max_abs_diff(a, start), max_abs_diff(a, b));
+            assert!(diff <= 1e-5 + 1e-3 * moved, "{name}: host and burn AdamW differ by {diff} (moved {moved}, rates {rates:?})");
+            assert!(moved > 1e-5, "{name} did not move");
+        }
+        host_runs.push(models.swap_remove(0));
     }
+    // Adam moves a parameter by about its rate a step: the factors must show in how far each moved.
+    let moved = |run: usize, name: &str| {
+        let i = initial.iter().position(|(n, _, _)| n == name).unwrap();
+        max_abs_diff(&host_runs[run][i].2, &initial[i].2)
+    };
+    let ratio = |name: &str| moved(1, name) / moved(0, name);
+    assert!(ratio("classifier.weight") > 2.0, "head factor 3 moved the classifier {}×", ratio("classifier.weight"));
+    assert!(ratio("embeddings.word_embeddings.weight") < 0.3, "embeddings at 0.5^3 moved {}×", ratio("embeddings.word_embeddings.weight"));
 }
 
 /// A batch split in halves across both cores must train like the whole batch: with dropout off,
