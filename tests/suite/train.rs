@@ -105,11 +105,12 @@ fn a_teacher_study_tunes_the_recipe_on_held_out_rows_and_trains_with_the_best() 
     common::write(&glue, "SST-2/train.tsv", train.as_bytes());
     common::write(&glue, "SST-2/dev.tsv", b"sentence\tlabel\na great film \t1\nthe plot is boring \t0\nvery fun \t1\nso dull \t0\n");
     let device = distiller::backend::device(None).unwrap();
-    let storage = distiller::store::MemoryStorage::default();
+    let workspace = distiller::workspace::Workspace::new(&f.workspace);
+    let storage = distiller::ops::open_store(&workspace, &mut |_| {}).unwrap();
     let job = TeacherJob {
         task: Task::Glue(GlueTask::Sst2),
         data_dir: Some(glue),
-        workspace: distiller::workspace::Workspace::new(&f.workspace),
+        workspace: workspace.clone(),
         init: Some(f.teacher.clone()),
         max_train: None,
         max_len: Some(16),
@@ -118,7 +119,7 @@ fn a_teacher_study_tunes_the_recipe_on_held_out_rows_and_trains_with_the_best() 
         seeds: 1,
         fresh_pooler: false,
     };
-    let outcome = tune_teacher(&job, 3, &storage, &device, &mut |l| eprintln!("{l}")).unwrap();
+    let outcome = tune_teacher(&job, 3, storage.as_ref(), &device, &mut |l| eprintln!("{l}")).unwrap();
     let study = storage.study("teacher-sst2").unwrap().unwrap();
     assert_eq!(study.kind, distiller::store::StudyKind::Teacher);
     let trials = storage.trials("teacher-sst2").unwrap();
@@ -134,8 +135,16 @@ fn a_teacher_study_tunes_the_recipe_on_held_out_rows_and_trains_with_the_best() 
     assert!(outcome.dir.join("teacher.json").is_file());
     // The recipe study teaches the recommender nothing about distillation.
     let space = distiller::search::Space::parse(distiller::search::TEACHER_SPACE, "teacher").unwrap();
-    let history = distiller::recommend::history::history(&storage, &space, None, distiller::recommend::history::Students::Any).unwrap();
+    let history = distiller::recommend::history::history(storage.as_ref(), &space, None, distiller::recommend::history::Students::Any).unwrap();
     assert!(history.tasks.is_empty() && history.left_out.is_empty(), "the teacher study was read as a past task");
+    // `distiller trials` lists a teacher study's recipes, not student pipelines.
+    drop(storage);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_distiller")).args(["--workspace"]).arg(&f.workspace).args(["trials", "--study", "teacher-sst2"]).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(table.lines().next().unwrap().ends_with("recipe"), "{table}");
+    assert!(table.contains(&format!("lr={:.1e} ep={}", best.pipeline.train.lr, best.pipeline.train.epochs)), "{table}");
+    assert!(!table.contains("kd="), "{table}");
 }
 
 /// Two layers, width 32, no dropout: runs from the same start are then comparable value by value.
