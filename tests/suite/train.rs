@@ -5,7 +5,6 @@ use crate::common;
 
 use distiller::data::{Example, GlueTask, Label, LabelKind, MetricKind, Task, TextEncoder, encode_split};
 use distiller::model::BertConfig;
-use distiller::store::Storage;
 use distiller::teacher::{TeacherJob, TeacherReport, train_teacher, tune_teacher};
 use distiller::train::{FineTuneConfig, fine_tune};
 
