@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use crate::data::{EncodedSplit, Example, Metrics, Split, Task, TextEncoder, encode_split, load_split, subsample};
 use crate::error::{Error, Result};
 use crate::model::checkpoint::CONFIG_FILE;
-use crate::model::{BertConfig, CheckpointMeta, find_pretrained_teacher, load_pretrained, save};
+use crate::model::{BertConfig, CheckpointMeta, Pooling, find_pretrained_teacher, load_pretrained, save};
 use crate::search::{SearchLimits, Space, Study, TrialOutcome};
 use crate::store::{Storage, StudyKind};
 use crate::train::{EpochReport, FineTuneConfig, fine_tune};
@@ -41,6 +41,9 @@ pub const MIN_HOLDOUT_ROWS: usize = 50;
 pub fn default_recipe() -> FineTuneConfig {
     FineTuneConfig { lr: 1e-4, ..FineTuneConfig::default() }
 }
+
+/// What a teacher's task head reads unless `--pooling` says otherwise.
+pub const DEFAULT_POOLING: Pooling = Pooling::Cls;
 
 /// Epochs for `rows` training rows: `epochs`, raised until the run makes [`MIN_STEPS`] steps,
 /// at most [`MAX_ADAPTIVE_EPOCHS`] (never fewer than asked).
@@ -69,6 +72,8 @@ pub struct TeacherJob {
     pub seeds: usize,
     /// Start the pooler afresh (seeded) instead of from the pretrained checkpoint's.
     pub fresh_pooler: bool,
+    /// What the task head reads: `[CLS]` or the mean over tokens.
+    pub pooling: Pooling,
 }
 
 /// What is saved beside a teacher's checkpoint (`teacher.json`).
@@ -91,6 +96,9 @@ pub struct TeacherReport {
     /// Whether the pooler started afresh.
     #[serde(default)]
     pub fresh_pooler: bool,
+    /// What the task head read.
+    #[serde(default)]
+    pub pooling: Pooling,
 }
 
 /// The report file in a teacher's checkpoint folder.
@@ -206,7 +214,7 @@ fn fit(
     log: &mut dyn FnMut(&str),
 ) -> Result<(Vec<EpochReport>, EpochReport, Vec<String>)> {
     let kind = job.task.label_kind();
-    let (model, model_config, initialised) = load_pretrained(&setup.init, kind.num_outputs(), config.seed, job.fresh_pooler, device)?;
+    let (model, model_config, initialised) = load_pretrained(&setup.init, kind.num_outputs(), config.seed, job.fresh_pooler, job.pooling, device)?;
     let mut best: Option<EpochReport> = None;
     let mut on_epoch = |report: &EpochReport, model: &crate::model::Bert| -> Result<()> {
         log(&format!(
@@ -318,6 +326,7 @@ fn train_with(job: &TeacherJob, study: Option<String>, device: &Device, log: &mu
         sd,
         study,
         fresh_pooler: job.fresh_pooler,
+        pooling: job.pooling,
     };
     report.write(&dir)?;
     log(&format!("saved {}: {}", dir.display(), report.summary()));

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use super::{Common, Format};
 use distiller::data::Task;
+use distiller::model::Pooling;
 use distiller::ops::teacher::{TeacherJob, train_teacher, tune_teacher};
 use distiller::teacher::default_recipe;
 use distiller::train::FineTuneConfig;
@@ -44,6 +45,10 @@ pub struct TeacherArgs {
     /// Start the pooler afresh instead of from the pretrained checkpoint's weights.
     #[arg(long)]
     pub fresh_pooler: bool,
+    /// What the task head reads: the [CLS] vector (BERT's head) or the mean over the tokens
+    /// (what all-MiniLM-L6-v2 was trained to produce).
+    #[arg(long, value_enum, default_value_t = distiller::teacher::DEFAULT_POOLING)]
+    pub pooling: Pooling,
     /// Seed of the new head, the row order, dropout and the --max-train subset.
     #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
     pub seed: u64,
@@ -84,6 +89,7 @@ pub fn exec(args: TeacherArgs, common: &Common) -> distiller::Result<()> {
         adaptive: args.epochs.is_none(),
         seeds: args.seeds,
         fresh_pooler: args.fresh_pooler,
+        pooling: args.pooling,
     };
     let outcome = match args.trials {
         Some(trials) => {

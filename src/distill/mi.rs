@@ -9,6 +9,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Bool, Device, Tensor};
 
 use super::intermediate::l2_normalise;
+use crate::model::mean_pool;
 use crate::pipeline::CriticKind;
 
 /// Large negative stand-in for −∞ in masked log-sum-exps (finite, so gradients stay finite).
@@ -107,12 +108,6 @@ impl PooledMlp {
     fn forward(&self, x: Tensor<3>, mask: &Tensor<2>) -> Tensor<2> {
         self.out.forward(relu(self.hidden.forward(mean_pool(x, mask))))
     }
-}
-
-fn mean_pool(x: Tensor<3>, mask: &Tensor<2>) -> Tensor<2> {
-    let m = mask.clone().unsqueeze_dim::<3>(2);
-    let [b, _, d] = x.dims();
-    ((x * m.clone()).sum_dim(1) / m.sum_dim(1).clamp_min(1.0)).reshape([b, d])
 }
 
 /// The critic `f(student, teacher)` and baseline `q(teacher)`, trained with the student. One

@@ -7,7 +7,7 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, La
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::config::BertConfig;
+use super::config::{BertConfig, Pooling};
 use super::dropout::dropout;
 use super::host_ops::{gelu, linear, softmax};
 use super::weights::{Init, WeightSource};
@@ -77,6 +77,15 @@ pub struct Bert {
     classifier: Linear,
     hidden_dropout: Dropout,
     attention_dropout: Dropout,
+    #[module(skip)]
+    pooling: Pooling,
+}
+
+/// The mean of `x` `[batch, seq, d]` over the tokens `mask` `[batch, seq]` marks (1) → `[batch, d]`.
+pub fn mean_pool(x: Tensor<3>, mask: &Tensor<2>) -> Tensor<2> {
+    let m = mask.clone().unsqueeze_dim::<3>(2);
+    let [b, _, d] = x.dims();
+    ((x * m.clone()).sum_dim(1) / m.sum_dim(1).clamp_min(1.0)).reshape([b, d])
 }
 
 fn param<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
@@ -152,6 +161,7 @@ impl Bert {
             classifier: load_linear(src, "classifier", d, config.num_labels, device)?,
             hidden_dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             attention_dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
+            pooling: config.classifier_pooling,
         })
     }
 
@@ -238,8 +248,11 @@ impl Bert {
             }
         }
         let [_, _, d] = x.dims();
-        let cls = x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]);
-        let pooled = tanh(linear(&self.pooler, cls));
+        let sequence = match self.pooling {
+            Pooling::Cls => x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]),
+            Pooling::Mean => mean_pool(x, &mask),
+        };
+        let pooled = tanh(linear(&self.pooler, sequence));
         let logits = linear(&self.classifier, dropout(&self.hidden_dropout, pooled));
         ModelOutputs { logits, hidden, attentions, mask }
     }

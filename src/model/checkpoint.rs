@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use super::bert::Bert;
-use super::config::BertConfig;
+use super::config::{BertConfig, Pooling};
 use super::weights::{SafetensorsWeights, write_safetensors};
 use crate::data::{LabelKind, Metrics};
 use crate::error::{Error, Result};
@@ -56,12 +56,14 @@ pub fn read_meta(dir: &Path) -> Result<Option<CheckpointMeta>> {
     Ok(Some(serde_json::from_str(&text).map_err(|e| Error::malformed(&meta_path, e.line(), e.to_string()))?))
 }
 
-/// Loads a pretrained encoder (e.g. MiniLM) for a task: the encoder must be complete, the pooler
-/// and classifier are initialised with `seed` when absent (the pooler also when `fresh_pooler`,
-/// its pretrained weights left out). Returns the names that were initialised.
-pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, fresh_pooler: bool, device: &Device) -> Result<(Bert, BertConfig, Vec<String>)> {
+/// Loads a pretrained encoder (e.g. MiniLM) for a task whose head reads `pooling`: the encoder
+/// must be complete, the pooler and classifier are initialised with `seed` when absent (the
+/// pooler also when `fresh_pooler`, its pretrained weights left out). Returns the names that were
+/// initialised.
+pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, fresh_pooler: bool, pooling: Pooling, device: &Device) -> Result<(Bert, BertConfig, Vec<String>)> {
     let mut config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
     config.num_labels = num_labels;
+    config.classifier_pooling = pooling;
     let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE))?.allow_missing(&["pooler.", "classifier."], seed);
     if fresh_pooler {
         weights = weights.without("pooler.");

@@ -27,6 +27,20 @@ pub struct BertConfig {
     /// Output width of the task head (1 for regression).
     #[serde(default = "default_labels")]
     pub num_labels: usize,
+    /// What the task head reads (ModernBERT's `config.json` name for the same choice).
+    #[serde(default)]
+    pub classifier_pooling: Pooling,
+}
+
+/// The sequence representation the task head reads: BERT's `[CLS]` vector, or the mean over
+/// the tokens, which is what sentence-transformers models such as all-MiniLM-L6-v2 were
+/// trained to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    #[default]
+    Cls,
+    Mean,
 }
 
 fn default_max_positions() -> usize {
@@ -62,6 +76,7 @@ impl BertConfig {
             hidden_dropout_prob: 0.1,
             attention_probs_dropout_prob: 0.1,
             num_labels,
+            classifier_pooling: Pooling::Cls,
         }
     }
 

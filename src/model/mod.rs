@@ -7,9 +7,9 @@ pub mod dropout;
 pub mod host_ops;
 pub mod weights;
 
-pub use bert::{Bert, BertInput, ModelOutputs};
+pub use bert::{Bert, BertInput, ModelOutputs, mean_pool};
 pub use checkpoint::{CheckpointMeta, LoadedModel, find_pretrained_teacher, load, load_pretrained, read_meta, save};
-pub use config::BertConfig;
+pub use config::{BertConfig, Pooling};
 pub use weights::{Init, LayerSubset, RandomInit, SafetensorsWeights, WeightSource};
 
 /// Copies a float tensor to the host as f32 (whatever the backend's float type).

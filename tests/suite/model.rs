@@ -5,7 +5,7 @@ use crate::common;
 use burn::module::Module;
 use burn::tensor::Device;
 use distiller::data::{HostBatch, TextEncoder};
-use distiller::model::{Bert, BertConfig, BertInput, LayerSubset, SafetensorsWeights, load, load_pretrained, save};
+use distiller::model::{Bert, BertConfig, BertInput, LayerSubset, Pooling, SafetensorsWeights, load, load_pretrained, save};
 
 fn device() -> Device {
     distiller::backend::device(None).unwrap()
@@ -96,6 +96,58 @@ fn checkpoint_round_trip_and_hf_prefix() {
     assert_eq!(host(from_hf.model.forward(&b, false).logits), host(loaded.model.forward(&b, false).logits));
 }
 
+/// `[CLS]` or the token mean through the pooler (tanh) and classifier, by hand from the exported
+/// weights and the last hidden layer: what a head with that pooling must output.
+fn head_by_hand(model: &Bert, hidden: &[f32], lens: &[usize], seq: usize, mean: bool) -> Vec<f32> {
+    let weights = model.export();
+    let get = |name: &str| weights.iter().find(|(n, _, _)| n == name).unwrap().2.clone();
+    let (pw, pb, cw, cb) = (get("pooler.dense.weight"), get("pooler.dense.bias"), get("classifier.weight"), get("classifier.bias"));
+    let d = pb.len();
+    let mut logits = Vec::new();
+    for (row, &len) in lens.iter().enumerate() {
+        let token = |t: usize| &hidden[(row * seq + t) * d..(row * seq + t + 1) * d];
+        let rep: Vec<f32> = if mean { (0..d).map(|i| (0..len).map(|t| token(t)[i]).sum::<f32>() / len as f32).collect() } else { token(0).to_vec() };
+        let pooled: Vec<f32> = (0..d).map(|o| (pb[o] + (0..d).map(|i| pw[o * d + i] * rep[i]).sum::<f32>()).tanh()).collect();
+        logits.extend((0..cb.len()).map(|o| cb[o] + (0..d).map(|i| cw[o * d + i] * pooled[i]).sum::<f32>()));
+    }
+    logits
+}
+
+#[test]
+fn mean_pooling_head_reads_the_token_mean_and_survives_a_checkpoint() {
+    let dev = device();
+    let tmp = tempfile::tempdir().unwrap();
+    common::tiny_vocab(&tmp.path().join("tok"));
+    let mut config = tiny();
+    let b = BertInput::from_host(&batch(&[&[2, 5, 6, 7, 3], &[2, 8, 3]]), &dev);
+    let close = |a: &[f32], b: &[f32]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4);
+    for (pooling, mean) in [(Pooling::Cls, false), (Pooling::Mean, true)] {
+        config.classifier_pooling = pooling;
+        let model = config.init(5, &dev).valid();
+        let out = model.forward(&b, false);
+        let hidden = distiller::model::to_host(out.hidden.last().unwrap().clone());
+        let logits = host(out.logits);
+        assert!(close(&logits, &head_by_hand(&model, &hidden, &[5, 3], 5, mean)), "{pooling:?}: {logits:?}");
+        assert!(!close(&logits, &head_by_hand(&model, &hidden, &[5, 3], 5, !mean)), "{pooling:?} reads the other representation");
+    }
+    // the choice is saved in config.json and read back
+    let model = config.init(5, &dev);
+    let meta = distiller::model::CheckpointMeta {
+        task: "sst2".into(),
+        label_kind: distiller::data::GlueTask::Sst2.label_kind(),
+        max_len: 16,
+        dev_metrics: None,
+        epochs_done: 0,
+        seed: 5,
+        init_from: "random".into(),
+    };
+    save(&tmp.path().join("ckpt"), &model, &config, &meta, &tmp.path().join("tok")).unwrap();
+    assert!(std::fs::read_to_string(tmp.path().join("ckpt/config.json")).unwrap().contains("\"classifier_pooling\": \"mean\""));
+    let loaded = load(&tmp.path().join("ckpt"), &dev).unwrap();
+    assert_eq!(loaded.config.classifier_pooling, Pooling::Mean);
+    assert_eq!(host(loaded.model.forward(&b, false).logits), host(model.valid().forward(&b, false).logits));
+}
+
 #[test]
 fn bad_checkpoints_name_the_tensor() {
     let dev = device();
@@ -161,10 +213,10 @@ fn minilm_tokenizer_and_embeddings_make_sense() {
     let enc = TextEncoder::from_model_dir(&dir, 64).unwrap();
     // bert-base-uncased ids
     assert_eq!(enc.encode("Hello world!", None).unwrap().ids, vec![101, 7592, 2088, 999, 102]);
-    let (model, config, new) = load_pretrained(&dir, 2, 0, false, &dev).unwrap();
+    let (model, config, new) = load_pretrained(&dir, 2, 0, false, Pooling::Cls, &dev).unwrap();
     assert_eq!((config.num_hidden_layers, config.hidden_size), (6, 384));
     assert_eq!(new, vec!["classifier.weight".to_string(), "classifier.bias".to_string()]);
-    let (_, _, fresh) = load_pretrained(&dir, 2, 0, true, &dev).unwrap();
+    let (_, _, fresh) = load_pretrained(&dir, 2, 0, true, Pooling::Cls, &dev).unwrap();
     assert_eq!(fresh, ["pooler.dense.weight", "pooler.dense.bias", "classifier.weight", "classifier.bias"]);
     let model = model.valid();
     let sentences = ["a great movie", "an excellent film", "the stock market crashed today"];

@@ -64,6 +64,7 @@ fn teacher_smoke_run_on_sst2() {
         adaptive: false,
         seeds: 2,
         fresh_pooler: false,
+        pooling: distiller::teacher::DEFAULT_POOLING,
     };
     let outcome = train_teacher(&job, &device, &mut |l| eprintln!("{l}")).unwrap();
     // 512 rows are enough for the pretrained encoder to beat chance on SST-2 dev (50.9 % majority)
@@ -117,6 +118,7 @@ fn a_teacher_study_tunes_the_recipe_on_held_out_rows_and_trains_with_the_best() 
         adaptive: true,
         seeds: 1,
         fresh_pooler: false,
+        pooling: distiller::teacher::DEFAULT_POOLING,
     };
     let outcome = tune_teacher(&job, 3, storage.as_ref(), &device, &mut |l| eprintln!("{l}")).unwrap();
     let study = storage.study("teacher-sst2").unwrap().unwrap();
