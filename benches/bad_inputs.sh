@@ -182,6 +182,7 @@ CASES=(
 "teacher: --warmup 1.5|$D teacher --task sst2 --warmup 1.5"
 "teacher: --head-lr-scale 0|$D teacher --task sst2 --head-lr-scale 0"
 "teacher: --layer-decay 1.5|$D teacher --task sst2 --layer-decay 1.5"
+"teacher: --pooling max|$D teacher --task sst2 --pooling max"
 "teacher: --trials on too few rows|$D teacher --task sst2 --max-train 100 --trials 4"
 "copy-study: onto its own store|$D copy-study --study sst2 --to sled:ws/store"
 "copy-study: not a store URL|$D copy-study --study sst2 --to mysql://db"

@@ -42,8 +42,12 @@ pub fn default_recipe() -> FineTuneConfig {
     FineTuneConfig { lr: 1e-4, ..FineTuneConfig::default() }
 }
 
-/// What a teacher's task head reads unless `--pooling` says otherwise.
-pub const DEFAULT_POOLING: Pooling = Pooling::Cls;
+/// What a teacher's task head reads unless `--pooling` says otherwise: the token mean on a
+/// single sentence (CoLA, SST-2), `[CLS]` on a pair, where the mean lost on MRPC and a QNLI
+/// subset (docs/teacher.md).
+pub fn default_pooling(task: &Task) -> Pooling {
+    if task.is_pair() { Pooling::Cls } else { Pooling::Mean }
+}
 
 /// Epochs for `rows` training rows: `epochs`, raised until the run makes [`MIN_STEPS`] steps,
 /// at most [`MAX_ADAPTIVE_EPOCHS`] (never fewer than asked).

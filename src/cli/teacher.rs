@@ -5,7 +5,7 @@ use super::{Common, Format};
 use distiller::data::Task;
 use distiller::model::Pooling;
 use distiller::ops::teacher::{TeacherJob, train_teacher, tune_teacher};
-use distiller::teacher::default_recipe;
+use distiller::teacher::{default_pooling, default_recipe};
 use distiller::train::FineTuneConfig;
 
 #[derive(Debug, Args)]
@@ -46,9 +46,10 @@ pub struct TeacherArgs {
     #[arg(long)]
     pub fresh_pooler: bool,
     /// What the task head reads: the [CLS] vector (BERT's head) or the mean over the tokens
-    /// (what all-MiniLM-L6-v2 was trained to produce).
-    #[arg(long, value_enum, default_value_t = distiller::teacher::DEFAULT_POOLING)]
-    pub pooling: Pooling,
+    /// (what all-MiniLM-L6-v2 was trained to produce). Default: mean on a single sentence, cls on
+    /// a sentence pair.
+    #[arg(long, value_enum)]
+    pub pooling: Option<Pooling>,
     /// Seed of the new head, the row order, dropout and the --max-train subset.
     #[arg(long, default_value_t = 42, allow_negative_numbers = true)]
     pub seed: u64,
@@ -69,8 +70,10 @@ pub struct TeacherArgs {
 pub fn exec(args: TeacherArgs, common: &Common) -> distiller::Result<()> {
     let device = common.device()?;
     let workspace = common.workspace()?;
+    let task = Task::resolve(&args.task)?;
     let job = TeacherJob {
-        task: Task::resolve(&args.task)?,
+        pooling: args.pooling.unwrap_or_else(|| default_pooling(&task)),
+        task,
         data_dir: common.data_dir.clone(),
         workspace: workspace.clone(),
         init: args.teacher_init,
@@ -89,7 +92,6 @@ pub fn exec(args: TeacherArgs, common: &Common) -> distiller::Result<()> {
         adaptive: args.epochs.is_none(),
         seeds: args.seeds,
         fresh_pooler: args.fresh_pooler,
-        pooling: args.pooling,
     };
     let outcome = match args.trials {
         Some(trials) => {

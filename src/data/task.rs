@@ -297,4 +297,12 @@ impl Task {
             Task::Custom(c) => c.max_len.unwrap_or(128),
         }
     }
+
+    /// Whether a row holds two texts (a sentence pair) rather than one.
+    pub fn is_pair(&self) -> bool {
+        match self {
+            Task::Glue(t) => t.columns().text_b.is_some(),
+            Task::Custom(c) => c.text_pair.is_some(),
+        }
+    }
 }

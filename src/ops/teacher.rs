@@ -48,7 +48,7 @@ pub fn ensure_teacher(explicit: Option<PathBuf>, workspace: &Workspace, task: &T
         adaptive: true,
         seeds: 1,
         fresh_pooler: false,
-        pooling: crate::teacher::DEFAULT_POOLING,
+        pooling: crate::teacher::default_pooling(task),
     };
     let outcome = train_teacher(&job, device, log)?;
     log(&format!("teacher ready: {} ({})", outcome.dir.display(), outcome.report.summary()));

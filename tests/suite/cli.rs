@@ -177,6 +177,7 @@ fn bad_values_are_refused_with_one_line_before_any_work() {
     teacher_run(&["--warmup", "1.5"], "warm-up 1.5 must be a fraction");
     teacher_run(&["--head-lr-scale", "0"], "head-lr-scale 0 must be a number > 0");
     teacher_run(&["--layer-decay", "1.5"], "layer-decay 1.5 must lie in (0, 1]");
+    teacher_run(&["--pooling", "max"], "invalid value 'max' for '--pooling <POOLING>' [possible values: cls, mean]");
     teacher_run(&["--seeds", "0"], "seeds must be at least 1");
     teacher_run(&["--trials", "0"], "--trials must be at least 1");
     teacher_run(&["--trials", "4"], "--trials needs at least 500 training rows to hold out 50 for scoring recipes; task sst2 has 24");
