@@ -61,6 +61,19 @@ fn same_seed_same_model_different_seed_different_model() {
     assert_ne!(l(1), l(2));
 }
 
+/// The metadata of a randomly initialised SST-2 checkpoint, never trained.
+fn random_sst2_meta(seed: u64) -> distiller::model::CheckpointMeta {
+    distiller::model::CheckpointMeta {
+        task: "sst2".into(),
+        label_kind: distiller::data::GlueTask::Sst2.label_kind(),
+        max_len: 16,
+        dev_metrics: None,
+        epochs_done: 0,
+        seed,
+        init_from: "random".into(),
+    }
+}
+
 #[test]
 fn checkpoint_round_trip_and_hf_prefix() {
     let dev = device();
@@ -68,15 +81,7 @@ fn checkpoint_round_trip_and_hf_prefix() {
     let vocab_dir = tmp.path().join("tok");
     common::tiny_vocab(&vocab_dir);
     let model = tiny().init(3, &dev);
-    let meta = distiller::model::CheckpointMeta {
-        task: "sst2".into(),
-        label_kind: distiller::data::GlueTask::Sst2.label_kind(),
-        max_len: 16,
-        dev_metrics: None,
-        epochs_done: 0,
-        seed: 3,
-        init_from: "random".into(),
-    };
+    let meta = random_sst2_meta(3);
     let dir = tmp.path().join("ckpt");
     save(&dir, &model, &tiny(), &meta, &vocab_dir).unwrap();
     let loaded = load(&dir, &dev).unwrap();
@@ -132,15 +137,7 @@ fn mean_pooling_head_reads_the_token_mean_and_survives_a_checkpoint() {
     }
     // the choice is saved in config.json and read back
     let model = config.init(5, &dev);
-    let meta = distiller::model::CheckpointMeta {
-        task: "sst2".into(),
-        label_kind: distiller::data::GlueTask::Sst2.label_kind(),
-        max_len: 16,
-        dev_metrics: None,
-        epochs_done: 0,
-        seed: 5,
-        init_from: "random".into(),
-    };
+    let meta = random_sst2_meta(5);
     save(&tmp.path().join("ckpt"), &model, &config, &meta, &tmp.path().join("tok")).unwrap();
     assert!(std::fs::read_to_string(tmp.path().join("ckpt/config.json")).unwrap().contains("\"classifier_pooling\": \"mean\""));
     let loaded = load(&tmp.path().join("ckpt"), &dev).unwrap();
