@@ -2,7 +2,8 @@
 //! the best epoch in the workspace, where distillation runs find it.
 //!
 //! The recipe adapts to the data: on a small training set the epochs rise until the run makes
-//! [`MIN_STEPS`] optimisation steps (warm-up and decay are fractions of the steps, so they follow).
+//! [`MIN_STEPS`] optimisation steps (warm-up and decay are fractions of the steps, so they follow),
+//! and the head reads the token mean on one-sentence tasks ([`default_pooling`]).
 //! [`tune_teacher`] searches the recipe itself with the project's study machinery, on a held-out
 //! part of the training rows, then trains the workspace teacher with the best recipe found.
 //! Each teacher leaves a [`TeacherReport`] beside its checkpoint: its dev metric and its spread
