@@ -285,7 +285,7 @@ fn train_with(job: &TeacherJob, study: Option<String>, device: &Device, log: &mu
         }
     }
     log(&format!(
-        "teacher: {}, task {}, {} train / {} dev rows, max_len {}; {} epochs, lr {:e}, batch {}, warm-up {}, {} seed(s)",
+        "teacher: {}, task {}, {} train / {} dev rows, max_len {}; {} epochs, lr {:e}, batch {}, warm-up {}, head on {:?}, {} seed(s)",
         setup.init.display(),
         job.task.name(),
         train.encoded.len(),
@@ -295,6 +295,7 @@ fn train_with(job: &TeacherJob, study: Option<String>, device: &Device, log: &mu
         recipe.lr,
         recipe.batch_size,
         recipe.warmup_ratio,
+        job.pooling,
         job.seeds
     ));
     let dir = job.workspace.teacher_dir(&job.task.name());
