@@ -74,6 +74,7 @@ EOF
     job() { # name, the study to list afterwards (or -), then `teacher` arguments
         local name=$1 study=${2#-}; shift 2
         local left=$((DEADLINE - ($(date +%s) - start)))
+        ((left > 0)) || left=1 # `timeout 0` would mean no limit at all
         (
             s=$(date +%s)
             timeout $left "${D[@]}" --workspace $W/ws-$name teacher "$@" >"$O/$name.log" 2>&1
