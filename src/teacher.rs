@@ -3,7 +3,8 @@
 //!
 //! The recipe adapts to the data: on a small training set the epochs rise until the run makes
 //! [`MIN_STEPS`] optimisation steps (warm-up and decay are fractions of the steps, so they follow),
-//! and the head reads the token mean on one-sentence tasks ([`default_pooling`]).
+//! and the head reads `[CLS]`, as HF transformers' BERT classifier does (the token mean, which
+//! scored higher on one-sentence tasks, is `Pooling::Mean`: a model HF cannot express).
 //! [`tune_teacher`] searches the recipe itself with the project's study machinery, on a held-out
 //! part of the training rows, then trains the workspace teacher with the best recipe found.
 //! Each teacher leaves a [`TeacherReport`] beside its checkpoint: its dev metric and its spread
@@ -41,13 +42,6 @@ pub const MIN_HOLDOUT_ROWS: usize = 50;
 /// best, docs/teacher.md), batch 32, 10 % warm-up, 3 epochs raised on small sets.
 pub fn default_recipe() -> FineTuneConfig {
     FineTuneConfig { lr: 1e-4, ..FineTuneConfig::default() }
-}
-
-/// What a teacher's task head reads unless `--pooling` says otherwise: the token mean on a
-/// single sentence (CoLA, SST-2), `[CLS]` on a pair, where the mean lost on MRPC and a QNLI
-/// subset (docs/teacher.md).
-pub fn default_pooling(task: &Task) -> Pooling {
-    if task.is_pair() { Pooling::Cls } else { Pooling::Mean }
 }
 
 /// Epochs for `rows` training rows: `epochs`, raised until the run makes [`MIN_STEPS`] steps,
@@ -298,6 +292,9 @@ fn train_with(job: &TeacherJob, study: Option<String>, device: &Device, log: &mu
         job.pooling,
         job.seeds
     ));
+    if let Some(note) = job.pooling.hf_note() {
+        log(&format!("note: {note}"));
+    }
     let dir = job.workspace.teacher_dir(&job.task.name());
     let mut kept: Option<(Vec<EpochReport>, EpochReport, Vec<String>, u64)> = None;
     let mut seeds = Vec::new();

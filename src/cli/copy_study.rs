@@ -29,9 +29,13 @@ pub fn exec(args: CopyStudyArgs, common: &Common) -> distiller::Result<()> {
     let from = distiller::ops::open_store_to_read(&from_workspace, &mut note)?;
     let to = distiller::ops::open_store(&to_workspace, &mut note)?;
     let name = args.as_name.as_deref().unwrap_or(&args.study);
-    let trials = distiller::ops::copy_study(from.as_ref(), &args.study, to.as_ref(), name)?;
+    let copied = distiller::ops::copy_study(from.as_ref(), &args.study, to.as_ref(), name)?;
+    for trial in &copied.left_out {
+        eprintln!("note: trial #{} was left out: another client wrote it, and its parameters make no pipeline of the space ({})", trial.id, trial.reason);
+    }
+    let trials = copied.trials;
     match args.format {
-        Format::Json => println!("{}", serde_json::json!({"study": name, "trials": trials, "to": target.to_string()})),
+        Format::Json => println!("{}", serde_json::json!({"study": name, "trials": trials, "left_out": copied.left_out.len(), "to": target.to_string()})),
         Format::Table => println!("copied study `{}` ({trials} trials) to {target} as `{name}`", args.study),
     }
     Ok(())

@@ -15,6 +15,11 @@ pub struct EvalArgs {
     /// Truncation length (default: the checkpoint's, else the task's).
     #[arg(long, allow_negative_numbers = true)]
     pub max_len: Option<usize>,
+    /// Also write the model's logits for every dev row, one JSON line each (`{"row": i,
+    /// "logits": [...]}`) in the dev file's order: what the model predicted, to compare with
+    /// another runtime such as HF transformers.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
     #[arg(short, long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }
@@ -33,7 +38,12 @@ pub fn exec(args: EvalArgs, common: &Common) -> distiller::Result<()> {
     }
     let encoder = TextEncoder::from_model_dir(&args.model, max_len)?;
     let dev = encode_split(&encoder, &load_split(&task, Split::Dev, common.data_dir.as_deref())?)?;
-    let metrics = distiller::train::evaluate(&loaded.model, &dev.encoded, &dev.labels, &task.label_kind(), task.metric(), encoder.pad_id(), &device);
+    let logits = distiller::train::predict_logits(&loaded.model, &dev.encoded, distiller::train::EVAL_BATCH, encoder.pad_id(), &device);
+    let metrics = distiller::train::score_logits(&logits, &dev.labels, &task.label_kind(), task.metric());
+    if let Some(path) = &args.predictions {
+        let lines: String = logits.iter().enumerate().map(|(row, l)| format!("{}\n", serde_json::json!({"row": row, "logits": l}))).collect();
+        std::fs::write(path, lines).map_err(|e| distiller::Error::io(path, e))?;
+    }
     match args.format {
         Format::Json => {
             let map: serde_json::Map<String, serde_json::Value> = metrics.0.iter().map(|(k, v)| (k.clone(), serde_json::json!(v))).collect();

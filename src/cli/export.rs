@@ -21,7 +21,11 @@ pub struct ExportArgs {
 pub fn exec(args: ExportArgs, common: &Common) -> distiller::Result<()> {
     let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
     let request = ExportRequest { study: args.study, trial: args.trial, out: args.out };
-    let trial = export(storage.as_ref(), &request)?;
+    let exported = export(storage.as_ref(), &request)?;
+    if let Some(note) = exported.hf_note {
+        eprintln!("note: {note}");
+    }
+    let trial = exported.trial;
     match args.format {
         Format::Json => println!("{}", serde_json::json!({"study": request.study, "trial": trial.id, "score": trial.score, "out": request.out})),
         Format::Table => println!("exported trial #{} of study {} to {}", trial.id, request.study, request.out.display()),

@@ -1,7 +1,7 @@
 use clap::Args;
 
 use super::{Common, Format};
-use distiller::store::StudyKind;
+use distiller::store::{StudyKind, TrialState};
 
 #[derive(Debug, Args)]
 pub struct TrialsArgs {
@@ -14,6 +14,7 @@ pub struct TrialsArgs {
 pub fn exec(args: TrialsArgs, common: &Common) -> distiller::Result<()> {
     let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
     let (study, trials) = distiller::ops::study_trials(storage.as_ref(), &args.study)?;
+    let foreign = storage.foreign_trials(&args.study)?;
     // A teacher study varies only the fine-tuning recipe; a distillation study the whole pipeline.
     let describe = |p: &distiller::Pipeline| match study.kind {
         StudyKind::Teacher => {
@@ -23,16 +24,27 @@ pub fn exec(args: TrialsArgs, common: &Common) -> distiller::Result<()> {
         StudyKind::Distillation => p.summary(),
     };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string(&trials).expect("trials serialise")),
+        // Trials other clients wrote outside the space follow, each with a `foreign` reason.
+        Format::Json => {
+            let mut rows: Vec<serde_json::Value> = trials.iter().map(|t| serde_json::to_value(t).expect("trials serialise")).collect();
+            rows.extend(foreign.iter().map(|t| serde_json::json!({"id": t.id, "state": t.state, "score": t.score, "params": t.params, "foreign": t.reason})));
+            println!("{}", serde_json::Value::Array(rows));
+        }
         Format::Table => {
+            let state = |s: TrialState| format!("{s:?}").to_uppercase();
+            let score = |s: Option<f64>| s.map_or("-".into(), |s| format!("{s:.4}"));
             println!("{:>4} {:<9} {:>8} {:>7}  {}", "id", "state", "score", "secs", if study.kind == StudyKind::Teacher { "recipe" } else { "pipeline" });
             for t in trials {
                 let secs = t.ended.map_or("-".into(), |e| (e.saturating_sub(t.started)).to_string());
-                let score = t.score.map_or("-".into(), |s| format!("{s:.4}"));
-                println!("{:>4} {:<9} {:>8} {:>7}  {}", t.id, format!("{:?}", t.state).to_uppercase(), score, secs, describe(&t.pipeline));
+                println!("{:>4} {:<9} {:>8} {:>7}  {}", t.id, state(t.state), score(t.score), secs, describe(&t.pipeline));
                 if let Some(e) = &t.error {
                     println!("{:>4} {}", "", e);
                 }
+            }
+            for t in &foreign {
+                let params: Vec<String> = t.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("{:>4} {:<9} {:>8} {:>7}  foreign: {}", t.id, state(t.state), score(t.score), "-", params.join(" "));
+                println!("{:>4} written by another client; not a pipeline of the space: {}", "", t.reason);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Checkpoint directories: HF layout (`config.json` + `model.safetensors` + tokenizer files) plus
 //! our `distiller.json` (task, labels, max_len, dev metrics). HF checkpoints load with or without
-//! the `bert.` prefix; ours load back in `transformers` too.
+//! the `bert.` prefix; ours load in `transformers` as the same model (`AutoModelForSequenceClassification`),
+//! except a mean-pooling head, which transformers cannot express and refuses ([`Pooling::hf_note`]).
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -87,7 +88,7 @@ pub fn save(dir: &Path, model: &Bert, config: &BertConfig, meta: &CheckpointMeta
     })?;
     std::fs::rename(&tmp, dir.join(WEIGHTS_FILE)).map_err(|e| Error::io(dir, e))?;
     let write_json = |name: &str, value: String| std::fs::write(dir.join(name), value).map_err(|e| Error::io(dir.join(name), e));
-    write_json(CONFIG_FILE, serde_json::to_string_pretty(config).expect("config serialises"))?;
+    write_json(CONFIG_FILE, config.to_hf_json())?;
     write_json(META_FILE, serde_json::to_string_pretty(meta).expect("meta serialises"))?;
     for name in ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] {
         let from = tokenizer_dir.join(name);

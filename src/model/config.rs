@@ -43,6 +43,30 @@ pub enum Pooling {
     Mean,
 }
 
+impl Pooling {
+    /// What HF transformers makes of a checkpoint whose head reads this way: `None` where it
+    /// computes the same model.
+    pub fn hf_note(self) -> Option<&'static str> {
+        match self {
+            Pooling::Cls => None,
+            Pooling::Mean => Some(
+                "the task head reads the token mean, which HF transformers' BertForSequenceClassification cannot express (it reads [CLS]): \
+                 config.json names model type `bert-mean-pooling`, so transformers refuses the checkpoint rather than compute another model; \
+                 distiller reads it (--pooling cls makes a checkpoint transformers loads)",
+            ),
+        }
+    }
+
+    /// The `model_type` a checkpoint's `config.json` names: `bert` where HF transformers computes
+    /// the same model, a type it does not know (so it refuses the checkpoint) where it cannot.
+    fn hf_model_type(self) -> &'static str {
+        match self {
+            Pooling::Cls => "bert",
+            Pooling::Mean => "bert-mean-pooling",
+        }
+    }
+}
+
 fn default_max_positions() -> usize {
     512
 }
@@ -92,6 +116,18 @@ impl BertConfig {
             return Err(Error::ModelConfig("num_labels, vocab_size and max_position_embeddings must be positive".into()));
         }
         Ok(())
+    }
+
+    /// The `config.json` text: these fields plus what HF transformers needs to build the same
+    /// model with `AutoModelForSequenceClassification` (model type, architecture, activation).
+    pub fn to_hf_json(&self) -> String {
+        let mut json = serde_json::to_value(self).expect("config serialises");
+        let fields = json.as_object_mut().expect("config is an object");
+        fields.insert("model_type".into(), self.classifier_pooling.hf_model_type().into());
+        fields.insert("architectures".into(), serde_json::json!(["BertForSequenceClassification"]));
+        fields.insert("hidden_act".into(), "gelu".into());
+        fields.insert("position_embedding_type".into(), "absolute".into());
+        serde_json::to_string_pretty(&json).expect("json values serialise")
     }
 
     pub fn from_file(path: &Path) -> Result<Self> {

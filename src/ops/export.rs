@@ -15,9 +15,16 @@ pub struct ExportRequest {
     pub out: PathBuf,
 }
 
-/// Copies the trial's student files into `out`, with `pipeline.toml` and `metrics.json`; returns
-/// the exported trial.
-pub fn export(storage: &dyn Storage, request: &ExportRequest) -> Result<TrialRecord> {
+/// What [`export`] wrote.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub trial: TrialRecord,
+    /// Set when HF transformers cannot load the exported model as the same model, saying why.
+    pub hf_note: Option<&'static str>,
+}
+
+/// Copies the trial's student files into `out`, with `pipeline.toml` and `metrics.json`.
+pub fn export(storage: &dyn Storage, request: &ExportRequest) -> Result<Exported> {
     let (_, trials) = super::study_trials(storage, &request.study)?;
     let trial = match request.trial {
         Some(id) => trials.iter().find(|t| t.id == id).ok_or_else(|| Error::Study(format!("study `{}` has no trial #{id}", request.study)))?,
@@ -43,5 +50,6 @@ pub fn export(storage: &dyn Storage, request: &ExportRequest) -> Result<TrialRec
     write("pipeline.toml", trial.pipeline.to_toml())?;
     let metrics = serde_json::json!({ "study": request.study, "trial": trial.id, "score": trial.score, "metrics": trial.metrics });
     write("metrics.json", serde_json::to_string_pretty(&metrics).expect("json values serialise"))?;
-    Ok(trial.clone())
+    let config = crate::model::BertConfig::from_file(&out.join(crate::model::checkpoint::CONFIG_FILE));
+    Ok(Exported { trial: trial.clone(), hf_note: config.ok().and_then(|c| c.classifier_pooling.hf_note()) })
 }

@@ -21,10 +21,10 @@ pub mod store;
 pub mod teacher;
 pub mod train;
 
-pub use export::{ExportRequest, export};
+pub use export::{ExportRequest, Exported, export};
 pub use import::{ImportOutcome, import_trials, task_meta};
 pub use recommend::{RecommendRequest, Recommendation, recommend};
 pub use search::{SearchOutcome, SearchRequest, search};
-pub use store::{copy_study, open_store, open_store_to_read, rebuild_store, study_trials};
+pub use store::{Copied, copy_study, open_store, open_store_to_read, rebuild_store, study_trials};
 pub use teacher::{ensure_teacher, existing_teacher};
 pub use train::{TrainRequest, train};

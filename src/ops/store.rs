@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::store::{PostgresStorage, SledStorage, Storage, StoreLocation, StudyRecord, TrialRecord};
+use crate::store::{ForeignTrial, PostgresStorage, SledStorage, Storage, StoreLocation, StudyRecord, TrialRecord};
 use crate::workspace::Workspace;
 
 /// The workspace's store, for writing: its sled store (one process at a time; `log` hears when
@@ -62,9 +62,11 @@ pub fn study_trials(storage: &dyn Storage, name: &str) -> Result<(StudyRecord, V
 
 /// Copies study `name` (renamed `to_name`) with its trials, ids and states kept, into another
 /// store: a laptop's sled study moves to the shared database, or back. Refused when `to` already
-/// holds a study of that name, so nothing there is overwritten. Returns the number of trials.
-pub fn copy_study(from: &dyn Storage, name: &str, to: &dyn Storage, to_name: &str) -> Result<usize> {
+/// holds a study of that name, so nothing there is overwritten. Trials other clients wrote that
+/// are not pipelines of the space are left out, and returned.
+pub fn copy_study(from: &dyn Storage, name: &str, to: &dyn Storage, to_name: &str) -> Result<Copied> {
     let (mut study, trials) = study_trials(from, name)?;
+    let left_out = from.foreign_trials(name)?;
     if to.study(to_name)?.is_some() {
         return Err(Error::Study(format!("the target store already has a study `{to_name}`: pick another name with --as")));
     }
@@ -74,7 +76,16 @@ pub fn copy_study(from: &dyn Storage, name: &str, to: &dyn Storage, to_name: &st
         trial.study = to_name.to_string();
         to.put_trial(&trial)?;
     }
-    Ok(to.trials(to_name)?.len())
+    Ok(Copied { trials: to.trials(to_name)?.len(), left_out })
+}
+
+/// What [`copy_study`] copied.
+#[derive(Debug, Clone)]
+pub struct Copied {
+    /// The trials the copy holds.
+    pub trials: usize,
+    /// Trials other clients wrote into the study that are not pipelines of its space.
+    pub left_out: Vec<ForeignTrial>,
 }
 
 /// What [`rebuild_store`] did.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::data::Task;
 use crate::error::{Error, Result};
+use crate::model::Pooling;
 pub use crate::teacher::{TeacherJob, TeacherReport, train_teacher, tune_teacher};
 use crate::workspace::Workspace;
 
@@ -48,7 +49,7 @@ pub fn ensure_teacher(explicit: Option<PathBuf>, workspace: &Workspace, task: &T
         adaptive: true,
         seeds: 1,
         fresh_pooler: false,
-        pooling: crate::teacher::default_pooling(task),
+        pooling: Pooling::Cls,
     };
     let outcome = train_teacher(&job, device, log)?;
     log(&format!("teacher ready: {} ({})", outcome.dir.display(), outcome.report.summary()));

@@ -36,5 +36,10 @@ pub fn train(request: TrainRequest, device: &Device, log: &mut dyn FnMut(&str)) 
         out_dir: request.out,
         use_cache: request.use_cache,
     };
-    distill(&job, device, log)
+    let outcome = distill(&job, device, log)?;
+    let student = crate::model::BertConfig::from_file(&outcome.student_dir.join(crate::model::checkpoint::CONFIG_FILE))?;
+    if let Some(note) = student.classifier_pooling.hf_note() {
+        log(&format!("note: {note}"));
+    }
+    Ok(outcome)
 }

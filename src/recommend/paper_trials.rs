@@ -329,8 +329,9 @@ pub fn import(
                 error: None,
                 retry_of: None,
                 pid: std::process::id(),
+                // The table records no times: an imported trial starts and ends when imported.
                 started: record.created,
-                ended: None,
+                ended: Some(record.created),
             });
         }
         if records.is_empty() {

@@ -206,6 +206,17 @@ fn as_field_value(v: serde_json::Value) -> serde_json::Value {
     }
 }
 
+/// Whether a pipeline field holds integers (`augment.repeated_aug`, `student.hidden`): what a
+/// client that types its values (Optuna) must be given for it.
+pub fn is_integer_field(field: &str) -> bool {
+    let takes = |value: serde_json::Value| {
+        let mut root = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+        set_field(&mut root, field, value);
+        serde_json::from_value::<Pipeline>(root).is_ok()
+    };
+    takes(serde_json::json!(1)) && !takes(serde_json::json!(0.5))
+}
+
 /// Whether `field` exists in a pipeline (a leaf or an optional leaf).
 fn is_pipeline_field(field: &str) -> bool {
     let mut defaults = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");

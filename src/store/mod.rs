@@ -5,6 +5,7 @@
 
 pub mod location;
 pub mod memory;
+pub mod optuna;
 pub mod postgres;
 pub mod sled;
 
@@ -116,6 +117,21 @@ pub struct TrialRecord {
     pub ended: Option<u64>,
 }
 
+/// A trial another client (Optuna itself, a script using it) wrote into a study, whose
+/// parameters make no pipeline of the study's space: listed with the reason, never run again,
+/// compared, learnt from or copied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForeignTrial {
+    /// Its trial number.
+    pub id: u64,
+    pub state: TrialState,
+    pub score: Option<f64>,
+    /// Its parameters as the client wrote them.
+    pub params: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Why they make no pipeline of the space.
+    pub reason: String,
+}
+
 /// Unix seconds now.
 pub fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
@@ -148,8 +164,14 @@ pub trait Storage: Send + Sync {
     fn studies(&self) -> Result<Vec<StudyRecord>>;
     /// Inserts or replaces a trial (keyed by study and id).
     fn put_trial(&self, trial: &TrialRecord) -> Result<()>;
-    /// A study's trials in id order.
+    /// A study's trials in id order: distiller's, and those other clients wrote whose parameters
+    /// make pipelines of the study's space.
     fn trials(&self, study: &str) -> Result<Vec<TrialRecord>>;
+    /// The trials other clients wrote into the study that are not pipelines of its space, in id
+    /// order. Engines only distiller writes have none.
+    fn foreign_trials(&self, _study: &str) -> Result<Vec<ForeignTrial>> {
+        Ok(Vec::new())
+    }
 
     /// Adds or claims a trial as one step no other worker can interleave with: `next` sees the
     /// study's trials and returns the trial to add or the WAITING one to claim, or `None`.

@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Transaction};
 
-use super::{NextTrial, Storage, StudyRecord, TrialRecord, TrialState};
+use super::optuna::{self, Param};
+use super::{ForeignTrial, NextTrial, Storage, StudyRecord, TrialRecord, TrialState};
 use crate::error::{Error, Result};
-use crate::search::{Domain, Space};
+use crate::search::{Point, Space};
 
 /// Optuna's schema version and the alembic revision that goes with it.
 const SCHEMA_VERSION: i32 = 12;
@@ -35,6 +36,10 @@ const ALEMBIC_REVISION: &str = "v3.2.0.a";
 /// System-attribute keys holding our records.
 const STUDY_KEY: &str = "distiller:study";
 const TRIAL_KEY: &str = "distiller:trial";
+/// A study system attribute saying its parameters are written as [`optuna`] writes them (older
+/// releases wrote list-valued choices Optuna cannot read; [`PostgresStorage::open`] rewrites them).
+const ENCODING_KEY: &str = "distiller:params_encoding";
+const ENCODING: &str = "2";
 
 /// How long a worker keeps reconnecting to a database it lost before giving up.
 pub const RECONNECT_FOR: Duration = Duration::from_secs(60);
@@ -147,8 +152,54 @@ pub struct PostgresStorage {
     client: Mutex<Client>,
     /// Each study's space, parsed once, to name a trial's parameters for Optuna.
     spaces: Mutex<HashMap<String, Space>>,
-    /// The trials read so far, by study row id, in id order.
-    cache: Mutex<HashMap<i32, Vec<TrialRecord>>>,
+    /// The trials read so far, by study row id.
+    cache: Mutex<HashMap<i32, Known>>,
+}
+
+/// What has been read of a study's trials, each list in id order: distiller's trials (and those
+/// other clients wrote that are pipelines of the space), and the other clients' trials that are not.
+#[derive(Default)]
+struct Known {
+    trials: Vec<TrialRecord>,
+    foreign: Vec<ForeignTrial>,
+}
+
+impl Known {
+    /// The highest trial number read.
+    fn last(&self) -> i32 {
+        let trials = self.trials.last().map(|t| t.id);
+        let foreign = self.foreign.last().map(|t| t.id);
+        trials.max(foreign).map_or(-1, number)
+    }
+
+    /// The numbers of the trials that may still change.
+    fn open(&self) -> Vec<i32> {
+        let open = |state: TrialState| matches!(state, TrialState::Running | TrialState::Waiting);
+        let trials = self.trials.iter().filter(|t| open(t.state)).map(|t| t.id);
+        let foreign = self.foreign.iter().filter(|t| open(t.state)).map(|t| t.id);
+        trials.chain(foreign).map(number).collect()
+    }
+
+    /// Adds or replaces a trial read from the database (one another client wrote may turn from
+    /// foreign into a pipeline of the space once its parameters are all set).
+    fn put(&mut self, trial: std::result::Result<TrialRecord, ForeignTrial>) {
+        let id = match &trial {
+            Ok(t) => t.id,
+            Err(t) => t.id,
+        };
+        self.trials.retain(|t| t.id != id);
+        self.foreign.retain(|t| t.id != id);
+        match trial {
+            Ok(t) => {
+                let at = self.trials.partition_point(|x| x.id < id);
+                self.trials.insert(at, t);
+            }
+            Err(t) => {
+                let at = self.foreign.partition_point(|x| x.id < id);
+                self.foreign.insert(at, t);
+            }
+        }
+    }
 }
 
 /// The URL with any password replaced, for messages.
@@ -204,6 +255,7 @@ impl PostgresStorage {
             let version: Option<i32> = tx.query_opt("SELECT schema_version FROM version_info", &[])?.and_then(|row| row.get(0));
             if version == Some(SCHEMA_VERSION) {
                 tx.batch_execute(INDEXES)?;
+                storage.upgrade(&mut tx)?;
             }
             tx.commit()?;
             Ok(version)
@@ -279,25 +331,61 @@ impl PostgresStorage {
         Error::Study(format!("no study `{name}` in {}", redacted(&self.url)))
     }
 
-    /// Calls `f` on the study's trials: the cached ones, brought up to date with those added
-    /// since and those that were RUNNING or WAITING when last read (no copy of the history).
-    fn with_trials<T>(&self, tx: &mut Transaction, study_id: i32, f: impl FnOnce(&[TrialRecord]) -> T) -> Op<T> {
+    /// Calls `f` on what is known of the study's trials: the cached ones, brought up to date with
+    /// those added since and those that were RUNNING or WAITING when last read (no copy of the
+    /// history). A trial without our record was written by another client (Optuna): it is read
+    /// from Optuna's columns.
+    fn with_trials<T>(&self, tx: &mut Transaction, study_id: i32, study: &StudyRecord, f: impl FnOnce(&Known) -> T) -> Op<T> {
         let sql = format!(
-            "SELECT a.value_json FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' \
+            "SELECT t.trial_id, a.value_json FROM trials t LEFT JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' \
              WHERE t.study_id = $1 AND (t.number > $2 OR t.number = ANY($3)) ORDER BY t.number"
         );
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         let known = cache.entry(study_id).or_default();
-        let after = known.last().map_or(-1, |t| number(t.id));
-        let open: Vec<i32> = known.iter().filter(|t| matches!(t.state, TrialState::Running | TrialState::Waiting)).map(|t| number(t.id)).collect();
-        for row in tx.query(&sql, &[&study_id, &after, &open])? {
-            let trial: TrialRecord = self.decode("trial record", row.get(0))?;
-            match known.binary_search_by_key(&trial.id, |t| t.id) {
-                Ok(i) => known[i] = trial,
-                Err(i) => known.insert(i, trial),
+        let mut theirs = Vec::new();
+        for row in tx.query(&sql, &[&study_id, &known.last(), &known.open()])? {
+            match row.get::<_, Option<&str>>(1) {
+                Some(json) => known.put(Ok(self.decode("trial record", json)?)),
+                None => theirs.push(row.get::<_, i32>(0)),
+            }
+        }
+        if !theirs.is_empty() {
+            let space = self.space(study)?;
+            for trial in client_trials(tx, study, &space, &theirs)? {
+                known.put(trial);
             }
         }
         Ok(f(known))
+    }
+
+    /// Rewrites, once per study, what older releases wrote that Optuna cannot read: list-valued
+    /// and float-typed choices, and finished trials without an end (imported ones).
+    fn upgrade(&self, tx: &mut Transaction) -> Op<()> {
+        let sql = format!(
+            "SELECT s.study_id, a.value_json FROM studies s JOIN study_system_attributes a ON a.study_id = s.study_id AND a.key = '{STUDY_KEY}' \
+             WHERE NOT EXISTS (SELECT 1 FROM study_system_attributes e WHERE e.study_id = s.study_id AND e.key = '{ENCODING_KEY}') FOR UPDATE OF s"
+        );
+        for row in tx.query(&sql, &[])? {
+            let study_id: i32 = row.get(0);
+            // A study whose record or space cannot be read is left as it is.
+            let Ok(study) = serde_json::from_str::<StudyRecord>(row.get(1)) else { continue };
+            let Ok(space) = self.space(&study) else { continue };
+            let trials = tx.query(
+                &format!("SELECT t.trial_id, a.value_json FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' WHERE t.study_id = $1"),
+                &[&study_id],
+            )?;
+            for trial in trials {
+                if let Ok(record) = serde_json::from_str::<TrialRecord>(trial.get(1)) {
+                    write_params(tx, trial.get(0), &space, &record.point)?;
+                }
+            }
+            tx.execute(
+                "UPDATE trials SET datetime_complete = datetime_start WHERE study_id = $1 AND state IN ('COMPLETE', 'PRUNED', 'FAIL') AND datetime_complete IS NULL",
+                &[&study_id],
+            )?;
+            mark_encoding(tx, study_id)?;
+        }
+        Ok(())
     }
 
     /// The study's row id, inserting the row (and its direction) when there is none; says whether
@@ -307,6 +395,7 @@ impl PostgresStorage {
         if let Some(row) = tx.query_opt("INSERT INTO studies (study_name) VALUES ($1) ON CONFLICT (study_name) DO NOTHING RETURNING study_id", &[&name])? {
             let id: i32 = row.get(0);
             tx.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', $1, 0)", &[&id])?;
+            mark_encoding(tx, id)?;
             return Ok((id, true));
         }
         Ok((tx.query_one("SELECT study_id FROM studies WHERE study_name = $1", &[&name])?.get(0), false))
@@ -322,8 +411,10 @@ impl PostgresStorage {
     fn write_trial(&self, tx: &mut Transaction, study_id: i32, space: &Space, trial: &TrialRecord) -> std::result::Result<(), postgres::Error> {
         let number = number(trial.id);
         let state = state_name(trial.state);
-        // A WAITING trial has not started (Optuna leaves its start empty).
-        let (start, end) = ((trial.state != TrialState::Waiting).then_some(trial.started as f64), trial.ended.map(|e| e as f64));
+        // A WAITING trial has not started (Optuna leaves its start empty); a finished one has an
+        // end, which Optuna requires (one recorded without, as imports once were, ends at its start).
+        let start = (trial.state != TrialState::Waiting).then_some(trial.started as f64);
+        let end = trial.ended.or((!matches!(trial.state, TrialState::Waiting | TrialState::Running)).then_some(trial.started)).map(|e| e as f64);
         let existing: Option<i32> = tx.query_opt("SELECT trial_id FROM trials WHERE study_id = $1 AND number = $2", &[&study_id, &number])?.map(|r| r.get(0));
         let trial_id: i32 = match existing {
             Some(id) => {
@@ -345,12 +436,7 @@ impl PostgresStorage {
             "INSERT INTO trial_system_attributes (trial_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (trial_id, key) DO UPDATE SET value_json = EXCLUDED.value_json",
             &[&trial_id, &TRIAL_KEY, &record],
         )?;
-        for (name, value, distribution) in optuna_params(space, &trial.point) {
-            tx.execute(
-                "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES ($1, $2, $3, $4) ON CONFLICT (trial_id, param_name) DO UPDATE SET param_value = EXCLUDED.param_value, distribution_json = EXCLUDED.distribution_json",
-                &[&trial_id, &name, &value, &distribution],
-            )?;
-        }
+        write_params(tx, trial_id, space, &trial.point)?;
         if let (TrialState::Complete, Some(score)) = (trial.state, trial.score) {
             tx.execute(
                 "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES ($1, 0, $2, CAST($3::text AS trialvaluetype)) ON CONFLICT (trial_id, objective) DO UPDATE SET value = EXCLUDED.value, value_type = EXCLUDED.value_type",
@@ -436,34 +522,104 @@ fn finite_or_null(value: f64) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
-/// A point as Optuna parameters: (name, internal value, distribution JSON) for each dimension
-/// with a value. Choices and value lists are categorical (the value is the choice's index).
-fn optuna_params(space: &Space, point: &[Option<serde_json::Value>]) -> Vec<(String, f64, String)> {
-    use serde_json::json;
-    let mut params = Vec::new();
-    for (dim, value) in space.dims.iter().zip(point) {
-        let Some(value) = value else { continue };
-        let (internal, distribution) = match &dim.domain {
-            Domain::Categorical(choices) => {
-                let Some(index) = choices.iter().position(|c| c == value) else { continue };
-                (index as f64, json!({"name": "CategoricalDistribution", "attributes": {"choices": choices}}))
-            }
-            Domain::Ordered(values) => {
-                let Some(index) = value.as_f64().and_then(|v| values.iter().position(|x| *x == v)) else { continue };
-                (index as f64, json!({"name": "CategoricalDistribution", "attributes": {"choices": values}}))
-            }
-            Domain::Float { low, high, log } => {
-                let Some(v) = value.as_f64() else { continue };
-                (v, json!({"name": "FloatDistribution", "attributes": {"low": low, "high": high, "log": log, "step": null}}))
-            }
-            Domain::Int { low, high } => {
-                let Some(v) = value.as_f64() else { continue };
-                (v, json!({"name": "IntDistribution", "attributes": {"low": low, "high": high, "log": false, "step": 1}}))
-            }
-        };
-        params.push((dim.field.clone(), internal, distribution.to_string()));
+/// Writes a point's parameters as Optuna reads them ([`optuna::encode`]).
+fn write_params(tx: &mut Transaction, trial_id: i32, space: &Space, point: &Point) -> std::result::Result<(), postgres::Error> {
+    for param in optuna::encode(space, point) {
+        tx.execute(
+            "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES ($1, $2, $3, $4) ON CONFLICT (trial_id, param_name) DO UPDATE SET param_value = EXCLUDED.param_value, distribution_json = EXCLUDED.distribution_json",
+            &[&trial_id, &param.name, &param.internal, &param.distribution.to_string()],
+        )?;
     }
-    params
+    Ok(())
+}
+
+/// Marks a study's parameters as written in today's encoding.
+fn mark_encoding(tx: &mut Transaction, study_id: i32) -> std::result::Result<(), postgres::Error> {
+    tx.execute(
+        "INSERT INTO study_system_attributes (study_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (study_id, key) DO UPDATE SET value_json = EXCLUDED.value_json",
+        &[&study_id, &ENCODING_KEY, &ENCODING],
+    )?;
+    Ok(())
+}
+
+fn parse_state(state: &str) -> TrialState {
+    match state {
+        "WAITING" => TrialState::Waiting,
+        "RUNNING" => TrialState::Running,
+        "COMPLETE" => TrialState::Complete,
+        "PRUNED" => TrialState::Pruned,
+        _ => TrialState::Fail,
+    }
+}
+
+/// A stored value with its Optuna value type (infinities are stored as NULL and a type).
+fn typed_value(value: Option<f64>, kind: &str) -> Option<f64> {
+    match kind {
+        "INF_POS" => Some(f64::INFINITY),
+        "INF_NEG" => Some(f64::NEG_INFINITY),
+        "NAN" => Some(f64::NAN),
+        _ => value,
+    }
+}
+
+/// Trials (by row id) that another client wrote into `study`, read from Optuna's columns: a trial
+/// of the study where its parameters make a pipeline of the space ([`optuna::decode`]), else a
+/// [`ForeignTrial`] saying why not.
+fn client_trials(
+    tx: &mut Transaction,
+    study: &StudyRecord,
+    space: &Space,
+    ids: &[i32],
+) -> std::result::Result<Vec<std::result::Result<TrialRecord, ForeignTrial>>, postgres::Error> {
+    let mut params: HashMap<i32, Vec<Param>> = HashMap::new();
+    for row in tx.query("SELECT trial_id, param_name, param_value, distribution_json FROM trial_params WHERE trial_id = ANY($1) ORDER BY param_id", &[&ids])? {
+        let distribution = row.get::<_, Option<&str>>(3).and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
+        let param = Param { name: row.get::<_, Option<String>>(1).unwrap_or_default(), internal: row.get::<_, Option<f64>>(2).unwrap_or(f64::NAN), distribution };
+        params.entry(row.get(0)).or_default().push(param);
+    }
+    let mut steps: HashMap<i32, Vec<(usize, f64)>> = HashMap::new();
+    for row in
+        tx.query("SELECT trial_id, step, intermediate_value, intermediate_value_type::text FROM trial_intermediate_values WHERE trial_id = ANY($1) ORDER BY step", &[&ids])?
+    {
+        let value = typed_value(row.get(2), row.get(3)).unwrap_or(f64::NAN);
+        steps.entry(row.get(0)).or_default().push((usize::try_from(row.get::<_, i32>(1)).unwrap_or(0), value));
+    }
+    let rows = tx.query(
+        "SELECT t.trial_id, t.number, t.state::text, EXTRACT(EPOCH FROM t.datetime_start)::float8, EXTRACT(EPOCH FROM t.datetime_complete)::float8, v.value, v.value_type::text \
+         FROM trials t LEFT JOIN trial_values v ON v.trial_id = t.trial_id AND v.objective = 0 WHERE t.trial_id = ANY($1) ORDER BY t.number",
+        &[&ids],
+    )?;
+    let mut trials = Vec::with_capacity(rows.len());
+    for row in rows {
+        let trial_id: i32 = row.get(0);
+        let (id, state) = (u64::try_from(row.get::<_, Option<i32>>(1).unwrap_or(0)).unwrap_or(0), parse_state(row.get(2)));
+        let score = row.get::<_, Option<&str>>(6).and_then(|kind| typed_value(row.get(5), kind));
+        let params = params.remove(&trial_id).unwrap_or_default();
+        let decoded = optuna::decode(space, &params).and_then(|point| space.compose_unchecked(&point).map(|pipeline| (point, pipeline)).map_err(|e| e.to_string()));
+        trials.push(match decoded {
+            Ok((point, pipeline)) => Ok(TrialRecord {
+                id,
+                study: study.name.clone(),
+                point,
+                pipeline,
+                state,
+                rung: 0,
+                fidelity: None,
+                intermediate: steps.remove(&trial_id).unwrap_or_default(),
+                metrics: None,
+                score: score.filter(|_| state == TrialState::Complete),
+                student_dir: None,
+                host: None,
+                error: None,
+                retry_of: None,
+                pid: 0,
+                started: row.get::<_, Option<f64>>(3).map_or(0, |s| s as u64),
+                ended: row.get::<_, Option<f64>>(4).map(|s| s as u64),
+            }),
+            Err(reason) => Err(ForeignTrial { id, state, score, params: params.iter().map(|p| (p.name.clone(), optuna::external(p).unwrap_or_default())).collect(), reason }),
+        });
+    }
+    Ok(trials)
 }
 
 impl Storage for PostgresStorage {
@@ -520,7 +676,17 @@ impl Storage for PostgresStorage {
         self.with_client(|client| {
             let mut tx = client.transaction()?;
             match self.study_row(&mut tx, study, false)? {
-                Some((study_id, _)) => self.with_trials(&mut tx, study_id, <[TrialRecord]>::to_vec),
+                Some((study_id, record)) => self.with_trials(&mut tx, study_id, &record, |known| known.trials.clone()),
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    fn foreign_trials(&self, study: &str) -> Result<Vec<ForeignTrial>> {
+        self.with_client(|client| {
+            let mut tx = client.transaction()?;
+            match self.study_row(&mut tx, study, false)? {
+                Some((study_id, record)) => self.with_trials(&mut tx, study_id, &record, |known| known.foreign.clone()),
                 None => Ok(Vec::new()),
             }
         })
@@ -532,7 +698,7 @@ impl Storage for PostgresStorage {
             // The study's row stays locked until the commit: no other worker adds or claims a
             // trial meanwhile.
             let (study_id, record) = self.study_row(&mut tx, study, true)?.ok_or_else(|| self.no_study(study))?;
-            let trial = match self.with_trials(&mut tx, study_id, |trials| next(trials))?? {
+            let trial = match self.with_trials(&mut tx, study_id, &record, |known| next(&known.trials))?? {
                 None => return Ok(None),
                 Some(NextTrial::Claim(trial)) => trial,
                 Some(NextTrial::Add(mut trial)) => {

@@ -50,9 +50,16 @@ pub fn predictions(logits: &[Vec<f32>], kind: &LabelKind) -> Vec<f32> {
 
 /// Task metrics of `model` on an encoded split.
 pub fn evaluate(model: &Bert, encoded: &[Encoded], gold: &[Label], kind: &LabelKind, metric: MetricKind, pad_id: u32, device: &Device) -> Metrics {
-    let logits = predict_logits(model, encoded, 64, pad_id, device);
+    score_logits(&predict_logits(model, encoded, EVAL_BATCH, pad_id, device), gold, kind, metric)
+}
+
+/// Rows per batch when evaluating.
+pub const EVAL_BATCH: usize = 64;
+
+/// Task metrics of a split's logits against its gold labels.
+pub fn score_logits(logits: &[Vec<f32>], gold: &[Label], kind: &LabelKind, metric: MetricKind) -> Metrics {
     let gold: Vec<f32> = gold.iter().map(|l| l.value()).collect();
-    compute_metrics(metric, &predictions(&logits, kind), &gold)
+    compute_metrics(metric, &predictions(logits, kind), &gold)
 }
 
 /// The supervised loss on gold labels: cross-entropy for classes, MSE for scores.

@@ -4,6 +4,7 @@ mod common;
 
 mod augment;
 mod cli;
+mod clients;
 mod data;
 mod distill;
 mod losses;

@@ -139,7 +139,11 @@ fn mean_pooling_head_reads_the_token_mean_and_survives_a_checkpoint() {
     let model = config.init(5, &dev);
     let meta = random_sst2_meta(5);
     save(&tmp.path().join("ckpt"), &model, &config, &meta, &tmp.path().join("tok")).unwrap();
-    assert!(std::fs::read_to_string(tmp.path().join("ckpt/config.json")).unwrap().contains("\"classifier_pooling\": \"mean\""));
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(tmp.path().join("ckpt/config.json")).unwrap()).unwrap();
+    assert_eq!(written["classifier_pooling"], "mean");
+    // HF transformers cannot express this head: the model type it is given is one it refuses.
+    assert_eq!(written["model_type"], "bert-mean-pooling");
+    assert!(Pooling::Mean.hf_note().is_some() && Pooling::Cls.hf_note().is_none());
     let loaded = load(&tmp.path().join("ckpt"), &dev).unwrap();
     assert_eq!(loaded.config.classifier_pooling, Pooling::Mean);
     assert_eq!(host(loaded.model.forward(&b, false).logits), host(model.valid().forward(&b, false).logits));

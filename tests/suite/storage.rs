@@ -146,7 +146,7 @@ fn copies_unchanged(from: &dyn Storage, to: &dyn Storage) {
     let study = Study::open(from, &name, "sst2", tiny(), "random").unwrap();
     let ran = study.run(SamplerKind::Random.build(5, BoConfig::default()).as_mut(), &SearchLimits { trials: 3, budget: None }, &mut |p, _| scored(p), &mut |_| {}).unwrap();
     let copy = format!("{name}-copy");
-    assert_eq!(distiller::ops::copy_study(from, &name, to, &copy).unwrap(), 3);
+    assert_eq!(distiller::ops::copy_study(from, &name, to, &copy).unwrap().trials, 3);
     let renamed = |t: &TrialRecord| TrialRecord { study: copy.clone(), ..t.clone() };
     assert_eq!(to.trials(&copy).unwrap(), ran.iter().map(renamed).collect::<Vec<_>>());
     assert_eq!(to.study(&copy).unwrap().unwrap().space, study.record.space);
