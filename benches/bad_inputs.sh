@@ -189,6 +189,7 @@ CASES=(
 "copy-study: no such study|$D copy-study --study nope --to sled:elsewhere"
 "eval: model missing|$D eval --task sst2 --model nowhere"
 "eval: --max-len 600|$D eval --task sst2 --model ws/teachers/sst2 --max-len 600"
+"eval: --predictions in a folder that is not there|$D eval --task sst2 --model ws/teachers/sst2 --predictions nowhere/logits.jsonl"
 "train: no teacher|$BIN --workspace empty-ws --data-dir glue train --task sst2"
 "store: trials of an unknown study|$D trials --study nope"
 "store: best of an unknown study|$D best --study nope"

@@ -328,6 +328,7 @@ pub fn import(
                 host: None,
                 error: None,
                 retry_of: None,
+                external: false,
                 pid: std::process::id(),
                 // The table records no times: an imported trial starts and ends when imported.
                 started: record.created,

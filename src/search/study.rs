@@ -197,7 +197,14 @@ impl<'a> Study<'a> {
             best = best_of(trials).cloned();
             if let Some(waiting) = trials.iter().find(|t| t.state == TrialState::Waiting) {
                 counted -= 1;
-                return Ok(Some(NextTrial::Claim(TrialRecord { state: TrialState::Running, host: host.clone(), pid: std::process::id(), started: now(), ..waiting.clone() })));
+                return Ok(Some(NextTrial::Claim(TrialRecord {
+                    state: TrialState::Running,
+                    host: host.clone(),
+                    pid: std::process::id(),
+                    started: now(),
+                    external: false,
+                    ..waiting.clone()
+                })));
             }
             if counted >= cap {
                 return Ok(None);
@@ -238,6 +245,7 @@ impl<'a> Study<'a> {
                 host: host.clone(),
                 error: None,
                 retry_of: None,
+                external: false,
                 pid: std::process::id(),
                 started: now(),
                 ended: None,
@@ -270,8 +278,9 @@ impl<'a> Study<'a> {
             let Next { trial: added, counted, best } = self.next_trial(sampler, limits.trials)?;
             let Some(mut trial) = added else {
                 let trials = self.storage.trials(&self.record.name)?;
-                // Other workers' trials still run: one may die and need running again.
-                if counted >= limits.trials && trials.iter().any(|t| matches!(t.state, TrialState::Running | TrialState::Waiting)) {
+                // Other workers' trials still run: one may die and need running again (another
+                // client's trial is not ours to run again).
+                if counted >= limits.trials && trials.iter().any(|t| !t.external && matches!(t.state, TrialState::Running | TrialState::Waiting)) {
                     std::thread::sleep(self.heartbeat);
                     continue;
                 }

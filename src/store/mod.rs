@@ -112,6 +112,10 @@ pub struct TrialRecord {
     /// The trial this one runs again (its worker died while it ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_of: Option<u64>,
+    /// Written by another client (Optuna itself, optuna-dashboard): no worker of ours runs it, so
+    /// a search neither fails it nor waits for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub external: bool,
     pub pid: u32,
     pub started: u64,
     pub ended: Option<u64>,

@@ -612,6 +612,7 @@ fn client_trials(
                 host: None,
                 error: None,
                 retry_of: None,
+                external: true,
                 pid: 0,
                 started: row.get::<_, Option<f64>>(3).map_or(0, |s| s as u64),
                 ended: row.get::<_, Option<f64>>(4).map(|s| s as u64),

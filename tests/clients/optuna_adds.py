@@ -1,6 +1,7 @@
 """Writes trials into a distiller study with Optuna's own API, as a user's script would: one
-with the parameters of the study's best trial and a higher value, and one whose parameters are
-not a pipeline of the study's space. Prints their numbers as JSON.
+with the parameters of the study's best trial and a higher value, one whose parameters are not a
+pipeline of the study's space, and one asked for over the study's distributions and never told
+(left RUNNING). Prints their numbers as JSON.
 
 usage: python3 optuna_adds.py STORAGE_URL STUDY VALUE
 """
@@ -18,8 +19,9 @@ def main():
     study.add_trial(optuna.trial.create_trial(params=best.params, distributions=best.distributions, value=value))
     foreign = optuna.distributions.FloatDistribution(0.0, 1.0)
     study.add_trial(optuna.trial.create_trial(params={"dropout": 0.5}, distributions={"dropout": foreign}, value=value + 1))
+    running = study.ask(fixed_distributions=best.distributions)
     numbers = [t.number for t in study.trials]
-    print(json.dumps({"added": numbers[-2], "foreign": numbers[-1], "best": study.best_value}))
+    print(json.dumps({"added": numbers[-3], "foreign": numbers[-2], "running": running.number, "best": study.best_value}))
 
 
 if __name__ == "__main__":

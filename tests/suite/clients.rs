@@ -132,7 +132,7 @@ fn a_trial_optuna_adds_is_a_trial_of_the_study_and_a_foreign_one_is_listed() {
     study.run(SamplerKind::Random.build(3, BoConfig::default()).as_mut(), &SearchLimits { trials: 3, budget: None }, &mut |p, _| score(p), &mut |_| {}).unwrap();
 
     let added = json_of(Command::new(python).arg(script("optuna_adds.py")).arg(&url).arg(&name).arg("0.99"));
-    let (id, foreign) = (added["added"].as_u64().unwrap(), added["foreign"].as_u64().unwrap());
+    let (id, foreign, running) = (added["added"].as_u64().unwrap(), added["foreign"].as_u64().unwrap(), added["running"].as_u64().unwrap());
     let tmp = tempfile::tempdir().unwrap();
     let cli = |args: &[&str]| json_of(distiller(tmp.path(), tmp.path()).args(args).args(["--storage", &url, "-f", "json"]));
 
@@ -140,22 +140,25 @@ fn a_trial_optuna_adds_is_a_trial_of_the_study_and_a_foreign_one_is_listed() {
     assert_eq!((best["id"].as_u64(), best["score"].as_f64()), (Some(id), Some(0.99)), "`best` sees Optuna's trial: {best}");
     let trials = cli(&["trials", "--study", &name]);
     let trials = trials.as_array().unwrap();
-    assert_eq!(trials.len(), 5, "{trials:?}");
+    assert_eq!(trials.len(), 6, "{trials:?}");
     let listed = trials.iter().find(|t| t["id"] == foreign).unwrap();
     assert!(listed["foreign"].as_str().unwrap().contains("dropout"), "the foreign trial says why: {listed}");
+    assert_eq!(trials.iter().find(|t| t["id"] == running).unwrap()["state"], "RUNNING");
     let studies = cli(&["studies"]);
     let row = studies.as_array().unwrap().iter().find(|s| s["name"] == name.as_str()).unwrap().clone();
-    assert_eq!((row["trials"].as_u64(), row["foreign"].as_u64(), row["best"].as_f64()), (Some(4), Some(1), Some(0.99)), "{row}");
+    assert_eq!((row["trials"].as_u64(), row["foreign"].as_u64(), row["best"].as_f64()), (Some(5), Some(1), Some(0.99)), "{row}");
 
-    // A copy carries Optuna's trial and names the one it leaves out.
+    // A copy carries Optuna's trials and names the one it leaves out.
     let sled = SledStorage::open(&tmp.path().join("store")).unwrap();
     let copied = distiller::ops::copy_study(&storage, &name, &sled, &name).unwrap();
-    assert_eq!((copied.trials, copied.left_out.iter().map(|t| t.id).collect::<Vec<_>>()), (4, vec![foreign]));
-    // The search counts it toward --trials and never runs its pipeline again.
-    let again = study.run(SamplerKind::Random.build(4, BoConfig::default()).as_mut(), &SearchLimits { trials: 5, budget: None }, &mut |p, _| score(p), &mut |_| {}).unwrap();
-    assert_eq!(again.len(), 5, "one new trial joins the four");
-    let points: std::collections::HashSet<String> = again.iter().map(|t| serde_json::to_string(&t.point).unwrap()).collect();
-    assert_eq!(points.len(), 4, "Optuna's trial repeats the best's point; the new one is another");
+    assert_eq!((copied.trials, copied.left_out.iter().map(|t| t.id).collect::<Vec<_>>()), (5, vec![foreign]));
+    // The search counts Optuna's trials toward --trials, never runs their pipelines again, and
+    // neither fails nor waits for the one Optuna left RUNNING.
+    let before: Vec<String> = storage.trials(&name).unwrap().iter().map(|t| serde_json::to_string(&t.point).unwrap()).collect();
+    let again = study.run(SamplerKind::Random.build(4, BoConfig::default()).as_mut(), &SearchLimits { trials: 6, budget: None }, &mut |p, _| score(p), &mut |_| {}).unwrap();
+    assert_eq!(again.len(), 6, "one new trial joins the five");
+    assert!(!before.contains(&serde_json::to_string(&again[5].point).unwrap()), "the new trial is a new point");
+    assert_eq!(again.iter().find(|t| t.id == running).unwrap().state, distiller::store::TrialState::Running);
     assert_eq!(storage.foreign_trials(&name).unwrap().len(), 1);
 }
 
@@ -242,6 +245,7 @@ fn studies_older_releases_stored_open_and_optuna_reads_them() {
         host: None,
         error: None,
         retry_of: None,
+        external: false,
         pid: 1,
         started: 1_700_000_000,
         ended: None,

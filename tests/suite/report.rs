@@ -39,6 +39,7 @@ fn trial(id: u64, objective: Objective, alpha: f64, score: Option<f64>) -> Trial
         host: None,
         error: score.is_none().then(|| "loss is NaN".to_string()),
         retry_of: None,
+        external: false,
         pid: 1,
         started: 100 + id * 10,
         ended: Some(105 + id * 12),

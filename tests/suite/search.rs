@@ -329,6 +329,7 @@ fn successive_halving_with_bo_resumes_after_a_kill_mid_rung() {
         host: None,
         error: None,
         retry_of: None,
+        external: false,
         pid: 0,
         started: 0,
         ended: None,
