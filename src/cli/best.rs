@@ -18,12 +18,7 @@ pub fn exec(args: BestArgs, common: &Common) -> distiller::Result<()> {
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(best).expect("trial serialises")),
         Format::Table => {
-            println!(
-                "# best of study {}: trial #{} | {}",
-                args.study,
-                best.id,
-                best.metrics.as_ref().map_or_else(|| best.score.map(|s| format!("score {s:.4}")).unwrap_or_default(), |m| m.to_string())
-            );
+            println!("# best of study {}: trial #{} | {}", args.study, best.id, best.metrics.as_ref().map(|m| m.to_string()).unwrap_or_default());
             print!("{}", best.pipeline.to_toml());
         }
     }

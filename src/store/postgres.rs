@@ -606,7 +606,8 @@ fn client_trials(
                 rung: 0,
                 fidelity: None,
                 intermediate: steps.remove(&trial_id).unwrap_or_default(),
-                metrics: None,
+                // Optuna names no metric: the study's value is the headline.
+                metrics: score.filter(|_| state == TrialState::Complete).map(|s| crate::data::Metrics(vec![("value".into(), s)])),
                 score: score.filter(|_| state == TrialState::Complete),
                 student_dir: None,
                 host: None,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common;
+use crate::common::{fresh, optuna_python, python_with};
 use crate::storage::test_database;
 
 fn distiller(workspace: &Path, data: &Path) -> Command {
@@ -24,23 +25,6 @@ fn json_of(command: &mut Command) -> serde_json::Value {
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(name)
-}
-
-/// `python3` when it imports `modules`, else `None` (with a message; a failure under CI=true).
-fn python_with(modules: &str) -> Option<&'static str> {
-    let ok = Command::new("python3").args(["-c", &format!("import {modules}")]).output().is_ok_and(|o| o.status.success());
-    if ok { Some("python3") } else { common::skip(&format!("these tests need the Python modules {modules} (.ci/run installs them)")) }
-}
-
-fn optuna_python() -> Option<&'static str> {
-    // SQLAlchemy maps postgresql:// to psycopg2 or psycopg 3 depending on its version.
-    python_with("optuna, optuna_dashboard, plotly, sklearn, sqlalchemy")
-        .filter(|python| Command::new(python).args(["-c", "import sqlalchemy; sqlalchemy.create_engine('postgresql://u@localhost/db')"]).output().is_ok_and(|o| o.status.success()))
-}
-
-/// A study name no earlier run used (the test database keeps them).
-fn fresh(name: &str) -> String {
-    format!("{name}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
 }
 
 /// A seconds-long space with a list-valued dimension (the augmentation chain) and an integer one.

@@ -91,3 +91,26 @@ pub fn fixture() -> Fixture {
     save(&teacher, &config.init(1, &dev), &config, &meta, &vocab).unwrap();
     Fixture { glue, teacher, workspace: tmp.path().join("ws"), _tmp: tmp }
 }
+
+/// A study name no earlier run of the suite used (a shared database keeps them).
+pub fn fresh(name: &str) -> String {
+    format!("{name}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+}
+
+/// `python3` when it imports `modules`, else `None` (with a message; a failure under CI=true).
+pub fn python_with(modules: &str) -> Option<&'static str> {
+    let ok = std::process::Command::new("python3").args(["-c", &format!("import {modules}")]).output().is_ok_and(|o| o.status.success());
+    if ok { Some("python3") } else { skip(&format!("these tests need the Python modules {modules} (.ci/run installs them)")) }
+}
+
+/// Python with Optuna, its analysis, optuna-dashboard and the PostgreSQL driver SQLAlchemy picks
+/// for postgresql:// URLs (psycopg2 or psycopg 3, by its version).
+pub fn optuna_python() -> Option<&'static str> {
+    let python = python_with("optuna, optuna_dashboard, plotly, sklearn")?;
+    let driver = std::process::Command::new(python).args(["-c", "import sqlalchemy; sqlalchemy.create_engine('postgresql://u@localhost/db')"]).output();
+    if driver.is_ok_and(|o| o.status.success()) {
+        Some(python)
+    } else {
+        skip("SQLAlchemy finds no PostgreSQL driver: pip install \"psycopg[binary]\" psycopg2-binary (.ci/run installs them)")
+    }
+}

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::common::{fresh, optuna_python};
 use distiller::data::Metrics;
 use distiller::search::samplers::{BoConfig, SamplerKind};
 use distiller::search::study::fail_and_requeue;
@@ -21,11 +22,6 @@ fn tiny() -> Space {
 fn scored(p: &distiller::Pipeline) -> distiller::Result<TrialOutcome> {
     let score = 0.5 + p.train.lr.log10() * 0.01 + if p.kd.loss == distiller::pipeline::KdLoss::Ce { 0.1 } else { 0.0 };
     Ok(TrialOutcome { score, metrics: Metrics(vec![("accuracy".into(), score)]), student_dir: None, intermediate: vec![(1, score - 0.1), (2, score)], fidelity: None })
-}
-
-/// A study name no earlier run of the suite used (a shared database keeps them).
-fn fresh(name: &str) -> String {
-    format!("{name}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
 }
 
 /// What every engine must do.
@@ -178,14 +174,6 @@ fn a_study_copies_between_sled_and_postgres_both_ways() {
 fn postgres_storage_names_a_bad_url_or_an_unreachable_server() {
     let e = PostgresStorage::open("postgresql://user:secret@host:notaport/db").err().unwrap().to_string();
     assert!(e.contains("--storage") && !e.contains("secret"), "{e}");
-}
-
-/// Python with optuna and the PostgreSQL driver its SQLAlchemy picks for postgresql:// URLs
-/// (psycopg2 or psycopg, by version), or `None` (with a message).
-fn optuna_python() -> Option<&'static str> {
-    let check = "import optuna, sqlalchemy; sqlalchemy.create_engine('postgresql://u@localhost/db')";
-    let ok = std::process::Command::new("python3").args(["-c", check]).output().is_ok_and(|o| o.status.success());
-    if ok { Some("python3") } else { crate::common::skip("the Optuna interop test needs `pip install optuna \"psycopg[binary]\" psycopg2-binary` (.ci/run installs them)") }
 }
 
 #[test]

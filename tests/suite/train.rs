@@ -66,7 +66,10 @@ fn teacher_smoke_run_on_sst2() {
         fresh_pooler: false,
         pooling: Pooling::Mean,
     };
-    let outcome = train_teacher(&job, &device, &mut |l| eprintln!("{l}")).unwrap();
+    let mut notes = Vec::new();
+    let outcome = train_teacher(&job, &device, &mut |l| notes.push(l.to_string())).unwrap();
+    // A head HF transformers cannot express is said so where it is chosen.
+    assert!(notes.iter().any(|l| l.starts_with("note:") && l.contains("bert-mean-pooling")), "{notes:?}");
     // 512 rows are enough for the pretrained encoder to beat chance on SST-2 dev (50.9 % majority)
     assert!(outcome.best.dev.headline() > 0.7, "{}", outcome.best.dev);
     let loaded = distiller::model::load(&outcome.dir, &device).unwrap();
