@@ -23,7 +23,8 @@ pub struct Exported {
     pub hf_note: Option<&'static str>,
 }
 
-/// Copies the trial's student files into `out`, with `pipeline.toml` and `metrics.json`.
+/// Copies the trial's student files into `out`, with `pipeline.toml` and `metrics.json`; its
+/// `config.json` is written as HF transformers reads it.
 pub fn export(storage: &dyn Storage, request: &ExportRequest) -> Result<Exported> {
     let (_, trials) = super::study_trials(storage, &request.study)?;
     let trial = match request.trial {
@@ -50,6 +51,9 @@ pub fn export(storage: &dyn Storage, request: &ExportRequest) -> Result<Exported
     write("pipeline.toml", trial.pipeline.to_toml())?;
     let metrics = serde_json::json!({ "study": request.study, "trial": trial.id, "score": trial.score, "metrics": trial.metrics });
     write("metrics.json", serde_json::to_string_pretty(&metrics).expect("json values serialise"))?;
-    let config = crate::model::BertConfig::from_file(&out.join(crate::model::checkpoint::CONFIG_FILE));
-    Ok(Exported { trial: trial.clone(), hf_note: config.ok().and_then(|c| c.classifier_pooling.hf_note()) })
+    // Rewritten in today's form, so a student an older release saved loads in HF transformers too.
+    let config_file = out.join(crate::model::checkpoint::CONFIG_FILE);
+    let config = crate::model::BertConfig::from_file(&config_file)?;
+    std::fs::write(&config_file, config.to_hf_json()).map_err(|e| Error::io(&config_file, e))?;
+    Ok(Exported { trial: trial.clone(), hf_note: config.classifier_pooling.hf_note() })
 }

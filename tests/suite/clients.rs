@@ -159,7 +159,7 @@ fn eval(workspace: &Path, glue: &Path, model: &Path) -> (f64, Vec<Vec<f64>>) {
 }
 
 #[test]
-fn hf_transformers_scores_a_teacher_and_a_student_as_distiller_eval_does() {
+fn hf_transformers_scores_a_teacher_and_students_as_distiller_eval_does() {
     let Some(glue) = common::shared_glue() else { return };
     let Some(_) = common::minilm() else { return };
     let Some(python) = python_with("torch, transformers") else { return };
@@ -174,9 +174,18 @@ fn hf_transformers_scores_a_teacher_and_a_student_as_distiller_eval_does() {
     let pipeline = common::write(tmp.path(), "student.toml", b"[student]\nlayers = 2\n[train]\nepochs = 1\ntrain_subset = 64\n");
     let student = tmp.path().join("student");
     run(&["train", "--task", "sst2", "--pipeline", pipeline.to_str().unwrap(), "--out", student.to_str().unwrap()]);
+    // A search's student, exported.
+    let space = common::write(
+        tmp.path(),
+        "space.toml",
+        b"[fixed]\n\"student.layers\" = 3\n\"train.train_subset\" = 64\n\"train.epochs\" = 1\n[[dim]]\nfield = \"kd.loss\"\nchoices = [\"ce\"]\n",
+    );
+    run(&["search", "--task", "sst2", "--study", "s", "--trials", "1", "--space", space.to_str().unwrap()]);
+    let exported = tmp.path().join("exported");
+    run(&["export", "--study", "s", "--out", exported.to_str().unwrap()]);
 
     let dev = glue.join("SST-2/dev.tsv");
-    for model in [&teacher, &student] {
+    for model in [&teacher, &student, &exported] {
         let (accuracy, ours) = eval(&ws, &glue, model);
         let hf = json_of(Command::new(python).arg(script("hf_scores.py")).arg(model).arg(&dev));
         let theirs: Vec<Vec<f64>> = serde_json::from_value(hf["logits"].clone()).unwrap();
