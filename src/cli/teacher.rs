@@ -47,7 +47,7 @@ pub struct TeacherArgs {
     pub fresh_pooler: bool,
     /// What the task head reads: the [CLS] vector (BERT's head, which HF transformers loads as
     /// the same model) or the mean over the tokens (what all-MiniLM-L6-v2 was trained to produce;
-    /// +0.6 points on SST-2, but HF's BertForSequenceClassification cannot express it, so
+    /// up to 0.6 points more on SST-2, but HF's BertForSequenceClassification cannot express it, so
     /// transformers refuses the checkpoint).
     #[arg(long, value_enum, default_value_t = Pooling::Cls)]
     pub pooling: Pooling,
