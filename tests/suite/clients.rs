@@ -146,16 +146,28 @@ fn a_trial_optuna_adds_is_a_trial_of_the_study_and_a_foreign_one_is_listed() {
     assert_eq!(storage.foreign_trials(&name).unwrap().len(), 1);
 }
 
-/// `distiller eval` on `model`, with its logits per dev row.
-fn eval(workspace: &Path, glue: &Path, model: &Path) -> (f64, Vec<Vec<f64>>) {
+/// `distiller eval` on `model` for `task`: its dev metrics, and its logits per dev row.
+fn eval(workspace: &Path, glue: &Path, task: &str, model: &Path) -> (serde_json::Value, Vec<Vec<f64>>) {
     let predictions = workspace.join("predictions.jsonl");
-    let out = json_of(distiller(workspace, glue).args(["eval", "--task", "sst2", "-f", "json", "--model"]).arg(model).arg("--predictions").arg(&predictions));
+    let out = json_of(distiller(workspace, glue).args(["eval", "--task", task, "-f", "json", "--model"]).arg(model).arg("--predictions").arg(&predictions));
     let logits = std::fs::read_to_string(&predictions)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["logits"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
         .collect();
-    (out["dev"]["accuracy"].as_f64().unwrap(), logits)
+    (out["dev"].clone(), logits)
+}
+
+/// HF transformers' scores of `model` on `task`'s dev rows, after checking its logits are
+/// within 1e-4 of `distiller eval`'s; returns both tools' dev scores.
+fn scored_alike(python: &str, workspace: &Path, glue: &Path, task: &str, dev: &str, model: &Path) -> (serde_json::Value, serde_json::Value) {
+    let (metrics, ours) = eval(workspace, glue, task, model);
+    let hf = json_of(Command::new(python).arg(script("hf_scores.py")).arg(model).arg(task).arg(glue.join(dev)));
+    let theirs: Vec<Vec<f64>> = serde_json::from_value(hf["logits"].clone()).unwrap();
+    assert_eq!(theirs.len(), ours.len());
+    let worst = ours.iter().zip(&theirs).flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs())).fold(0.0, f64::max);
+    assert!(worst < 1e-4, "{task}, {}: HF's logits differ from distiller's by up to {worst}", model.display());
+    (metrics, hf)
 }
 
 #[test]
@@ -184,15 +196,14 @@ fn hf_transformers_scores_a_teacher_and_students_as_distiller_eval_does() {
     let exported = tmp.path().join("exported");
     run(&["export", "--study", "s", "--out", exported.to_str().unwrap()]);
 
-    let dev = glue.join("SST-2/dev.tsv");
     for model in [&teacher, &student, &exported] {
-        let (accuracy, ours) = eval(&ws, &glue, model);
-        let hf = json_of(Command::new(python).arg(script("hf_scores.py")).arg(model).arg(&dev));
-        let theirs: Vec<Vec<f64>> = serde_json::from_value(hf["logits"].clone()).unwrap();
-        assert_eq!(theirs.len(), ours.len());
-        let worst = ours.iter().zip(&theirs).flat_map(|(a, b)| a.iter().zip(b).map(|(x, y)| (x - y).abs())).fold(0.0, f64::max);
-        assert!(worst < 1e-4, "{}: HF's logits differ from distiller's by up to {worst}", model.display());
-        assert_eq!(hf["accuracy"].as_f64(), Some(accuracy), "{}", model.display());
+        let (ours, theirs) = scored_alike(python, &ws, &glue, "sst2", "SST-2/dev.tsv", model);
+        assert_eq!(theirs["accuracy"], ours["accuracy"], "{}", model.display());
+    }
+    // Sentence pairs (segment ids) and a regression head.
+    for (task, dev) in [("mrpc", "MRPC/dev.tsv"), ("stsb", "STS-B/dev.tsv")] {
+        run(&["teacher", "--task", task, "--max-train", "64", "--epochs", "1"]);
+        scored_alike(python, &ws, &glue, task, dev, &ws.join("teachers").join(task));
     }
 
     // A mean-pooling head, which HF's BERT classifier cannot express: transformers refuses it.
@@ -205,9 +216,9 @@ fn hf_transformers_scores_a_teacher_and_students_as_distiller_eval_does() {
     let mut config = distiller::model::BertConfig::from_file(&mean.join("config.json")).unwrap();
     config.classifier_pooling = distiller::model::Pooling::Mean;
     std::fs::write(mean.join("config.json"), config.to_hf_json()).unwrap();
-    let out: Output = Command::new(python).arg(script("hf_scores.py")).arg(&mean).arg(&dev).output().unwrap();
+    let out: Output = Command::new(python).arg(script("hf_scores.py")).arg(&mean).arg("sst2").arg(glue.join("SST-2/dev.tsv")).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("bert-mean-pooling"), "{}", String::from_utf8_lossy(&out.stderr));
-    eval(&ws, &glue, &mean);
+    eval(&ws, &glue, "sst2", &mean);
 }
 
 #[test]
