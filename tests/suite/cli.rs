@@ -99,10 +99,17 @@ fn help_explains_the_commands() {
     let tmp = tempfile::tempdir().unwrap();
     let (code, out, _) = distiller(&["--help"], tmp.path());
     assert_eq!(code, 0);
-    assert!(out.contains("teacher") && out.contains("eval"));
+    // Every command the README lists is in the overview, and explains itself.
+    let commands = ["search", "studies", "trials", "best", "export", "report", "teacher", "train", "eval", "import-trials", "rebuild-store", "copy-study", "meta", "recommend"];
+    for command in commands {
+        assert!(out.lines().any(|l| l.trim_start().starts_with(&format!("{command} "))), "`--help` does not list {command}: {out}");
+        let (code, help, _) = distiller(&[command, "--help"], tmp.path());
+        assert_eq!(code, 0, "{command} --help");
+        assert!(help.contains(&format!("Usage: distiller {command}")) && help.contains("--workspace"), "{command} --help: {help}");
+    }
     let (code, out, _) = distiller(&["teacher", "--help"], tmp.path());
     assert_eq!(code, 0);
-    assert!(out.contains("--max-train") && out.contains("--epochs"));
+    assert!(out.contains("--max-train") && out.contains("--epochs") && out.contains("[default: cls]"));
 }
 
 #[test]

@@ -57,8 +57,7 @@ fn seed(path: &str) -> String {
 const META: &str = "task_type = \"classification\"\npair = false\nn_train = 100\nn_labels = 2\nlabel_entropy = 0.6\nmean_tokens = 9.0\np90_tokens = 19.0\nvocab_size = 500\ntype_token_ratio = 0.2\nteacher_score = 0.9\n[extra]\nshift = 0.3\n";
 const SPEC: &str = "name = \"t\"\ntrain = \"train.tsv\"\ndev = \"train.tsv\"\nformat = \"tsv\"\ntext = \"sentence\"\ntext_pair = \"other\"\nlabel = \"label\"\nlabels = [\"0\", \"1\"]\nmax_len = 64\n";
 const PAPER: &str = "Model,Teacher,intermediate_loss_type,alpha,intermediate_strategy,kd_loss_type,mixup,repeated_aug,aug_p,#example,score,task,ratio,baseline_score,contextual,backtranslation,random\nTinyBERT4,BERT_BASE,mi,0.9,skip,ce,TRUE,1,0.3,2490,0.70,rte,0.98,66.8,1,0,2\nTinyBERT4,BERT_BASE,cos,0,last,mse,FALSE,4,0.1,2490,0.66,rte,,66.8,0,0,0\n";
-const CANDIDATES: &str =
-    "{\"kd\": {\"loss\": \"mse\"}, \"intermediate\": {\"objective\": \"mi\", \"alpha\": 0.9}, \"augment\": {\"chain\": [\"random\"], \"aug_p\": 0.3}}\n{\"kd.loss\": \"ce\"}\n";
+const CANDIDATES: &str = "{\"kd\": {\"loss\": \"mse\"}, \"intermediate\": {\"objective\": \"mi\", \"alpha\": 0.9}, \"augment\": {\"chain\": [\"random\"], \"aug_p\": 0.3}}\n{\"kd.loss\": \"ce\", \"intermediate.objective\": \"cos\"}\n";
 const CSV_ROWS: &str = "text,pair,label\n\"a, quoted\",b,1\nplain,\"x \"\"y\"\"\",0\n";
 const JSONL_ROWS: &str = "{\"text\": \"a\", \"pair\": \"b\", \"label\": \"1\"}\n{\"text\": \"c\", \"pair\": \"d\", \"label\": 0}\n";
 const ROWS: [(GlueTask, &str, &str); 4] = [
@@ -127,5 +126,37 @@ proptest! {
                 let _ = load_split(&distiller::data::Task::Custom(task), distiller::data::Split::Train, None);
             }
         }
+    }
+}
+
+/// The seeds the property tests mutate are valid inputs: each parser reads its own seed, so a
+/// parser that refused everything would fail here rather than pass the tests above.
+#[test]
+fn every_parser_reads_its_unmutated_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["default", "paper", "tiny"] {
+        distiller::search::Space::parse(&seed(&format!("search-spaces/{name}.toml")), name).unwrap();
+    }
+    distiller::Pipeline::from_file(&file(dir.path(), "p.toml", seed("examples/pipelines/sst2-mi.toml").as_bytes())).unwrap();
+    distiller::data::DatasetMeta::from_file(&file(dir.path(), "d.meta", META.as_bytes())).unwrap();
+    file(dir.path(), "train.tsv", b"sentence\tother\tlabel\na\tb\t1\n");
+    let spec = CustomTask::from_file(&file(dir.path(), "t.toml", SPEC.as_bytes())).unwrap();
+    assert_eq!(load_split(&distiller::data::Task::Custom(spec), distiller::data::Split::Train, None).unwrap().len(), 1);
+    let config = "{\"vocab_size\": 20, \"hidden_size\": 16, \"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"intermediate_size\": 32, \"num_labels\": 2}";
+    distiller::model::BertConfig::from_file(&file(dir.path(), "config.json", config.as_bytes())).unwrap();
+    for (task, folder, rows) in ROWS {
+        let path = common::write(dir.path(), &format!("{folder}/train.tsv"), rows.as_bytes());
+        assert!(!distiller::data::load_glue_file(task, &path).unwrap().is_empty(), "{folder}");
+    }
+    assert_eq!(distiller::recommend::paper_trials::load(&file(dir.path(), "t.csv", PAPER.as_bytes())).unwrap().0.len(), 2);
+    let space = distiller::search::Space::builtin_paper();
+    for (name, seed) in [("c.csv", PAPER), ("c.jsonl", CANDIDATES)] {
+        assert_eq!(distiller::recommend::candidates::load(&file(dir.path(), name, seed.as_bytes()), &space).unwrap().len(), 2, "{name}");
+    }
+    for (format, rows) in [("csv", CSV_ROWS), ("jsonl", JSONL_ROWS), ("tsv", "text\tpair\tlabel\na\tb\t1\n")] {
+        let data = file(dir.path(), &format!("rows.{format}"), rows.as_bytes());
+        let spec = format!("name = \"c\"\ntrain = \"{0}\"\ndev = \"{0}\"\ntext = \"text\"\ntext_pair = \"pair\"\nlabel = \"label\"\nlabels = [\"0\", \"1\"]\n", data.display());
+        let task = CustomTask::from_file(&file(dir.path(), "c.toml", spec.as_bytes())).unwrap();
+        assert!(!load_split(&distiller::data::Task::Custom(task), distiller::data::Split::Train, None).unwrap().is_empty(), "{format}");
     }
 }

@@ -285,18 +285,22 @@ fn dropout_runs_are_reproducible_while_others_train() {
         distiller::train::task_loss(model.forward(&distiller::model::BertInput::from_host(batch, device), false).logits, &labels, &kind)
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-    let train = || {
+    let train = |config: &distiller::model::BertConfig| {
         let ft = FineTuneConfig { epochs: 1, batch_size: 16, lr: 1e-3, ..FineTuneConfig::default() };
         let (model, _) =
             pool.install(|| distiller::train::run_epochs(config.init(7, &device), &rows, 0, &ft, &device, &loss, &mut |_| Metrics(Vec::new()), &mut |_, _| Ok(())).unwrap());
         burn::module::Module::valid(&model).export()
     };
-    let alone = train();
+    let alone = train(&config);
+    // Dropout ran: without it the same run ends elsewhere.
+    let without = train(&distiller::model::BertConfig { hidden_dropout_prob: 0.0, attention_probs_dropout_prob: 0.0, ..config.clone() });
+    assert!(alone.iter().zip(&without).any(|((_, _, a), (_, _, b))| a != b), "dropout changed nothing");
     let together: Vec<_> = std::thread::scope(|s| {
-        let runs: Vec<_> = (0..3).map(|_| s.spawn(train)).collect();
+        let runs: Vec<_> = (0..3).map(|_| s.spawn(|| train(&config))).collect();
         runs.into_iter().map(|r| r.join().unwrap()).collect()
     });
     for run in together {
+        assert_eq!(run.len(), alone.len(), "every parameter is compared");
         for ((name, _, a), (_, _, b)) in alone.iter().zip(&run) {
             assert_eq!(a, b, "{name} differs when other runs train at the same time");
         }
