@@ -13,10 +13,13 @@ fn distiller(f: &common::Fixture) -> Command {
     c
 }
 
-#[test]
-fn killed_search_resumes_and_reports_json() {
+const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+
+/// A fixture whose `sst2` study was searched, killed as its second trial started, and resumed:
+/// five trials, #1 FAIL (interrupted) and run again as #2. Returns the resumed run's stderr.
+fn killed_and_resumed() -> (common::Fixture, String) {
     let f = common::fixture();
-    let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+    let space = TINY;
     let search_args = ["search", "--task", "sst2", "--space", space, "--sampler", "grid", "--trials", "4", "--teacher"];
     // first run: kill it as soon as its second trial starts
     let mut child = distiller(&f).args(search_args).arg(&f.teacher).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
@@ -39,9 +42,14 @@ fn killed_search_resumes_and_reports_json() {
     child.wait().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
+    (f, err.to_string())
+}
+
+#[test]
+fn a_killed_search_resumes_where_it_stopped() {
+    let (f, err) = killed_and_resumed();
     assert!(err.contains("1 trial(s) whose worker stopped were marked FAIL"), "{err}");
     assert_eq!(err.lines().filter(|l| l.starts_with("trial ") && l.contains('/')).count(), 3, "{err}");
-
     let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
     assert!(out.status.success());
     let trials: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -56,6 +64,11 @@ fn killed_search_resumes_and_reports_json() {
             assert!(t.get(key).is_some(), "trial JSON lacks `{key}`: {t}");
         }
     }
+}
+
+#[test]
+fn best_and_export_give_the_best_trial() {
+    let (f, _) = killed_and_resumed();
     let out = distiller(&f).args(["best", "--study", "sst2", "-f", "json"]).output().unwrap();
     let best: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(best["state"], "COMPLETE");
@@ -82,6 +95,12 @@ fn killed_search_resumes_and_reports_json() {
     let out = distiller(&f).args(["export", "--study", "nope", "--out"]).arg(&export).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no study `nope` (studies: sst2)"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_study_records_its_context_and_recommend_learns_from_it() {
+    let (f, _) = killed_and_resumed();
+    let space = TINY;
     let out = distiller(&f).args(["studies", "-f", "json"]).output().unwrap();
     let studies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(studies[0]["name"], "sst2");
@@ -104,7 +123,12 @@ fn killed_search_resumes_and_reports_json() {
     assert_eq!(rec["learnt_from"][0]["study"], "sst2", "{rec}");
     assert_eq!(rec["learnt_from"][0]["fields"].as_array().unwrap().len(), distiller::search::Space::from_file(std::path::Path::new(space)).unwrap().dims.len(), "{rec}");
     let _: distiller::Pipeline = toml::from_str(&std::fs::read_to_string(&pick).unwrap()).expect("the top pick is a pipeline file");
+}
 
+#[test]
+fn a_warm_started_search_runs_the_recommenders_picks_first() {
+    let (f, _) = killed_and_resumed();
+    let space = TINY;
     // Another task (the same rows under a task spec) warm-started from this study, through the CLI.
     let spec = common::write(
         &f.workspace,
@@ -127,7 +151,12 @@ fn killed_search_resumes_and_reports_json() {
     assert_eq!(points.len(), 2);
     let differing = points[0].as_array().unwrap().iter().zip(points[1].as_array().unwrap()).filter(|(a, b)| a != b).count();
     assert!(differing >= 2, "--warm-diverse 2: the two warm-start points differ in {differing} fields: {points:?}");
-    // A spent budget starts no trial.
+}
+
+#[test]
+fn a_spent_budget_starts_no_trial() {
+    let f = common::fixture();
+    let space = TINY;
     let out = distiller(&f).args(["search", "--task", "sst2", "--space", space, "--study", "late", "--budget-minutes", "0", "--teacher"]).arg(&f.teacher).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("study late: 0 trials, none complete"), "{}", String::from_utf8_lossy(&out.stdout));
@@ -135,8 +164,11 @@ fn killed_search_resumes_and_reports_json() {
         distiller(&f).args(["search", "--task", "sst2", "--space", space, "--study", "late", "--budget-minutes", "0", "-f", "json", "--teacher"]).arg(&f.teacher).output().unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((&summary["study"], &summary["trials"], &summary["best"]), (&serde_json::json!("late"), &serde_json::json!(0), &serde_json::Value::Null));
+}
 
-    // a different space for the same study is refused without touching it
+#[test]
+fn a_study_refuses_another_space_and_stays_as_it_was() {
+    let (f, _) = killed_and_resumed();
     let out = distiller(&f)
         .args(["search", "--task", "sst2", "--space", concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/paper.toml"), "--teacher"])
         .arg(&f.teacher)
@@ -185,7 +217,7 @@ fn train_runs_one_pipeline_from_the_cli() {
 #[test]
 fn search_without_a_teacher_fine_tunes_one_first() {
     let f = common::fixture();
-    let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+    let space = TINY;
     // The fixture's tiny checkpoint stands in for the pretrained MiniLM.
     let out = distiller(&f).env("DISTILLER_TEACHER_INIT", &f.teacher).args(["search", "--task", "sst2", "--space", space, "--trials", "1"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -212,7 +244,7 @@ fn a_search_on_a_full_disk_fails_cleanly() {
         // Under CI=true (root, where mounting works) this fails instead of passing unchecked.
         return common::skip("cannot mount a small tmpfs here (needs root)").unwrap_or(());
     }
-    let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+    let space = TINY;
     let out = distiller(&f).args(["search", "--task", "sst2", "--space", space, "--sampler", "grid", "--trials", "8", "--teacher"]).arg(&f.teacher).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     let listed = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
@@ -248,7 +280,7 @@ fn worker_processes_share_a_postgres_study_and_rerun_a_killed_workers_trial() {
     let f = common::fixture();
     let study = format!("procs-{}-{}", std::process::id(), distiller::store::now());
     // tiny.toml with four learning rates: 16 pipelines, room for 9 trials and the re-run.
-    let tiny = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml")).unwrap();
+    let tiny = std::fs::read_to_string(TINY).unwrap();
     let space = common::write(&f.workspace, "space.toml", tiny.replace("values = [1e-3, 3e-3]", "values = [1e-3, 2e-3, 3e-3, 5e-3]").as_bytes());
     let worker = |n: usize| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_distiller"));
