@@ -145,6 +145,8 @@ mod tests {
         };
         let bo = mean(&|s| Box::new(BoSampler::new(s)));
         let random = mean(&|s| Box::new(RandomSampler { seed: s }));
-        assert!(bo < random, "bo needed {bo} trials on average, random {random}");
+        // Measured: 7.6 against 26.6 (random's expectation on this 55-point table is 28), so a
+        // sampler no better than chance fails here, not only one worse than it.
+        assert!(bo < 0.5 * random, "bo needed {bo} trials on average, random {random}");
     }
 }
