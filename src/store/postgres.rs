@@ -472,8 +472,9 @@ fn connect(config: &postgres::Config, url: &str) -> Result<Client> {
                 client.batch_execute("SET TIME ZONE 'UTC'").map_err(|e| Error::Database { url: redacted(url), message: describe(&e) })?;
                 return Ok(client);
             }
-            // An answer from the server (bad password, no such database) will not change.
-            Err(e) if e.as_db_error().is_some() || started.elapsed() >= RECONNECT_FOR => {
+            // An answer from the server (bad password, no such database) will not change, except
+            // that it is starting up or shutting down (a restart).
+            Err(e) if e.as_db_error().is_some_and(|db| *db.code() != postgres::error::SqlState::CANNOT_CONNECT_NOW) || started.elapsed() >= RECONNECT_FOR => {
                 return Err(Error::Database { url: redacted(url), message: format!("cannot connect: {}", describe(&e)) });
             }
             Err(_) => {

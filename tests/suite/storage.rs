@@ -237,3 +237,78 @@ fn export_names_the_host_of_a_checkpoint_that_is_not_here() {
     let e = distiller::ops::export(&storage, &request).unwrap_err().to_string();
     assert!(e.contains("gpu-box-7") && e.contains("/nonexistent/studies/s/trial-0"), "{e}");
 }
+
+/// A PostgreSQL server of a test's own, on a free loopback port, which the test may stop and
+/// start again; stopped when dropped. `None` (with a message) where the server binaries are not
+/// installed.
+struct OwnServer {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl OwnServer {
+    fn start() -> Option<Self> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql").ok().and_then(|versions| versions.flatten().map(|v| v.path().join("bin")).find(|b| b.join("initdb").is_file()));
+        let Some(bin) = bin else { return crate::common::skip("PostgreSQL's server binaries are not installed (.ci/run installs them)") };
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        assert!(std::process::Command::new("chown").arg("postgres").arg(dir.path()).status().unwrap().success());
+        let server = Self { dir, bin, port };
+        // initdb refuses root: the server runs as the `postgres` user.
+        assert!(server.as_postgres(&format!("{}/initdb -D {}/data -U postgres -A trust --no-sync", server.bin.display(), server.dir.path().display())), "initdb");
+        assert!(server.ctl("start"), "the server starts");
+        Some(server)
+    }
+
+    fn as_postgres(&self, command: &str) -> bool {
+        std::process::Command::new("su").args(["postgres", "-c", command]).stdout(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
+    }
+
+    fn ctl(&self, action: &str) -> bool {
+        let (bin, dir) = (self.bin.display(), self.dir.path().display());
+        let options = format!("-o '-p {} -k {dir} -c listen_addresses=127.0.0.1' -l {dir}/log", self.port);
+        self.as_postgres(&format!("{bin}/pg_ctl -D {dir}/data {} -w {action}", if action == "stop" { "-m fast".to_string() } else { options }))
+    }
+
+    fn url(&self) -> String {
+        format!("postgresql://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.ctl("stop");
+    }
+}
+
+#[test]
+fn a_search_rides_out_a_database_restart() {
+    use std::io::{BufRead, BufReader};
+    let Some(server) = OwnServer::start() else { return };
+    let f = crate::common::fixture();
+    let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_distiller"))
+        .arg("--workspace")
+        .arg(&f.workspace)
+        .arg("--data-dir")
+        .arg(&f.glue)
+        .args(["--storage", &server.url(), "search", "--task", "sst2", "--space", space, "--sampler", "grid", "--trials", "8", "--teacher"])
+        .arg(&f.teacher)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen: Vec<String> = lines.by_ref().map_while(Result::ok).take_while(|l| !l.starts_with("trial 3/8")).collect();
+    // The database goes away for two seconds while the search runs.
+    assert!(server.ctl("stop"), "the server stops");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(server.ctl("start"), "the server starts again");
+    seen.extend(lines.map_while(Result::ok));
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{}", seen.join("\n"));
+    let trials = PostgresStorage::open(&server.url()).unwrap().trials("sst2").unwrap();
+    assert_eq!(trials.len(), 8, "{}", seen.join("\n"));
+    assert!(trials.iter().all(|t| t.state == TrialState::Complete), "{trials:?}");
+}
