@@ -25,7 +25,7 @@ use crate::train::{EpochReport, FineTuneConfig, fine_tune};
 use crate::workspace::Workspace;
 
 /// The fewest optimisation steps an adaptive recipe makes: below it a small training set (2,500
-/// sentence pairs at 3 epochs of batch 32 make 237) left the teacher at chance (issue #21).
+/// sentence pairs at 3 epochs of batch 32 make 237) left the teacher at chance (docs/teacher.md).
 pub const MIN_STEPS: usize = 600;
 
 /// The most epochs the adaptive recipe raises a run to.

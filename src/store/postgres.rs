@@ -467,7 +467,7 @@ fn connect(config: &postgres::Config, url: &str) -> Result<Client> {
     let mut wait = Duration::from_millis(250);
     loop {
         match config.connect(NoTls) {
-            // Timestamps are naive UTC, as Optuna stores them; the session's clock must agree.
+            // Timestamps are naive UTC, as Optuna stores them; the connection's time zone must agree.
             Ok(mut client) => {
                 client.batch_execute("SET TIME ZONE 'UTC'").map_err(|e| Error::Database { url: redacted(url), message: describe(&e) })?;
                 return Ok(client);
