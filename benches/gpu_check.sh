@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check (issue #8), run on a machine with an NVIDIA GPU and PyTorch but no Rust: the
+# GPU check, run on a machine with an NVIDIA GPU and PyTorch but no Rust: the
 # `throughput` example built elsewhere with `--features tch` (docs/gpu.md: "GPU and libtorch
 # backends") on the GPU through libtorch, next to PyTorch on the same GPU, at the CPU table's
 # shape and at a GPU-sized one.

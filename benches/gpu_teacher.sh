@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Teacher recipes on a lent GPU (issue #21; results in docs/teacher.md, "On a GPU").
+# Teacher recipes on a GPU machine (results in docs/teacher.md, "On a GPU").
 #
 #   benches/gpu_teacher.sh prepare   here: builds distiller with --features tch against the GPU
 #                                    machine's libtorch and packs it, the GLUE files and the

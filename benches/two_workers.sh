@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #22's real run: `search --task sst2 --trials 16` as 1 worker with 2 threads, then as
+# A real run of shared studies: `search --task sst2 --trials 16` as 1 worker with 2 threads, then as
 # 2 workers with 1 thread each, on one PostgreSQL study each. Prints both wall times.
 #   cargo build && bash benches/two_workers.sh postgresql://user@host:port/db [WORKDIR]
 set -u
