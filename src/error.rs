@@ -36,6 +36,9 @@ pub enum Error {
     /// A study that is missing, empty, or does not match the request (task, space).
     #[error("{0}")]
     Study(String),
+    /// A study with no COMPLETE trial, where a best one was asked for.
+    #[error("study `{study}` has no complete trial")]
+    NoCompleteTrial { study: String },
     /// A sampler that cannot propose (egobox failed, no valid point).
     #[error("sampler: {0}")]
     Sampler(String),

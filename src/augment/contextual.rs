@@ -9,7 +9,7 @@
 //! against the tied word-embedding matrix directly — BERT's MLM decoder without its transform.
 //! The run log and [`MlmHeadKind`] say which one ran.
 
-use crate::model::host_ops::gelu;
+use crate::model::kernels::gelu;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::rngs::StdRng;

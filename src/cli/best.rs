@@ -14,7 +14,7 @@ pub struct BestArgs {
 pub fn exec(args: BestArgs, common: &Common) -> distiller::Result<()> {
     let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
     let (_, trials) = distiller::ops::study_trials(storage.as_ref(), &args.study)?;
-    let best = distiller::search::study::best_of(&trials).ok_or_else(|| distiller::Error::Study(format!("study `{}` has no complete trial", args.study)))?;
+    let best = distiller::search::study::best_trial(&args.study, &trials)?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(best).expect("trial serialises")),
         Format::Table => {

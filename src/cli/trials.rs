@@ -31,7 +31,7 @@ pub fn exec(args: TrialsArgs, common: &Common) -> distiller::Result<()> {
             println!("{}", serde_json::Value::Array(rows));
         }
         Format::Table => {
-            let state = |s: TrialState| format!("{s:?}").to_uppercase();
+            let state = TrialState::name;
             let score = |s: Option<f64>| s.map_or("-".into(), |s| format!("{s:.4}"));
             println!("{:>4} {:<9} {:>8} {:>7}  {}", "id", "state", "score", "secs", if study.kind == StudyKind::Teacher { "recipe" } else { "pipeline" });
             for t in trials {

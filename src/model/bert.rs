@@ -9,7 +9,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::{BertConfig, Pooling};
 use super::dropout::dropout;
-use super::host_ops::{gelu, linear, softmax};
+use super::kernels::{gelu, linear, softmax};
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
 use crate::error::Result;

@@ -4,7 +4,7 @@ pub mod bert;
 pub mod checkpoint;
 pub mod config;
 pub mod dropout;
-pub mod host_ops;
+pub mod kernels;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs, mean_pool};

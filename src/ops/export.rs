@@ -29,7 +29,7 @@ pub fn export(storage: &dyn Storage, request: &ExportRequest) -> Result<Exported
     let (_, trials) = super::study_trials(storage, &request.study)?;
     let trial = match request.trial {
         Some(id) => trials.iter().find(|t| t.id == id).ok_or_else(|| Error::Study(format!("study `{}` has no trial #{id}", request.study)))?,
-        None => crate::search::study::best_of(&trials).ok_or_else(|| Error::Study(format!("study `{}` has no complete trial", request.study)))?,
+        None => crate::search::study::best_trial(&request.study, &trials)?,
     };
     if trial.state != TrialState::Complete {
         return Err(Error::Study(format!("trial #{} is {:?}, not COMPLETE: nothing to export", trial.id, trial.state)));

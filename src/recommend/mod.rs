@@ -8,13 +8,13 @@
 pub mod candidates;
 pub mod evaluation;
 pub mod history;
-pub mod model;
+pub mod meta_model;
 pub mod paper_trials;
 
 pub use candidates::Candidate;
 pub use evaluation::{most_popular, spearman};
 pub use history::{History, PastTask, Students, history};
-pub use model::{Model, Prediction, Scales, Target, TaskWeighting};
+pub use meta_model::{Model, Prediction, Scales, Target, TaskWeighting};
 
 use crate::search::space::Point;
 

@@ -80,6 +80,11 @@ pub fn best_of(trials: &[TrialRecord]) -> Option<&TrialRecord> {
     complete().filter(|t| t.rung == top).max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
 }
 
+/// The best trial of `study` ([`best_of`]), or the error saying it has none.
+pub fn best_trial<'t>(study: &str, trials: &'t [TrialRecord]) -> Result<&'t TrialRecord> {
+    best_of(trials).ok_or_else(|| Error::NoCompleteTrial { study: study.to_string() })
+}
+
 /// How [`fail_and_requeue`] marks a trial whose worker died while it ran.
 const INTERRUPTED: &str = "interrupted";
 

@@ -33,6 +33,24 @@ pub enum TrialState {
     Fail,
 }
 
+impl TrialState {
+    /// The state's name, as Optuna and our JSON spell it (`COMPLETE`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TrialState::Waiting => "WAITING",
+            TrialState::Running => "RUNNING",
+            TrialState::Complete => "COMPLETE",
+            TrialState::Pruned => "PRUNED",
+            TrialState::Fail => "FAIL",
+        }
+    }
+
+    /// The state a name spells, if any.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [TrialState::Waiting, TrialState::Running, TrialState::Complete, TrialState::Pruned, TrialState::Fail].into_iter().find(|s| s.name() == name)
+    }
+}
+
 /// What a study searches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -410,7 +410,7 @@ impl PostgresStorage {
     /// Inserts or updates a trial's row and everything Optuna reads about it.
     fn write_trial(&self, tx: &mut Transaction, study_id: i32, space: &Space, trial: &TrialRecord) -> std::result::Result<(), postgres::Error> {
         let number = number(trial.id);
-        let state = state_name(trial.state);
+        let state = trial.state.name();
         // A WAITING trial has not started (Optuna leaves its start empty); a finished one has an
         // end, which Optuna requires (one recorded without, as imports once were, ends at its start).
         let start = (trial.state != TrialState::Waiting).then_some(trial.started as f64);
@@ -501,16 +501,6 @@ fn number(id: u64) -> i32 {
     i32::try_from(id).unwrap_or(i32::MAX)
 }
 
-fn state_name(state: TrialState) -> &'static str {
-    match state {
-        TrialState::Waiting => "WAITING",
-        TrialState::Running => "RUNNING",
-        TrialState::Complete => "COMPLETE",
-        TrialState::Pruned => "PRUNED",
-        TrialState::Fail => "FAIL",
-    }
-}
-
 fn value_type(value: f64) -> &'static str {
     match value {
         v if v == f64::INFINITY => "INF_POS",
@@ -541,16 +531,6 @@ fn mark_encoding(tx: &mut Transaction, study_id: i32) -> std::result::Result<(),
         &[&study_id, &ENCODING_KEY, &ENCODING],
     )?;
     Ok(())
-}
-
-fn parse_state(state: &str) -> TrialState {
-    match state {
-        "WAITING" => TrialState::Waiting,
-        "RUNNING" => TrialState::Running,
-        "COMPLETE" => TrialState::Complete,
-        "PRUNED" => TrialState::Pruned,
-        _ => TrialState::Fail,
-    }
 }
 
 /// A stored value with its Optuna value type (infinities are stored as NULL and a type).
@@ -593,7 +573,7 @@ fn client_trials(
     let mut trials = Vec::with_capacity(rows.len());
     for row in rows {
         let trial_id: i32 = row.get(0);
-        let (id, state) = (u64::try_from(row.get::<_, Option<i32>>(1).unwrap_or(0)).unwrap_or(0), parse_state(row.get(2)));
+        let (id, state) = (u64::try_from(row.get::<_, Option<i32>>(1).unwrap_or(0)).unwrap_or(0), TrialState::from_name(row.get(2)).unwrap_or(TrialState::Fail));
         let score = row.get::<_, Option<&str>>(6).and_then(|kind| typed_value(row.get(5), kind));
         let params = params.remove(&trial_id).unwrap_or_default();
         let decoded = optuna::decode(space, &params).and_then(|point| space.compose_unchecked(&point).map(|pipeline| (point, pipeline)).map_err(|e| e.to_string()));

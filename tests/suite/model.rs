@@ -249,7 +249,7 @@ fn host_gelu_matches_burns_value_and_gradient() {
             assert!((x - y).abs() <= 2e-6 + 2e-6 * y.abs(), "{what} at x = {}: {x} vs burn's {y}", xs[i]);
         }
     };
-    close(&distiller::model::to_host(distiller::model::host_ops::gelu(input(&dev))), &distiller::model::to_host(burn::tensor::activation::gelu(input(&dev))), "inference value");
+    close(&distiller::model::to_host(distiller::model::kernels::gelu(input(&dev))), &distiller::model::to_host(burn::tensor::activation::gelu(input(&dev))), "inference value");
     let ad = dev.clone().autodiff();
     let run = |f: &dyn Fn(Tensor<1>) -> Tensor<1>| {
         let x = input(&ad).require_grad();
@@ -257,7 +257,7 @@ fn host_gelu_matches_burns_value_and_gradient() {
         let grads = (y.clone() * Tensor::<1>::from_data(TensorData::new(weights.clone(), [weights.len()]), &ad)).sum().backward();
         (distiller::model::to_host(y), distiller::model::to_host(x.grad(&grads).expect("gradient reaches x")))
     };
-    let (ours, ours_grad) = run(&|x| distiller::model::host_ops::gelu(x));
+    let (ours, ours_grad) = run(&|x| distiller::model::kernels::gelu(x));
     let (burns, burns_grad) = run(&|x| burn::tensor::activation::gelu(x));
     close(&ours, &burns, "training value");
     close(&ours_grad, &burns_grad, "gradient");
@@ -294,7 +294,7 @@ fn host_linear_matches_burns_value_and_gradients() {
                 host(bias.grad(&grads).expect("db")),
             ]
         };
-        let ours = run(&|x| distiller::model::host_ops::linear(&layer, x));
+        let ours = run(&|x| distiller::model::kernels::linear(&layer, x));
         let burns = run(&|x| layer.forward(x));
         for (what, (a, b)) in ["value", "input gradient", "weight gradient", "bias gradient"].iter().zip(ours.iter().zip(&burns)) {
             assert_eq!(a.len(), b.len(), "{what}: length");
@@ -320,14 +320,14 @@ fn host_softmax_matches_burns_value_and_gradient() {
         let grads = (y.clone() * Tensor::<4>::from_data(TensorData::new(weights.clone(), shape), &ad)).sum().backward();
         (distiller::model::to_host(y), distiller::model::to_host(x.grad(&grads).expect("gradient reaches x")))
     };
-    let (ours, ours_grad) = run(&|x| distiller::model::host_ops::softmax(x, 3));
+    let (ours, ours_grad) = run(&|x| distiller::model::kernels::softmax(x, 3));
     let (burns, burns_grad) = run(&|x| burn::tensor::activation::softmax(x, 3));
     for (what, a, b) in [("value", &ours, &burns), ("gradient", &ours_grad, &burns_grad)] {
         for (i, (x, y)) in a.iter().zip(b.iter()).enumerate() {
             assert!((x - y).abs() <= 1e-6 + 1e-5 * y.abs(), "{what} [{i}]: {x} vs burn's {y}");
         }
     }
-    let rows = distiller::model::to_host(distiller::model::host_ops::softmax(Tensor::<4>::from_data(TensorData::new(xs.clone(), shape), &device()), 3));
+    let rows = distiller::model::to_host(distiller::model::kernels::softmax(Tensor::<4>::from_data(TensorData::new(xs.clone(), shape), &device()), 3));
     assert!(rows.chunks(7).all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-6 && r[6] == 0.0), "inference rows sum to 1 and padding gets 0");
 }
 
