@@ -1,7 +1,7 @@
 //! The clients users read distiller's output with, run for real: optuna-dashboard's HTTP API and
 //! Optuna's analysis on studies `search` made and `import-trials` stored (in PostgreSQL), trials
-//! Optuna itself writes into a study, and HF transformers on the models `teacher` and `train`
-//! write. The Python scripts are in tests/clients/; `.ci/run` installs what they import.
+//! Optuna itself writes into a study, and HF transformers on the models `teacher`, `train` and
+//! `export` write. The Python scripts are in tests/clients/; `.ci/run` installs what they import.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -71,7 +71,7 @@ fn optuna_dashboard_and_analysis_read_a_searched_and_an_imported_study() {
     let copy = ["copy-study", "--study", "paper-qnli-BERT_BASE-TinyBERT4", "--to", &url, "--as", &imported];
     let copied = json_of(distiller(&f.workspace, &f.glue).args(copy).args(["-f", "json"]));
     let imported_trials = copied["trials"].as_u64().unwrap();
-    assert!(imported_trials > 100, "{copied}");
+    assert_eq!(imported_trials, 130, "the paper's QNLI rows for BERT-base → TinyBERT-4: {copied}");
 
     let seen = json_of(Command::new(python).arg(script("optuna_reads.py")).arg(&url).arg(&searched).arg(&imported));
     for (name, trials, space) in
