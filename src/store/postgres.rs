@@ -577,6 +577,8 @@ fn client_trials(
         let score = row.get::<_, Option<&str>>(6).and_then(|kind| typed_value(row.get(5), kind));
         let params = params.remove(&trial_id).unwrap_or_default();
         let decoded = optuna::decode(space, &params).and_then(|point| space.compose_unchecked(&point).map(|pipeline| (point, pipeline)).map_err(|e| e.to_string()));
+        // A trial's value counts once it is COMPLETE (a foreign trial shows what it has).
+        let complete = score.filter(|_| state == TrialState::Complete);
         trials.push(match decoded {
             Ok((point, pipeline)) => Ok(TrialRecord {
                 id,
@@ -588,8 +590,8 @@ fn client_trials(
                 fidelity: None,
                 intermediate: steps.remove(&trial_id).unwrap_or_default(),
                 // Optuna names no metric: the study's value is the headline.
-                metrics: score.filter(|_| state == TrialState::Complete).map(|s| crate::data::Metrics(vec![("value".into(), s)])),
-                score: score.filter(|_| state == TrialState::Complete),
+                metrics: complete.map(|s| crate::data::Metrics(vec![("value".into(), s)])),
+                score: complete,
                 student_dir: None,
                 host: None,
                 error: None,
