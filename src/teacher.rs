@@ -140,33 +140,33 @@ impl TeacherJob {
     /// Checks the recipe before any work: the option named, the range it takes.
     pub fn validate(&self) -> Result<()> {
         let t = &self.train;
-        let bad = |what: &str| Err(Error::Usage(format!("teacher: {what}")));
+        let bad = |option: &'static str, message: String| Err(Error::InvalidOption { option, message });
         if t.epochs == 0 {
-            return bad("epochs must be at least 1");
+            return bad("epochs", "must be at least 1".into());
         }
         if t.batch_size == 0 {
-            return bad("batch size must be at least 1");
+            return bad("batch_size", "must be at least 1".into());
         }
         if !(t.lr.is_finite() && t.lr > 0.0) {
-            return bad(&format!("learning rate {} must be a number > 0", t.lr));
+            return bad("lr", format!("{} must be a number > 0", t.lr));
         }
         if !(0.0..1.0).contains(&t.warmup_ratio) {
-            return bad(&format!("warm-up {} must be a fraction of the steps in [0, 1)", t.warmup_ratio));
+            return bad("warmup", format!("{} must be a fraction of the steps in [0, 1)", t.warmup_ratio));
         }
         if self.seeds == 0 {
-            return bad("seeds must be at least 1");
+            return bad("seeds", "must be at least 1".into());
         }
         if !(t.head_lr_scale.is_finite() && t.head_lr_scale > 0.0) {
-            return bad(&format!("head-lr-scale {} must be a number > 0", t.head_lr_scale));
+            return bad("head_lr_scale", format!("{} must be a number > 0", t.head_lr_scale));
         }
         if !(t.layer_decay > 0.0 && t.layer_decay <= 1.0) {
-            return bad(&format!("layer-decay {} must lie in (0, 1]", t.layer_decay));
+            return bad("layer_decay", format!("{} must lie in (0, 1]", t.layer_decay));
         }
         if self.max_train == Some(0) {
-            return bad("max-train must be at least 1 row");
+            return bad("max_train", "must be at least 1 row".into());
         }
         if self.max_len.is_some_and(|l| l < 3) {
-            return bad("max-len must be at least 3 tokens ([CLS], a word, [SEP])");
+            return bad("max_len", "must be at least 3 tokens ([CLS], a word, [SEP])".into());
         }
         Ok(())
     }
@@ -194,7 +194,7 @@ fn setup(job: &TeacherJob) -> Result<Setup> {
     let encoder = TextEncoder::from_model_dir(&init, max_len)?;
     let positions = BertConfig::from_file(&init.join(CONFIG_FILE))?.max_position_embeddings;
     if max_len > positions {
-        return Err(Error::Usage(format!("teacher: max-len {max_len} exceeds the {positions} positions of {}", init.display())));
+        return Err(Error::TooLong { max_len, positions, model: init });
     }
     Ok(Setup { init, max_len, encoder })
 }
@@ -243,7 +243,7 @@ fn fit(
         Ok(())
     };
     let epochs = fine_tune(model, train, select, &kind, job.task.metric(), setup.encoder.pad_id(), config, device, &mut on_epoch)?;
-    let best = best.ok_or_else(|| Error::Usage("teacher: no epoch ran".into()))?;
+    let best = best.ok_or_else(|| Error::InvalidOption { option: "epochs", message: "no epoch ran".into() })?;
     Ok((epochs, best, initialised))
 }
 
@@ -355,16 +355,19 @@ fn holdout_rows(rows: usize) -> usize {
 pub fn check_tuning(job: &TeacherJob, trials: usize) -> Result<Vec<Example>> {
     job.validate()?;
     if trials == 0 {
-        return Err(Error::Usage("teacher: --trials must be at least 1".into()));
+        return Err(Error::InvalidOption { option: "trials", message: "must be at least 1".into() });
     }
     let rows = job.train_rows()?;
     if holdout_rows(rows.len()) < MIN_HOLDOUT_ROWS {
         let need = (MIN_HOLDOUT_ROWS as f64 / HOLDOUT_FRACTION).ceil() as usize;
-        return Err(Error::Usage(format!(
-            "teacher: --trials needs at least {need} training rows to hold out {MIN_HOLDOUT_ROWS} for scoring recipes; task {} has {} (run without --trials)",
-            job.task.name(),
-            rows.len()
-        )));
+        return Err(Error::InvalidOption {
+            option: "trials",
+            message: format!(
+                "needs at least {need} training rows to hold out {MIN_HOLDOUT_ROWS} for scoring recipes; task {} has {} (train without a recipe search)",
+                job.task.name(),
+                rows.len()
+            ),
+        });
     }
     Ok(rows)
 }
@@ -401,7 +404,7 @@ pub fn tune_teacher(job: &TeacherJob, trials: usize, storage: &dyn Storage, devi
         })
     };
     let ran = study.run(sampler.as_mut(), &SearchLimits { trials, budget: None }, &mut run, &mut |_| {})?;
-    let best = crate::search::study::best_of(&ran).ok_or_else(|| Error::Study(format!("teacher study `{name}`: no recipe completed")))?;
+    let best = crate::search::study::best_trial(&name, &ran)?;
     let t = &best.pipeline.train;
     log(&format!(
         "best recipe: #{} (held-out {:.4}): lr {:e}, {} epochs, batch {}, warm-up {}; training the teacher on every row",

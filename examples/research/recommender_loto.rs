@@ -1,7 +1,7 @@
 //! Leave-one-task-out evaluation of the recommender through the CLI's code path: the paper's
 //! released trials are imported as `distiller import-trials` does (each task's `.meta` from its
 //! GLUE data here, else the shipped one), and each held-out task's pipelines are ranked by
-//! `ops::recommend` — the function `distiller recommend META --space S --candidates F` calls —
+//! `recommend::rank` — what `distiller recommend META --space S --candidates F` calls —
 //! with every study of the held-out task left out of what it learns from. Everything the model
 //! chooses (configuration scale, task bandwidth) is chosen inside, by leave-one-task-out among the
 //! remaining tasks. Reports, per held-out task, the realised score of the top-1 pick relative to
@@ -18,14 +18,18 @@
 //! (default: the built-in default space) in those workspaces' stores, one per task. `--plot DIR` draws predicted vs realised scores of the
 //! BERT-base group (predicted_vs_realised.png/svg). A last table measures the table's own noise.
 
-use distiller::data::DatasetMeta;
-use distiller::ops::{RecommendRequest, recommend, task_meta};
-use distiller::recommend::evaluation::{paper_space_for_ranking, table_candidates};
+// Shared with the tabular benchmark.
+#[path = "lib/loto.rs"]
+mod loto;
+
+use distiller::data::metrics::spearman;
+use distiller::data::{DatasetMeta, task_meta};
 use distiller::recommend::paper_trials::{self, PaperTrial};
-use distiller::recommend::{Candidate, PastTask, Students, TaskWeighting, history, most_popular, normalised_ranks, spearman};
+use distiller::recommend::{Candidate, PastTask, Query, Students, TaskWeighting, history, normalised_ranks, rank};
 use distiller::search::Space;
 use distiller::search::space::Point;
 use distiller::store::{MemoryStorage, Storage, TrialState};
+use loto::{import_in_memory, most_popular, paper_space_for_ranking, table_candidates};
 use std::path::{Path, PathBuf};
 
 /// A task and every score each of its configurations got (duplicate runs kept apart).
@@ -55,16 +59,14 @@ fn main() {
     }
     let plot_dir = args.iter().position(|a| a == "--plot").and_then(|i| args.get(i + 1)).map(PathBuf::from);
     let (trials, skipped) = paper_trials::load(table).unwrap_or_else(|e| panic!("{e}"));
-    let storage = MemoryStorage::default();
-    let outcome = distiller::ops::import_trials(&storage, (trials.clone(), skipped), "paper", None).unwrap_or_else(|e| panic!("{e}"));
-    eprintln!("imported {} studies; task meta-features: {:?}", outcome.studies.len(), outcome.metas);
+    let storage = import_in_memory(&trials, skipped);
     let space = paper_space_for_ranking();
     for (teacher, label) in [("BERT_BASE", "TinyBERT4 ← BERT-base"), ("ELECTRA-large", "TinyBERT4 ← ELECTRA-large")] {
         let group: Vec<PaperTrial> = trials.iter().filter(|t| t.teacher == teacher && t.student == "TinyBERT4").cloned().collect();
         let held_out: Vec<HeldOut> = paper_trials::groups(&group)
             .into_iter()
             .filter(|(_, rows)| rows.len() >= 10)
-            .map(|((task, _, _), rows)| HeldOut {
+            .map(|(paper_trials::Group { task, .. }, rows)| HeldOut {
                 meta: task_meta(&task, None).map(|(m, _)| m).unwrap_or_else(|| panic!("no meta for {task}")),
                 results: table_candidates(&space, &rows).unwrap_or_else(|e| panic!("{e}")),
                 task,
@@ -122,7 +124,7 @@ fn own_studies(workspaces: &[PathBuf], space: &Space) {
 }
 
 /// Per held-out task: the realised score of the top-1 pick against its best, for the baseline and
-/// for `ops::recommend` with and without `.meta` conditioning, matched to `teacher` (its default
+/// for `recommend::rank` with and without `.meta` conditioning, matched to `teacher` (its default
 /// when empty); then one summary row per method. The baseline ranks pipelines run on at least
 /// `popular_min_tasks` other tasks.
 fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOut], teacher: &str, popular_min_tasks: usize, plot_dir: Option<&Path>) {
@@ -143,15 +145,15 @@ fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOu
         summaries[0].1.push(popular / best);
         let mut cells = vec![task.task.clone(), task.results.len().to_string(), format!("{:.4} ({})", popular / best, rank_of(task, popular))];
         for (k, weighting) in [TaskWeighting::Auto, TaskWeighting::Equal].into_iter().enumerate() {
-            let request = RecommendRequest {
+            let query = Query {
                 candidates: Some(task.results.iter().map(|(c, _)| c.clone()).collect()),
                 top: usize::MAX,
                 weighting,
                 teacher: Some(teacher.to_string()).filter(|t| !t.is_empty()),
                 exclude_task: Some(task.task.clone()),
-                ..RecommendRequest::new(task.meta.clone(), space.clone())
+                ..Query::new(task.meta.clone(), space.clone())
             };
-            let answer = recommend(storage, &request).unwrap_or_else(|e| panic!("{}: {e}", task.task));
+            let answer = rank(storage, &query).unwrap_or_else(|e| panic!("{}: {e}", task.task));
             let top = realised(task, &answer.picks[0].prediction.point);
             let predicted: Vec<f64> = answer.picks.iter().map(|p| p.prediction.mean).collect();
             let actual: Vec<f64> = answer.picks.iter().map(|p| realised(task, &p.prediction.point)).collect();
@@ -210,7 +212,9 @@ fn noise_table(trials: &[PaperTrial], space: &Space) {
     let group: Vec<PaperTrial> = trials.iter().filter(|t| t.teacher == "BERT_BASE" && t.student == "TinyBERT4").cloned().collect();
     let runs: Vec<TaskRuns> = paper_trials::groups(&group)
         .into_iter()
-        .map(|((task, _, _), rows)| (task, paper_trials::scores_by_config(&rows).into_iter().map(|(c, s)| (c.point(space).unwrap_or_else(|e| panic!("{e}")), s)).collect()))
+        .map(|(paper_trials::Group { task, .. }, rows)| {
+            (task, paper_trials::scores_by_config(&rows).into_iter().map(|(c, s)| (c.point(space).unwrap_or_else(|e| panic!("{e}")), s)).collect())
+        })
         .collect();
     let means: Vec<Vec<(Point, f64)>> = runs.iter().map(|(_, configs)| configs.iter().map(|(p, s)| (p.clone(), mean(s))).collect()).collect();
     let ranks: Vec<Vec<f64>> = means.iter().map(|m| normalised_ranks(m)).collect();

@@ -19,20 +19,27 @@
 //! Thompson sampling instead of EI (`bo:thompson+…`, σ weighted by `--sigma-weight`). `--samplers` keeps only
 //! the named samplers (random always runs: it is the reference).
 
-use distiller::ops::{RecommendRequest, recommend};
-use distiller::recommend::evaluation::{paper_space_for_ranking, table_candidates};
+// Shared with the other research examples; each uses part of them.
+#[allow(dead_code)]
+#[path = "lib/loto.rs"]
+mod loto;
+#[allow(dead_code)]
+#[path = "lib/tabular.rs"]
+mod tabular;
+
 use distiller::recommend::paper_trials::{self, PaperTrial};
-use distiller::recommend::{Candidate, warm_start_points};
+use distiller::recommend::{Candidate, Query, rank};
 use distiller::search::encoding::Encoding;
 use distiller::search::samplers::bo::{Acquisition, BoConfig, BoSampler, InitialDesign};
-use distiller::search::samplers::{GridSampler, RandomSampler, Sampler};
+use distiller::search::samplers::{GridSampler, RandomSampler, Sampler, warm_start_points};
 use distiller::search::space::Point;
-use distiller::search::tabular::{Replay, replay, replay_with_workers};
+use loto::{import_in_memory, paper_space_for_ranking, table_candidates};
 use rayon::prelude::*;
 use std::path::PathBuf;
+use tabular::{Replay, replay, replay_with_workers};
 
 /// A (task, teacher, student) group of the paper's table and its trials.
-type Group = ((String, String, String), Vec<PaperTrial>);
+type Group = (paper_trials::Group, Vec<PaperTrial>);
 
 struct Args {
     csv: PathBuf,
@@ -171,8 +178,7 @@ fn main() {
         samplers.retain(|(name, _)| name == "random" || only.contains(name));
     }
     // The recommender learns from the whole table, imported as `distiller import-trials` does.
-    let storage = distiller::store::MemoryStorage::default();
-    distiller::ops::import_trials(&storage, (trials.clone(), skipped), "paper", None).unwrap_or_else(|e| panic!("{e}"));
+    let storage = import_in_memory(&trials, skipped);
     let ranking_space = paper_space_for_ranking();
     if args.variants {
         let base = BoConfig::default();
@@ -195,18 +201,18 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     let mut medians: Vec<Vec<f64>> = vec![Vec::new(); samplers.len()];
     let mut shortfall20: Vec<Vec<f64>> = vec![Vec::new(); samplers.len()];
-    for ((task, teacher, student), group) in &groups {
+    for (paper_trials::Group { task, teacher, student }, group) in &groups {
         let Lookup { candidates, table, space, best } = lookup(&ranking_space, group);
         let ranked: Vec<(Point, f64)> = if args.warm_start {
             // What `search --warm-start` asks: every other task's studies, this task left out.
-            let meta = distiller::ops::task_meta(task, None).unwrap_or_else(|| panic!("no meta for {task}")).0;
-            let request = RecommendRequest {
+            let meta = distiller::data::task_meta(task, None).unwrap_or_else(|| panic!("no meta for {task}")).0;
+            let query = Query {
                 candidates: Some(candidates.into_iter().map(|(c, _)| c).collect()),
                 top: usize::MAX,
                 exclude_task: Some(task.clone()),
-                ..RecommendRequest::new(meta, ranking_space.clone())
+                ..Query::new(meta, ranking_space.clone())
             };
-            recommend(&storage, &request).unwrap_or_else(|e| panic!("{e}")).picks.into_iter().map(|p| (p.prediction.point, p.prediction.mean)).collect()
+            rank(&storage, &query).unwrap_or_else(|e| panic!("{e}")).picks.into_iter().map(|p| (p.prediction.point, p.prediction.mean)).collect()
         } else {
             Vec::new()
         };
@@ -249,7 +255,7 @@ fn simulate_workers(groups: &[Group], workers: &[usize], seeds: u64) {
     let mut medians = vec![vec![Vec::new(); workers.len()]; samplers.len()];
     println!("| group | configs | sampler | workers | trials to best: median (IQR) | rounds to best: median (IQR) |");
     println!("|---|---|---|---|---|---|");
-    for ((task, teacher, student), group) in groups {
+    for (paper_trials::Group { task, teacher, student }, group) in groups {
         let Lookup { table, space, best, .. } = lookup(&ranking_space, group);
         for (k, (name, make)) in samplers.iter().enumerate() {
             for (j, &q) in workers.iter().enumerate() {

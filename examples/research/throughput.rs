@@ -1,5 +1,5 @@
 //! Encoder throughput at fixed shapes (batch 32, seq 64 by default), for every compiled backend,
-//! next to PyTorch doing the same work (benches/pytorch_reference.py, when torch is importable):
+//! next to PyTorch doing the same work (experiments/pytorch_reference.py, when torch is importable):
 //! teacher forward, student train step on labels, and a KD trial step (student against cached
 //! teacher logits — what a trial runs with the teacher cache).
 //!
@@ -101,8 +101,8 @@ fn train_step(device: &Device, layers: usize, hidden: usize, shape: Shape, kd: b
 
 fn pytorch(shape: Shape, device: &str) -> Option<serde_json::Value> {
     // From the working directory when it has the script (a binary carried to another machine).
-    let local = std::path::Path::new("benches/pytorch_reference.py");
-    let script = if local.is_file() { local.to_str()? } else { concat!(env!("CARGO_MANIFEST_DIR"), "/benches/pytorch_reference.py") };
+    let local = std::path::Path::new("experiments/pytorch_reference.py");
+    let script = if local.is_file() { local.to_str()? } else { concat!(env!("CARGO_MANIFEST_DIR"), "/experiments/pytorch_reference.py") };
     let args = ["--iters", &shape.iters.to_string(), "--batch", &shape.batch.to_string(), "--seq", &shape.seq.to_string(), "--device", device, "--json"];
     let out = std::process::Command::new("python3").arg(script).args(args).output().ok()?;
     if !out.status.success() {

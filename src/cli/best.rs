@@ -11,12 +11,10 @@ pub struct BestArgs {
     pub format: Format,
 }
 
-pub fn exec(args: BestArgs, common: &Common) -> distiller::Result<()> {
-    let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
-    let (_, trials) = distiller::ops::study_trials(storage.as_ref(), &args.study)?;
-    let best = distiller::search::study::best_trial(&args.study, &trials)?;
+pub fn exec(args: BestArgs, common: &Common) -> super::Outcome {
+    let best = distiller::ops::best(&common.workspace()?, &args.study, &mut super::note)?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string(best).expect("trial serialises")),
+        Format::Json => println!("{}", serde_json::to_string(&best).expect("trial serialises")),
         Format::Table => {
             println!("# best of study {}: trial #{} | {}", args.study, best.id, best.metrics.as_ref().map(|m| m.to_string()).unwrap_or_default());
             print!("{}", best.pipeline.to_toml());

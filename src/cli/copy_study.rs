@@ -1,6 +1,7 @@
 use clap::Args;
 
 use super::{Common, Format};
+use distiller::ops::CopyRequest;
 
 #[derive(Debug, Args)]
 pub struct CopyStudyArgs {
@@ -17,26 +18,18 @@ pub struct CopyStudyArgs {
     pub format: Format,
 }
 
-pub fn exec(args: CopyStudyArgs, common: &Common) -> distiller::Result<()> {
-    // The location parser names --storage; here the flag is --to.
-    let target = distiller::store::StoreLocation::parse(&args.to).map_err(|e| distiller::Error::Usage(e.to_string().replacen("--storage", "--to", 1)))?;
-    let from_workspace = common.workspace()?;
-    let to_workspace = from_workspace.clone().with_store(target.clone());
-    if from_workspace.store() == to_workspace.store() {
-        return Err(distiller::Error::Usage(format!("--to {target} is the store the study is in")));
-    }
-    let mut note = |line: &str| eprintln!("{line}");
-    let from = distiller::ops::open_store_to_read(&from_workspace, &mut note)?;
-    let to = distiller::ops::open_store(&to_workspace, &mut note)?;
-    let name = args.as_name.as_deref().unwrap_or(&args.study);
-    let copied = distiller::ops::copy_study(from.as_ref(), &args.study, to.as_ref(), name)?;
+pub fn exec(args: CopyStudyArgs, common: &Common) -> super::Outcome {
+    let to = super::parse_store("--to", &args.to)?;
+    let request = CopyRequest { from: common.workspace()?, study: args.study, to, as_name: args.as_name };
+    let copied = distiller::ops::copy_study(&request, &mut super::note)?;
+    let (name, target) = (&copied.name, &request.to);
     for trial in &copied.left_out {
         eprintln!("note: trial #{} was left out: another client wrote it, and its parameters make no pipeline of the space ({})", trial.id, trial.reason);
     }
     let trials = copied.trials;
     match args.format {
         Format::Json => println!("{}", serde_json::json!({"study": name, "trials": trials, "left_out": copied.left_out.len(), "to": target.to_string()})),
-        Format::Table => println!("copied study `{}` ({trials} trials) to {target} as `{name}`", args.study),
+        Format::Table => println!("copied study `{}` ({trials} trials) to {target} as `{name}`", request.study),
     }
     Ok(())
 }

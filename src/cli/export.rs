@@ -18,10 +18,9 @@ pub struct ExportArgs {
     pub format: Format,
 }
 
-pub fn exec(args: ExportArgs, common: &Common) -> distiller::Result<()> {
-    let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
-    let request = ExportRequest { study: args.study, trial: args.trial, out: args.out };
-    let exported = export(storage.as_ref(), &request)?;
+pub fn exec(args: ExportArgs, common: &Common) -> super::Outcome {
+    let request = ExportRequest { workspace: common.workspace()?, study: args.study, trial: args.trial, out: args.out };
+    let exported = export(&request, &mut super::note)?;
     if let Some(note) = exported.hf_note {
         eprintln!("note: {note}");
     }

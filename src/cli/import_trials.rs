@@ -2,7 +2,8 @@ use clap::Args;
 use std::path::PathBuf;
 
 use super::{Common, Format};
-use distiller::ops::import::MetaSource;
+use distiller::data::MetaSource;
+use distiller::ops::ImportRequest;
 
 #[derive(Debug, Args)]
 pub struct ImportTrialsArgs {
@@ -17,12 +18,11 @@ pub struct ImportTrialsArgs {
     pub format: Format,
 }
 
-pub fn exec(args: ImportTrialsArgs, common: &Common) -> distiller::Result<()> {
-    let table = distiller::recommend::paper_trials::load(&args.csv)?;
-    let storage = distiller::ops::open_store(&common.workspace()?, &mut super::note)?;
-    let outcome = distiller::ops::import_trials(storage.as_ref(), table, &args.prefix, common.data_dir.clone())?;
+pub fn exec(args: ImportTrialsArgs, common: &Common) -> super::Outcome {
+    let request = ImportRequest { csv: args.csv, prefix: args.prefix, data_dir: common.data_dir.clone(), workspace: common.workspace()? };
+    let outcome = distiller::ops::import_trials(&request, &mut super::note)?;
     for (line, reason) in &outcome.skipped.lines {
-        eprintln!("not imported: {}:{line}: {reason}", args.csv.display());
+        eprintln!("not imported: {}:{line}: {reason}", request.csv.display());
     }
     let source = |s: &Option<MetaSource>| match s {
         Some(MetaSource::Data) => "computed from its data",

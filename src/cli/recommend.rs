@@ -5,7 +5,7 @@ use super::{Common, Format};
 use distiller::Error;
 use distiller::data::DatasetMeta;
 use distiller::ops::{RecommendRequest, recommend};
-use distiller::recommend::{Students, TaskWeighting, candidates};
+use distiller::recommend::{Query, Students, TaskWeighting};
 use distiller::search::Space;
 
 #[derive(Debug, Args)]
@@ -46,17 +46,16 @@ pub struct RecommendArgs {
     pub format: Format,
 }
 
-pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
+pub fn exec(args: RecommendArgs, common: &Common) -> super::Outcome {
     let meta = DatasetMeta::from_file(&args.meta)?;
     let space = match &args.space {
         Some(path) => Space::from_file(path)?,
         None => Space::builtin_default(),
     };
-    let candidates = args.candidates.as_deref().map(|path| candidates::load(path, &space)).transpose()?;
-    let request =
-        RecommendRequest { candidates, top: args.top, students: args.students, weighting: args.task_weights, teacher: args.teacher_name, ..RecommendRequest::new(meta, space) };
-    let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
-    let answer = recommend(storage.as_ref(), &request)?;
+    let query = Query { top: args.top, students: args.students, weighting: args.task_weights, teacher: args.teacher_name, ..Query::new(meta, space) };
+    let request = RecommendRequest { query, candidates: args.candidates, workspace: common.workspace()? };
+    let space_fields = request.query.space.dims.len();
+    let answer = recommend(request, &mut super::note)?;
     std::fs::write(&args.out, answer.picks[0].pipeline.to_toml()).map_err(|e| Error::io(&args.out, e))?;
     let bandwidth = match answer.scales.task {
         Some(h) => format!("{h}× the median .meta distance"),
@@ -105,7 +104,7 @@ pub fn exec(args: RecommendArgs, common: &Common) -> distiller::Result<()> {
             println!("task weighting by .meta similarity: {bandwidth}; {teachers}; configuration scale {}", answer.scales.config);
             println!("learnt from {} studies, heaviest first:", answer.learnt_from.len());
             for l in answer.learnt_from.iter().take(5) {
-                let fields = if l.fields.len() == request.space.dims.len() { "every field of the space".to_string() } else { l.fields.join(", ") };
+                let fields = if l.fields.len() == space_fields { "every field of the space".to_string() } else { l.fields.join(", ") };
                 println!("  {} ({}, {} pipelines, weight {:.0} %) over {fields}", l.study, l.task, l.pipelines, 100.0 * l.share);
             }
             if answer.learnt_from.len() > 5 {

@@ -2,6 +2,7 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
 use super::{Common, Format};
+use distiller::ops::ReportRequest;
 use distiller::report::PageFormat;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -27,19 +28,13 @@ pub struct ReportArgs {
     pub format: Format,
 }
 
-pub fn exec(args: ReportArgs, common: &Common) -> distiller::Result<()> {
-    let workspace = common.workspace()?;
-    let storage = distiller::ops::open_store_to_read(&workspace, &mut super::note)?;
-    let (study, trials) = distiller::ops::study_trials(storage.as_ref(), &args.study)?;
-    if trials.is_empty() {
-        return Err(distiller::Error::Study(format!("study `{}` has no trials yet: nothing to report", args.study)));
-    }
-    let out = args.out.unwrap_or_else(|| workspace.report_dir(&args.study));
+pub fn exec(args: ReportArgs, common: &Common) -> super::Outcome {
     let page = match args.page {
         Page::Md => PageFormat::Markdown,
         Page::Html => PageFormat::Html,
     };
-    let files = distiller::report::write(&study, &trials, &out, page)?;
+    let request = ReportRequest { workspace: common.workspace()?, study: args.study, out: args.out, page };
+    let files = distiller::ops::report(&request, &mut super::note)?;
     match args.format {
         Format::Json => println!("{}", serde_json::json!({"page": files.page, "images": files.images})),
         Format::Table => println!("{} ({} plot files)", files.page.display(), files.images.len()),

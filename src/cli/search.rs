@@ -59,14 +59,14 @@ pub struct SearchArgs {
     pub format: Format,
 }
 
-pub fn exec(args: SearchArgs, common: &Common) -> distiller::Result<()> {
+pub fn exec(args: SearchArgs, common: &Common) -> super::Outcome {
     let device = common.device()?;
     let budget = Duration::try_from_secs_f64(args.budget_minutes * 60.0)
-        .map_err(|_| distiller::Error::Usage(format!("--budget-minutes: {:e} is not a duration (give minutes >= 0)", args.budget_minutes)))?;
+        .map_err(|_| super::Failure(format!("--budget-minutes: {:e} is not a duration (give minutes >= 0)", args.budget_minutes)))?;
     let heartbeat = Duration::try_from_secs_f64(args.heartbeat_secs)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| distiller::Error::Usage(format!("--heartbeat-secs: {:e} is not a duration (give seconds > 0)", args.heartbeat_secs)))?;
+        .ok_or_else(|| super::Failure(format!("--heartbeat-secs: {:e} is not a duration (give seconds > 0)", args.heartbeat_secs)))?;
     let request = SearchRequest {
         space: match &args.space {
             Some(path) => Space::from_file(path)?,

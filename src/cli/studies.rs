@@ -1,7 +1,7 @@
 use clap::Args;
 
 use super::{Common, Format};
-use distiller::store::TrialState;
+use distiller::ops::StudySummary;
 
 #[derive(Debug, Args)]
 pub struct StudiesArgs {
@@ -9,23 +9,15 @@ pub struct StudiesArgs {
     pub format: Format,
 }
 
-pub fn exec(args: StudiesArgs, common: &Common) -> distiller::Result<()> {
-    let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
-    let mut rows = Vec::new();
-    for study in storage.studies()? {
-        let trials = storage.trials(&study.name)?;
-        let best = distiller::search::study::best_of(&trials).and_then(|t| t.score);
-        let complete = trials.iter().filter(|t| t.state == TrialState::Complete).count();
-        let foreign = storage.foreign_trials(&study.name)?.len();
-        rows.push((study, trials.len(), complete, best, foreign));
-    }
+pub fn exec(args: StudiesArgs, common: &Common) -> super::Outcome {
+    let summaries = distiller::ops::studies(&common.workspace()?, &mut super::note)?;
     match args.format {
         Format::Json => {
-            let rows: Vec<_> = rows
+            let rows: Vec<_> = summaries
                 .iter()
-                .map(|(s, n, complete, best, foreign)| {
+                .map(|StudySummary { study: s, trials, complete, best, foreign }| {
                     serde_json::json!({
-                        "name": s.name, "task": s.task, "sampler": s.sampler, "created": s.created, "trials": n, "complete": complete, "best": best, "foreign": foreign,
+                        "name": s.name, "task": s.task, "sampler": s.sampler, "created": s.created, "trials": trials, "complete": complete, "best": best, "foreign": foreign,
                         "teacher": s.teacher, "student": s.student, "meta": s.meta,
                     })
                 })
@@ -33,10 +25,18 @@ pub fn exec(args: StudiesArgs, common: &Common) -> distiller::Result<()> {
             println!("{}", serde_json::Value::Array(rows));
         }
         Format::Table => {
-            let cells: Vec<[String; 7]> = rows
+            let cells: Vec<[String; 7]> = summaries
                 .iter()
-                .map(|(s, n, complete, best, foreign)| {
-                    [s.name.clone(), s.task.clone(), s.sampler.clone(), n.to_string(), complete.to_string(), best.map_or("-".into(), |b| format!("{b:.4}")), foreign.to_string()]
+                .map(|StudySummary { study: s, trials, complete, best, foreign }| {
+                    [
+                        s.name.clone(),
+                        s.task.clone(),
+                        s.sampler.clone(),
+                        trials.to_string(),
+                        complete.to_string(),
+                        best.map_or("-".into(), |b| format!("{b:.4}")),
+                        foreign.to_string(),
+                    ]
                 })
                 .collect();
             // `foreign`: trials other clients wrote that are not pipelines of the study's space.

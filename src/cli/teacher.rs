@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use super::{Common, Format};
 use distiller::data::Task;
 use distiller::model::Pooling;
-use distiller::ops::teacher::{TeacherJob, train_teacher, tune_teacher};
-use distiller::teacher::default_recipe;
+use distiller::ops::TeacherRequest;
+use distiller::teacher::{TeacherJob, default_recipe};
 use distiller::train::FineTuneConfig;
 
 #[derive(Debug, Args)]
@@ -68,15 +68,14 @@ pub struct TeacherArgs {
     pub format: Format,
 }
 
-pub fn exec(args: TeacherArgs, common: &Common) -> distiller::Result<()> {
+pub fn exec(args: TeacherArgs, common: &Common) -> super::Outcome {
     let device = common.device()?;
-    let workspace = common.workspace()?;
     let task = Task::resolve(&args.task)?;
     let job = TeacherJob {
         pooling: args.pooling,
         task,
         data_dir: common.data_dir.clone(),
-        workspace: workspace.clone(),
+        workspace: common.workspace()?,
         init: args.teacher_init,
         max_train: args.max_train,
         max_len: args.max_len,
@@ -94,14 +93,9 @@ pub fn exec(args: TeacherArgs, common: &Common) -> distiller::Result<()> {
         seeds: args.seeds,
         fresh_pooler: args.fresh_pooler,
     };
-    let outcome = match args.trials {
-        Some(trials) => {
-            distiller::teacher::check_tuning(&job, trials)?;
-            let storage = distiller::ops::open_store(&workspace, &mut super::note)?;
-            tune_teacher(&job, trials, storage.as_ref(), &device, &mut super::note)?
-        }
-        None => train_teacher(&job, &device, &mut super::note)?,
-    };
+    let request = TeacherRequest { job, trials: args.trials };
+    let outcome = distiller::ops::teacher(&request, &device, &mut super::note)?;
+    let job = &request.job;
     match args.format {
         Format::Json => println!("{}", serde_json::json!({"task": job.task.name(), "dir": outcome.dir, "best": outcome.best, "epochs": outcome.epochs, "report": outcome.report})),
         Format::Table => println!("teacher {} -> {} (epoch {}: {})", job.task.name(), outcome.dir.display(), outcome.best.epoch, outcome.report.summary()),

@@ -27,7 +27,7 @@ pub struct TrainArgs {
     pub format: Format,
 }
 
-pub fn exec(args: TrainArgs, common: &Common) -> distiller::Result<()> {
+pub fn exec(args: TrainArgs, common: &Common) -> super::Outcome {
     let device = common.device()?;
     let request = TrainRequest {
         task: Task::resolve(&args.task)?,

@@ -1,6 +1,7 @@
 use clap::Args;
 
 use super::{Common, Format};
+use distiller::ops::StudyTrials;
 use distiller::store::{StudyKind, TrialState};
 
 #[derive(Debug, Args)]
@@ -11,10 +12,8 @@ pub struct TrialsArgs {
     pub format: Format,
 }
 
-pub fn exec(args: TrialsArgs, common: &Common) -> distiller::Result<()> {
-    let storage = distiller::ops::open_store_to_read(&common.workspace()?, &mut super::note)?;
-    let (study, trials) = distiller::ops::study_trials(storage.as_ref(), &args.study)?;
-    let foreign = storage.foreign_trials(&args.study)?;
+pub fn exec(args: TrialsArgs, common: &Common) -> super::Outcome {
+    let StudyTrials { study, trials, foreign } = distiller::ops::trials(&common.workspace()?, &args.study, &mut super::note)?;
     // A teacher study varies only the fine-tuning recipe; a distillation study the whole pipeline.
     let describe = |p: &distiller::Pipeline| match study.kind {
         StudyKind::Teacher => {

@@ -240,6 +240,25 @@ impl DatasetMeta {
     }
 }
 
+/// Where a past task's meta-features came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaSource {
+    /// Computed from its training data, found here.
+    Data,
+    /// The `.meta` shipped for the GLUE task (public facts; the rest unknown).
+    Shipped,
+}
+
+/// A task's meta-features: computed from its training data when found (in `data_dir` or the
+/// usual places), else the shipped `.meta` of a GLUE task; `None` for an unknown task without data.
+pub fn task_meta(task: &str, data_dir: Option<&Path>) -> Option<(DatasetMeta, MetaSource)> {
+    let computed = super::Task::resolve(task).ok().and_then(|t| DatasetMeta::of_task(&t, data_dir).ok());
+    match computed {
+        Some(meta) => Some((meta, MetaSource::Data)),
+        None => DatasetMeta::glue(task).map(|m| (m, MetaSource::Shipped)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

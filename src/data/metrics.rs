@@ -66,16 +66,17 @@ pub fn matthews(predicted: &[f32], gold: &[f32]) -> f64 {
     if denom == 0.0 { 0.0 } else { (tp * tn - fp * fn_) / denom }
 }
 
-pub fn pearson(x: &[f32], y: &[f32]) -> f64 {
+/// Pearson's correlation (0 when either side is constant; NaN under two points).
+pub fn pearson<T: Copy + Into<f64>>(x: &[T], y: &[T]) -> f64 {
     let n = x.len() as f64;
     if n < 2.0 {
         return f64::NAN;
     }
-    let mx = x.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let my = y.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let mx = x.iter().map(|&v| v.into()).sum::<f64>() / n;
+    let my = y.iter().map(|&v| v.into()).sum::<f64>() / n;
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for (&a, &b) in x.iter().zip(y) {
-        let (da, db) = (a as f64 - mx, b as f64 - my);
+        let (da, db) = (a.into() - mx, b.into() - my);
         sxy += da * db;
         sxx += da * da;
         syy += db * db;
@@ -84,7 +85,8 @@ pub fn pearson(x: &[f32], y: &[f32]) -> f64 {
 }
 
 /// Average ranks (ties share the mean rank), 1-based.
-fn ranks(v: &[f32]) -> Vec<f32> {
+fn ranks<T: Copy + Into<f64>>(v: &[T]) -> Vec<f64> {
+    let v: Vec<f64> = v.iter().map(|&x| x.into()).collect();
     let mut idx: Vec<usize> = (0..v.len()).collect();
     idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
     let mut r = vec![0.0; v.len()];
@@ -94,7 +96,7 @@ fn ranks(v: &[f32]) -> Vec<f32> {
         while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
             j += 1;
         }
-        let mean = (i + j) as f32 / 2.0 + 1.0;
+        let mean = (i + j) as f64 / 2.0 + 1.0;
         for &k in &idx[i..=j] {
             r[k] = mean;
         }
@@ -103,7 +105,8 @@ fn ranks(v: &[f32]) -> Vec<f32> {
     r
 }
 
-pub fn spearman(x: &[f32], y: &[f32]) -> f64 {
+/// Spearman's rank correlation: Pearson's on average ranks (ties share the mean rank).
+pub fn spearman<T: Copy + Into<f64>>(x: &[T], y: &[T]) -> f64 {
     pearson(&ranks(x), &ranks(y))
 }
 
@@ -121,7 +124,7 @@ mod tests {
         assert!((matthews(&p, &g) - (4.0 - 1.0) / 9.0).abs() < 1e-12);
         assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 7.0]) - 0.9933992677987828).abs() < 1e-9);
         // ranks of [10, 20, 20, 40] are [1, 2.5, 2.5, 4]
-        assert_eq!(ranks(&[10.0, 20.0, 20.0, 40.0]), vec![1.0, 2.5, 2.5, 4.0]);
+        assert_eq!(ranks(&[10.0f32, 20.0, 20.0, 40.0]), vec![1.0, 2.5, 2.5, 4.0]);
         assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]) - 0.8).abs() < 1e-9);
         assert_eq!(matthews(&[1.0, 1.0], &[1.0, 1.0]), 0.0);
     }

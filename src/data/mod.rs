@@ -10,7 +10,7 @@ pub mod tokenize;
 
 pub use batch::{HostBatch, plan_batches};
 pub use load::{Example, Label, check_data, data_dir_candidates, load_glue_file, load_split, locate, read_utf8, subsample};
-pub use meta::{DatasetMeta, TaskType};
+pub use meta::{DatasetMeta, MetaSource, TaskType, task_meta};
 pub use metrics::{Metrics, compute as compute_metrics};
 pub use task::{CustomTask, FileFormat, GlueTask, LabelKind, MetricKind, Split, Task};
 pub use tokenize::{Encoded, EncodedSplit, TextEncoder, encode_split};

@@ -57,6 +57,16 @@ pub fn read_meta(dir: &Path) -> Result<Option<CheckpointMeta>> {
     Ok(Some(serde_json::from_str(&text).map_err(|e| Error::malformed(&meta_path, e.line(), e.to_string()))?))
 }
 
+/// The name of the model a fine-tuned checkpoint started from: as that model's config names it
+/// (`_name_or_path`), else that model's folder name, else the checkpoint's own path. The
+/// recommender matches studies by it.
+pub fn base_model_name(dir: &Path) -> Result<String> {
+    let Some(base) = read_meta(dir)?.map(|m| std::path::PathBuf::from(m.init_from)) else { return Ok(dir.display().to_string()) };
+    let config = std::fs::read_to_string(base.join(CONFIG_FILE)).ok().and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    let named = config.and_then(|c| c.get("_name_or_path").and_then(|n| n.as_str()).filter(|n| !n.is_empty()).map(String::from));
+    Ok(named.or_else(|| base.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| dir.display().to_string()))
+}
+
 /// Loads a pretrained encoder (e.g. MiniLM) for a task whose head reads `pooling`: the encoder
 /// must be complete, the pooler and classifier are initialised with `seed` when absent (the
 /// pooler also when `fresh_pooler`, its pretrained weights left out). Returns the names that were

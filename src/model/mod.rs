@@ -8,7 +8,7 @@ pub mod kernels;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs, mean_pool};
-pub use checkpoint::{CheckpointMeta, LoadedModel, find_pretrained_teacher, load, load_pretrained, read_meta, save};
+pub use checkpoint::{CheckpointMeta, LoadedModel, base_model_name, find_pretrained_teacher, load, load_pretrained, read_meta, save};
 pub use config::{BertConfig, Pooling};
 pub use weights::{Init, LayerSubset, RandomInit, SafetensorsWeights, WeightSource};
 

@@ -3,11 +3,13 @@
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::store::{Storage, TrialRecord, TrialState};
+use crate::store::{TrialRecord, TrialState};
+use crate::workspace::Workspace;
 
 /// An `export` request.
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
+    pub workspace: Workspace,
     pub study: String,
     /// Trial id (default: the study's best complete trial).
     pub trial: Option<u64>,
@@ -25,19 +27,20 @@ pub struct Exported {
 
 /// Copies the trial's student files into `out`, with `pipeline.toml` and `metrics.json`; its
 /// `config.json` is written as HF transformers reads it.
-pub fn export(storage: &dyn Storage, request: &ExportRequest) -> Result<Exported> {
-    let (_, trials) = super::study_trials(storage, &request.study)?;
+pub fn export(request: &ExportRequest, log: &mut dyn FnMut(&str)) -> Result<Exported> {
+    let storage = super::open_store_to_read(&request.workspace, log)?;
+    let (_, trials) = crate::store::study_trials(storage.as_ref(), &request.study)?;
     let trial = match request.trial {
-        Some(id) => trials.iter().find(|t| t.id == id).ok_or_else(|| Error::Study(format!("study `{}` has no trial #{id}", request.study)))?,
+        Some(id) => trials.iter().find(|t| t.id == id).ok_or_else(|| Error::NoSuchTrial { study: request.study.clone(), id })?,
         None => crate::search::study::best_trial(&request.study, &trials)?,
     };
     if trial.state != TrialState::Complete {
-        return Err(Error::Study(format!("trial #{} is {:?}, not COMPLETE: nothing to export", trial.id, trial.state)));
+        return Err(Error::TrialNotComplete { id: trial.id, state: trial.state.name() });
     }
-    let src = trial.student_dir.as_ref().ok_or_else(|| Error::Study(format!("trial #{} kept no student checkpoint", trial.id)))?;
+    let src = trial.student_dir.as_ref().ok_or(Error::NoStudent { id: trial.id })?;
     // In a study many workers share, the checkpoint lives on the machine that ran the trial.
     if let Some(host) = trial.host.as_deref().filter(|h| !src.is_dir() && Some(*h) != crate::search::study::hostname().as_deref()) {
-        return Err(Error::Study(format!("trial #{}'s checkpoint is on {host}, at {}: run export there", trial.id, src.display())));
+        return Err(Error::StudentElsewhere { id: trial.id, host: host.to_string(), path: src.clone() });
     }
     let out = &request.out;
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;

@@ -2,28 +2,20 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::{DatasetMeta, Task};
+use crate::data::{DatasetMeta, MetaSource, Task, task_meta};
 use crate::error::Result;
-use crate::recommend::paper_trials::{self, ImportedStudy, PaperTrial, Skipped};
-use crate::store::Storage;
+use crate::recommend::paper_trials::{self, ImportedStudy, Skipped};
+use crate::workspace::Workspace;
 
-/// Where a past task's meta-features came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetaSource {
-    /// Computed from its training data, found here.
-    Data,
-    /// The `.meta` shipped for the GLUE task (public facts; the rest unknown).
-    Shipped,
-}
-
-/// A task's meta-features: computed from its training data when found (in `data_dir` or the
-/// usual places), else the shipped `.meta` of a GLUE task; `None` for an unknown task without data.
-pub fn task_meta(task: &str, data_dir: Option<&Path>) -> Option<(DatasetMeta, MetaSource)> {
-    let computed = Task::resolve(task).ok().and_then(|t| DatasetMeta::of_task(&t, data_dir).ok());
-    match computed {
-        Some(meta) => Some((meta, MetaSource::Data)),
-        None => DatasetMeta::glue(task).map(|m| (m, MetaSource::Shipped)),
-    }
+/// A `distiller import-trials` request.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    /// The paper's released trials (`auto_distiller_tabular_data.csv`).
+    pub csv: PathBuf,
+    /// Study names are `<prefix>-<task>-<teacher>-<student>`.
+    pub prefix: String,
+    pub data_dir: Option<PathBuf>,
+    pub workspace: Workspace,
 }
 
 /// What an import stored.
@@ -38,18 +30,24 @@ pub struct ImportOutcome {
     pub skipped: Skipped,
 }
 
-/// Imports the paper's table (as [`paper_trials::load`] read it) as studies
-/// `<prefix>-<task>-<teacher>-<student>` over the paper's space, each with its task's
-/// meta-features.
-pub fn import_trials(storage: &dyn Storage, table: (Vec<PaperTrial>, Skipped), prefix: &str, data_dir: Option<PathBuf>) -> Result<ImportOutcome> {
-    let (trials, mut skipped) = table;
+/// Imports the paper's table as studies `<prefix>-<task>-<teacher>-<student>` over the paper's
+/// space, each with its task's meta-features, into the workspace's store.
+pub fn import_trials(request: &ImportRequest, log: &mut dyn FnMut(&str)) -> Result<ImportOutcome> {
+    let (trials, mut skipped) = paper_trials::load(&request.csv)?;
+    let (prefix, data_dir) = (request.prefix.as_str(), &request.data_dir);
+    let storage = super::open_store(&request.workspace, log)?;
     let rows = trials.len() + skipped.lines.len();
     let mut tasks: Vec<String> = trials.iter().map(|t| t.task.clone()).collect();
     tasks.sort();
     tasks.dedup();
     let found: Vec<(String, Option<(DatasetMeta, MetaSource)>)> = tasks.into_iter().map(|t| (t.clone(), task_meta(&t, data_dir.as_deref()))).collect();
     let meta_of = |task: &str| found.iter().find(|(t, _)| t == task).and_then(|(_, m)| m.as_ref().map(|(meta, _)| meta.clone()));
-    let studies = paper_trials::import(storage, &trials, prefix, &meta_of, &mut skipped)?;
+    let studies = paper_trials::import(storage.as_ref(), &trials, prefix, &meta_of, &mut skipped)?;
     let metas = found.iter().map(|(t, m)| (t.clone(), m.as_ref().map(|(_, source)| *source))).collect();
     Ok(ImportOutcome { rows, studies, metas, skipped })
+}
+
+/// A task's dataset meta-features, computed from its training data: what `distiller meta` prints.
+pub fn meta(task: &Task, data_dir: Option<&Path>) -> Result<DatasetMeta> {
+    DatasetMeta::of_task(task, data_dir)
 }

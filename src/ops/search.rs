@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::data::{DatasetMeta, Task};
 use crate::distill::{DistillJob, distill};
 use crate::error::{Error, Result};
-use crate::search::samplers::{Acquisition, BoConfig, BoSampler, SamplerKind};
+use crate::recommend::Query;
+use crate::search::samplers::{Acquisition, BoConfig, BoSampler, SamplerKind, warm_start_points};
 use crate::search::{SearchLimits, Space, Study, StudyEvent, TrialOutcome};
 use crate::store::{StudentShape, TrialRecord, TrialState};
 use crate::workspace::Workspace;
@@ -82,10 +83,10 @@ impl SearchOutcome {
 fn check_sampler_options(request: &SearchRequest) -> Result<()> {
     if request.sampler != SamplerKind::Bo {
         if request.acquisition.is_some() {
-            return Err(Error::Usage("--acquisition needs --sampler bo".into()));
+            return Err(Error::NeedsBo { option: "acquisition" });
         }
         if request.warm_start.is_some() {
-            return Err(Error::Usage("--warm-start needs --sampler bo".into()));
+            return Err(Error::NeedsBo { option: "warm_start" });
         }
     }
     Ok(())
@@ -98,10 +99,10 @@ fn sampler_of(request: &SearchRequest, meta: &DatasetMeta, storage: &dyn crate::
     let Some(k) = request.warm_start else { return Ok(request.sampler.build(request.seed, config)) };
     // Every candidate's prediction becomes the surrogate's trend; the top K run first. The
     // recommender learns from the other tasks' studies, as `distiller recommend` does.
-    let recommend = super::RecommendRequest { top: usize::MAX, exclude_task: Some(request.task.name()), ..super::RecommendRequest::new(meta.clone(), request.space.clone()) };
-    let answer = super::recommend(storage, &recommend)?;
+    let query = Query { top: usize::MAX, exclude_task: Some(request.task.name()), ..Query::new(meta.clone(), request.space.clone()) };
+    let answer = crate::recommend::rank(storage, &query)?;
     let ranked: Vec<_> = answer.picks.into_iter().map(|p| (p.prediction.point, p.prediction.mean)).collect();
-    let points = crate::recommend::warm_start_points(ranked.iter().map(|(p, _)| p), k, request.warm_diverse);
+    let points = warm_start_points(ranked.iter().map(|(p, _)| p), k, request.warm_diverse);
     let studies = answer.learnt_from.iter().map(|l| l.study.as_str()).collect::<Vec<_>>().join(", ");
     log(&format!("warm start: the recommender's top {} pipelines go first, its predictions guide the rest (learnt from {studies})", points.len()));
     Ok(Box::new(BoSampler::with_config(request.seed, config).warm_started(points).with_prior(ranked)))
@@ -119,15 +120,6 @@ fn student_of(space: &Space) -> Result<Option<StudentShape>> {
         crate::pipeline::StudentInit::Random => "randomly initialised",
     };
     Ok(Some(StudentShape { name: format!("{}-layer student, {init}", shape.layers), layers: shape.layers, hidden: shape.hidden }))
-}
-
-/// A teacher's name for the recommender: the model it was fine-tuned from, as that model's config
-/// names it (`_name_or_path`), else that model's folder name, else the teacher's own path.
-fn teacher_name(dir: &std::path::Path) -> Result<String> {
-    let Some(base) = crate::model::read_meta(dir)?.map(|m| PathBuf::from(m.init_from)) else { return Ok(dir.display().to_string()) };
-    let config = std::fs::read_to_string(base.join("config.json")).ok().and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
-    let named = config.and_then(|c| c.get("_name_or_path").and_then(|n| n.as_str()).filter(|n| !n.is_empty()).map(String::from));
-    Ok(named.or_else(|| base.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| dir.display().to_string()))
 }
 
 /// Runs the study until it holds `request.trials` finished trials or the budget is spent.
@@ -150,7 +142,7 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
     });
     let name = request.study.clone().unwrap_or_else(|| task_name.clone());
     let mut study = Study::open(storage.as_ref(), &name, &task_name, request.space.clone(), sampler.name())?;
-    study.describe(meta, teacher_name(&teacher_dir)?, student_of(&request.space)?)?;
+    study.describe(meta, crate::model::base_model_name(&teacher_dir)?, student_of(&request.space)?)?;
     study.heartbeat = request.heartbeat;
     let limits = SearchLimits { trials: request.trials, budget: request.budget };
     let mut run_trial = |pipeline: &crate::Pipeline, id: u64| -> Result<TrialOutcome> {

@@ -1,4 +1,5 @@
-//! Making sure a task has a teacher: the one given, the workspace's, or a fresh fine-tune.
+//! A task's teacher: fine-tuning one (`distiller teacher`), and making sure a search or a run
+//! has one.
 
 use burn::tensor::Device;
 use std::path::PathBuf;
@@ -6,23 +7,42 @@ use std::path::PathBuf;
 use crate::data::Task;
 use crate::error::{Error, Result};
 use crate::model::Pooling;
-pub use crate::teacher::{TeacherJob, TeacherReport, train_teacher, tune_teacher};
+use crate::teacher::{TeacherJob, TeacherOutcome, check_tuning, train_teacher, tune_teacher};
 use crate::workspace::Workspace;
+
+/// A `distiller teacher` request.
+#[derive(Debug, Clone)]
+pub struct TeacherRequest {
+    pub job: TeacherJob,
+    /// Search the recipe first with this many trials of the study `teacher-<task>` in the
+    /// workspace's store, then train on every row with the best ([`tune_teacher`]).
+    pub trials: Option<usize>,
+}
+
+/// Fine-tunes the task teacher into the workspace (after searching its recipe when asked);
+/// `log` hears progress.
+pub fn teacher(request: &TeacherRequest, device: &Device, log: &mut dyn FnMut(&str)) -> Result<TeacherOutcome> {
+    let job = &request.job;
+    match request.trials {
+        Some(trials) => {
+            // Everything that can be checked is checked before the store is opened.
+            check_tuning(job, trials)?;
+            let storage = super::open_store(&job.workspace, log)?;
+            tune_teacher(job, trials, storage.as_ref(), device, log)
+        }
+        None => train_teacher(job, device, log),
+    }
+}
 
 /// Whether `dir` holds a checkpoint (its `config.json`).
 fn is_checkpoint(dir: &std::path::Path) -> bool {
     dir.join("config.json").is_file()
 }
 
-/// The teacher to distil from: `explicit`, else the workspace's for `task`; an error saying how
-/// to make one when there is none.
+/// The teacher to distil from: `explicit`, else the workspace's for `task`.
 pub fn existing_teacher(explicit: Option<PathBuf>, workspace: &Workspace, task: &Task) -> Result<PathBuf> {
     let dir = explicit.unwrap_or_else(|| workspace.teacher_dir(&task.name()));
-    if is_checkpoint(&dir) {
-        Ok(dir)
-    } else {
-        Err(Error::Usage(format!("no teacher checkpoint at {}: run `distiller teacher --task {}` first or pass --teacher DIR", dir.display(), task.name())))
-    }
+    if is_checkpoint(&dir) { Ok(dir) } else { Err(Error::NoTeacher { dir, task: task.name() }) }
 }
 
 /// The teacher to distil from; when neither `explicit` nor the workspace has one, fine-tunes the

@@ -1,20 +1,19 @@
 //! AutoDistiller-style recommendation: rank a new dataset's candidate pipelines from past
 //! studies, without running them. [`history`] reads the past tasks from the store (their results
-//! over the target space's fields, their `.meta`), [`model`] is the meta-model and chooses its own
-//! scales, [`candidates`] reads `--candidates` files, [`paper_trials`] the paper's released table,
-//! and [`evaluation`] holds leave-one-task-out helpers. `distiller recommend`, `search
-//! --warm-start` and the evaluation example all go through `ops::recommend`.
+//! over the target space's fields, their `.meta`), [`meta_model`] is the meta-model and chooses
+//! its own scales, [`rank()`] answers a [`Query`] with them, [`candidates`] reads candidates
+//! files, and [`paper_trials`] the paper's released table.
 
 pub mod candidates;
-pub mod evaluation;
 pub mod history;
 pub mod meta_model;
 pub mod paper_trials;
+pub mod rank;
 
 pub use candidates::Candidate;
-pub use evaluation::{most_popular, spearman};
 pub use history::{History, PastTask, Students, history};
 pub use meta_model::{Model, Prediction, Scales, Target, TaskWeighting};
+pub use rank::{LearntFrom, Pick, Query, Recommendation, rank};
 
 use crate::search::space::Point;
 
@@ -34,32 +33,6 @@ pub fn normalised_ranks(results: &[(Point, f64)]) -> Vec<f64> {
         .collect()
 }
 
-/// The warm-start design: the best-ranked point, then each next-best point that differs from every
-/// point already chosen in at least `min_differing` fields, until `k` are chosen (filled up in rank
-/// order if too few are that different). Plain top-k repeats near-copies of the favourite, which
-/// spend the first trials on one region that is often not the new task's best.
-pub fn warm_start_points<'a>(ranked: impl Iterator<Item = &'a Point> + Clone, k: usize, min_differing: usize) -> Vec<Point> {
-    let differing = |a: &Point, b: &Point| a.iter().zip(b).filter(|(x, y)| x != y).count();
-    let mut chosen: Vec<Point> = Vec::new();
-    for p in ranked.clone() {
-        if chosen.len() == k {
-            return chosen;
-        }
-        if chosen.iter().all(|c| differing(c, p) >= min_differing) {
-            chosen.push(p.clone());
-        }
-    }
-    for p in ranked {
-        if chosen.len() == k {
-            break;
-        }
-        if !chosen.contains(p) {
-            chosen.push(p.clone());
-        }
-    }
-    chosen
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,11 +41,9 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn ranks_and_spearman() {
+    fn normalised_ranks_run_from_worst_to_best() {
         let results: Vec<(Point, f64)> = [0.9, 0.7, 0.8, 0.8].iter().enumerate().map(|(i, s)| (vec![Some(json!(i))], *s)).collect();
         assert_eq!(normalised_ranks(&results), vec![1.0, 0.0, 0.5, 0.5]);
-        assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]) - 1.0).abs() < 1e-12);
-        assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
     }
 
     fn space() -> Space {
@@ -151,14 +122,5 @@ mod tests {
         let model = Model::fit(&[partial], &space(), TaskWeighting::Auto).unwrap();
         let by_lr = model.rank(target(&meta(1000)), &[vec![Some(json!(5.0)), Some(json!(1.0))], vec![Some(json!(5.0)), Some(json!(2.0))]]);
         assert!((by_lr[0].mean - by_lr[1].mean).abs() < 1e-12, "{by_lr:?}");
-    }
-
-    #[test]
-    fn diverse_warm_start_skips_near_copies_then_fills_in_rank_order() {
-        let p = |a: i64, b: i64, c: i64| vec![Some(json!(a)), Some(json!(b)), Some(json!(c))];
-        let ranked = [p(0, 0, 0), p(0, 0, 1), p(1, 1, 0), p(0, 1, 1), p(2, 2, 2)];
-        assert_eq!(warm_start_points(ranked.iter(), 3, 1), ranked[..3].to_vec());
-        assert_eq!(warm_start_points(ranked.iter(), 3, 2), vec![p(0, 0, 0), p(1, 1, 0), p(0, 1, 1)]);
-        assert_eq!(warm_start_points(ranked.iter(), 5, 3), vec![p(0, 0, 0), p(2, 2, 2), p(0, 0, 1), p(1, 1, 0), p(0, 1, 1)]);
     }
 }

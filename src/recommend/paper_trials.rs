@@ -9,22 +9,22 @@ use std::path::Path;
 
 use crate::data::DatasetMeta;
 use crate::error::{Error, Result};
+use crate::pipeline::{AugmentOp, KdLoss, Mapping, Objective};
 use crate::search::space::{Point, Space};
 use crate::store::StudentShape;
 
 /// A row's pipeline choices, in our vocabulary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaperChoices {
-    /// Our `intermediate.objective` (`mi`, `hidden_mse`, `hidden_ce`, `cos`, `pkd`).
-    pub objective: String,
+    pub objective: Objective,
     pub alpha: f64,
-    pub mapping: String,
-    pub kd_loss: String,
+    pub mapping: Mapping,
+    pub kd_loss: KdLoss,
     pub mixup: bool,
     pub repeated_aug: usize,
     pub aug_p: f64,
     /// Augmentation operators in the order the paper applied them.
-    pub chain: Vec<String>,
+    pub chain: Vec<AugmentOp>,
 }
 
 /// One released trial.
@@ -127,19 +127,22 @@ pub(crate) fn for_each_row(text: &str, path: &Path, required: &[&str], what: &st
 pub(crate) fn map_choices(row: &Row) -> std::result::Result<PaperChoices, String> {
     let number = |name: &str| row.get(name).parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("column `{name}`: `{}` is not a number", row.get(name)));
     let objective = match row.get("intermediate_loss_type") {
-        "mi" => "mi",
-        "mse" => "hidden_mse",
-        "ce" => "hidden_ce",
-        "cos" => "cos",
-        "pkd" => "pkd",
+        "mi" => Objective::Mi,
+        "mse" => Objective::HiddenMse,
+        "ce" => Objective::HiddenCe,
+        "cos" => Objective::Cos,
+        "pkd" => Objective::Pkd,
         other => return Err(format!("column `intermediate_loss_type`: unknown `{other}` (mi, mse, ce, cos, pkd)")),
     };
     let mapping = match row.get("intermediate_strategy") {
-        m @ ("skip" | "last" | "emd") => m,
+        "skip" => Mapping::Skip,
+        "last" => Mapping::Last,
+        "emd" => Mapping::Emd,
         other => return Err(format!("column `intermediate_strategy`: unknown `{other}` (skip, last, emd)")),
     };
     let kd_loss = match row.get("kd_loss_type") {
-        k @ ("ce" | "mse") => k,
+        "ce" => KdLoss::Ce,
+        "mse" => KdLoss::Mse,
         other => return Err(format!("column `kd_loss_type`: unknown `{other}` (ce, mse)")),
     };
     let mixup = match row.get("mixup").to_ascii_lowercase().as_str() {
@@ -148,10 +151,10 @@ pub(crate) fn map_choices(row: &Row) -> std::result::Result<PaperChoices, String
         other => return Err(format!("column `mixup`: `{other}` is not a boolean")),
     };
     let mut positioned = Vec::new();
-    for (column, op) in [("contextual", "contextual"), ("backtranslation", "back_translation"), ("random", "random")] {
+    for (column, op) in [("contextual", AugmentOp::Contextual), ("backtranslation", AugmentOp::BackTranslation), ("random", AugmentOp::Random)] {
         let position = number(column)?;
         if position > 0.0 {
-            positioned.push((position, op.to_string()));
+            positioned.push((position, op));
         }
     }
     positioned.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -160,10 +163,10 @@ pub(crate) fn map_choices(row: &Row) -> std::result::Result<PaperChoices, String
         return Err(format!("column `repeated_aug`: `{}` is not a whole number >= 1", row.get("repeated_aug")));
     }
     Ok(PaperChoices {
-        objective: objective.to_string(),
+        objective,
         alpha: number("alpha")?,
-        mapping: mapping.to_string(),
-        kd_loss: kd_loss.to_string(),
+        mapping,
+        kd_loss,
         mixup,
         repeated_aug: repeated_aug as usize,
         aug_p: number("aug_p")?,
@@ -245,11 +248,19 @@ pub fn scores_by_config(trials: &[PaperTrial]) -> Vec<(PaperChoices, Vec<f64>)> 
     configs
 }
 
-/// Trials grouped by (task, teacher, student), largest group first.
-pub fn groups(trials: &[PaperTrial]) -> Vec<((String, String, String), Vec<PaperTrial>)> {
-    let mut map: BTreeMap<(String, String, String), Vec<PaperTrial>> = BTreeMap::new();
+/// What the paper's trials are grouped by: one study per task, teacher and student.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Group {
+    pub task: String,
+    pub teacher: String,
+    pub student: String,
+}
+
+/// Trials grouped by task, teacher and student, largest group first.
+pub fn groups(trials: &[PaperTrial]) -> Vec<(Group, Vec<PaperTrial>)> {
+    let mut map: BTreeMap<Group, Vec<PaperTrial>> = BTreeMap::new();
     for t in trials {
-        map.entry((t.task.clone(), t.teacher.clone(), t.student.clone())).or_default().push(t.clone());
+        map.entry(Group { task: t.task.clone(), teacher: t.teacher.clone(), student: t.student.clone() }).or_default().push(t.clone());
     }
     let mut groups: Vec<_> = map.into_iter().collect();
     groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
@@ -257,7 +268,7 @@ pub fn groups(trials: &[PaperTrial]) -> Vec<((String, String, String), Vec<Paper
 }
 
 /// Study name of an imported group.
-pub fn study_name(prefix: &str, (task, teacher, student): &(String, String, String)) -> String {
+pub fn study_name(prefix: &str, Group { task, teacher, student }: &Group) -> String {
     format!("{prefix}-{task}-{teacher}-{student}")
 }
 
@@ -281,22 +292,22 @@ pub fn import(
     skipped: &mut Skipped,
 ) -> Result<Vec<ImportedStudy>> {
     use crate::data::Metrics;
-    use crate::store::{StudyRecord, TrialRecord, TrialState, now};
+    use crate::store::{Direction, StudyRecord, TrialRecord, TrialState, now};
     let space = Space::builtin_paper();
     let mut imported = Vec::new();
     for (key, group) in groups(trials) {
         let name = study_name(prefix, &key);
-        let student = student_shape(&key.2);
+        let student = student_shape(&key.student);
         let record = StudyRecord {
             name: name.clone(),
             kind: Default::default(),
-            task: key.0.clone(),
+            task: key.task.clone(),
             space: space.source.clone(),
             sampler: "imported".into(),
-            direction: "maximize".into(),
+            direction: Direction::Maximize,
             created: now(),
-            meta: meta_of(&key.0),
-            teacher: Some(key.1.clone()),
+            meta: meta_of(&key.task),
+            teacher: Some(key.teacher.clone()),
             student: student.clone(),
         };
         let mut records = Vec::new();
@@ -342,7 +353,7 @@ pub fn import(
         for r in &records {
             storage.put_trial(r)?;
         }
-        imported.push(ImportedStudy { name, task: key.0.clone(), trials: records.len() });
+        imported.push(ImportedStudy { name, task: key.task.clone(), trials: records.len() });
     }
     Ok(imported)
 }
@@ -365,7 +376,7 @@ mod tests {
         let (trials, mut skipped) = parse(&text, Path::new("t.csv")).unwrap();
         assert_eq!(trials.len(), 3);
         assert_eq!((trials[0].task.as_str(), trials[0].student.as_str()), ("sst2", "TinyBERT4"));
-        assert_eq!(trials[0].choices.chain, vec!["back_translation", "contextual"]);
+        assert_eq!(trials[0].choices.chain, vec![AugmentOp::BackTranslation, AugmentOp::Contextual]);
         assert_eq!((trials[0].ratio, trials[1].ratio), (Some(0.98), None));
         assert_eq!(skipped.lines.len(), 1);
         assert!(skipped.lines[0].0 == 4 && skipped.lines[0].1.contains("bogus"), "{:?}", skipped.lines);

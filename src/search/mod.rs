@@ -2,10 +2,10 @@
 //! samplers (random, grid, bo via egobox), and the study loop that records every trial in a [`crate::store::Storage`].
 
 pub mod encoding;
+pub mod optuna;
 pub mod samplers;
 pub mod space;
 pub mod study;
-pub mod tabular;
 
 pub use samplers::{GridSampler, Observation, RandomSampler, Sampler, SamplerKind};
 pub use space::{Dim, Domain, Point, Space};

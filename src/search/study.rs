@@ -10,7 +10,7 @@ use super::space::{Point, Space};
 use crate::data::{DatasetMeta, Metrics};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::store::{NextTrial, Storage, StudentShape, StudyKind, StudyRecord, TrialRecord, TrialState, now};
+use crate::store::{Direction, NextTrial, Storage, StudentShape, StudyKind, StudyRecord, TrialRecord, TrialState, now};
 
 /// What running a trial reports when it finishes.
 #[derive(Debug, Clone)]
@@ -143,7 +143,7 @@ impl<'a> Study<'a> {
             task: task.into(),
             space: space.source.clone(),
             sampler: sampler.into(),
-            direction: "maximize".into(),
+            direction: Direction::Maximize,
             created: now(),
             meta: None,
             teacher: None,
@@ -151,11 +151,11 @@ impl<'a> Study<'a> {
         };
         let record = storage.create_study(&fresh)?;
         if record.task != task {
-            return Err(Error::Study(format!("study `{name}` is for task {}, not {task}: pick another --study name", record.task)));
+            return Err(Error::StudyOfOtherTask { study: name.to_string(), has: record.task.clone(), asked: task.to_string() });
         }
         // A study's space is matched by what it searches: a comment or the layout may change.
         if record.space.trim() != space.source.trim() && !Space::parse(&record.space, &format!("study `{name}`'s space")).is_ok_and(|stored| stored.searches_like(&space)) {
-            return Err(Error::Study(format!("study `{name}` was created with a different search space: pass the same --space, or start a new --study")));
+            return Err(Error::StudyOfOtherSpace { study: name.to_string() });
         }
         Ok(Self { storage, record, space, heartbeat: HEARTBEAT })
     }

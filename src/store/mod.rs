@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 use crate::data::{DatasetMeta, Metrics};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 
 pub use location::StoreLocation;
@@ -51,6 +51,15 @@ impl TrialState {
     }
 }
 
+/// Which way a study's score is optimised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Higher is better: the task's headline dev metric.
+    #[default]
+    Maximize,
+}
+
 /// What a study searches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,9 +86,11 @@ pub struct StudyRecord {
     pub task: String,
     /// The space file's text: a resumed study must be given the same space.
     pub space: String,
+    /// The name of the sampler that proposes its trials ([`crate::search::Sampler::name`]; a
+    /// name, not an enum, because the trait is open to a library user's own samplers), or
+    /// `imported` for past results.
     pub sampler: String,
-    /// Always "maximize": the task's headline dev metric.
-    pub direction: String,
+    pub direction: Direction,
     /// Unix seconds.
     pub created: u64,
     /// The task's dataset meta-features, which the recommender compares tasks on (absent in
@@ -251,4 +262,41 @@ pub trait Storage: Send + Sync {
 /// The id after a study's highest.
 pub fn next_id(trials: &[TrialRecord]) -> u64 {
     trials.iter().map(|t| t.id + 1).max().unwrap_or(0)
+}
+
+/// A study and its trials, or the error listing the studies the store has.
+pub fn study_trials(storage: &dyn Storage, name: &str) -> Result<(StudyRecord, Vec<TrialRecord>)> {
+    match storage.study(name)? {
+        Some(study) => Ok((study, storage.trials(name)?)),
+        None => Err(Error::NoSuchStudy { name: name.to_string(), known: storage.studies()?.into_iter().map(|s| s.name).collect() }),
+    }
+}
+
+/// What [`copy_study`] copied.
+#[derive(Debug, Clone)]
+pub struct Copied {
+    /// The copy's name.
+    pub name: String,
+    /// The trials the copy holds.
+    pub trials: usize,
+    /// Trials other clients wrote into the study that are not pipelines of its space.
+    pub left_out: Vec<ForeignTrial>,
+}
+
+/// Copies study `name` (renamed `to_name`) with its trials, ids and states kept, into another
+/// store. Refused when `to` already holds a study of that name, so nothing there is overwritten.
+/// Trials other clients wrote that are not pipelines of the space are left out, and returned.
+pub fn copy_study(from: &dyn Storage, name: &str, to: &dyn Storage, to_name: &str) -> Result<Copied> {
+    let (mut study, trials) = study_trials(from, name)?;
+    let left_out = from.foreign_trials(name)?;
+    if to.study(to_name)?.is_some() {
+        return Err(Error::StudyExists { name: to_name.to_string() });
+    }
+    study.name = to_name.to_string();
+    to.put_study(&study)?;
+    for mut trial in trials {
+        trial.study = to_name.to_string();
+        to.put_trial(&trial)?;
+    }
+    Ok(Copied { name: to_name.to_string(), trials: to.trials(to_name)?.len(), left_out })
 }

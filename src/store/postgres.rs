@@ -19,15 +19,14 @@
 //! read fetches only the trials added since and those last seen RUNNING or WAITING.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use postgres::{Client, NoTls, Transaction};
 
-use super::optuna::{self, Param};
+use super::optuna::{self, Param, ParamCodec};
 use super::{ForeignTrial, NextTrial, Storage, StudyRecord, TrialRecord, TrialState};
 use crate::error::{Error, Result};
-use crate::search::{Point, Space};
 
 /// Optuna's schema version and the alembic revision that goes with it.
 const SCHEMA_VERSION: i32 = 12;
@@ -36,8 +35,9 @@ const ALEMBIC_REVISION: &str = "v3.2.0.a";
 /// System-attribute keys holding our records.
 const STUDY_KEY: &str = "distiller:study";
 const TRIAL_KEY: &str = "distiller:trial";
-/// A study system attribute saying its parameters are written as [`optuna`] writes them (older
-/// releases wrote list-valued choices Optuna cannot read; [`PostgresStorage::open`] rewrites them).
+/// A study system attribute saying its parameters are written as today's [`ParamCodec`] writes
+/// them (older releases wrote list-valued choices Optuna cannot read; [`PostgresStorage::open`]
+/// rewrites them).
 const ENCODING_KEY: &str = "distiller:params_encoding";
 const ENCODING: &str = "2";
 
@@ -148,10 +148,10 @@ CREATE INDEX IF NOT EXISTS distiller_trials_study_state ON trials (study_id, sta
 
 /// A study store in a PostgreSQL database.
 pub struct PostgresStorage {
-    url: String,
+    url: DatabaseUrl,
     client: Mutex<Client>,
-    /// Each study's space, parsed once, to name a trial's parameters for Optuna.
-    spaces: Mutex<HashMap<String, Space>>,
+    /// What a trial's parameters are (the search's knowledge of each study's space).
+    params: Arc<dyn ParamCodec>,
     /// The trials read so far, by study row id.
     cache: Mutex<HashMap<i32, Known>>,
 }
@@ -202,6 +202,49 @@ impl Known {
     }
 }
 
+/// A PostgreSQL database's address, parsed once: the URL as given and the driver's settings.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    text: String,
+    config: Box<postgres::Config>,
+}
+
+impl DatabaseUrl {
+    /// Parses `postgresql://user@host:port/db` (or `postgres://…`); the error says why not.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        if !(text.starts_with("postgresql://") || text.starts_with("postgres://")) {
+            return Err("not a postgresql:// URL".into());
+        }
+        let config = text.parse::<postgres::Config>().map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+        Ok(Self { text: text.to_string(), config: Box::new(config) })
+    }
+
+    /// The URL with any password replaced, for messages.
+    pub fn redacted(&self) -> String {
+        redacted(&self.text)
+    }
+}
+
+impl PartialEq for DatabaseUrl {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for DatabaseUrl {}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
 /// The URL with any password replaced, for messages.
 pub fn redacted(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -238,10 +281,9 @@ type Op<T> = std::result::Result<T, Failure>;
 
 impl PostgresStorage {
     /// Connects (retrying a refused connection for [`RECONNECT_FOR`]) and creates Optuna's
-    /// schema when the database has none.
-    pub fn open(url: &str) -> Result<Self> {
-        let config: postgres::Config = url.parse().map_err(|e| Error::Usage(format!("--storage {}: not a PostgreSQL URL: {e}", redacted(url))))?;
-        let storage = Self { url: url.to_string(), client: Mutex::new(connect(&config, url)?), spaces: Mutex::default(), cache: Mutex::default() };
+    /// schema when the database has none; `params` says what each trial's Optuna parameters are.
+    pub fn open(url: &DatabaseUrl, params: Arc<dyn ParamCodec>) -> Result<Self> {
+        let storage = Self { url: url.clone(), client: Mutex::new(connect(url)?), params, cache: Mutex::default() };
         let version = storage.with_client(|client| {
             let mut tx = client.transaction()?;
             // One creator at a time when several workers start on an empty database.
@@ -268,7 +310,7 @@ impl PostgresStorage {
     }
 
     fn error(&self, message: impl std::fmt::Display) -> Error {
-        Error::Database { url: redacted(&self.url), message: message.to_string() }
+        Error::Database { url: self.url.redacted(), message: message.to_string() }
     }
 
     /// Runs `op` on the connection. When the connection was lost, it is re-opened (with backoff,
@@ -294,18 +336,7 @@ impl PostgresStorage {
     }
 
     fn reconnect(&self) -> Result<Client> {
-        let config: postgres::Config = self.url.parse().map_err(|e: postgres::Error| self.error(e))?;
-        connect(&config, &self.url)
-    }
-
-    fn space(&self, study: &StudyRecord) -> Result<Space> {
-        let mut spaces = self.spaces.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(space) = spaces.get(&study.name) {
-            return Ok(space.clone());
-        }
-        let space = Space::parse(&study.space, &format!("study `{}`'s space", study.name))?;
-        spaces.insert(study.name.clone(), space.clone());
-        Ok(space)
+        connect(&self.url)
     }
 
     fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, json: &str) -> Result<T> {
@@ -322,13 +353,13 @@ impl PostgresStorage {
             None => Ok(None),
             Some(row) => match row.get::<_, Option<String>>(1) {
                 Some(json) => Ok(Some((row.get(0), self.decode("study record", &json)?))),
-                None => Err(self.error(format!("study `{name}` exists and was not made by distiller (it has no {STUDY_KEY} attribute): pick another --study name")).into()),
+                None => Err(Error::StudyNotOurs { name: name.to_string() }.into()),
             },
         }
     }
 
     fn no_study(&self, name: &str) -> Error {
-        Error::Study(format!("no study `{name}` in {}", redacted(&self.url)))
+        Error::NoSuchStudy { name: name.to_string(), known: Vec::new() }
     }
 
     /// Calls `f` on what is known of the study's trials: the cached ones, brought up to date with
@@ -350,8 +381,7 @@ impl PostgresStorage {
             }
         }
         if !theirs.is_empty() {
-            let space = self.space(study)?;
-            for trial in client_trials(tx, study, &space, &theirs)? {
+            for trial in client_trials(tx, study, self.params.as_ref(), &theirs)? {
                 known.put(trial);
             }
         }
@@ -367,16 +397,16 @@ impl PostgresStorage {
         );
         for row in tx.query(&sql, &[])? {
             let study_id: i32 = row.get(0);
-            // A study whose record or space cannot be read is left as it is.
+            // A study whose record cannot be read is left as it is.
             let Ok(study) = serde_json::from_str::<StudyRecord>(row.get(1)) else { continue };
-            let Ok(space) = self.space(&study) else { continue };
             let trials = tx.query(
                 &format!("SELECT t.trial_id, a.value_json FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' WHERE t.study_id = $1"),
                 &[&study_id],
             )?;
             for trial in trials {
-                if let Ok(record) = serde_json::from_str::<TrialRecord>(trial.get(1)) {
-                    write_params(tx, trial.get(0), &space, &record.point)?;
+                // A trial whose space cannot be read keeps what it has.
+                if let Ok(params) = serde_json::from_str::<TrialRecord>(trial.get(1)).map_err(|_| ()).and_then(|record| self.params.encode(&study, &record).map_err(|_| ())) {
+                    write_params(tx, trial.get(0), &params)?;
                 }
             }
             tx.execute(
@@ -408,7 +438,7 @@ impl PostgresStorage {
     }
 
     /// Inserts or updates a trial's row and everything Optuna reads about it.
-    fn write_trial(&self, tx: &mut Transaction, study_id: i32, space: &Space, trial: &TrialRecord) -> std::result::Result<(), postgres::Error> {
+    fn write_trial(&self, tx: &mut Transaction, study_id: i32, study: &StudyRecord, trial: &TrialRecord) -> Op<()> {
         let number = number(trial.id);
         let state = trial.state.name();
         // A WAITING trial has not started (Optuna leaves its start empty); a finished one has an
@@ -436,7 +466,7 @@ impl PostgresStorage {
             "INSERT INTO trial_system_attributes (trial_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (trial_id, key) DO UPDATE SET value_json = EXCLUDED.value_json",
             &[&trial_id, &TRIAL_KEY, &record],
         )?;
-        write_params(tx, trial_id, space, &trial.point)?;
+        write_params(tx, trial_id, &self.params.encode(study, trial)?)?;
         if let (TrialState::Complete, Some(score)) = (trial.state, trial.score) {
             tx.execute(
                 "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES ($1, 0, $2, CAST($3::text AS trialvaluetype)) ON CONFLICT (trial_id, objective) DO UPDATE SET value = EXCLUDED.value, value_type = EXCLUDED.value_type",
@@ -462,20 +492,20 @@ impl PostgresStorage {
 }
 
 /// Connects, retrying while the server refuses or cannot be reached, for [`RECONNECT_FOR`].
-fn connect(config: &postgres::Config, url: &str) -> Result<Client> {
+fn connect(url: &DatabaseUrl) -> Result<Client> {
     let started = Instant::now();
     let mut wait = Duration::from_millis(250);
     loop {
-        match config.connect(NoTls) {
+        match url.config.connect(NoTls) {
             // Timestamps are naive UTC, as Optuna stores them; the connection's time zone must agree.
             Ok(mut client) => {
-                client.batch_execute("SET TIME ZONE 'UTC'").map_err(|e| Error::Database { url: redacted(url), message: describe(&e) })?;
+                client.batch_execute("SET TIME ZONE 'UTC'").map_err(|e| Error::Database { url: url.redacted(), message: describe(&e) })?;
                 return Ok(client);
             }
             // An answer from the server (bad password, no such database) will not change, except
             // that it is starting up or shutting down (a restart).
             Err(e) if e.as_db_error().is_some_and(|db| *db.code() != postgres::error::SqlState::CANNOT_CONNECT_NOW) || started.elapsed() >= RECONNECT_FOR => {
-                return Err(Error::Database { url: redacted(url), message: format!("cannot connect: {}", describe(&e)) });
+                return Err(Error::Database { url: url.redacted(), message: format!("cannot connect: {}", describe(&e)) });
             }
             Err(_) => {
                 std::thread::sleep(wait);
@@ -513,9 +543,9 @@ fn finite_or_null(value: f64) -> Option<f64> {
     value.is_finite().then_some(value)
 }
 
-/// Writes a point's parameters as Optuna reads them ([`optuna::encode`]).
-fn write_params(tx: &mut Transaction, trial_id: i32, space: &Space, point: &Point) -> std::result::Result<(), postgres::Error> {
-    for param in optuna::encode(space, point) {
+/// Writes a trial's Optuna parameters.
+fn write_params(tx: &mut Transaction, trial_id: i32, params: &[Param]) -> std::result::Result<(), postgres::Error> {
+    for param in params {
         tx.execute(
             "INSERT INTO trial_params (trial_id, param_name, param_value, distribution_json) VALUES ($1, $2, $3, $4) ON CONFLICT (trial_id, param_name) DO UPDATE SET param_value = EXCLUDED.param_value, distribution_json = EXCLUDED.distribution_json",
             &[&trial_id, &param.name, &param.internal, &param.distribution.to_string()],
@@ -544,14 +574,9 @@ fn typed_value(value: Option<f64>, kind: &str) -> Option<f64> {
 }
 
 /// Trials (by row id) that another client wrote into `study`, read from Optuna's columns: a trial
-/// of the study where its parameters make a pipeline of the space ([`optuna::decode`]), else a
-/// [`ForeignTrial`] saying why not.
-fn client_trials(
-    tx: &mut Transaction,
-    study: &StudyRecord,
-    space: &Space,
-    ids: &[i32],
-) -> std::result::Result<Vec<std::result::Result<TrialRecord, ForeignTrial>>, postgres::Error> {
+/// of the study where its parameters make a pipeline of the space ([`ParamCodec::decode`]), else
+/// a [`ForeignTrial`] saying why not.
+fn client_trials(tx: &mut Transaction, study: &StudyRecord, codec: &dyn ParamCodec, ids: &[i32]) -> Op<Vec<std::result::Result<TrialRecord, ForeignTrial>>> {
     let mut params: HashMap<i32, Vec<Param>> = HashMap::new();
     for row in tx.query("SELECT trial_id, param_name, param_value, distribution_json FROM trial_params WHERE trial_id = ANY($1) ORDER BY param_id", &[&ids])? {
         let distribution = row.get::<_, Option<&str>>(3).and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
@@ -576,7 +601,7 @@ fn client_trials(
         let (id, state) = (u64::try_from(row.get::<_, Option<i32>>(1).unwrap_or(0)).unwrap_or(0), TrialState::from_name(row.get(2)).unwrap_or(TrialState::Fail));
         let score = row.get::<_, Option<&str>>(6).and_then(|kind| typed_value(row.get(5), kind));
         let params = params.remove(&trial_id).unwrap_or_default();
-        let decoded = optuna::decode(space, &params).and_then(|point| space.compose_unchecked(&point).map(|pipeline| (point, pipeline)).map_err(|e| e.to_string()));
+        let decoded = codec.decode(study, &params)?;
         // A trial's value counts once it is COMPLETE (a foreign trial shows what it has).
         let complete = score.filter(|_| state == TrialState::Complete);
         trials.push(match decoded {
@@ -652,7 +677,7 @@ impl Storage for PostgresStorage {
         self.with_client(|client| {
             let mut tx = client.transaction()?;
             let (study_id, study) = self.study_row(&mut tx, &trial.study, false)?.ok_or_else(|| self.no_study(&trial.study))?;
-            self.write_trial(&mut tx, study_id, &self.space(&study)?, trial)?;
+            self.write_trial(&mut tx, study_id, &study, trial)?;
             Ok(tx.commit()?)
         })
     }
@@ -691,7 +716,7 @@ impl Storage for PostgresStorage {
                     trial
                 }
             };
-            self.write_trial(&mut tx, study_id, &self.space(&record)?, &trial)?;
+            self.write_trial(&mut tx, study_id, &record, &trial)?;
             tx.commit()?;
             Ok(Some(trial))
         })
@@ -707,7 +732,7 @@ impl Storage for PostgresStorage {
             if state.as_deref() != Some("RUNNING") {
                 return Ok(false);
             }
-            self.write_trial(&mut tx, study_id, &self.space(&record)?, trial)?;
+            self.write_trial(&mut tx, study_id, &record, trial)?;
             tx.commit()?;
             Ok(true)
         })
@@ -739,13 +764,12 @@ impl Storage for PostgresStorage {
             let (study_id, record) = self.study_row(&mut tx, study, true)?.ok_or_else(|| self.no_study(study))?;
             let rows = tx.query(&format!("{sql} FOR UPDATE OF t"), &[&study, &grace.as_secs_f64()])?;
             let mut stale: Vec<TrialRecord> = rows.iter().map(|row| self.decode("trial record", row.get(0))).collect::<Result<_>>()?;
-            let space = self.space(&record)?;
             for trial in &mut stale {
                 let queued = fail(trial);
-                self.write_trial(&mut tx, study_id, &space, trial)?;
+                self.write_trial(&mut tx, study_id, &record, trial)?;
                 if let Some(mut queued) = queued {
                     queued.id = Self::next_number(&mut tx, study_id)?;
-                    self.write_trial(&mut tx, study_id, &space, &queued)?;
+                    self.write_trial(&mut tx, study_id, &record, &queued)?;
                 }
             }
             tx.commit()?;

@@ -25,18 +25,15 @@ const LOCK_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Whether the process that wrote the pid file has ended or is ending (Linux: no `/proc` entry,
 /// a zombie or dead state, or a SIGKILL pending). Elsewhere a holder is never presumed gone.
-fn holder_gone(pid: &str) -> bool {
-    if cfg!(target_os = "linux") && pid.parse::<u32>().is_ok() {
-        match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            Ok(status) => {
-                let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
-                let sigkill_pending = ["SigPnd:", "ShdPnd:"].iter().filter_map(|f| field(f)).any(|mask| u64::from_str_radix(mask, 16).is_ok_and(|m| m & (1 << 8) != 0));
-                field("State:").is_some_and(|s| s.starts_with('Z') || s.starts_with('X')) || sigkill_pending
-            }
-            Err(_) => true,
+fn holder_gone(pid: Option<u32>) -> bool {
+    let Some(pid) = pid.filter(|_| cfg!(target_os = "linux")) else { return false };
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Ok(status) => {
+            let field = |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+            let sigkill_pending = ["SigPnd:", "ShdPnd:"].iter().filter_map(|f| field(f)).any(|mask| u64::from_str_radix(mask, 16).is_ok_and(|m| m & (1 << 8) != 0));
+            field("State:").is_some_and(|s| s.starts_with('Z') || s.starts_with('X')) || sigkill_pending
         }
-    } else {
-        false
+        Err(_) => true,
     }
 }
 
@@ -68,14 +65,15 @@ impl SledStorage {
                             format!("cannot open store: {text}; read-only commands still show its JSON snapshots, and `distiller rebuild-store` rebuilds it from them"),
                         ));
                     }
-                    let pid = std::fs::read_to_string(path.join(PID_FILE)).unwrap_or_else(|_| "?".into()).trim().to_string();
-                    let (patience, why) = if holder_gone(&pid) { (LOCK_WAIT, "is gone or exiting") } else { (LOCK_GRACE, "may be exiting") };
+                    let pid = std::fs::read_to_string(path.join(PID_FILE)).ok().and_then(|text| text.trim().parse::<u32>().ok());
+                    let (patience, why) = if holder_gone(pid) { (LOCK_WAIT, "is gone or exiting") } else { (LOCK_GRACE, "may be exiting") };
                     // This very process is not exiting: no point in waiting for it.
-                    if waiting_since.elapsed() >= patience || pid == std::process::id().to_string() {
+                    if waiting_since.elapsed() >= patience || pid == Some(std::process::id()) {
                         return Err(Error::StoreLocked { path: path.to_path_buf(), pid });
                     }
                     if !told {
-                        note(&format!("{}: store locked by pid {pid}, which {why}: waiting up to {} s", path.display(), patience.as_secs()));
+                        let holder = pid.map_or("another process".to_string(), |pid| format!("pid {pid}"));
+                        note(&format!("{}: store locked by {holder}, which {why}: waiting up to {} s", path.display(), patience.as_secs()));
                         told = true;
                     }
                     std::thread::sleep(std::time::Duration::from_millis(100));
@@ -155,8 +153,62 @@ fn hex_name(study: &str) -> String {
 }
 
 /// Whether a store directory holds snapshots to read.
-pub fn has_snapshots(path: &Path) -> bool {
+fn has_snapshots(path: &Path) -> bool {
     path.join(SNAPSHOTS).is_dir()
+}
+
+/// What [`SledStorage::rebuild`] did.
+#[derive(Debug, Clone)]
+pub struct Rebuilt {
+    /// Where the damaged database was moved.
+    pub aside: PathBuf,
+    pub studies: usize,
+    pub trials: usize,
+}
+
+impl SledStorage {
+    /// The store for commands that only read. Readers never take the lock, so they never block a
+    /// search: they read the JSON snapshots every write leaves (also when the database itself is
+    /// damaged), or an empty store when there is none yet. A store from before snapshots is
+    /// opened (`note` hears when it is locked and only its snapshot could be read).
+    pub fn open_to_read(path: &Path, note: &mut dyn FnMut(&str)) -> Result<Box<dyn Storage>> {
+        if has_snapshots(path) || !path.exists() {
+            return Ok(Box::new(read_snapshots(path)?));
+        }
+        match Self::open_waiting(path, note) {
+            Ok(store) => Ok(Box::new(store)),
+            Err(e @ Error::StoreLocked { .. }) => {
+                note(&format!("note: {e}; reading the snapshot it last wrote"));
+                Ok(Box::new(read_snapshots(path)?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Rebuilds a damaged store from the JSON snapshots its writes left: the damaged database is
+    /// moved aside (kept, not deleted) and a new one is filled with every study and trial.
+    /// Refused when the store opens fine or another process holds it.
+    pub fn rebuild(path: &Path) -> Result<Rebuilt> {
+        match Self::open(path) {
+            Ok(_) => return Err(Error::NothingToRebuild { path: path.to_path_buf() }),
+            Err(e @ Error::StoreLocked { .. }) => return Err(e),
+            Err(_) => {}
+        }
+        let snapshot = read_snapshots(path)?;
+        let aside = path.with_file_name(format!("store.damaged-{}", super::now()));
+        std::fs::rename(path, &aside).map_err(|e| Error::io(path, e))?;
+        let store = Self::open(path)?;
+        let (mut studies, mut trials) = (0, 0);
+        for study in snapshot.studies()? {
+            store.put_study(&study)?;
+            for trial in snapshot.trials(&study.name)? {
+                store.put_trial(&trial)?;
+                trials += 1;
+            }
+            studies += 1;
+        }
+        Ok(Rebuilt { aside, studies, trials })
+    }
 }
 
 /// The snapshots a store directory holds, loaded into memory (for reading a locked store).
@@ -231,10 +283,10 @@ impl Storage for SledStorage {
 mod tests {
     #[test]
     fn a_living_holder_is_not_presumed_gone() {
-        assert!(!super::holder_gone(&std::process::id().to_string()));
-        assert!(!super::holder_gone("?"));
+        assert!(!super::holder_gone(Some(std::process::id())));
+        assert!(!super::holder_gone(None));
         if cfg!(target_os = "linux") {
-            assert!(super::holder_gone("4294967295"), "no such process");
+            assert!(super::holder_gone(Some(u32::MAX)), "no such process");
         }
     }
 }

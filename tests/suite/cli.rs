@@ -55,6 +55,7 @@ fn missing_data_says_where_it_looked() {
     let (code, _, err) = distiller(&["teacher", "--task", "rte", "--teacher-init", "nowhere", "--data-dir", empty.to_str().unwrap()], tmp.path());
     let line = one_line_error(code, &err);
     assert!(line.contains("no data for task rte") && line.contains(empty.to_str().unwrap()) && line.contains("shared/data/glue"), "{line}");
+    assert!(line.contains("download_glue_data.py") && line.contains("--data-dir"), "the line says how to get the data: {line}");
     let (code, _, err) = distiller(&["eval", "--task", "sst2", "--model", "nowhere"], tmp.path());
     assert!(one_line_error(code, &err).contains("nowhere/config.json"));
 }
@@ -175,17 +176,17 @@ fn bad_values_are_refused_with_one_line_before_any_work() {
         assert!(out.is_empty(), "{args:?} printed {out}");
     };
     let teacher_run = |extra: &[&str], expect: &str| refused(&[&["teacher", "--task", "sst2", "--teacher-init", teacher], extra].concat(), expect);
-    teacher_run(&["--epochs", "0"], "epochs must be at least 1");
-    teacher_run(&["--lr", "NaN"], "learning rate NaN");
-    teacher_run(&["--lr", "-1"], "learning rate -1");
-    teacher_run(&["--batch-size", "0"], "batch size must be at least 1");
-    teacher_run(&["--max-train", "0"], "max-train must be at least 1");
-    teacher_run(&["--max-len", "600"], "max-len 600 exceeds the 64 positions");
-    teacher_run(&["--warmup", "1.5"], "warm-up 1.5 must be a fraction");
-    teacher_run(&["--head-lr-scale", "0"], "head-lr-scale 0 must be a number > 0");
-    teacher_run(&["--layer-decay", "1.5"], "layer-decay 1.5 must lie in (0, 1]");
+    teacher_run(&["--epochs", "0"], "--epochs must be at least 1");
+    teacher_run(&["--lr", "NaN"], "--lr NaN must be a number > 0");
+    teacher_run(&["--lr", "-1"], "--lr -1 must be a number > 0");
+    teacher_run(&["--batch-size", "0"], "--batch-size must be at least 1");
+    teacher_run(&["--max-train", "0"], "--max-train must be at least 1");
+    teacher_run(&["--max-len", "600"], "--max-len 600 exceeds the 64 positions");
+    teacher_run(&["--warmup", "1.5"], "--warmup 1.5 must be a fraction");
+    teacher_run(&["--head-lr-scale", "0"], "--head-lr-scale 0 must be a number > 0");
+    teacher_run(&["--layer-decay", "1.5"], "--layer-decay 1.5 must lie in (0, 1]");
     teacher_run(&["--pooling", "max"], "invalid value 'max' for '--pooling <POOLING>' [possible values: cls, mean]");
-    teacher_run(&["--seeds", "0"], "seeds must be at least 1");
+    teacher_run(&["--seeds", "0"], "--seeds must be at least 1");
     teacher_run(&["--trials", "0"], "--trials must be at least 1");
     teacher_run(&["--trials", "4"], "--trials needs at least 500 training rows to hold out 50 for scoring recipes; task sst2 has 24");
     assert!(!f.workspace.join("teachers").exists(), "nothing was saved");

@@ -102,12 +102,12 @@ fn optuna_dashboard_and_analysis_read_a_searched_and_an_imported_study() {
 fn a_trial_optuna_adds_is_a_trial_of_the_study_and_a_foreign_one_is_listed() {
     use distiller::search::samplers::{BoConfig, SamplerKind};
     use distiller::search::{SearchLimits, Space, Study, TrialOutcome};
-    use distiller::store::{PostgresStorage, SledStorage, Storage};
+    use distiller::store::{SledStorage, Storage};
     let Some(url) = test_database() else { return };
     let Some(python) = optuna_python() else { return };
     let name = fresh("optuna-adds");
     let space = Space::parse(CHAIN_SPACE, "chains").unwrap();
-    let storage = PostgresStorage::open(&url).unwrap();
+    let storage = crate::common::postgres(&url);
     let study = Study::open(&storage, &name, "sst2", space.clone(), "random").unwrap();
     let score = |p: &distiller::Pipeline| {
         let score = 0.5 + p.train.lr * 10.0;
@@ -134,7 +134,7 @@ fn a_trial_optuna_adds_is_a_trial_of_the_study_and_a_foreign_one_is_listed() {
 
     // A copy carries Optuna's trials and names the one it leaves out.
     let sled = SledStorage::open(&tmp.path().join("store")).unwrap();
-    let copied = distiller::ops::copy_study(&storage, &name, &sled, &name).unwrap();
+    let copied = distiller::store::copy_study(&storage, &name, &sled, &name).unwrap();
     assert_eq!((copied.trials, copied.left_out.iter().map(|t| t.id).collect::<Vec<_>>()), (5, vec![foreign]));
     // The search counts Optuna's trials toward --trials, never runs their pipelines again, and
     // neither fails nor waits for the one Optuna left RUNNING.
@@ -224,12 +224,12 @@ fn hf_transformers_scores_a_teacher_and_students_as_distiller_eval_does() {
 #[test]
 fn studies_older_releases_stored_open_and_optuna_reads_them() {
     use distiller::search::{Domain, Space, Study};
-    use distiller::store::{PostgresStorage, Storage, TrialRecord, TrialState};
+    use distiller::store::{Storage, TrialRecord, TrialState};
     let Some(url) = test_database() else { return };
     let Some(python) = optuna_python() else { return };
     let name = fresh("old-release");
     let space = Space::builtin_paper();
-    let storage = PostgresStorage::open(&url).unwrap();
+    let storage = crate::common::postgres(&url);
     Study::open(&storage, &name, "sst2", space.clone(), "random").unwrap();
     let given =
         [("intermediate.objective", serde_json::json!("mi")), ("augment.chain", serde_json::json!(["random", "contextual"])), ("augment.repeated_aug", serde_json::json!(4))];
@@ -283,7 +283,7 @@ fn studies_older_releases_stored_open_and_optuna_reads_them() {
         .get(0);
     assert_eq!(lists, 2, "the chains are stored as an older release stored them");
 
-    let reopened = PostgresStorage::open(&url).unwrap();
+    let reopened = crate::common::postgres(&url);
     assert_eq!(reopened.trials(&name).unwrap(), vec![trial, other], "nothing lost");
     let seen = json_of(Command::new(python).arg(script("optuna_reads.py")).arg(&url).arg(&name));
     let s = &seen[name.as_str()];

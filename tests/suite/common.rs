@@ -92,6 +92,12 @@ pub fn fixture() -> Fixture {
     Fixture { glue, teacher, workspace: tmp.path().join("ws"), _tmp: tmp }
 }
 
+/// The PostgreSQL store at `url`, opened as the CLI opens it.
+pub fn postgres(url: &str) -> distiller::store::PostgresStorage {
+    let url = distiller::store::postgres::DatabaseUrl::parse(url).unwrap();
+    distiller::store::PostgresStorage::open(&url, distiller::search::optuna::OptunaParams::shared()).unwrap()
+}
+
 /// A study name no earlier run of the suite used (a shared database keeps them).
 pub fn fresh(name: &str) -> String {
     format!("{name}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())

@@ -2,6 +2,7 @@
 //! burn once instead of once per file (time and disk in CI).
 mod common;
 
+mod architecture;
 mod augment;
 mod cli;
 mod clients;
@@ -15,4 +16,5 @@ mod report;
 mod search;
 mod search_cli;
 mod storage;
+mod tabular;
 mod train;

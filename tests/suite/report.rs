@@ -12,7 +12,7 @@ fn study() -> StudyRecord {
         task: "sst2".into(),
         space: String::new(),
         sampler: "bo".into(),
-        direction: "maximize".into(),
+        direction: distiller::store::Direction::Maximize,
         created: 0,
         meta: None,
         teacher: None,

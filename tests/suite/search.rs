@@ -365,27 +365,23 @@ fn successive_halving_with_bo_resumes_after_a_kill_mid_rung() {
 
 #[test]
 fn warm_start_learns_from_other_tasks_over_the_same_space() {
-    use distiller::ops::{RecommendRequest, recommend};
+    use distiller::recommend::{Query, rank};
     use distiller::search::Sampler;
     use distiller::search::samplers::BoSampler;
     let storage = MemoryStorage::default();
     let space = shipped("tiny.toml");
     // What `search --task sst2 --warm-start K` asks the recommender.
-    let request = |exclude: &str| RecommendRequest {
-        top: usize::MAX,
-        exclude_task: Some(exclude.into()),
-        ..RecommendRequest::new(distiller::data::DatasetMeta::glue("sst2").unwrap(), space.clone())
-    };
+    let request = |exclude: &str| Query { top: usize::MAX, exclude_task: Some(exclude.into()), ..Query::new(distiller::data::DatasetMeta::glue("sst2").unwrap(), space.clone()) };
     // Nothing stored yet: a clear error.
-    let e = recommend(&storage, &request("sst2")).unwrap_err().to_string();
+    let e = rank(&storage, &request("sst2")).unwrap_err().to_string();
     assert!(e.contains("nothing to learn from"), "{e}");
     // A finished study of another task over the same space.
     let study = Study::open(&storage, "rte-study", "rte", space.clone(), "grid").unwrap();
     let mut grid = by_name("grid", 0);
     study.run(grid.as_mut(), &SearchLimits { trials: 100, budget: None }, &mut |p, _| Ok(outcome(synthetic(p))), &mut |_| {}).unwrap();
-    let answer = recommend(&storage, &request("sst2")).unwrap();
+    let answer = rank(&storage, &request("sst2")).unwrap();
     assert_eq!(answer.learnt_from.len(), 1);
-    let e = recommend(&storage, &request("rte")).unwrap_err().to_string();
+    let e = rank(&storage, &request("rte")).unwrap_err().to_string();
     assert!(e.contains("nothing to learn from"), "a task never learns from its own study: {e}");
     let points: Vec<_> = answer.picks.iter().take(2).map(|p| p.prediction.point.clone()).collect();
     let best = space.compose(&points[0]).unwrap();
@@ -431,7 +427,7 @@ fn trials_to_best_on_default_space(mut sampler: Box<dyn distiller::search::Sampl
     let best = table.iter().map(|(_, s)| *s).fold(f64::MIN, f64::max);
     assert_eq!(table.iter().filter(|(_, s)| *s == best).count(), 1, "one best pipeline");
     space.candidates = Some(points);
-    let replay = distiller::search::tabular::replay(sampler.as_mut(), &space, &table, 1).unwrap();
+    let replay = crate::tabular::harness::replay(sampler.as_mut(), &space, &table, 1).unwrap();
     replay.trials_to(best).unwrap()
 }
 

@@ -91,7 +91,7 @@ fn best_and_export_give_the_best_trial() {
     assert_eq!(std::fs::read(export.join("model.safetensors")).unwrap(), std::fs::read(best_weights).unwrap());
     let out = distiller(&f).args(["export", "--study", "sst2", "--trial", "1", "--out"]).arg(&export).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("trial #1 is Fail"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trial #1 is FAIL, not COMPLETE"));
     let out = distiller(&f).args(["export", "--study", "nope", "--out"]).arg(&export).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no study `nope` (studies: sst2)"), "{}", String::from_utf8_lossy(&out.stderr));
@@ -312,7 +312,7 @@ fn worker_processes_share_a_postgres_study_and_rerun_a_killed_workers_trial() {
         })
         .collect();
     assert!(logs.iter().any(|l| l.contains("whose worker stopped were marked FAIL")), "{logs:?}");
-    let trials = distiller::store::Storage::trials(&distiller::store::PostgresStorage::open(&url).unwrap(), &study).unwrap();
+    let trials = distiller::store::Storage::trials(&crate::common::postgres(&url), &study).unwrap();
     let interrupted: Vec<_> = trials.iter().filter(|t| t.error.as_deref().is_some_and(|e| e.starts_with("interrupted"))).collect();
     assert_eq!(interrupted.len(), 1, "{trials:?}");
     let counted: Vec<_> = trials.iter().filter(|t| t.state == distiller::store::TrialState::Complete).collect();

@@ -9,7 +9,7 @@ use distiller::data::Metrics;
 use distiller::search::samplers::{BoConfig, SamplerKind};
 use distiller::search::study::fail_and_requeue;
 use distiller::search::{SearchLimits, Space, Study, TrialOutcome};
-use distiller::store::{MemoryStorage, NextTrial, PostgresStorage, SledStorage, Storage, TrialRecord, TrialState};
+use distiller::store::{MemoryStorage, NextTrial, SledStorage, Storage, TrialRecord, TrialState};
 
 fn shipped(name: &str) -> Space {
     Space::from_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("search-spaces").join(name)).unwrap()
@@ -101,7 +101,7 @@ pub fn test_database() -> Option<String> {
 #[test]
 fn postgres_storage_passes_the_storage_suite() {
     let Some(url) = test_database() else { return };
-    contract(&PostgresStorage::open(&url).unwrap());
+    contract(&crate::common::postgres(&url));
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn postgres_workers_share_one_study_and_its_trial_cap() {
         for worker in 0..3 {
             let (url, name, start) = (url.clone(), name.clone(), &start);
             scope.spawn(move || {
-                let storage = PostgresStorage::open(&url).unwrap();
+                let storage = crate::common::postgres(&url);
                 start.wait();
                 let study = Study::open(&storage, &name, "sst2", shipped("default.toml"), "bo").unwrap();
                 let mut sampler = SamplerKind::Bo.build(worker, BoConfig::default());
@@ -126,7 +126,7 @@ fn postgres_workers_share_one_study_and_its_trial_cap() {
             });
         }
     });
-    let trials = PostgresStorage::open(&url).unwrap().trials(&name).unwrap();
+    let trials = crate::common::postgres(&url).trials(&name).unwrap();
     assert_eq!(trials.len(), 9, "--trials caps the study, all workers together");
     assert!(trials.iter().all(|t| t.state == TrialState::Complete), "none left RUNNING");
     let mut seen = std::collections::HashSet::new();
@@ -142,11 +142,11 @@ fn copies_unchanged(from: &dyn Storage, to: &dyn Storage) {
     let study = Study::open(from, &name, "sst2", tiny(), "random").unwrap();
     let ran = study.run(SamplerKind::Random.build(5, BoConfig::default()).as_mut(), &SearchLimits { trials: 3, budget: None }, &mut |p, _| scored(p), &mut |_| {}).unwrap();
     let copy = format!("{name}-copy");
-    assert_eq!(distiller::ops::copy_study(from, &name, to, &copy).unwrap().trials, 3);
+    assert_eq!(distiller::store::copy_study(from, &name, to, &copy).unwrap().trials, 3);
     let renamed = |t: &TrialRecord| TrialRecord { study: copy.clone(), ..t.clone() };
     assert_eq!(to.trials(&copy).unwrap(), ran.iter().map(renamed).collect::<Vec<_>>());
     assert_eq!(to.study(&copy).unwrap().unwrap().space, study.record.space);
-    let e = distiller::ops::copy_study(from, &name, to, &copy).unwrap_err().to_string();
+    let e = distiller::store::copy_study(from, &name, to, &copy).unwrap_err().to_string();
     assert!(e.contains("already has a study"), "{e}");
     assert_eq!(to.trials(&copy).unwrap().len(), 3, "the refused copy changed nothing");
     // The copy is a study like any other: a search resumes it there.
@@ -165,15 +165,15 @@ fn a_study_copies_from_sled_to_memory_and_resumes_there() {
 fn a_study_copies_between_sled_and_postgres_both_ways() {
     let Some(url) = test_database() else { return };
     let tmp = tempfile::tempdir().unwrap();
-    let (sled, pg) = (SledStorage::open(&tmp.path().join("store")).unwrap(), PostgresStorage::open(&url).unwrap());
+    let (sled, pg) = (SledStorage::open(&tmp.path().join("store")).unwrap(), crate::common::postgres(&url));
     copies_unchanged(&sled, &pg);
     copies_unchanged(&pg, &sled);
 }
 
 #[test]
-fn postgres_storage_names_a_bad_url_or_an_unreachable_server() {
-    let e = PostgresStorage::open("postgresql://user:secret@host:notaport/db").err().unwrap().to_string();
-    assert!(e.contains("--storage") && !e.contains("secret"), "{e}");
+fn a_bad_database_url_is_refused_without_its_password() {
+    let e = distiller::store::StoreLocation::parse("postgresql://user:secret@host:notaport/db").err().unwrap().to_string();
+    assert!(e.contains("not a PostgreSQL URL") && e.contains("user:***@host") && !e.contains("secret"), "{e}");
 }
 
 #[test]
@@ -181,13 +181,13 @@ fn optuna_load_study_reads_a_distiller_study() {
     let Some(url) = test_database() else { return };
     let Some(python) = optuna_python() else { return };
     let name = fresh("interop");
-    let storage = PostgresStorage::open(&url).unwrap();
+    let storage = crate::common::postgres(&url);
     let study = Study::open(&storage, &name, "sst2", shipped("default.toml"), "random").unwrap();
     let mut sampler = SamplerKind::Random.build(5, BoConfig::default());
     let mut n = 0;
     let mut run = |p: &distiller::Pipeline, _| {
         n += 1;
-        if n == 3 { Err(distiller::Error::Usage("a failing trial".into())) } else { scored(p) }
+        if n == 3 { Err(distiller::Error::Diverged("a failing trial".into())) } else { scored(p) }
     };
     let mut trials = study.run(sampler.as_mut(), &SearchLimits { trials: 5, budget: None }, &mut run, &mut |_| {}).unwrap();
     // A worker that died: its trial FAIL, its pipeline WAITING, as Optuna has them.
@@ -225,16 +225,19 @@ print(json.dumps({"n": len(study.trials), "states": [t.state.name for t in study
 
 #[test]
 fn export_names_the_host_of_a_checkpoint_that_is_not_here() {
-    let storage = MemoryStorage::default();
-    let study = Study::open(&storage, "s", "sst2", tiny(), "random").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let workspace = distiller::workspace::Workspace::new(tmp.path().join("ws"));
+    let storage = distiller::ops::open_store(&workspace, &mut |_| {}).unwrap();
+    let storage = storage.as_ref();
+    let study = Study::open(storage, "s", "sst2", tiny(), "random").unwrap();
     let mut sampler = SamplerKind::Random.build(1, BoConfig::default());
     study.run(sampler.as_mut(), &SearchLimits { trials: 1, budget: None }, &mut |p, _| scored(p), &mut |_| {}).unwrap();
     let mut trial = storage.trials("s").unwrap().remove(0);
     trial.host = Some("gpu-box-7".into());
     trial.student_dir = Some("/nonexistent/studies/s/trial-0".into());
     storage.put_trial(&trial).unwrap();
-    let request = distiller::ops::ExportRequest { study: "s".into(), trial: None, out: tempfile::tempdir().unwrap().path().join("out") };
-    let e = distiller::ops::export(&storage, &request).unwrap_err().to_string();
+    let request = distiller::ops::ExportRequest { workspace, study: "s".into(), trial: None, out: tmp.path().join("out") };
+    let e = distiller::ops::export(&request, &mut |_| {}).unwrap_err().to_string();
     assert!(e.contains("gpu-box-7") && e.contains("/nonexistent/studies/s/trial-0"), "{e}");
 }
 
@@ -308,7 +311,7 @@ fn a_search_rides_out_a_database_restart() {
     seen.extend(lines.map_while(Result::ok));
     let status = child.wait().unwrap();
     assert!(status.success(), "{}", seen.join("\n"));
-    let trials = PostgresStorage::open(&server.url()).unwrap().trials("sst2").unwrap();
+    let trials = crate::common::postgres(&server.url()).trials("sst2").unwrap();
     assert_eq!(trials.len(), 8, "{}", seen.join("\n"));
     assert!(trials.iter().all(|t| t.state == TrialState::Complete), "{trials:?}");
 }

@@ -4,10 +4,12 @@
 pub mod bo;
 pub mod grid;
 pub mod random;
+pub mod warm_start;
 
 pub use bo::{Acquisition, BoConfig, BoSampler};
 pub use grid::GridSampler;
 pub use random::RandomSampler;
+pub use warm_start::warm_start_points;
 
 use rand::Rng;
 use serde_json::{Value, json};

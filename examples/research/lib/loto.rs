@@ -1,22 +1,11 @@
-//! Evaluating the recommender: rank correlation and the "most popular" baseline for
-//! leave-one-task-out runs.
+//! Shared by the research examples (each includes it with `#[path]`): the "most popular"
+//! baseline and the paper's table as candidates, for leave-one-task-out runs of the recommender.
 
-use super::paper_trials::{PaperTrial, scores_by_config};
-use super::{Candidate, PastTask, normalised_ranks};
-use crate::error::{Error, Result};
-use crate::search::space::{Point, Space};
-
-/// Spearman's rank correlation (average ranks for ties).
-pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
-    let ranks = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| v.iter().filter(|y| *y < x).count() as f64 + (v.iter().filter(|y| *y == x).count() as f64 - 1.0) / 2.0).collect() };
-    let (ra, rb) = (ranks(a), ranks(b));
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (ma, mb) = (mean(&ra), mean(&rb));
-    let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let var = |v: &[f64], m: f64| v.iter().map(|x| (x - m) * (x - m)).sum::<f64>();
-    let denom = (var(&ra, ma) * var(&rb, mb)).sqrt();
-    if denom > 0.0 { cov / denom } else { 0.0 }
-}
+use distiller::recommend::paper_trials::{self, PaperTrial, Skipped, scores_by_config};
+use distiller::recommend::{Candidate, PastTask, normalised_ranks};
+use distiller::search::space::{Point, Space};
+use distiller::store::MemoryStorage;
+use distiller::{Error, Result};
 
 /// The "most popular" baseline: candidates ordered by their mean normalised rank over the past
 /// tasks (except `exclude`) that ran them, among those run on at least `min_tasks` tasks; the
@@ -36,7 +25,7 @@ pub fn most_popular(tasks: &[PastTask], candidates: &[Point], exclude: &str, min
 /// The paper's space with a paraphrase file named (never read: nothing is trained), so that every
 /// pipeline of the released table — back-translation chains included — composes and can be ranked.
 pub fn paper_space_for_ranking() -> Space {
-    Space::parse(&crate::search::PAPER_SPACE.replace("[fixed]\n", "[fixed]\n\"augment.paraphrases\" = \"paraphrases.tsv\"\n"), "paper space with paraphrases")
+    Space::parse(&distiller::search::PAPER_SPACE.replace("[fixed]\n", "[fixed]\n\"augment.paraphrases\" = \"paraphrases.tsv\"\n"), "paper space with paraphrases")
         .expect("the paper space parses (tested)")
 }
 
@@ -50,4 +39,13 @@ pub fn table_candidates(space: &Space, rows: &[PaperTrial]) -> Result<Vec<(Candi
             Ok((Candidate { line: 0, pipeline: space.compose(&point)?, point }, scores.iter().sum::<f64>() / scores.len() as f64))
         })
         .collect()
+}
+
+/// The paper's table stored as `distiller import-trials` stores it (each task's `.meta` from its
+/// GLUE data here, else the shipped one), in memory.
+pub fn import_in_memory(trials: &[PaperTrial], mut skipped: Skipped) -> MemoryStorage {
+    let storage = MemoryStorage::default();
+    let studies = paper_trials::import(&storage, trials, "paper", &|task| distiller::data::task_meta(task, None).map(|(m, _)| m), &mut skipped).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("imported {} studies", studies.len());
+    storage
 }

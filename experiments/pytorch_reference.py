@@ -3,7 +3,7 @@ or a GPU: teacher forward, student train step on labels, KD step against cached 
 and the paper-style KD step (teacher forward every step, no cache).
 
 Install (not in CI: the wheel pulls ~3 GB of CUDA dependencies): pip install torch==2.9.0
-Run: python3 benches/pytorch_reference.py [--iters 10] [--batch 32] [--seq 64] [--device cpu] [--json]
+Run: python3 experiments/pytorch_reference.py [--iters 10] [--batch 32] [--seq 64] [--device cpu] [--json]
 """
 import argparse
 import json

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A real run of shared studies: `search --task sst2 --trials 16` as 1 worker with 2 threads, then as
 # 2 workers with 1 thread each, on one PostgreSQL study each. Prints both wall times.
-#   cargo build && bash benches/two_workers.sh postgresql://user@host:port/db [WORKDIR]
+#   cargo build && bash experiments/two_workers.sh postgresql://user@host:port/db [WORKDIR]
 set -u
 PG=${1:?usage: two_workers.sh postgresql://user@host:port/db [WORKDIR]}
 W=${2:-/tmp/two-workers}

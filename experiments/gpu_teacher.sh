@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Teacher recipes on a GPU machine (results in docs/teacher.md, "On a GPU").
 #
-#   benches/gpu_teacher.sh prepare   here: builds distiller with --features tch against the GPU
+#   experiments/gpu_teacher.sh prepare   here: builds distiller with --features tch against the GPU
 #                                    machine's libtorch and packs it, the GLUE files and the
 #                                    pretrained teacher into .gpu/ (git-ignored via .git/info/exclude)
-#   benches/gpu_teacher.sh run [studies | seeds]
+#   experiments/gpu_teacher.sh run [studies | seeds]
 #                                    there, from the repository root with .gpu/ carried: runs the
 #                                    jobs side by side on the GPU, each cut at $DEADLINE seconds
 #                                    (default 540); logs go to $OUT

@@ -3,7 +3,7 @@
 rows + mixup, (g) the same with four augmented copies per row; dev accuracy and wall time each.
 
 Needs a teacher: `distiller teacher --task sst2` (in the workspace). Run from the repo root:
-    cargo build && python3 benches/kd_table.py [--rows 3000] [--epochs 3] [--students 4x384,4x312]
+    cargo build && python3 experiments/kd_table.py [--rows 3000] [--epochs 3] [--students 4x384,4x312]
 Rerunning a row with a warm teacher cache also reports the cache's effect on wall time.
 """
 import argparse

@@ -5,7 +5,7 @@ gradient clipping at 1, dev accuracy after every epoch. The reference for the wh
 comparison in docs/performance.md (ours: `distiller train` with a warm teacher cache and length bucketing).
 
 Needs torch (pip install torch==2.9.0) and tokenizers (pip install tokenizers); not in CI.
-    python3 benches/pytorch_trial.py [--rows 2000] [--epochs 3] [--teacher .distiller/teachers/sst2]
+    python3 experiments/pytorch_trial.py [--rows 2000] [--epochs 3] [--teacher .distiller/teachers/sst2]
 """
 import argparse
 import csv

@@ -3,7 +3,7 @@
 # `throughput` example built elsewhere with `--features tch` (docs/gpu.md: "GPU and libtorch
 # backends") on the GPU through libtorch, next to PyTorch on the same GPU, at the CPU table's
 # shape and at a GPU-sized one.
-#   benches/gpu_check.sh [path/to/throughput] [backend: tch-cuda | cuda]   (results also in $OUT)
+#   experiments/gpu_check.sh [path/to/throughput] [backend: tch-cuda | cuda]   (results also in $OUT)
 set -u
 bin=${1:-.gpu/throughput}
 backend=${2:-tch-cuda}
@@ -23,6 +23,6 @@ for shape in "32 64" "256 128"; do
         DISTILLER_BENCH_TORCH_DEVICE=cuda timeout 240 "$bin" 2>&1 | tee "$out/throughput-$1x$2.txt"
     if [ "${PIPESTATUS[0]}" != 0 ]; then
         echo "(our binary failed; PyTorch alone for reference)"
-        python3 benches/pytorch_reference.py --device cuda --batch "$1" --seq "$2" --iters 20 2>&1 | tee -a "$out/throughput-$1x$2.txt"
+        python3 experiments/pytorch_reference.py --device cuda --batch "$1" --seq "$2" --iters 20 2>&1 | tee -a "$out/throughput-$1x$2.txt"
     fi
 done

@@ -3,7 +3,7 @@ with no augmentation, with each operator alone, and with chains; dev score and w
 
 Needs a teacher for the task: `distiller teacher --task sst2` (in the workspace). Run from the
 repo root:
-    cargo build && python3 benches/augment_table.py [--task sst2] [--rows 2000] [--epochs 3]
+    cargo build && python3 experiments/augment_table.py [--task sst2] [--rows 2000] [--epochs 3]
 back_translation joins only with `--paraphrases FILE` (TSV original<TAB>paraphrase covering the
 training rows): no MT model runs offline.
 """

