@@ -83,7 +83,7 @@ pub fn history(storage: &dyn Storage, space: &Space, exclude_task: Option<&str>,
         if let Some(depth) = depth {
             let layers = study.student.as_ref().map(|s| s.layers).or_else(|| trials.first().map(|t| t.pipeline.student.layers));
             if layers != Some(depth) {
-                leave_out(format!("its student has {} layers, the space's {depth} (--students any counts it)", layers.map_or("unknown".into(), |l| l.to_string())));
+                leave_out(format!("its student has {} layers, the space's {depth} (students of any depth count it)", layers.map_or("unknown".into(), |l| l.to_string())));
                 continue;
             }
         }

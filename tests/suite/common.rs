@@ -120,3 +120,11 @@ pub fn optuna_python() -> Option<&'static str> {
         skip("SQLAlchemy finds no PostgreSQL driver: pip install \"psycopg[binary]\" psycopg2-binary (.ci/run installs them)")
     }
 }
+
+/// A small tmpfs mounted at `dir` (root only; under CI=true a failure to mount fails the test,
+/// so a full-disk test never passes unchecked).
+pub fn mount_tmpfs(dir: &std::path::Path, size: &str) -> Option<()> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mounted = std::process::Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).status().is_ok_and(|s| s.success());
+    if mounted { Some(()) } else { skip("cannot mount a small tmpfs here (needs root)") }
+}

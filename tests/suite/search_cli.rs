@@ -235,13 +235,6 @@ fn search_without_a_teacher_fine_tunes_one_first() {
 /// A search whose workspace fills up: each failing trial is recorded or the search stops with one
 /// line; what was stored stays readable and no temporary file is left. Needs root to mount a
 /// small tmpfs; skipped (saying so) where that is not allowed.
-/// A small tmpfs mounted at `dir` (root only; under CI=true a failure to mount fails the test).
-fn mount_tmpfs(dir: &std::path::Path, size: &str) -> Option<()> {
-    std::fs::create_dir_all(dir).unwrap();
-    let mounted = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).status().is_ok_and(|s| s.success());
-    if mounted { Some(()) } else { common::skip("cannot mount a small tmpfs here (needs root)") }
-}
-
 /// Files a failed write left behind (`*.tmp`) under `dir`.
 fn leftovers(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
@@ -263,7 +256,7 @@ fn leftovers(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn trials_that_fill_the_disk_fail_and_the_search_goes_on() {
     let f = common::fixture();
-    if mount_tmpfs(&f.workspace, "48k").is_none() {
+    if common::mount_tmpfs(&f.workspace, "48k").is_none() {
         return;
     }
     let store = format!("sled:{}", f.workspace.parent().unwrap().join("roomy-store").display());
@@ -289,7 +282,7 @@ fn trials_that_fill_the_disk_fail_and_the_search_goes_on() {
 fn a_store_on_a_full_disk_stops_the_search_and_keeps_what_it_held() {
     let f = common::fixture();
     let disk = f.workspace.parent().unwrap().join("disk");
-    if mount_tmpfs(&disk, "2m").is_none() {
+    if common::mount_tmpfs(&disk, "2m").is_none() {
         return;
     }
     let store = format!("sled:{}", disk.join("store").display());
