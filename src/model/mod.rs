@@ -1,15 +1,17 @@
-//! The BERT encoder, its sizes and its checkpoints.
+//! The encoder (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet), its sizes and its checkpoints.
 
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
 pub mod dropout;
+pub mod family;
 pub mod kernels;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs, mean_pool};
-pub use checkpoint::{CheckpointMeta, LoadedModel, base_model_name, find_pretrained_teacher, load, load_pretrained, read_meta, save};
+pub use checkpoint::{CheckpointMeta, DEFAULT_ENCODER, LoadedModel, base_model_name, find_encoder, find_pretrained_teacher, load, load_pretrained, read_meta, save};
 pub use config::{BertConfig, Pooling};
+pub use family::Family;
 pub use weights::{Init, LayerSubset, RandomInit, SafetensorsWeights, WeightSource};
 
 /// Copies a float tensor to the host as f32 (whatever the backend's float type).

@@ -7,6 +7,7 @@ use rand::rngs::StdRng;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::family::Family;
 use crate::error::{Error, Result};
 
 /// How a fresh tensor is initialised (BERT: N(0, 0.02) weights, zero biases, unit LayerNorm scale).
@@ -45,8 +46,9 @@ impl WeightSource for RandomInit {
     }
 }
 
-/// Tensors read from a safetensors file (f32/f16/bf16), names normalised: a `bert.` prefix is
-/// dropped and TF-style `LayerNorm.gamma/beta` become `weight/bias`.
+/// Tensors read from a safetensors file (f32/f16/bf16), under the BERT names the model asks for:
+/// the family's names translated ([`Family::model_name`], its prefix dropped) and TF-style
+/// `LayerNorm.gamma/beta` read as `weight/bias`.
 pub struct SafetensorsWeights {
     path: PathBuf,
     tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
@@ -58,13 +60,13 @@ pub struct SafetensorsWeights {
     pub initialised: Vec<String>,
 }
 
-fn normalise_name(name: &str) -> String {
-    let name = name.strip_prefix("bert.").unwrap_or(name);
-    name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+fn normalise_name(family: Family, name: &str) -> String {
+    family.model_name(&name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias"))
 }
 
 impl SafetensorsWeights {
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Reads a checkpoint of `family`.
+    pub fn open(path: &Path, family: Family) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::checkpoint(path, format!("not a safetensors file: {e}")))?;
         let mut tensors = HashMap::new();
@@ -77,7 +79,7 @@ impl SafetensorsWeights {
                 Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
                 _ => continue, // integer buffers such as position_ids are not parameters
             };
-            tensors.insert(normalise_name(&name), (view.shape().to_vec(), values));
+            tensors.insert(normalise_name(family, &name), (view.shape().to_vec(), values));
         }
         Ok(Self { path: path.into(), tensors, optional_prefixes: Vec::new(), fallback: RandomInit::new(0), initialised: Vec::new() })
     }

@@ -14,6 +14,8 @@ use crate::workspace::Workspace;
 #[derive(Debug, Clone)]
 pub struct TeacherRequest {
     pub job: TeacherJob,
+    /// Fine-tune this installed encoder ([`crate::model::find_encoder`]) instead of `job.init`.
+    pub encoder: Option<String>,
     /// Search the recipe first with this many trials of the study `teacher-<task>` in the
     /// workspace's store, then train on every row with the best ([`tune_teacher`]).
     pub trials: Option<usize>,
@@ -22,7 +24,11 @@ pub struct TeacherRequest {
 /// Fine-tunes the task teacher into the workspace (after searching its recipe when asked);
 /// `log` hears progress.
 pub fn teacher(request: &TeacherRequest, device: &Device, log: &mut dyn FnMut(&str)) -> Result<TeacherOutcome> {
-    let job = &request.job;
+    let mut job = request.job.clone();
+    if let Some(name) = &request.encoder {
+        job.init = Some(crate::model::find_encoder(name)?);
+    }
+    let job = &job;
     match request.trials {
         Some(trials) => {
             // Everything that can be checked is checked before the store is opened.

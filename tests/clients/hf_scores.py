@@ -1,11 +1,12 @@
-"""Scores a distiller model directory with HF transformers, as a user loading it would:
-AutoTokenizer and AutoModelForSequenceClassification on a GLUE task's dev rows, truncated at the
-checkpoint's max_len. Prints the logits of every row (and, on a classification task, the
+"""Scores a model directory (distiller's, or a classifier HF saved) with HF transformers, as a
+user loading it would: AutoTokenizer and AutoModelForSequenceClassification on a GLUE task's dev
+rows, truncated at the checkpoint's max_len (distiller.json; else the task's, as distiller's). Prints the logits of every row (and, on a classification task, the
 accuracy) as JSON; given the file `distiller eval --predictions` wrote, the largest difference
 from distiller's logits instead of the logits.
 
 usage: python3 hf_scores.py MODEL_DIR TASK DEV_TSV [PREDICTIONS_JSONL]    (TASK: sst2, mrpc, stsb)
 """
+import inspect
 import json
 import os
 import sys
@@ -21,8 +22,13 @@ COLUMNS = {"sst2": (0, None, 1), "mrpc": (3, 4, 0), "stsb": (7, 8, -1)}
 def main():
     model_dir, task, dev = sys.argv[1], sys.argv[2], sys.argv[3]
     text, pair, label = COLUMNS[task]
-    with open(os.path.join(model_dir, "distiller.json")) as f:
-        max_len = json.load(f)["max_len"]
+    # The checkpoint's truncation length, else the task's (as `distiller eval` does).
+    meta = os.path.join(model_dir, "distiller.json")
+    if os.path.exists(meta):
+        with open(meta) as f:
+            max_len = json.load(f)["max_len"]
+    else:
+        max_len = 64 if task == "sst2" else 128
     with open(dev, encoding="utf-8-sig") as f:
         rows = [line.rstrip("\n").split("\t") for line in f][1:]
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
@@ -31,10 +37,16 @@ def main():
     with torch.no_grad():
         for start in range(0, len(rows), 64):
             batch = rows[start : start + 64]
-            texts = [r[text] for r in batch]
-            pairs = [r[pair] for r in batch] if pair is not None else None
+            # Trimmed, as distiller's loader reads a GLUE row (a trailing space is a token to a
+            # byte-level BPE).
+            texts = [r[text].strip() for r in batch]
+            pairs = [r[pair].strip() for r in batch] if pair is not None else None
             encoded = tokenizer(texts, pairs, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
-            logits.extend(model(**encoded).logits.tolist())
+            # Only what the family's forward takes (RoBERTa's one segment is 0).
+            takes = inspect.signature(model.forward).parameters
+            if getattr(model.config, "type_vocab_size", 2) < 2:
+                encoded.pop("token_type_ids", None)
+            logits.extend(model(**{k: v for k, v in encoded.items() if k in takes}).logits.tolist())
     scores = {"rows": len(rows)}
     if task != "stsb":
         correct = sum(max(range(len(l)), key=l.__getitem__) == int(r[label]) for l, r in zip(logits, rows))

@@ -8,6 +8,7 @@ mod cli;
 mod clients;
 mod data;
 mod distill;
+mod families;
 mod losses;
 mod model;
 mod parsers;

@@ -158,14 +158,14 @@ fn bad_checkpoints_name_the_tensor() {
     tensors.retain(|(n, _, _)| n != "encoder.layer.1.output.dense.bias");
     let path = tmp.path().join("model.safetensors");
     distiller::model::weights::write_safetensors(&path, &tensors).unwrap();
-    let e = Bert::build(&tiny(), &mut SafetensorsWeights::open(&path).unwrap(), &dev).unwrap_err().to_string();
+    let e = Bert::build(&tiny(), &mut SafetensorsWeights::open(&path, distiller::model::Family::Bert).unwrap(), &dev).unwrap_err().to_string();
     assert!(e.contains("missing tensor `encoder.layer.1.output.dense.bias`"), "{e}");
     let mut wider = tiny();
     wider.hidden_size = 32;
-    let e = Bert::build(&wider, &mut SafetensorsWeights::open(&path).unwrap(), &dev).unwrap_err().to_string();
+    let e = Bert::build(&wider, &mut SafetensorsWeights::open(&path, distiller::model::Family::Bert).unwrap(), &dev).unwrap_err().to_string();
     assert!(e.contains("embeddings.word_embeddings.weight") && e.contains("[20, 16]") && e.contains("[20, 32]"), "{e}");
     std::fs::write(&path, b"definitely not safetensors").unwrap();
-    let e = SafetensorsWeights::open(&path).err().unwrap().to_string();
+    let e = SafetensorsWeights::open(&path, distiller::model::Family::Bert).err().unwrap().to_string();
     assert!(e.contains("model.safetensors") && e.contains("not a safetensors file"), "{e}");
     std::fs::write(tmp.path().join("config.json"), b"{\"hidden_size\": 16}").unwrap();
     let e = load(tmp.path(), &dev).err().unwrap().to_string();
@@ -183,7 +183,7 @@ fn student_from_teacher_layers_copies_them() {
     distiller::model::weights::write_safetensors(&path, &teacher.export()).unwrap();
     let mut student_config = teacher_config.clone();
     student_config.num_hidden_layers = 2;
-    let mut src = LayerSubset { inner: SafetensorsWeights::open(&path).unwrap(), layers: vec![1, 3] };
+    let mut src = LayerSubset { inner: SafetensorsWeights::open(&path, distiller::model::Family::Bert).unwrap(), layers: vec![1, 3] };
     let student = Bert::build(&student_config, &mut src, &dev).unwrap();
     let find = |m: &Bert, name: &str| m.export().into_iter().find(|(n, _, _)| n == name).unwrap().2;
     assert_eq!(find(&student, "encoder.layer.0.attention.self.query.weight"), find(&teacher, "encoder.layer.1.attention.self.query.weight"));

@@ -1,0 +1,146 @@
+//! Every encoder family against HF transformers (`tests/clients/hf_families.py`): tiny random
+//! classifiers of BERT, RoBERTa, ELECTRA, DistilBERT and MPNet that HF made and saved, read by
+//! distiller to the same token ids, hidden states and logits; saved by distiller and read back by
+//! HF as the same model; and scored on SST-2 by `distiller eval` as HF scores them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use distiller::data::{HostBatch, TextEncoder};
+use distiller::model::{BertInput, Family};
+
+use crate::common;
+
+const FAMILIES: [&str; 5] = ["bert", "roberta", "electra", "distilbert", "mpnet"];
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/hf_families.py")
+}
+
+/// The classifiers HF made, in a temporary folder, and the Python that made them.
+fn made_by_hf() -> Option<(tempfile::TempDir, &'static str)> {
+    let python = common::python_with("torch, transformers, tokenizers")?;
+    let minilm = common::minilm()?;
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(python).arg(script()).arg("make").arg(dir.path()).arg(minilm.join("vocab.txt")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    Some((dir, python))
+}
+
+fn floats(value: &serde_json::Value) -> Vec<f32> {
+    match value {
+        serde_json::Value::Array(items) => items.iter().flat_map(floats).collect(),
+        v => vec![v.as_f64().unwrap() as f32],
+    }
+}
+
+fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// What distiller computes on each case: token ids, logits, and every hidden state at the real
+/// tokens (`[state][token][dim]`, flattened).
+struct Computed {
+    ids: Vec<Vec<u32>>,
+    logits: Vec<Vec<f32>>,
+    hidden: Vec<Vec<f32>>,
+}
+
+/// What distiller computes on the cases HF computed `expected` on.
+fn computed(model_dir: &Path, expected: &serde_json::Value) -> Computed {
+    let device = distiller::backend::device(None).unwrap();
+    let loaded = distiller::model::load(model_dir, &device).unwrap();
+    let encoder = TextEncoder::from_model_dir(model_dir, expected["max_len"].as_u64().unwrap() as usize).unwrap();
+    let cases = expected["cases"].as_array().unwrap();
+    let encoded: Vec<_> = cases.iter().map(|c| encoder.encode(c[0].as_str().unwrap(), c[1].as_str()).unwrap()).collect();
+    let batch = HostBatch::pad(&encoded, &(0..cases.len()).collect::<Vec<_>>(), encoder.pad_id());
+    let out = loaded.model.forward(&BertInput::from_host(&batch, &device), false);
+    let logits = distiller::model::to_host(out.logits);
+    let labels = logits.len() / cases.len();
+    let states: Vec<Vec<f32>> = out.hidden.into_iter().map(distiller::model::to_host).collect();
+    let [width, d] = [batch.width, states[0].len() / (cases.len() * batch.width)];
+    let hidden = (0..cases.len())
+        .map(|row| states.iter().flat_map(|s| (0..encoded[row].ids.len()).flat_map(move |t| s[(row * width + t) * d..(row * width + t + 1) * d].to_vec())).collect())
+        .collect();
+    Computed { ids: encoded.into_iter().map(|e| e.ids).collect(), logits: logits.chunks(labels).map(<[f32]>::to_vec).collect(), hidden }
+}
+
+#[test]
+fn every_family_reads_as_hf_transformers_computes_it() {
+    let Some((dir, _)) = made_by_hf() else { return };
+    for family in FAMILIES {
+        let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join(format!("{family}.json"))).unwrap()).unwrap();
+        let model_dir = dir.path().join(family);
+        assert_eq!(distiller::model::BertConfig::from_file(&model_dir.join("config.json")).unwrap().family, Family::from_model_type(family).unwrap());
+        let Computed { ids, logits, hidden } = computed(&model_dir, &expected);
+        for (row, ids) in ids.iter().enumerate() {
+            let theirs: Vec<u32> = expected["ids"][row].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+            assert_eq!(ids, &theirs, "{family}: the token ids of case {row}");
+            let hidden_diff = largest_difference(&hidden[row], &floats(&expected["hidden"][row]));
+            assert!(hidden_diff < 1e-4, "{family}, case {row}: hidden states differ by {hidden_diff}");
+            let logit_diff = largest_difference(&logits[row], &floats(&expected["logits"][row]));
+            assert!(logit_diff < 1e-4, "{family}, case {row}: logits differ by {logit_diff}");
+        }
+    }
+}
+
+#[test]
+fn what_distiller_saves_of_each_family_hf_transformers_reads_as_the_same_model() {
+    let Some((dir, python)) = made_by_hf() else { return };
+    let device = distiller::backend::device(None).unwrap();
+    for family in FAMILIES {
+        let from = dir.path().join(family);
+        let loaded = distiller::model::load(&from, &device).unwrap();
+        let meta = common::random_checkpoint_meta(distiller::data::GlueTask::Sst2, 24, 0);
+        let saved = dir.path().join(format!("{family}-saved"));
+        distiller::model::save(&saved, &loaded.model, &loaded.config, &meta, &from).unwrap();
+        let out = Command::new(python).arg(script()).arg("score").arg(&saved).output().unwrap();
+        assert!(out.status.success(), "{family}: HF could not read what distiller saved: {}", String::from_utf8_lossy(&out.stderr));
+        let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ours = computed(&saved, &theirs).logits;
+        let diff = largest_difference(&ours.concat(), &floats(&theirs["logits"]));
+        assert!(diff < 1e-4, "{family}: HF's logits on distiller's save differ by {diff}");
+        assert_eq!(distiller::model::load(&saved, &device).unwrap().config, loaded.config, "{family}: the config reads back as it was");
+    }
+}
+
+#[test]
+fn distiller_eval_scores_each_familys_hf_classifier_as_hf_does() {
+    let Some(glue) = common::shared_glue() else { return };
+    let Some((dir, python)) = made_by_hf() else { return };
+    for family in FAMILIES {
+        let model = dir.path().join(family);
+        let predictions = dir.path().join(format!("{family}.jsonl"));
+        let out = Command::new(env!("CARGO_BIN_EXE_distiller"))
+            .args(["--workspace"])
+            .arg(dir.path().join("ws"))
+            .arg("--data-dir")
+            .arg(&glue)
+            .args(["eval", "--task", "sst2", "-f", "json", "--model"])
+            .arg(&model)
+            .arg("--predictions")
+            .arg(&predictions)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{family}: {}", String::from_utf8_lossy(&out.stderr));
+        let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let scores = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/hf_scores.py");
+        let hf = Command::new(python).arg(scores).arg(&model).arg("sst2").arg(glue.join("SST-2/dev.tsv")).arg(&predictions).output().unwrap();
+        assert!(hf.status.success(), "{family}: {}", String::from_utf8_lossy(&hf.stderr));
+        let theirs: serde_json::Value = serde_json::from_slice(&hf.stdout).unwrap();
+        assert!(theirs["max_abs_diff"].as_f64().unwrap() < 1e-4, "{family}: {theirs}");
+        assert_eq!(ours["dev"]["accuracy"], theirs["accuracy"], "{family}");
+    }
+}
+
+#[test]
+fn an_unsupported_model_type_is_one_line_naming_the_supported_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = common::write(tmp.path(), "deberta/config.json", br#"{"model_type": "deberta-v2", "hidden_size": 32}"#);
+    let out = Command::new(env!("CARGO_BIN_EXE_distiller")).args(["eval", "--task", "sst2", "--model"]).arg(model.parent().unwrap()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("model_type `deberta-v2` is not supported (supported: bert, roberta, electra, distilbert, mpnet)"), "{err}");
+}
