@@ -74,6 +74,7 @@ fn every_family_reads_as_hf_transformers_computes_it() {
         let model_dir = dir.path().join(family);
         assert_eq!(distiller::model::BertConfig::from_file(&model_dir.join("config.json")).unwrap().family, Family::from_model_type(family).unwrap());
         let Computed { ids, logits, hidden } = computed(&model_dir, &expected);
+        let (mut worst_hidden, mut worst_logit) = (0f32, 0f32);
         for (row, ids) in ids.iter().enumerate() {
             let theirs: Vec<u32> = expected["ids"][row].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
             assert_eq!(ids, &theirs, "{family}: the token ids of case {row}");
@@ -81,7 +82,10 @@ fn every_family_reads_as_hf_transformers_computes_it() {
             assert!(hidden_diff < 1e-4, "{family}, case {row}: hidden states differ by {hidden_diff}");
             let logit_diff = largest_difference(&logits[row], &floats(&expected["logits"][row]));
             assert!(logit_diff < 1e-4, "{family}, case {row}: logits differ by {logit_diff}");
+            (worst_hidden, worst_logit) = (worst_hidden.max(hidden_diff), worst_logit.max(logit_diff));
         }
+        // For docs/families.md (`cargo test families -- --nocapture`).
+        eprintln!("{family}: {} cases, token ids equal; largest difference from HF: hidden states {worst_hidden:.1e}, logits {worst_logit:.1e}", ids.len());
     }
 }
 
@@ -131,6 +135,7 @@ fn distiller_eval_scores_each_familys_hf_classifier_as_hf_does() {
         let theirs: serde_json::Value = serde_json::from_slice(&hf.stdout).unwrap();
         assert!(theirs["max_abs_diff"].as_f64().unwrap() < 1e-4, "{family}: {theirs}");
         assert_eq!(ours["dev"]["accuracy"], theirs["accuracy"], "{family}");
+        eprintln!("{family}: SST-2 dev accuracy {} with both, largest logit difference {:.1e}", ours["dev"]["accuracy"], theirs["max_abs_diff"].as_f64().unwrap());
     }
 }
 
@@ -143,4 +148,41 @@ fn an_unsupported_model_type_is_one_line_naming_the_supported_ones() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("model_type `deberta-v2` is not supported (supported: bert, roberta, electra, distilbert, mpnet)"), "{err}");
+}
+
+/// A RoBERTa and an MPNet classifier HF saved, as teachers: `train` distils a student of the
+/// teacher's family from its layers (CE-KD + MI-α) that HF reads as the same model, and a
+/// `search` runs its trials.
+#[test]
+fn a_roberta_and_an_mpnet_teacher_distil_through_train_and_search() {
+    let Some(glue) = common::shared_glue() else { return };
+    let Some((dir, python)) = made_by_hf() else { return };
+    let pipeline = common::write(
+        dir.path(),
+        "p.toml",
+        b"[kd]\nloss = \"ce\"\n[intermediate]\nobjective = \"mi\"\nmapping = \"skip\"\n[student]\nlayers = 1\n[train]\nepochs = 1\ntrain_subset = 64\nmax_len = 24\n",
+    );
+    let distiller = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_distiller")).arg("--workspace").arg(dir.path().join("ws")).arg("--data-dir").arg(&glue).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for family in ["roberta", "mpnet"] {
+        let teacher = dir.path().join(family);
+        let student = dir.path().join(format!("{family}-student"));
+        let (teacher_arg, student_arg, pipeline_arg) = (teacher.to_str().unwrap(), student.to_str().unwrap(), pipeline.to_str().unwrap());
+        distiller(&["train", "--task", "sst2", "--teacher", teacher_arg, "--pipeline", pipeline_arg, "--out", student_arg]);
+        let config = distiller::model::BertConfig::from_file(&student.join("config.json")).unwrap();
+        assert_eq!((config.family, config.num_hidden_layers), (Family::from_model_type(family).unwrap(), 1));
+        let out = Command::new(python).arg(script()).arg("score").arg(&student).output().unwrap();
+        assert!(out.status.success(), "{family}: HF could not read the student: {}", String::from_utf8_lossy(&out.stderr));
+        let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let diff = largest_difference(&computed(&student, &theirs).logits.concat(), &floats(&theirs["logits"]));
+        assert!(diff < 1e-4, "{family}: HF's logits on the student differ by {diff}");
+        let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
+        let study = format!("{family}-study");
+        distiller(&["search", "--task", "sst2", "--teacher", teacher_arg, "--space", space, "--sampler", "random", "--trials", "2", "--study", &study]);
+        let trials: serde_json::Value = serde_json::from_str(&distiller(&["trials", "--study", &study, "-f", "json"])).unwrap();
+        assert_eq!(trials.as_array().unwrap().iter().filter(|t| t["state"] == "COMPLETE").count(), 2, "{family}: {trials}");
+    }
 }
