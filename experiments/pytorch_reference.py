@@ -57,8 +57,8 @@ class Bert(nn.Module):
 
 
 def shapes(layers, d):
-    """12 heads; FFN 1536 for MiniLM's 384 width, 1200 for TinyBERT's 312."""
-    return (layers, d, 12, 1536 if d == 384 else 1200)
+    """12 heads; FFN 1536 for MiniLM's 384 width, 1200 for TinyBERT's 312, 3072 for BERT-base's 768."""
+    return (layers, d, 12, {384: 1536, 312: 1200, 768: 3072}[d])
 
 
 def timed(iters, batch, fn, device):
@@ -101,8 +101,8 @@ def main():
     with torch.no_grad():
         results["forward 6x384"] = timed_(lambda: teacher(ids, types, mask))
 
-    def trainer(d):
-        student = Bert(*shapes(4, d)).to(dev).train()
+    def trainer(d, layers=4):
+        student = Bert(*shapes(layers, d)).to(dev).train()
         decay = [p for n, p in student.named_parameters() if not ("bias" in n or "norm" in n)]
         rest = [p for n, p in student.named_parameters() if "bias" in n or "norm" in n]
         opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}], lr=5e-5, eps=1e-8)
@@ -129,6 +129,14 @@ def main():
         return step(lambda z: kd_ce(z, t, 2.0))
 
     results["paper_kd_step 4x384"] = timed_(paper_step)
+
+    # A 110 M teacher (BERT-base's and all-mpnet-base-v2's shape): its forward and a
+    # fine-tuning step.
+    base = Bert(*shapes(12, 768)).to(dev).eval()
+    with torch.no_grad():
+        results["forward 12x768"] = timed_(lambda: base(ids, types, mask))
+    step = trainer(768, layers=12)
+    results["train_step 12x768"] = timed_(lambda: step(lambda z: torch.nn.functional.cross_entropy(z, labels)))
 
     if args.json:
         print(json.dumps(results))

@@ -1,7 +1,8 @@
 //! Encoder throughput at fixed shapes (batch 32, seq 64 by default), for every compiled backend,
 //! next to PyTorch doing the same work (experiments/pytorch_reference.py, when torch is importable):
 //! teacher forward, student train step on labels, and a KD trial step (student against cached
-//! teacher logits — what a trial runs with the teacher cache).
+//! teacher logits — what a trial runs with the teacher cache); then a 110 M teacher's (12 × 768)
+//! forward and fine-tuning step.
 //!
 //! `cargo run --example throughput` (flex) or `cargo run --example throughput --features ndarray`
 //! (flex and ndarray; dependencies are built at opt-level 3 in the dev profile, so this measures
@@ -127,11 +128,13 @@ fn main() {
     let threads = rayon::current_num_threads();
     println!("batch {}, seq {}, {} timed iterations, {threads} rayon threads, PyTorch on {torch_device}", shape.batch, shape.seq, shape.iters);
     let torch = pytorch(shape, &torch_device);
-    let cases: [(&str, &str, usize, usize); 4] = [
+    let cases: [(&str, &str, usize, usize); 6] = [
         ("forward", "teacher 6x384", 6, 384),
         ("train_step", "student 4x384", 4, 384),
         ("train_step", "student 4x312", 4, 312),
         ("kd_step", "student 4x384, cached teacher logits", 4, 384),
+        ("forward", "teacher 12x768 (110 M, BERT-base's shape)", 12, 768),
+        ("train_step", "teacher 12x768, fine-tuning", 12, 768),
     ];
     println!("| work | model | backend | samples/s | PyTorch samples/s | ratio |");
     println!("|---|---|---|---:|---:|---:|");
