@@ -68,17 +68,17 @@ def make(out, vocab_txt):
     bpe.decoder = decoders.ByteLevel()
     roberta_tok = transformers.RobertaTokenizer(tokenizer_object=bpe, **roberta_specials)
     families = {
-        "bert": (transformers.BertConfig(vocab_size=len(vocab), max_position_embeddings=64, **SIZES), transformers.BertTokenizer(tokenizer_object=bert_words, **bert_specials)),
-        "roberta": (transformers.RobertaConfig(vocab_size=len(roberta_tok), max_position_embeddings=66, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, **SIZES), roberta_tok),
+        "bert": (transformers.BertConfig(vocab_size=len(vocab), max_position_embeddings=128, **SIZES), transformers.BertTokenizer(tokenizer_object=bert_words, **bert_specials)),
+        "roberta": (transformers.RobertaConfig(vocab_size=len(roberta_tok), max_position_embeddings=130, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, **SIZES), roberta_tok),
         "electra": (
-            transformers.ElectraConfig(vocab_size=len(vocab), embedding_size=16, max_position_embeddings=64, **SIZES),
+            transformers.ElectraConfig(vocab_size=len(vocab), embedding_size=16, max_position_embeddings=128, **SIZES),
             transformers.ElectraTokenizer(tokenizer_object=bert_words, **bert_specials),
         ),
         "distilbert": (
-            transformers.DistilBertConfig(vocab_size=len(vocab), max_position_embeddings=64, dim=32, n_layers=2, n_heads=4, hidden_dim=64, num_labels=2),
+            transformers.DistilBertConfig(vocab_size=len(vocab), max_position_embeddings=128, dim=32, n_layers=2, n_heads=4, hidden_dim=64, num_labels=2),
             transformers.DistilBertTokenizer(tokenizer_object=bert_words, **bert_specials),
         ),
-        "mpnet": (transformers.MPNetConfig(vocab_size=len(mpnet_tok), max_position_embeddings=66, pad_token_id=1, layer_norm_eps=1e-5, **SIZES), mpnet_tok),
+        "mpnet": (transformers.MPNetConfig(vocab_size=len(mpnet_tok), max_position_embeddings=130, pad_token_id=1, layer_norm_eps=1e-5, **SIZES), mpnet_tok),
     }
     for family, (config, tokenizer) in families.items():
         torch.manual_seed(0)

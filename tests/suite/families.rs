@@ -1,7 +1,8 @@
 //! Every encoder family against HF transformers (`tests/clients/hf_families.py`): tiny random
 //! classifiers of BERT, RoBERTa, ELECTRA, DistilBERT and MPNet that HF made and saved, read by
 //! distiller to the same token ids, hidden states and logits; saved by distiller and read back by
-//! HF as the same model; and scored on SST-2 by `distiller eval` as HF scores them.
+//! HF as the same model; and scored on SST-2 (sentences) and MRPC (pairs) by `distiller eval` as
+//! HF scores them, logit by logit.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -110,32 +111,35 @@ fn what_distiller_saves_of_each_family_hf_transformers_reads_as_the_same_model()
 }
 
 #[test]
-fn distiller_eval_scores_each_familys_hf_classifier_as_hf_does() {
+fn distiller_eval_scores_each_familys_hf_classifier_on_glue_rows_as_hf_does() {
     let Some(glue) = common::shared_glue() else { return };
     let Some((dir, python)) = made_by_hf() else { return };
-    for family in FAMILIES {
-        let model = dir.path().join(family);
-        let predictions = dir.path().join(format!("{family}.jsonl"));
-        let out = Command::new(env!("CARGO_BIN_EXE_distiller"))
-            .args(["--workspace"])
-            .arg(dir.path().join("ws"))
-            .arg("--data-dir")
-            .arg(&glue)
-            .args(["eval", "--task", "sst2", "-f", "json", "--model"])
-            .arg(&model)
-            .arg("--predictions")
-            .arg(&predictions)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{family}: {}", String::from_utf8_lossy(&out.stderr));
-        let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let scores = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/hf_scores.py");
-        let hf = Command::new(python).arg(scores).arg(&model).arg("sst2").arg(glue.join("SST-2/dev.tsv")).arg(&predictions).output().unwrap();
-        assert!(hf.status.success(), "{family}: {}", String::from_utf8_lossy(&hf.stderr));
-        let theirs: serde_json::Value = serde_json::from_slice(&hf.stdout).unwrap();
-        assert!(theirs["max_abs_diff"].as_f64().unwrap() < 1e-4, "{family}: {theirs}");
-        assert_eq!(ours["dev"]["accuracy"], theirs["accuracy"], "{family}");
-        eprintln!("{family}: SST-2 dev accuracy {} with both, largest logit difference {:.1e}", ours["dev"]["accuracy"], theirs["max_abs_diff"].as_f64().unwrap());
+    for (task, dev) in [("sst2", "SST-2/dev.tsv"), ("mrpc", "MRPC/dev.tsv")] {
+        for family in FAMILIES {
+            let model = dir.path().join(family);
+            let predictions = dir.path().join(format!("{family}-{task}.jsonl"));
+            let out = Command::new(env!("CARGO_BIN_EXE_distiller"))
+                .args(["--workspace"])
+                .arg(dir.path().join("ws"))
+                .arg("--data-dir")
+                .arg(&glue)
+                .args(["eval", "--task", task, "-f", "json", "--model"])
+                .arg(&model)
+                .arg("--predictions")
+                .arg(&predictions)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{family}, {task}: {}", String::from_utf8_lossy(&out.stderr));
+            let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let scores = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/hf_scores.py");
+            let hf = Command::new(python).arg(scores).arg(&model).arg(task).arg(glue.join(dev)).arg(&predictions).output().unwrap();
+            assert!(hf.status.success(), "{family}, {task}: {}", String::from_utf8_lossy(&hf.stderr));
+            let theirs: serde_json::Value = serde_json::from_slice(&hf.stdout).unwrap();
+            assert!(theirs["max_abs_diff"].as_f64().unwrap() < 1e-4, "{family}, {task}: {theirs}");
+            assert_eq!(ours["dev"]["accuracy"], theirs["accuracy"], "{family}, {task}");
+            let (accuracy, diff) = (&ours["dev"]["accuracy"], theirs["max_abs_diff"].as_f64().unwrap());
+            eprintln!("{family}: {task} dev ({} rows) accuracy {accuracy} with both, largest logit difference {diff:.1e}", theirs["rows"]);
+        }
     }
 }
 
