@@ -5,17 +5,18 @@
 //!
 //! This crate is both the `distiller` CLI and a library. The building blocks available now:
 //!
-//! - [`data`]: the GLUE registry and loaders (plus custom TSV/CSV/JSONL tasks), WordPiece
-//!   tokenization, length-bucketed batches, GLUE metrics;
-//! - [`model`]: a BERT encoder whose forward pass returns logits, every hidden state and the
-//!   attention maps; HF checkpoint loading and saving;
+//! - [`data`]: the GLUE registry and loaders (plus custom TSV/CSV/JSONL tasks), tokenization
+//!   (a model's `tokenizer.json`, or BERT's `vocab.txt`), length-bucketed batches, GLUE metrics;
+//! - [`model`]: an encoder (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet) whose forward pass returns
+//!   logits, every hidden state and the attention maps; HF checkpoint loading and saving;
 //! - [`train`]: AdamW with warm-up/decay, fine-tuning, evaluation;
-//! - [`teacher`]: fine-tuning the pretrained all-MiniLM-L6-v2 into a task teacher;
+//! - [`teacher`]: fine-tuning a pretrained encoder (all-MiniLM-L6-v2 by default) into a task
+//!   teacher;
 //! - [`augment`]: data augmentation (random, contextual, back-translation file, mixup), cached;
 //! - [`distill`]: the KD losses, intermediate objectives (MI-α), layer mappings, the run;
 //! - [`search`]: spaces, samplers (random, grid, BO) and the study loop; [`store`]: trials;
 //! - [`recommend`]: pipelines for a new dataset from past studies (AutoDistiller);
-//! - [`ops`]: the use cases the CLI runs (search, recommend, train, export), for scripts too;
+//! - [`ops`]: every use case the CLI runs, one function each, for scripts too;
 //! - [`workspace`]: the folder where teachers, caches, studies and students are kept.
 //!
 //! ```no_run

@@ -250,19 +250,15 @@ impl Bert {
         self.encode(self.embed(input), input.mask.clone(), with_attention)
     }
 
-    /// The family of the encoder.
-    pub fn family(&self) -> Family {
-        self.family
-    }
-
     /// The embedding output `[batch, seq, hidden]` (word + position + segment, normalised, and
     /// projected to the encoder's width where ELECTRA's embeddings are narrower): where mixup
     /// interpolates two inputs.
     pub fn embed(&self, input: &BertInput) -> Tensor<3> {
-        let [batch, seq] = input.ids.dims();
+        let [_, seq] = input.ids.dims();
         let device = input.ids.device();
         let positions = match self.family.positions() {
-            Positions::FromZero => Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]).expand([batch, seq]),
+            // One row, broadcast over the batch.
+            Positions::FromZero => Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]),
             Positions::AfterPadding => (input.mask.clone().cumsum(1) * input.mask.clone()).add_scalar(self.pad_token_id as f64).int(),
         };
         let mut emb = self.embeddings.word.forward(input.ids.clone()) + self.embeddings.position.forward(positions);
