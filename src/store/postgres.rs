@@ -395,19 +395,18 @@ impl PostgresStorage {
             "SELECT s.study_id, a.value_json FROM studies s JOIN study_system_attributes a ON a.study_id = s.study_id AND a.key = '{STUDY_KEY}' \
              WHERE NOT EXISTS (SELECT 1 FROM study_system_attributes e WHERE e.study_id = s.study_id AND e.key = '{ENCODING_KEY}') FOR UPDATE OF s"
         );
-        for row in tx.query(&sql, &[])? {
+        'studies: for row in tx.query(&sql, &[])? {
             let study_id: i32 = row.get(0);
-            // A study whose record cannot be read is left as it is.
+            // A study whose record or space cannot be read is left as it is.
             let Ok(study) = serde_json::from_str::<StudyRecord>(row.get(1)) else { continue };
             let trials = tx.query(
                 &format!("SELECT t.trial_id, a.value_json FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id AND a.key = '{TRIAL_KEY}' WHERE t.study_id = $1"),
                 &[&study_id],
             )?;
             for trial in trials {
-                // A trial whose space cannot be read keeps what it has.
-                if let Ok(params) = serde_json::from_str::<TrialRecord>(trial.get(1)).map_err(|_| ()).and_then(|record| self.params.encode(&study, &record).map_err(|_| ())) {
-                    write_params(tx, trial.get(0), &params)?;
-                }
+                let Ok(record) = serde_json::from_str::<TrialRecord>(trial.get(1)) else { continue };
+                let Ok(params) = self.params.encode(&study, &record) else { continue 'studies };
+                write_params(tx, trial.get(0), &params)?;
             }
             tx.execute(
                 "UPDATE trials SET datetime_complete = datetime_start WHERE study_id = $1 AND state IN ('COMPLETE', 'PRUNED', 'FAIL') AND datetime_complete IS NULL",

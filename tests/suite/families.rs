@@ -18,6 +18,13 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/hf_families.py")
 }
 
+/// The binary, with a workspace in `dir` and the GLUE data.
+fn distiller(dir: &Path, glue: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_distiller"));
+    command.arg("--workspace").arg(dir.join("ws")).arg("--data-dir").arg(glue);
+    command
+}
+
 /// The classifiers HF made, in a temporary folder, and the Python that made them.
 fn made_by_hf() -> Option<(tempfile::TempDir, &'static str)> {
     let python = common::python_with("torch, transformers, tokenizers")?;
@@ -118,17 +125,7 @@ fn distiller_eval_scores_each_familys_hf_classifier_on_glue_rows_as_hf_does() {
         for family in FAMILIES {
             let model = dir.path().join(family);
             let predictions = dir.path().join(format!("{family}-{task}.jsonl"));
-            let out = Command::new(env!("CARGO_BIN_EXE_distiller"))
-                .args(["--workspace"])
-                .arg(dir.path().join("ws"))
-                .arg("--data-dir")
-                .arg(&glue)
-                .args(["eval", "--task", task, "-f", "json", "--model"])
-                .arg(&model)
-                .arg("--predictions")
-                .arg(&predictions)
-                .output()
-                .unwrap();
+            let out = distiller(dir.path(), &glue).args(["eval", "--task", task, "-f", "json", "--model"]).arg(&model).arg("--predictions").arg(&predictions).output().unwrap();
             assert!(out.status.success(), "{family}, {task}: {}", String::from_utf8_lossy(&out.stderr));
             let ours: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             let scores = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/hf_scores.py");
@@ -166,8 +163,8 @@ fn a_roberta_and_an_mpnet_teacher_distil_through_train_and_search() {
         "p.toml",
         b"[kd]\nloss = \"ce\"\n[intermediate]\nobjective = \"mi\"\nmapping = \"skip\"\n[student]\nlayers = 1\n[train]\nepochs = 1\ntrain_subset = 64\nmax_len = 24\n",
     );
-    let distiller = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_distiller")).arg("--workspace").arg(dir.path().join("ws")).arg("--data-dir").arg(&glue).args(args).output().unwrap();
+    let run = |args: &[&str]| {
+        let out = distiller(dir.path(), &glue).args(args).output().unwrap();
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
@@ -175,7 +172,7 @@ fn a_roberta_and_an_mpnet_teacher_distil_through_train_and_search() {
         let teacher = dir.path().join(family);
         let student = dir.path().join(format!("{family}-student"));
         let (teacher_arg, student_arg, pipeline_arg) = (teacher.to_str().unwrap(), student.to_str().unwrap(), pipeline.to_str().unwrap());
-        distiller(&["train", "--task", "sst2", "--teacher", teacher_arg, "--pipeline", pipeline_arg, "--out", student_arg]);
+        run(&["train", "--task", "sst2", "--teacher", teacher_arg, "--pipeline", pipeline_arg, "--out", student_arg]);
         let config = distiller::model::BertConfig::from_file(&student.join("config.json")).unwrap();
         assert_eq!((config.family, config.num_hidden_layers), (Family::from_model_type(family).unwrap(), 1));
         let out = Command::new(python).arg(script()).arg("score").arg(&student).output().unwrap();
@@ -185,8 +182,8 @@ fn a_roberta_and_an_mpnet_teacher_distil_through_train_and_search() {
         assert!(diff < 1e-4, "{family}: HF's logits on the student differ by {diff}");
         let space = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
         let study = format!("{family}-study");
-        distiller(&["search", "--task", "sst2", "--teacher", teacher_arg, "--space", space, "--sampler", "random", "--trials", "2", "--study", &study]);
-        let trials: serde_json::Value = serde_json::from_str(&distiller(&["trials", "--study", &study, "-f", "json"])).unwrap();
+        run(&["search", "--task", "sst2", "--teacher", teacher_arg, "--space", space, "--sampler", "random", "--trials", "2", "--study", &study]);
+        let trials: serde_json::Value = serde_json::from_str(&run(&["trials", "--study", &study, "-f", "json"])).unwrap();
         assert_eq!(trials.as_array().unwrap().iter().filter(|t| t["state"] == "COMPLETE").count(), 2, "{family}: {trials}");
     }
 }
