@@ -20,8 +20,8 @@ use std::path::Path;
 use super::SentenceOp;
 use crate::data::{HostBatch, TextEncoder, plan_batches};
 use crate::error::{Error, Result};
-use crate::model::checkpoint::{CONFIG_FILE, WEIGHTS_FILE};
-use crate::model::{Bert, BertConfig, BertInput, SafetensorsWeights, to_host};
+use crate::model::checkpoint::CONFIG_FILE;
+use crate::model::{Bert, BertConfig, BertInput, CheckpointWeights, to_host};
 
 /// Nucleus mass and the most candidates considered per masked word.
 const TOP_P: f64 = 0.9;
@@ -91,7 +91,7 @@ impl MaskedLm {
     pub fn load(dir: &Path, max_len: usize, aug_p: f64, device: &Device) -> Result<Self> {
         let config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
         // One read of the weights serves the encoder (a task head may be absent) and the MLM head.
-        let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE), config.family)?.allow_missing(&["pooler.", "classifier."], 0);
+        let mut weights = CheckpointWeights::open_dir(dir, config.family)?.allow_missing(&["pooler.", "classifier."], 0);
         let model = Bert::build(&config, &mut weights, device)?;
         let encoder = TextEncoder::from_model_dir(dir, max_len)?;
         let mask_id = encoder.token_id("[MASK]").ok_or_else(|| Error::checkpoint(dir, "vocabulary has no [MASK] token, needed by contextual augmentation"))?;

@@ -52,8 +52,7 @@ const MAGIC: &[u8; 8] = b"DSTLTC01";
 /// Content key of a cache entry.
 pub fn cache_key(teacher_dir: &Path, task: &str, rows: &[Example], max_len: usize, spec: &CacheSpec) -> Result<String> {
     let mut hash = Sha256::new();
-    for name in [crate::model::checkpoint::WEIGHTS_FILE, crate::model::checkpoint::CONFIG_FILE] {
-        let path = teacher_dir.join(name);
+    for path in [crate::model::weights_file(teacher_dir)?, teacher_dir.join(crate::model::checkpoint::CONFIG_FILE)] {
         hash.update(std::fs::read(&path).map_err(|e| Error::io(&path, e))?);
     }
     hash.update(task.as_bytes());

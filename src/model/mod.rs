@@ -12,7 +12,7 @@ pub use bert::{Bert, BertInput, ModelOutputs, mean_pool};
 pub use checkpoint::{CheckpointMeta, DEFAULT_ENCODER, LoadedModel, base_model_name, find_encoder, find_pretrained_teacher, load, load_pretrained, read_meta, save};
 pub use config::{BertConfig, Pooling};
 pub use family::Family;
-pub use weights::{Init, LayerSubset, RandomInit, SafetensorsWeights, WeightSource};
+pub use weights::{CheckpointWeights, Init, LayerSubset, RandomInit, WeightSource, weights_file};
 
 /// Copies a float tensor to the host as f32 (whatever the backend's float type).
 pub fn to_host<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Vec<f32> {

@@ -46,10 +46,26 @@ impl WeightSource for RandomInit {
     }
 }
 
-/// Tensors read from a safetensors file (f32/f16/bf16), under the BERT names the model asks for:
-/// the family's names translated ([`Family::model_name`], its prefix dropped) and TF-style
-/// `LayerNorm.gamma/beta` read as `weight/bias`.
-pub struct SafetensorsWeights {
+/// The weights file HF writes in a checkpoint directory: `model.safetensors`, else the older
+/// `pytorch_model.bin` (`torch.save`'s zip of a pickled state dict).
+pub fn weights_file(dir: &Path) -> Result<PathBuf> {
+    [SAFETENSORS_FILE, PYTORCH_FILE]
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.is_file())
+        .ok_or_else(|| Error::checkpoint(dir, format!("no weights: neither {SAFETENSORS_FILE} nor {PYTORCH_FILE}")))
+}
+
+/// The weights file distiller writes, and HF's default.
+pub const SAFETENSORS_FILE: &str = "model.safetensors";
+/// HF's weights file before safetensors; read, never written.
+pub const PYTORCH_FILE: &str = "pytorch_model.bin";
+
+/// Tensors read from a checkpoint's weights file (safetensors or `pytorch_model.bin`;
+/// f32/f16/bf16), under the BERT names the model asks for: the family's names translated
+/// ([`Family::model_name`], its prefix dropped) and TF-style `LayerNorm.gamma/beta` read as
+/// `weight/bias`.
+pub struct CheckpointWeights {
     path: PathBuf,
     tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
     /// Names that may be absent (e.g. a task head when starting from a pretrained encoder);
@@ -64,26 +80,38 @@ fn normalise_name(family: Family, name: &str) -> String {
     family.model_name(&name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias"))
 }
 
-impl SafetensorsWeights {
-    /// Reads a checkpoint of `family`.
-    pub fn open(path: &Path, family: Family) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::checkpoint(path, format!("not a safetensors file: {e}")))?;
-        let mut tensors = HashMap::new();
-        for (name, view) in file.tensors() {
-            use safetensors::Dtype;
-            let data = view.data();
-            let values: Vec<f32> = match view.dtype() {
-                Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-                Dtype::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-                Dtype::BF16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
-                _ => continue, // integer buffers such as position_ids are not parameters
-            };
-            tensors.insert(normalise_name(family, &name), (view.shape().to_vec(), values));
-        }
-        Ok(Self { path: path.into(), tensors, optional_prefixes: Vec::new(), fallback: RandomInit::new(0), initialised: Vec::new() })
+/// Little-endian f32/f16/bf16 bytes as f32.
+fn floats(dtype: FloatType, data: &[u8]) -> Vec<f32> {
+    match dtype {
+        FloatType::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+        FloatType::F16 => data.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+        FloatType::Bf16 => data.chunks_exact(2).map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()).collect(),
+    }
+}
+
+/// The element types parameters are stored in; both readers skip other tensors (integer
+/// buffers such as `position_ids` are not parameters).
+#[derive(Clone, Copy)]
+enum FloatType {
+    F32,
+    F16,
+    Bf16,
+}
+
+impl CheckpointWeights {
+    /// Reads the weights of a checkpoint directory of `family` ([`weights_file`]).
+    pub fn open_dir(dir: &Path, family: Family) -> Result<Self> {
+        Self::open(&weights_file(dir)?, family)
     }
 
+    /// Reads a weights file of `family`: `pytorch_model.bin` (or any `.bin`/`.pt`/`.pth`) as
+    /// torch saves it, anything else as safetensors.
+    pub fn open(path: &Path, family: Family) -> Result<Self> {
+        let torch = matches!(path.extension().and_then(|e| e.to_str()), Some("bin" | "pt" | "pth"));
+        let raw = if torch { read_torch(path)? } else { read_safetensors(path)? };
+        let tensors = raw.into_iter().map(|(name, shape, values)| (normalise_name(family, &name), (shape, values))).collect();
+        Ok(Self { path: path.into(), tensors, optional_prefixes: Vec::new(), fallback: RandomInit::new(0), initialised: Vec::new() })
+    }
     /// A tensor by (normalised) name, if the file has it: for optional extras such as an MLM head.
     pub fn get(&self, name: &str) -> Option<&(Vec<usize>, Vec<f32>)> {
         self.tensors.get(name)
@@ -104,7 +132,7 @@ impl SafetensorsWeights {
     }
 }
 
-impl WeightSource for SafetensorsWeights {
+impl WeightSource for CheckpointWeights {
     fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Vec<f32>> {
         match self.tensors.get(name) {
             Some((found, values)) if found.as_slice() == shape => Ok(values.clone()),
@@ -116,6 +144,43 @@ impl WeightSource for SafetensorsWeights {
             None => Err(Error::checkpoint(&self.path, format!("missing tensor `{name}` (shape {shape:?})"))),
         }
     }
+}
+
+type NamedTensors = Vec<(String, Vec<usize>, Vec<f32>)>;
+
+fn read_safetensors(path: &Path) -> Result<NamedTensors> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::checkpoint(path, format!("not a safetensors file: {e}")))?;
+    let mut tensors = Vec::new();
+    for (name, view) in file.tensors() {
+        use safetensors::Dtype;
+        let dtype = match view.dtype() {
+            Dtype::F32 => FloatType::F32,
+            Dtype::F16 => FloatType::F16,
+            Dtype::BF16 => FloatType::Bf16,
+            _ => continue,
+        };
+        tensors.push((name, view.shape().to_vec(), floats(dtype, view.data())));
+    }
+    Ok(tensors)
+}
+
+fn read_torch(path: &Path) -> Result<NamedTensors> {
+    use pytorch_reader::DType;
+    let reader = pytorch_reader::PytorchReader::new(path).map_err(|e| Error::checkpoint(path, format!("not a PyTorch checkpoint: {e}")))?;
+    let mut tensors = Vec::new();
+    for (name, tensor) in reader.into_tensors() {
+        let dtype = match tensor.dtype() {
+            DType::F32 => FloatType::F32,
+            DType::F16 => FloatType::F16,
+            DType::BF16 => FloatType::Bf16,
+            _ => continue,
+        };
+        // The reader returns native-endian bytes; every target distiller builds for is little-endian.
+        let data = tensor.read().map_err(|e| Error::checkpoint(path, e.to_string()))?;
+        tensors.push((name, tensor.shape().to_vec(), floats(dtype, &data)));
+    }
+    Ok(tensors)
 }
 
 /// Builds a shallower student from a teacher's weights (DistilBERT-style): student layer `i`

@@ -6,7 +6,9 @@ ELECTRA, DistilBERT, MPNet), made and scored by HF transformers, for the parity 
         weights, 2 layers, width 32, seed 0; ELECTRA's embeddings narrower than its encoder) and
         its tokenizer (BERT's WordPiece from VOCAB_TXT, a byte-level BPE trained here for
         RoBERTa, MPNet's special tokens around the same WordPiece vocabulary), and
-        OUT_DIR/<family>.json: what HF computes on CASES.
+        OUT_DIR/<family>.json: what HF computes on CASES; OUT_DIR/<family>-bin/ holds the same
+        classifier with its weights as `pytorch_model.bin`, as transformers before 5 saved them
+        (`torch.save` of the state dict).
     python3 hf_families.py score MODEL_DIR
         What HF computes on CASES with the model in MODEL_DIR (one distiller saved).
 
@@ -90,6 +92,10 @@ def make(out, vocab_txt):
         directory = os.path.join(out, family)
         model.save_pretrained(directory)
         tokenizer.save_pretrained(directory)
+        torch_dir = directory + "-bin"
+        tokenizer.save_pretrained(torch_dir)
+        model.config.save_pretrained(torch_dir)
+        torch.save(model.state_dict(), os.path.join(torch_dir, "pytorch_model.bin"))
         with open(os.path.join(out, family + ".json"), "w") as f:
             json.dump(computed(directory), f)
 

@@ -1,5 +1,6 @@
 //! Every encoder family against HF transformers (`tests/clients/hf_families.py`): tiny random
-//! classifiers of BERT, RoBERTa, ELECTRA, DistilBERT and MPNet that HF made and saved, read by
+//! classifiers of BERT, RoBERTa, ELECTRA, DistilBERT and MPNet that HF made and saved (as
+//! `model.safetensors` and as `pytorch_model.bin`), read by
 //! distiller to the same token ids, hidden states and logits; saved by distiller and read back by
 //! HF as the same model; and scored on SST-2 (sentences) and MRPC (pairs) by `distiller eval` as
 //! HF scores them, logit by logit.
@@ -77,9 +78,9 @@ fn computed(model_dir: &Path, expected: &serde_json::Value) -> Computed {
 #[test]
 fn every_family_reads_as_hf_transformers_computes_it() {
     let Some((dir, _)) = made_by_hf() else { return };
-    for family in FAMILIES {
+    // Each family as `model.safetensors`, then as the older `pytorch_model.bin`.
+    for (family, model_dir) in FAMILIES.iter().flat_map(|f| [(*f, dir.path().join(f)), (*f, dir.path().join(format!("{f}-bin")))]) {
         let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join(format!("{family}.json"))).unwrap()).unwrap();
-        let model_dir = dir.path().join(family);
         assert_eq!(distiller::model::BertConfig::from_file(&model_dir.join("config.json")).unwrap().family, Family::from_model_type(family).unwrap());
         let Computed { ids, logits, hidden } = computed(&model_dir, &expected);
         let (mut worst_hidden, mut worst_logit) = (0f32, 0f32);
@@ -93,7 +94,12 @@ fn every_family_reads_as_hf_transformers_computes_it() {
             (worst_hidden, worst_logit) = (worst_hidden.max(hidden_diff), worst_logit.max(logit_diff));
         }
         // For docs/families.md (`cargo test families -- --nocapture`).
-        eprintln!("{family}: {} cases, token ids equal; largest difference from HF: hidden states {worst_hidden:.1e}, logits {worst_logit:.1e}", ids.len());
+        let file = distiller::model::weights_file(&model_dir).unwrap();
+        eprintln!(
+            "{family} ({}): {} cases, token ids equal; largest difference from HF: hidden states {worst_hidden:.1e}, logits {worst_logit:.1e}",
+            file.file_name().unwrap().to_string_lossy(),
+            ids.len()
+        );
     }
 }
 

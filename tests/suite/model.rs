@@ -5,7 +5,7 @@ use crate::common;
 use burn::module::Module;
 use burn::tensor::Device;
 use distiller::data::{HostBatch, TextEncoder};
-use distiller::model::{Bert, BertConfig, BertInput, LayerSubset, Pooling, SafetensorsWeights, load, load_pretrained, save};
+use distiller::model::{Bert, BertConfig, BertInput, CheckpointWeights, LayerSubset, Pooling, load, load_pretrained, save};
 
 fn device() -> Device {
     distiller::backend::device(None).unwrap()
@@ -158,15 +158,22 @@ fn bad_checkpoints_name_the_tensor() {
     tensors.retain(|(n, _, _)| n != "encoder.layer.1.output.dense.bias");
     let path = tmp.path().join("model.safetensors");
     distiller::model::weights::write_safetensors(&path, &tensors).unwrap();
-    let e = Bert::build(&tiny(), &mut SafetensorsWeights::open(&path, distiller::model::Family::Bert).unwrap(), &dev).unwrap_err().to_string();
+    let e = Bert::build(&tiny(), &mut CheckpointWeights::open(&path, distiller::model::Family::Bert).unwrap(), &dev).unwrap_err().to_string();
     assert!(e.contains("missing tensor `encoder.layer.1.output.dense.bias`"), "{e}");
     let mut wider = tiny();
     wider.hidden_size = 32;
-    let e = Bert::build(&wider, &mut SafetensorsWeights::open(&path, distiller::model::Family::Bert).unwrap(), &dev).unwrap_err().to_string();
+    let e = Bert::build(&wider, &mut CheckpointWeights::open(&path, distiller::model::Family::Bert).unwrap(), &dev).unwrap_err().to_string();
     assert!(e.contains("embeddings.word_embeddings.weight") && e.contains("[20, 16]") && e.contains("[20, 32]"), "{e}");
     std::fs::write(&path, b"definitely not safetensors").unwrap();
-    let e = SafetensorsWeights::open(&path, distiller::model::Family::Bert).err().unwrap().to_string();
+    let e = CheckpointWeights::open(&path, distiller::model::Family::Bert).err().unwrap().to_string();
     assert!(e.contains("model.safetensors") && e.contains("not a safetensors file"), "{e}");
+    let torch = tmp.path().join("pytorch_model.bin");
+    std::fs::write(&torch, b"definitely not a torch zip").unwrap();
+    let e = CheckpointWeights::open(&torch, distiller::model::Family::Bert).err().unwrap().to_string();
+    assert!(e.contains("pytorch_model.bin") && e.contains("not a PyTorch checkpoint"), "{e}");
+    let empty = tempfile::tempdir().unwrap();
+    let e = CheckpointWeights::open_dir(empty.path(), distiller::model::Family::Bert).err().unwrap().to_string();
+    assert!(e.contains("neither model.safetensors nor pytorch_model.bin"), "{e}");
     std::fs::write(tmp.path().join("config.json"), b"{\"hidden_size\": 16}").unwrap();
     let e = load(tmp.path(), &dev).err().unwrap().to_string();
     assert!(e.contains("config.json") && e.contains("vocab_size"), "{e}");
@@ -183,7 +190,7 @@ fn student_from_teacher_layers_copies_them() {
     distiller::model::weights::write_safetensors(&path, &teacher.export()).unwrap();
     let mut student_config = teacher_config.clone();
     student_config.num_hidden_layers = 2;
-    let mut src = LayerSubset { inner: SafetensorsWeights::open(&path, distiller::model::Family::Bert).unwrap(), layers: vec![1, 3] };
+    let mut src = LayerSubset { inner: CheckpointWeights::open(&path, distiller::model::Family::Bert).unwrap(), layers: vec![1, 3] };
     let student = Bert::build(&student_config, &mut src, &dev).unwrap();
     let find = |m: &Bert, name: &str| m.export().into_iter().find(|(n, _, _)| n == name).unwrap().2;
     assert_eq!(find(&student, "encoder.layer.0.attention.self.query.weight"), find(&teacher, "encoder.layer.1.attention.self.query.weight"));
