@@ -7,7 +7,7 @@
 //!
 //! - [`data`]: the GLUE registry and loaders (plus custom TSV/CSV/JSONL tasks), tokenization
 //!   (a model's `tokenizer.json`, or BERT's `vocab.txt`), length-bucketed batches, GLUE metrics;
-//! - [`model`]: an encoder (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet) whose forward pass returns
+//! - [`model`]: an encoder (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet, DeBERTa) whose forward pass returns
 //!   logits, every hidden state and the attention maps; HF checkpoint loading and saving;
 //! - [`train`]: AdamW with warm-up/decay, fine-tuning, evaluation;
 //! - [`teacher`]: fine-tuning a pretrained encoder (all-MiniLM-L6-v2 by default) into a task

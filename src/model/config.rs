@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+use super::disentangled::DisentangledConfig;
 use super::family::Family;
 use crate::error::{Error, Result};
 
@@ -46,6 +47,9 @@ pub struct BertConfig {
     /// MPNet's relative-position buckets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relative_attention_num_buckets: Option<usize>,
+    /// DeBERTa's attention settings (its own `config.json` fields); `None` for other families.
+    #[serde(skip)]
+    pub disentangled: Option<DisentangledConfig>,
 }
 
 /// The sequence representation the task head reads: BERT's `[CLS]` vector, or the mean over
@@ -135,6 +139,7 @@ impl BertConfig {
             embedding_size: None,
             pad_token_id: 0,
             relative_attention_num_buckets: None,
+            disentangled: None,
         }
     }
 
@@ -179,9 +184,13 @@ impl BertConfig {
             Family::Electra => {
                 fields.insert("embedding_size".into(), self.embedding_width().into());
             }
+            Family::DebertaV2 => {
+                let own = serde_json::to_value(self.disentangled.clone().unwrap_or_default()).expect("config serialises");
+                fields.extend(own.as_object().expect("config is an object").clone());
+            }
             _ => {}
         }
-        if self.family != Family::MpNet && self.family != Family::DistilBert {
+        if matches!(self.family, Family::Bert | Family::Roberta | Family::Electra) {
             fields.insert("position_embedding_type".into(), "absolute".into());
         }
         serde_json::to_string_pretty(&json).expect("json values serialise")
@@ -211,8 +220,18 @@ impl BertConfig {
         if family == Family::MpNet && !fields.contains_key("relative_attention_num_buckets") {
             fields.insert("relative_attention_num_buckets".into(), 32.into());
         }
+        let disentangled = if family == Family::DebertaV2 {
+            // DeBERTa's defaults where they are not BERT's.
+            for (name, value) in [("type_vocab_size", 0.into()), ("layer_norm_eps", 1e-7.into())] {
+                fields.entry(name).or_insert(value);
+            }
+            Some(DisentangledConfig::from_fields(fields).map_err(|e| Error::malformed(path, 0, e))?)
+        } else {
+            None
+        };
         let mut config: BertConfig = serde_json::from_value(json).map_err(|e| Error::malformed(path, 0, e.to_string()))?;
         config.family = family;
+        config.disentangled = disentangled;
         if mean {
             config.classifier_pooling = Pooling::Mean;
         }

@@ -1,15 +1,18 @@
 //! The encoder families distiller reads and writes as HF transformers does: BERT, RoBERTa,
-//! ELECTRA (discriminator), DistilBERT and MPNet. All are post-norm transformer encoders with the
-//! same layer; they differ in
+//! ELECTRA (discriminator), DistilBERT, MPNet and DeBERTa-v2/v3. All are post-norm transformer
+//! encoders with the same layer; they differ in
 //!
-//! - where a token's position comes from: BERT, ELECTRA and DistilBERT count from 0; RoBERTa and
-//!   MPNet count real tokens from `pad_token_id + 1` (padding sits at `pad_token_id`);
-//! - the embeddings: DistilBERT and MPNet have no segment (token-type) embedding, and ELECTRA's may
-//!   be narrower than the encoder (`embedding_size`, projected by `embeddings_project`);
+//! - where a token's position comes from: BERT, ELECTRA, DistilBERT and DeBERTa count from 0
+//!   (DeBERTa-v3 adds no absolute position at all); RoBERTa and MPNet count real tokens from
+//!   `pad_token_id + 1` (padding sits at `pad_token_id`);
+//! - the embeddings: DistilBERT and MPNet have no segment (token-type) embedding, and ELECTRA's and
+//!   DeBERTa's may be narrower than the encoder (`embedding_size`, projected to its width:
+//!   ELECTRA after the embeddings' LayerNorm, DeBERTa before it);
 //! - MPNet's attention scores get a relative position bias, one table shared by every layer
-//!   (T5's bidirectional buckets);
+//!   (T5's bidirectional buckets); DeBERTa's get disentangled attention
+//!   ([`super::disentangled`]);
 //! - the task head: a dense layer on the first token, then `tanh` (BERT's pooler, RoBERTa and
-//!   MPNet), `gelu` (ELECTRA) or `relu` (DistilBERT), then the output layer;
+//!   MPNet), `gelu` (ELECTRA, DeBERTa) or `relu` (DistilBERT), then the output layer;
 //! - the names their weights carry ([`Family::file_name`]).
 //!
 //! The model is built under one set of names, BERT's (`encoder.layer.3.attention.self.query`,
@@ -30,6 +33,8 @@ pub enum Family {
     DistilBert,
     #[serde(rename = "mpnet")]
     MpNet,
+    #[serde(rename = "deberta-v2")]
+    DebertaV2,
 }
 
 /// Where position ids come from.
@@ -49,20 +54,21 @@ pub enum HeadActivation {
     Relu,
 }
 
-/// A layer's parameters: BERT's names, then DistilBERT's and MPNet's for the same parts.
-const LAYER_PARTS: [(&str, &str, &str); 8] = [
-    ("attention.self.query", "attention.q_lin", "attention.attn.q"),
-    ("attention.self.key", "attention.k_lin", "attention.attn.k"),
-    ("attention.self.value", "attention.v_lin", "attention.attn.v"),
-    ("attention.output.dense", "attention.out_lin", "attention.attn.o"),
-    ("attention.output.LayerNorm", "sa_layer_norm", "attention.LayerNorm"),
-    ("intermediate.dense", "ffn.lin1", "intermediate.dense"),
-    ("output.dense", "ffn.lin2", "output.dense"),
-    ("output.LayerNorm", "output_layer_norm", "output.LayerNorm"),
+/// A layer's parameters: BERT's names, then DistilBERT's, MPNet's and DeBERTa's for the same
+/// parts.
+const LAYER_PARTS: [[&str; 4]; 8] = [
+    ["attention.self.query", "attention.q_lin", "attention.attn.q", "attention.self.query_proj"],
+    ["attention.self.key", "attention.k_lin", "attention.attn.k", "attention.self.key_proj"],
+    ["attention.self.value", "attention.v_lin", "attention.attn.v", "attention.self.value_proj"],
+    ["attention.output.dense", "attention.out_lin", "attention.attn.o", "attention.output.dense"],
+    ["attention.output.LayerNorm", "sa_layer_norm", "attention.LayerNorm", "attention.output.LayerNorm"],
+    ["intermediate.dense", "ffn.lin1", "intermediate.dense", "intermediate.dense"],
+    ["output.dense", "ffn.lin2", "output.dense", "output.dense"],
+    ["output.LayerNorm", "output_layer_norm", "output.LayerNorm", "output.LayerNorm"],
 ];
 
 impl Family {
-    pub const ALL: [Family; 5] = [Family::Bert, Family::Roberta, Family::Electra, Family::DistilBert, Family::MpNet];
+    pub const ALL: [Family; 6] = [Family::Bert, Family::Roberta, Family::Electra, Family::DistilBert, Family::MpNet, Family::DebertaV2];
 
     /// The family a `config.json`'s `model_type` names.
     pub fn from_model_type(model_type: &str) -> Option<Self> {
@@ -77,6 +83,7 @@ impl Family {
             Family::Electra => "electra",
             Family::DistilBert => "distilbert",
             Family::MpNet => "mpnet",
+            Family::DebertaV2 => "deberta-v2",
         }
     }
 
@@ -88,6 +95,7 @@ impl Family {
             Family::Electra => "ElectraForSequenceClassification",
             Family::DistilBert => "DistilBertForSequenceClassification",
             Family::MpNet => "MPNetForSequenceClassification",
+            Family::DebertaV2 => "DebertaV2ForSequenceClassification",
         }
     }
 
@@ -99,7 +107,7 @@ impl Family {
     pub fn positions(self) -> Positions {
         match self {
             Family::Roberta | Family::MpNet => Positions::AfterPadding,
-            Family::Bert | Family::Electra | Family::DistilBert => Positions::FromZero,
+            Family::Bert | Family::Electra | Family::DistilBert | Family::DebertaV2 => Positions::FromZero,
         }
     }
 
@@ -116,14 +124,39 @@ impl Family {
     pub fn head_activation(self) -> HeadActivation {
         match self {
             Family::Bert | Family::Roberta | Family::MpNet => HeadActivation::Tanh,
-            Family::Electra => HeadActivation::Gelu,
+            Family::Electra | Family::DebertaV2 => HeadActivation::Gelu,
             Family::DistilBert => HeadActivation::Relu,
         }
     }
 
+    /// Whether the head drops out the first token's vector before its dense layer (BERT's pooler
+    /// and DeBERTa's, whose `pooler_dropout` is 0, do not).
+    pub fn drops_before_head(self) -> bool {
+        !matches!(self, Family::Bert | Family::DebertaV2)
+    }
+
+    /// Whether a narrower embedding is projected before the embeddings' LayerNorm (DeBERTa's
+    /// `embed_proj`, no bias) rather than after it (ELECTRA's `embeddings_project`).
+    pub fn projects_before_norm(self) -> bool {
+        self == Family::DebertaV2
+    }
+
     /// The prefix HF puts before the encoder's weights in a sequence-classification checkpoint.
     fn prefix(self) -> &'static str {
-        self.model_type()
+        match self {
+            Family::DebertaV2 => "deberta",
+            _ => self.model_type(),
+        }
+    }
+
+    /// This family's column of [`LAYER_PARTS`].
+    fn layer_column(self) -> usize {
+        match self {
+            Family::DistilBert => 1,
+            Family::MpNet => 2,
+            Family::DebertaV2 => 3,
+            Family::Bert | Family::Roberta | Family::Electra => 0,
+        }
     }
 
     /// The name a parameter has in this family's HF checkpoint, from its BERT name.
@@ -138,6 +171,7 @@ impl Family {
             Family::Bert => None,
             Family::Roberta | Family::Electra | Family::MpNet => head("classifier.dense", "classifier.out_proj"),
             Family::DistilBert => head("pre_classifier", "classifier"),
+            Family::DebertaV2 => head("pooler.dense", "classifier"),
         };
         if let Some(head) = head {
             return format!("{head}.{leaf}");
@@ -145,15 +179,14 @@ impl Family {
         if stem == "classifier" {
             return name.to_string();
         }
+        let column = self.layer_column();
         let body = match stem.strip_prefix("encoder.layer.").and_then(|rest| rest.split_once('.')) {
             Some((layer, part)) => {
-                let (layers, part) = match self {
-                    Family::DistilBert => ("transformer.layer", LAYER_PARTS.iter().find(|p| p.0 == part).map_or(part, |p| p.1)),
-                    Family::MpNet => ("encoder.layer", LAYER_PARTS.iter().find(|p| p.0 == part).map_or(part, |p| p.2)),
-                    _ => ("encoder.layer", part),
-                };
+                let layers = if self == Family::DistilBert { "transformer.layer" } else { "encoder.layer" };
+                let part = LAYER_PARTS.iter().find(|p| p[0] == part).map_or(part, |p| p[column]);
                 format!("{layers}.{layer}.{part}")
             }
+            None if self == Family::DebertaV2 && stem == "embeddings_project" => "embeddings.embed_proj".to_string(),
             None => stem.to_string(),
         };
         format!("{}.{body}.{leaf}", self.prefix())
@@ -174,15 +207,13 @@ impl Family {
             return format!("{head}.{leaf}");
         }
         let layers = if self == Family::DistilBert { "transformer.layer." } else { "encoder.layer." };
+        let column = self.layer_column();
         match stem.strip_prefix(layers).and_then(|rest| rest.split_once('.')) {
             Some((layer, part)) => {
-                let part = match self {
-                    Family::DistilBert => LAYER_PARTS.iter().find(|p| p.1 == part).map_or(part, |p| p.0),
-                    Family::MpNet => LAYER_PARTS.iter().find(|p| p.2 == part).map_or(part, |p| p.0),
-                    _ => part,
-                };
+                let part = LAYER_PARTS.iter().find(|p| p[column] == part).map_or(part, |p| p[0]);
                 format!("encoder.layer.{layer}.{part}.{leaf}")
             }
+            None if self == Family::DebertaV2 && stem == "embeddings.embed_proj" => format!("embeddings_project.{leaf}"),
             None => name.to_string(),
         }
     }
@@ -202,6 +233,8 @@ mod tests {
             "encoder.layer.0.attention.output.LayerNorm.weight",
             "encoder.layer.11.output.dense.bias",
             "encoder.relative_attention_bias.weight",
+            "encoder.rel_embeddings.weight",
+            "encoder.layer.1.attention.self.pos_key_proj.bias",
             "pooler.dense.weight",
             "classifier.bias",
         ];
@@ -220,6 +253,10 @@ mod tests {
         assert_eq!(Family::Bert.file_name("classifier.weight"), "classifier.weight");
         // A base model saved without the prefix reads the same.
         assert_eq!(Family::MpNet.model_name("encoder.layer.0.attention.attn.q.bias"), "encoder.layer.0.attention.self.query.bias");
-        assert_eq!(Family::from_model_type("deberta-v2"), None);
+        assert_eq!(Family::DebertaV2.file_name("encoder.layer.2.attention.self.key.weight"), "deberta.encoder.layer.2.attention.self.key_proj.weight");
+        assert_eq!(Family::DebertaV2.file_name("embeddings_project.weight"), "deberta.embeddings.embed_proj.weight");
+        assert_eq!(Family::DebertaV2.file_name("pooler.dense.weight"), "pooler.dense.weight");
+        assert_eq!(Family::DebertaV2.file_name("classifier.bias"), "classifier.bias");
+        assert_eq!(Family::from_model_type("deberta"), None);
     }
 }

@@ -1,8 +1,10 @@
-//! The encoder (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet), its sizes and its checkpoints.
+//! The encoder (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet, DeBERTa-v2/v3), its sizes and its
+//! checkpoints.
 
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
+pub mod disentangled;
 pub mod dropout;
 pub mod family;
 pub mod kernels;

@@ -1,11 +1,14 @@
 """Tiny random sequence classifiers of each encoder family distiller reads (BERT, RoBERTa,
-ELECTRA, DistilBERT, MPNet), made and scored by HF transformers, for the parity tests.
+ELECTRA, DistilBERT, MPNet, DeBERTa-v2/v3), made and scored by HF transformers, for the parity
+tests.
 
     python3 hf_families.py make OUT_DIR VOCAB_TXT
         For each family, OUT_DIR/<family>/ as HF's save_pretrained writes a classifier (random
         weights, 2 layers, width 32, seed 0; ELECTRA's embeddings narrower than its encoder) and
         its tokenizer (BERT's WordPiece from VOCAB_TXT, a byte-level BPE trained here for
-        RoBERTa, MPNet's special tokens around the same WordPiece vocabulary), and
+        RoBERTa, MPNet's special tokens around the same WordPiece vocabulary, a SentencePiece-style
+        unigram model trained here for DeBERTa, shaped as DeBERTa-v3: relative attention with
+        both position terms, log buckets, no absolute positions, no segments), and
         OUT_DIR/<family>.json: what HF computes on CASES; OUT_DIR/<family>-bin/ holds the same
         classifier with its weights as `pytorch_model.bin`, as transformers before 5 saved them
         (`torch.save` of the state dict).
@@ -24,7 +27,7 @@ import torch
 import transformers
 import inspect
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 MAX_LEN = 24
 CASES = [
@@ -69,6 +72,15 @@ def make(out, vocab_txt):
     bpe.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
     bpe.decoder = decoders.ByteLevel()
     roberta_tok = transformers.RobertaTokenizer(tokenizer_object=bpe, **roberta_specials)
+    # DeBERTa-v3's SentencePiece unigram model, with the normalizer transformers gives
+    # DebertaV2Tokenizer when it loads one (and writes to tokenizer.json when it saves one).
+    unigram = Tokenizer(models.Unigram())
+    unigram.normalizer = normalizers.Sequence([normalizers.Replace(Regex(r"\s{2,}|[\n\r\t]"), " "), normalizers.NFC(), normalizers.Strip(left=False, right=True)])
+    unigram.pre_tokenizer = pre_tokenizers.Metaspace()
+    unigram.train_from_iterator(corpus, trainers.UnigramTrainer(vocab_size=400, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"], unk_token="[UNK]"))
+    unigram.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+    unigram.decoder = decoders.Metaspace()
+    deberta_tok = transformers.DebertaV2Tokenizer(tokenizer_object=unigram, **bert_specials)
     families = {
         "bert": (transformers.BertConfig(vocab_size=len(vocab), max_position_embeddings=128, **SIZES), transformers.BertTokenizer(tokenizer_object=bert_words, **bert_specials)),
         "roberta": (transformers.RobertaConfig(vocab_size=len(roberta_tok), max_position_embeddings=130, type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2, layer_norm_eps=1e-5, **SIZES), roberta_tok),
@@ -81,6 +93,14 @@ def make(out, vocab_txt):
             transformers.DistilBertTokenizer(tokenizer_object=bert_words, **bert_specials),
         ),
         "mpnet": (transformers.MPNetConfig(vocab_size=len(mpnet_tok), max_position_embeddings=130, pad_token_id=1, layer_norm_eps=1e-5, **SIZES), mpnet_tok),
+        # Eight position buckets, so sequences of 24 tokens reach the logarithmic ones.
+        "deberta-v2": (
+            transformers.DebertaV2Config(
+                vocab_size=len(deberta_tok), max_position_embeddings=128, relative_attention=True, position_buckets=8, norm_rel_ebd="layer_norm",
+                share_att_key=True, pos_att_type="p2c|c2p", position_biased_input=False, type_vocab_size=0, layer_norm_eps=1e-7, **SIZES,
+            ),
+            deberta_tok,
+        ),
     }
     for family, (config, tokenizer) in families.items():
         torch.manual_seed(0)

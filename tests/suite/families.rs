@@ -1,5 +1,5 @@
 //! Every encoder family against HF transformers (`tests/clients/hf_families.py`): tiny random
-//! classifiers of BERT, RoBERTa, ELECTRA, DistilBERT and MPNet that HF made and saved (as
+//! classifiers of BERT, RoBERTa, ELECTRA, DistilBERT, MPNet and DeBERTa-v3 that HF made and saved (as
 //! `model.safetensors` and as `pytorch_model.bin`), read by
 //! distiller to the same token ids, hidden states and logits; saved by distiller and read back by
 //! HF as the same model; and scored on SST-2 (sentences) and MRPC (pairs) by `distiller eval` as
@@ -13,7 +13,7 @@ use distiller::model::{BertInput, Family};
 
 use crate::common;
 
-const FAMILIES: [&str; 5] = ["bert", "roberta", "electra", "distilbert", "mpnet"];
+const FAMILIES: [&str; 6] = ["bert", "roberta", "electra", "distilbert", "mpnet", "deberta-v2"];
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/hf_families.py")
@@ -149,19 +149,19 @@ fn distiller_eval_scores_each_familys_hf_classifier_on_glue_rows_as_hf_does() {
 #[test]
 fn an_unsupported_model_type_is_one_line_naming_the_supported_ones() {
     let tmp = tempfile::tempdir().unwrap();
-    let model = common::write(tmp.path(), "deberta/config.json", br#"{"model_type": "deberta-v2", "hidden_size": 32}"#);
+    let model = common::write(tmp.path(), "deberta-v1/config.json", br#"{"model_type": "deberta", "hidden_size": 32}"#);
     let out = Command::new(env!("CARGO_BIN_EXE_distiller")).args(["eval", "--task", "sst2", "--model"]).arg(model.parent().unwrap()).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("model_type `deberta-v2` is not supported (supported: bert, roberta, electra, distilbert, mpnet)"), "{err}");
+    assert!(err.contains("model_type `deberta` is not supported (supported: bert, roberta, electra, distilbert, mpnet, deberta-v2)"), "{err}");
 }
 
-/// A RoBERTa and an MPNet classifier HF saved, as teachers: `train` distils a student of the
+/// A RoBERTa, an MPNet and a DeBERTa classifier HF saved, as teachers: `train` distils a student of the
 /// teacher's family from its layers (CE-KD + MI-α) that HF reads as the same model, and a
 /// `search` runs its trials.
 #[test]
-fn a_roberta_and_an_mpnet_teacher_distil_through_train_and_search() {
+fn a_roberta_an_mpnet_and_a_deberta_teacher_distil_through_train_and_search() {
     let Some(glue) = common::shared_glue() else { return };
     let Some((dir, python)) = made_by_hf() else { return };
     let pipeline = common::write(
@@ -174,7 +174,7 @@ fn a_roberta_and_an_mpnet_teacher_distil_through_train_and_search() {
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    for family in ["roberta", "mpnet"] {
+    for family in ["roberta", "mpnet", "deberta-v2"] {
         let teacher = dir.path().join(family);
         let student = dir.path().join(format!("{family}-student"));
         let (teacher_arg, student_arg, pipeline_arg) = (teacher.to_str().unwrap(), student.to_str().unwrap(), pipeline.to_str().unwrap());
