@@ -1,5 +1,5 @@
-//! A transformer encoder of any [`Family`] (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet, DeBERTa) with a
-//! sequence-classification head, whose forward pass returns what distillation needs: logits,
+//! A transformer encoder of any [`Family`] (BERT, RoBERTa, ELECTRA, DistilBERT, MPNet, DeBERTa)
+//! with a sequence-classification head, whose forward pass returns what distillation needs: logits,
 //! every hidden state (embedding output + each layer) and, on request, each layer's attention
 //! probabilities. It knows nothing about distillation.
 
@@ -189,9 +189,10 @@ impl Bert {
             }
             None => None,
         };
-        // DeBERTa's own projections of the relative embeddings.
-        let own_projection = |kind: bool| disentangled.is_some_and(|c| !c.share_att_key && kind);
-        let (pos_query, pos_key) = (own_projection(disentangled.is_some_and(|c| c.p2c())), own_projection(disentangled.is_some_and(|c| c.c2p())));
+        // DeBERTa's own projections of the relative embeddings, where the layer's query and key
+        // weights are not shared with them.
+        let own = disentangled.filter(|c| !c.share_att_key);
+        let (pos_query, pos_key) = (own.is_some_and(|c| c.p2c()), own.is_some_and(|c| c.c2p()));
         let mut layers = Vec::with_capacity(config.num_hidden_layers);
         for l in 0..config.num_hidden_layers {
             let p = format!("encoder.layer.{l}");

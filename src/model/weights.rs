@@ -112,6 +112,7 @@ impl CheckpointWeights {
         let tensors = raw.into_iter().map(|(name, shape, values)| (normalise_name(family, &name), (shape, values))).collect();
         Ok(Self { path: path.into(), tensors, optional_prefixes: Vec::new(), fallback: RandomInit::new(0), initialised: Vec::new() })
     }
+
     /// A tensor by (normalised) name, if the file has it: for optional extras such as an MLM head.
     pub fn get(&self, name: &str) -> Option<&(Vec<usize>, Vec<f32>)> {
         self.tensors.get(name)

@@ -8,7 +8,8 @@ tests.
         its tokenizer (BERT's WordPiece from VOCAB_TXT, a byte-level BPE trained here for
         RoBERTa, MPNet's special tokens around the same WordPiece vocabulary, a SentencePiece-style
         unigram model trained here for DeBERTa, shaped as DeBERTa-v3: relative attention with
-        both position terms, log buckets, no absolute positions, no segments), and
+        both position terms, log buckets, no absolute positions, no segments; and as
+        "deberta-v2-separate", shaped as v2), and
         OUT_DIR/<family>.json: what HF computes on CASES; OUT_DIR/<family>-bin/ holds the same
         classifier with its weights as `pytorch_model.bin`, as transformers before 5 saved them
         (`torch.save` of the state dict).
@@ -98,6 +99,15 @@ def make(out, vocab_txt):
             transformers.DebertaV2Config(
                 vocab_size=len(deberta_tok), max_position_embeddings=128, relative_attention=True, position_buckets=8, norm_rel_ebd="layer_norm",
                 share_att_key=True, pos_att_type="p2c|c2p", position_biased_input=False, type_vocab_size=0, layer_norm_eps=1e-7, **SIZES,
+            ),
+            deberta_tok,
+        ),
+        # DeBERTa-v2's shape: absolute positions and segments as well, the position terms through
+        # their own projections, exact distances, a narrower embedding.
+        "deberta-v2-separate": (
+            transformers.DebertaV2Config(
+                vocab_size=len(deberta_tok), max_position_embeddings=128, relative_attention=True, max_relative_positions=16, share_att_key=False,
+                pos_att_type=["c2p", "p2c"], position_biased_input=True, type_vocab_size=2, embedding_size=16, **SIZES,
             ),
             deberta_tok,
         ),

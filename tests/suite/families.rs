@@ -15,6 +15,18 @@ use crate::common;
 
 const FAMILIES: [&str; 6] = ["bert", "roberta", "electra", "distilbert", "mpnet", "deberta-v2"];
 
+/// The classifiers the parity test reads, by folder, with their `model_type`: each family, and
+/// DeBERTa a second time in v2's shape (absolute positions, segments, own position projections).
+const MODELS: [(&str, &str); 7] = [
+    ("bert", "bert"),
+    ("roberta", "roberta"),
+    ("electra", "electra"),
+    ("distilbert", "distilbert"),
+    ("mpnet", "mpnet"),
+    ("deberta-v2", "deberta-v2"),
+    ("deberta-v2-separate", "deberta-v2"),
+];
+
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/hf_families.py")
 }
@@ -79,9 +91,9 @@ fn computed(model_dir: &Path, expected: &serde_json::Value) -> Computed {
 fn every_family_reads_as_hf_transformers_computes_it() {
     let Some((dir, _)) = made_by_hf() else { return };
     // Each family as `model.safetensors`, then as the older `pytorch_model.bin`.
-    for (family, model_dir) in FAMILIES.iter().flat_map(|f| [(*f, dir.path().join(f)), (*f, dir.path().join(format!("{f}-bin")))]) {
+    for (family, model_type, model_dir) in MODELS.iter().flat_map(|(f, t)| [(*f, *t, dir.path().join(f)), (*f, *t, dir.path().join(format!("{f}-bin")))]) {
         let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join(format!("{family}.json"))).unwrap()).unwrap();
-        assert_eq!(distiller::model::BertConfig::from_file(&model_dir.join("config.json")).unwrap().family, Family::from_model_type(family).unwrap());
+        assert_eq!(distiller::model::BertConfig::from_file(&model_dir.join("config.json")).unwrap().family, Family::from_model_type(model_type).unwrap());
         let Computed { ids, logits, hidden } = computed(&model_dir, &expected);
         let (mut worst_hidden, mut worst_logit) = (0f32, 0f32);
         for (row, ids) in ids.iter().enumerate() {
