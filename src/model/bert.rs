@@ -114,9 +114,8 @@ fn param<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -
 
 /// Reads an HF `[out, in]` weight and stores it as burn's `[in, out]`, with its bias.
 fn load_linear(src: &mut dyn WeightSource, name: &str, d_in: usize, d_out: usize, device: &Device) -> Result<Linear> {
-    let b = src.tensor(&format!("{name}.bias"), &[d_out], Init::Zeros)?;
     let mut layer = load_weight(src, name, d_in, d_out, device)?;
-    layer.bias = Some(param(b, [d_out], device));
+    layer.bias = Some(param(src.tensor(&format!("{name}.bias"), &[d_out], Init::Zeros)?, [d_out], device));
     Ok(layer)
 }
 
