@@ -311,7 +311,11 @@ fn a_search_rides_out_a_database_restart() {
     seen.extend(lines.map_while(Result::ok));
     let status = child.wait().unwrap();
     assert!(status.success(), "{}", seen.join("\n"));
+    // Eight complete trials. A trial the restart cut off mid-write may be left behind: then it is
+    // FAIL, and its pipeline ran again.
     let trials = crate::common::postgres(&server.url()).trials("sst2").unwrap();
-    assert_eq!(trials.len(), 8, "{}", seen.join("\n"));
-    assert!(trials.iter().all(|t| t.state == TrialState::Complete), "{trials:?}");
+    let complete = trials.iter().filter(|t| t.state == TrialState::Complete).count();
+    assert_eq!(complete, 8, "{}", seen.join("\n"));
+    assert!(trials.iter().all(|t| matches!(t.state, TrialState::Complete | TrialState::Fail)), "{trials:?}");
+    assert!(trials.len() <= 9, "{}", seen.join("\n"));
 }
