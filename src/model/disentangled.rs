@@ -201,7 +201,8 @@ impl RelativeContext {
     /// `pos_key` for `c2p`).
     pub fn scores(&self, q: Tensor<4>, k: Tensor<4>, pos_query: &Linear, pos_key: &Linear) -> Tensor<4> {
         let [batch, heads, seq, d_head] = q.dims();
-        let q = q.mul_scalar(1.0 / ((d_head * self.terms) as f64).sqrt());
+        let scale = 1.0 / ((d_head * self.terms) as f64).sqrt();
+        let q = q.mul_scalar(scale);
         let mut scores = q.clone().matmul(k.clone().swap_dims(2, 3));
         let rows = self.table.dims()[0];
         let project = |layer: &Linear| linear(layer, self.table.clone()).reshape([1, rows, heads, d_head]).swap_dims(1, 2).expand([batch, heads, rows, d_head]);
@@ -210,7 +211,6 @@ impl RelativeContext {
             scores = scores + q.matmul(project(pos_key).swap_dims(2, 3)).gather(3, index(c2p_rows));
         }
         if let Some(p2c_rows) = &self.p2c_rows {
-            let scale = 1.0 / ((d_head * self.terms) as f64).sqrt();
             let by_key = k.matmul(project(pos_query).mul_scalar(scale).swap_dims(2, 3)).gather(3, index(p2c_rows));
             scores = scores + by_key.swap_dims(2, 3);
         }
