@@ -36,8 +36,8 @@ fn main() -> distiller::Result<()> {
     .expect("the pipeline above is valid TOML");
     pipeline.validate()?;
     let teacher = distiller::model::load(teacher_dir, &device)?;
-    let (student, student_config) = build_student(&pipeline, teacher_dir, &teacher.config, &device)?;
-    let heads = DistillHeads::new(&pipeline, student_config.hidden_size, student_config.num_hidden_layers, teacher.config.hidden_size, &device);
+    let student = build_student(&pipeline, teacher_dir, &teacher.config, &device)?;
+    let heads = DistillHeads::new(&pipeline, student.config.hidden_size, student.config.num_hidden_layers, teacher.config.hidden_size, &device);
 
     // 2. Data, tokenized with the teacher's tokenizer.
     let encoder = TextEncoder::from_model_dir(teacher_dir, 64)?;
@@ -48,7 +48,7 @@ fn main() -> distiller::Result<()> {
 
     // 3. Your loop: teacher forward (no cache here), student forward, the pipeline's loss.
     let ad = device.clone().autodiff();
-    let mut learner = Learner { student, heads }.fork(&ad).train();
+    let mut learner = Learner { student: student.model, heads }.fork(&ad).train();
     let mut optim = AdamW::new(0.1, Some(1.0), &device);
     let teacher_model = teacher.model.valid();
     let layers: Vec<usize> = (0..=teacher.config.num_hidden_layers).collect();

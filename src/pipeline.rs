@@ -64,8 +64,11 @@ pub enum CriticKind {
 pub enum StudentInit {
     /// Copy evenly spaced teacher layers (DistilBERT-style); needs the teacher's width.
     TeacherLayers,
-    /// BERT random initialisation.
+    /// BERT random initialisation, in any shape (`layers`, `hidden`, `heads`, `intermediate_size`).
     Random,
+    /// A pretrained encoder of any supported family (`checkpoint`), read through its own
+    /// tokenizer; `layers` evenly spaced layers of it are kept.
+    Pretrained,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,14 +158,24 @@ impl Default for AugmentSection {
 #[serde(deny_unknown_fields, default)]
 pub struct StudentSection {
     pub layers: usize,
-    /// Width; the teacher's when absent (required to differ only with `init = "random"`).
+    /// Width; the teacher's (or the pretrained checkpoint's) when absent; only a random student
+    /// chooses its own.
     pub hidden: Option<usize>,
+    /// Attention heads of a random student (default: 64-wide heads); must divide `hidden`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heads: Option<usize>,
+    /// Feed-forward width of a random student (default: 4 × hidden).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intermediate_size: Option<usize>,
     pub init: StudentInit,
+    /// `init = "pretrained"`: a model directory, or the name of an installed encoder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
 }
 
 impl Default for StudentSection {
     fn default() -> Self {
-        Self { layers: 4, hidden: None, init: StudentInit::TeacherLayers }
+        Self { layers: 4, hidden: None, heads: None, intermediate_size: None, init: StudentInit::TeacherLayers, checkpoint: None }
     }
 }
 
@@ -201,7 +214,7 @@ impl Default for TrainSection {
 /// [student]
 /// layers = 4
 /// hidden = 384             # default: the teacher's width
-/// init = "teacher_layers"  # or random
+/// init = "teacher_layers"  # or random, or pretrained (with checkpoint = "<dir or encoder>")
 /// [train]
 /// epochs = 3
 /// train_subset = 4000
@@ -278,8 +291,23 @@ impl Pipeline {
             return Err(Error::pipeline("augment.paraphrases", "back_translation needs a paraphrase file (TSV: original<TAB>paraphrase); no MT model runs offline"));
         }
         let s = &self.student;
-        if s.layers == 0 || s.hidden == Some(0) {
-            return Err(Error::pipeline("student", "layers and hidden must be positive"));
+        if s.layers == 0 || s.hidden == Some(0) || s.heads == Some(0) || s.intermediate_size == Some(0) {
+            return Err(Error::pipeline("student", "layers, hidden, heads and intermediate_size must be positive"));
+        }
+        for (field, set) in [("student.heads", s.heads.is_some()), ("student.intermediate_size", s.intermediate_size.is_some())] {
+            if set && s.init != StudentInit::Random {
+                return Err(Error::pipeline(field, "only a random student (init = \"random\") chooses its own shape"));
+            }
+        }
+        if let (Some(hidden), Some(heads)) = (s.hidden, s.heads)
+            && !hidden.is_multiple_of(heads)
+        {
+            return Err(Error::pipeline("student.heads", format!("hidden {hidden} is not a multiple of {heads} heads")));
+        }
+        match (s.init, &s.checkpoint) {
+            (StudentInit::Pretrained, None) => return Err(Error::pipeline("student.checkpoint", "init = \"pretrained\" needs a checkpoint (a model directory or an installed encoder's name)")),
+            (StudentInit::TeacherLayers | StudentInit::Random, Some(_)) => return Err(Error::pipeline("student.checkpoint", "a checkpoint is read only with init = \"pretrained\"")),
+            _ => {}
         }
         let t = &self.train;
         if !(t.lr.is_finite() && t.lr > 0.0) {
@@ -319,6 +347,9 @@ impl Pipeline {
                 return Err(Error::pipeline("student.init", format!("the teacher has only {teacher_layers} layers to copy")));
             }
         }
+        if let Some(heads) = self.student.heads.filter(|h| !self.student.hidden.unwrap_or(teacher_hidden).is_multiple_of(*h)) {
+            return Err(Error::pipeline("student.heads", format!("hidden {} is not a multiple of {heads} heads", self.student.hidden.unwrap_or(teacher_hidden))));
+        }
         Ok(())
     }
 
@@ -346,11 +377,14 @@ impl Pipeline {
         if a.mixup {
             aug.push_str(" mixup");
         }
+        let init = match (&self.student.init, &self.student.checkpoint) {
+            (StudentInit::Pretrained, Some(checkpoint)) => checkpoint.rsplit('/').next().unwrap_or(checkpoint).to_string(),
+            (init, _) => format!("{init:?}"),
+        };
         format!(
-            "{}x{}({:?}) kd={:?} t={} hard={} {inter}{aug} lr={:.1e} ep={}",
+            "{}x{}({init}) kd={:?} t={} hard={} {inter}{aug} lr={:.1e} ep={}",
             self.student.layers,
             self.student.hidden.map_or("T".to_string(), |h| h.to_string()),
-            self.student.init,
             self.kd.loss,
             self.kd.temperature,
             self.kd.hard_weight,

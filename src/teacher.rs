@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::data::{EncodedSplit, Example, Metrics, Split, Task, TextEncoder, encode_split, load_split, subsample};
 use crate::error::{Error, Result};
 use crate::model::checkpoint::CONFIG_FILE;
-use crate::model::{BertConfig, CheckpointMeta, Pooling, find_pretrained_teacher, load_pretrained, save};
+use crate::model::{BertConfig, CheckpointMeta, Pooling, PretrainedHead, find_pretrained_teacher, load_pretrained, save};
 use crate::search::{SearchLimits, Space, Study, TrialOutcome};
 use crate::store::{Storage, StudyKind};
 use crate::train::{EpochReport, FineTuneConfig, fine_tune};
@@ -213,7 +213,7 @@ fn fit(
     log: &mut dyn FnMut(&str),
 ) -> Result<(Vec<EpochReport>, EpochReport, Vec<String>)> {
     let kind = job.task.label_kind();
-    let (model, model_config, initialised) = load_pretrained(&setup.init, kind.num_outputs(), config.seed, job.fresh_pooler, job.pooling, device)?;
+    let (model, model_config, initialised) = load_pretrained(&setup.init, PretrainedHead { num_labels: kind.num_outputs(), seed: config.seed, fresh_pooler: job.fresh_pooler, pooling: job.pooling, layers: None }, device)?;
     let mut best: Option<EpochReport> = None;
     let mut on_epoch = |report: &EpochReport, model: &crate::model::Bert| -> Result<()> {
         log(&format!(

@@ -97,6 +97,12 @@ impl TextEncoder {
         tokens
     }
 
+    /// The ids of the special tokens (`[CLS]`, `<s>`, `[PAD]`, …), which the tokenizer adds
+    /// around and between texts rather than reading from them.
+    pub fn special_ids(&self) -> std::collections::HashSet<u32> {
+        self.inner.get_added_tokens_decoder().into_iter().filter(|(_, t)| t.special).map(|(id, _)| id).collect()
+    }
+
     /// Encodes one text or text pair, with [CLS]/[SEP] and truncation.
     pub fn encode(&self, text_a: &str, text_b: Option<&str>) -> Result<Encoded> {
         let input: EncodeInput = match text_b {

@@ -21,11 +21,6 @@ pub fn teacher_layers_needed(mapping: Mapping, student_layers: usize, teacher_la
     }
 }
 
-/// Evenly spaced teacher layers (0-based encoder layers) that initialise a shallower student.
-pub fn init_layers(student_layers: usize, teacher_layers: usize) -> Vec<usize> {
-    (1..=student_layers).map(|i| (i * teacher_layers) / student_layers - 1).collect()
-}
-
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
 }
@@ -124,7 +119,7 @@ mod tests {
         assert_eq!(fixed_pairs(Mapping::Skip, 4, 12), vec![(1, 3), (2, 6), (3, 9), (4, 12)]);
         assert_eq!(fixed_pairs(Mapping::Skip, 4, 6), vec![(1, 1), (2, 3), (3, 4), (4, 6)]);
         assert_eq!(fixed_pairs(Mapping::Last, 4, 6), vec![(1, 3), (2, 4), (3, 5), (4, 6)]);
-        assert_eq!(init_layers(4, 6), vec![0, 2, 3, 5]);
+        assert_eq!(crate::model::LayerSubset::evenly_spaced((), 4, 6).layers, vec![0, 2, 3, 5]);
         assert_eq!(teacher_layers_needed(Mapping::Emd, 2, 3), vec![1, 2, 3]);
     }
 

@@ -2,6 +2,7 @@
 //! the model adaptor, the teacher cache and the run that ties them together.
 
 pub mod adaptor;
+pub mod alignment;
 pub mod intermediate;
 pub mod kd;
 pub mod loss;
@@ -13,4 +14,4 @@ pub mod trainer;
 pub use adaptor::{Adaptor, ModelOutputs};
 pub use loss::{DistillHeads, Learner, TeacherTargets, distillation_loss};
 pub use teacher_cache::{CacheSpec, TeacherCache};
-pub use trainer::{DistillJob, DistillOutcome, build_student, distill};
+pub use trainer::{DistillJob, DistillOutcome, Student, build_student, distill};

@@ -10,13 +10,15 @@ use std::time::Instant;
 
 use super::adaptor::{Adaptor, attention_mask};
 use super::loss::{DistillHeads, Learner, TeacherTargets, distillation_loss, mixup_loss};
-use super::mapping::{init_layers, teacher_layers_needed};
+use super::alignment::{Pieces, TokenAlignment};
+use super::mapping::teacher_layers_needed;
 use super::teacher_cache::{CacheSpec, TeacherCache, cache_key};
 use crate::augment::mixup::Mixup;
 use crate::augment::{AugmentContext, MlmHeadKind, augment};
 use crate::data::{Label, LabelKind, Split, Task, TextEncoder, encode_split, load_split, subsample};
 use crate::error::{Error, Result};
-use crate::model::{Bert, BertConfig, CheckpointMeta, CheckpointWeights, LayerSubset, load, save};
+use crate::model::{Bert, BertConfig, CheckpointMeta, CheckpointWeights, Compression, Footprint, LayerSubset, PretrainedHead, find_encoder, load, load_pretrained, save};
+use crate::model::checkpoint::CONFIG_FILE;
 use crate::pipeline::{Feature, Objective, Pipeline, StudentInit};
 use crate::train::{EpochReport, FineTuneConfig, evaluate, run_epochs};
 use crate::workspace::Workspace;
@@ -55,6 +57,65 @@ impl TeacherSource {
     }
 }
 
+/// The teacher's side of a student that reads text through its own tokenizer: the teacher's
+/// encodings of the training rows, and the positions that correspond.
+struct TeacherView {
+    encoded: Vec<crate::data::Encoded>,
+    pad: u32,
+    alignment: Option<TokenAlignment>,
+}
+
+impl TeacherView {
+    /// The teacher's targets for the rows of a student `batch`, its hidden states moved to the
+    /// student's positions; `student`'s mask then keeps the paired positions only.
+    fn targets(&self, source: &TeacherSource, batch: &crate::data::HostBatch, student: &mut crate::model::ModelOutputs, device: &Device) -> TeacherTargets {
+        let targets = source.targets(&crate::data::HostBatch::pad(&self.encoded, &batch.indices, self.pad), device);
+        match &self.alignment {
+            None => targets,
+            Some(alignment) => {
+                let (targets, paired) = alignment.apply(targets, &batch.indices, batch.width, device);
+                student.mask = student.mask.clone() * paired;
+                targets
+            }
+        }
+    }
+}
+
+/// The teacher's footprint, measured once per teacher, task, thread count and machine and kept in
+/// the workspace.
+fn teacher_footprint(job: &DistillJob, teacher: &Bert, dev: &[crate::data::Encoded], pad_id: u32, device: &Device) -> Result<Footprint> {
+    use sha2::Digest;
+    let weights = crate::model::weights_file(&job.teacher_dir)?;
+    let modified = std::fs::metadata(&weights).and_then(|m| m.modified()).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    let identity = format!("{}|{modified}|{}|{}|{:?}", weights.display(), job.task.name(), rayon::current_num_threads(), crate::search::study::hostname());
+    let key: String = sha2::Sha256::digest(identity.as_bytes())[..12].iter().map(|b| format!("{b:02x}")).collect();
+    let path = job.workspace.footprint_cache(&key);
+    if let Some(footprint) = std::fs::read_to_string(&path).ok().and_then(|text| serde_json::from_str(&text).ok()) {
+        return Ok(footprint);
+    }
+    let footprint = Footprint::measure(teacher, &job.teacher_dir, dev, pad_id, device)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&footprint).expect("footprint serialises")).map_err(|e| Error::io(&path, e))?;
+    Ok(footprint)
+}
+
+/// Refuses attention objectives between models with different numbers of heads.
+fn check_objective_fits(pipeline: &Pipeline, student: &BertConfig, teacher: &BertConfig) -> Result<()> {
+    let i = &pipeline.intermediate;
+    if i.objective != Objective::None && i.feature == Feature::Attention && student.num_attention_heads != teacher.num_attention_heads {
+        return Err(Error::pipeline(
+            "intermediate.feature",
+            format!(
+                "attention maps compare head by head: the student has {} heads, the teacher {}; hidden-state objectives (hidden_mse, hidden_ce, cos, pkd, mi) fit any shape",
+                student.num_attention_heads, teacher.num_attention_heads
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// What a run produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DistillOutcome {
@@ -73,6 +134,8 @@ pub struct DistillOutcome {
     pub cache_seconds: f64,
     pub wall_seconds: f64,
     pub student_dir: PathBuf,
+    /// The student's size and speed beside the teacher's.
+    pub compression: Compression,
 }
 
 /// Hard labels of a batch: the data's for original rows, the teacher's prediction (argmax, or its
@@ -99,14 +162,33 @@ fn gold_labels(indices: &[usize], labels: &[Label], originals: usize, teacher_lo
         .collect()
 }
 
-/// Builds the student a pipeline asks for, sharing the teacher's vocabulary.
-pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConfig, device: &Device) -> Result<(Bert, BertConfig)> {
+/// The model a pipeline trains, and where its tokenizer lives.
+pub struct Student {
+    pub model: Bert,
+    pub config: BertConfig,
+    /// The teacher's directory, or the pretrained student's: the student reads text through it.
+    pub tokenizer_dir: PathBuf,
+}
+
+/// A pretrained student's directory: `name` as a path, else an installed encoder of that name.
+pub fn find_student(name: &str) -> Result<PathBuf> {
+    let path = Path::new(name);
+    if path.is_dir() {
+        return Ok(path.to_path_buf());
+    }
+    find_encoder(name).map_err(|e| Error::pipeline("student.checkpoint", format!("`{name}` is not a model directory, nor an installed encoder: {e}")))
+}
+
+/// Builds the student a pipeline asks for: from the teacher's layers or at random (sharing the
+/// teacher's vocabulary), or from a pretrained encoder (with its own).
+pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConfig, device: &Device) -> Result<Student> {
     let s = &pipeline.student;
+    let shared = |model: Bert, config: BertConfig| Student { model, config, tokenizer_dir: teacher_dir.to_path_buf() };
     match s.init {
         StudentInit::TeacherLayers => {
             let config = BertConfig { num_hidden_layers: s.layers, ..teacher.clone() };
-            let mut src = LayerSubset { inner: CheckpointWeights::open_dir(teacher_dir, teacher.family)?, layers: init_layers(s.layers, teacher.num_hidden_layers) };
-            Ok((Bert::build(&config, &mut src, device)?, config))
+            let mut src = LayerSubset::evenly_spaced(CheckpointWeights::open_dir(teacher_dir, teacher.family)?, s.layers, teacher.num_hidden_layers);
+            Ok(shared(Bert::build(&config, &mut src, device)?, config))
         }
         StudentInit::Random => {
             // The teacher's family: its tokenizer's positions and padding, its head.
@@ -119,9 +201,25 @@ pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConf
                 max_position_embeddings: teacher.max_position_embeddings,
                 type_vocab_size: teacher.type_vocab_size,
                 layer_norm_eps: teacher.layer_norm_eps,
+                num_attention_heads: s.heads.unwrap_or(sized.num_attention_heads),
+                intermediate_size: s.intermediate_size.unwrap_or(sized.intermediate_size),
                 ..sized
             };
-            Ok((config.init(pipeline.train.seed, device), config))
+            Ok(shared(config.init(pipeline.train.seed, device), config))
+        }
+        StudentInit::Pretrained => {
+            let dir = find_student(s.checkpoint.as_deref().unwrap_or_default())?;
+            let found = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
+            if s.layers > found.num_hidden_layers {
+                return Err(Error::pipeline("student.layers", format!("{} has {} layers, {} asked", dir.display(), found.num_hidden_layers, s.layers)));
+            }
+            if let Some(hidden) = s.hidden.filter(|&h| h != found.hidden_size) {
+                return Err(Error::pipeline("student.hidden", format!("{} is {} wide, {hidden} asked", dir.display(), found.hidden_size)));
+            }
+            // The head reads the sequence as the teacher's does.
+            let head = PretrainedHead { num_labels: teacher.num_labels, seed: pipeline.train.seed, fresh_pooler: false, pooling: teacher.classifier_pooling, layers: Some(s.layers) };
+            let (model, config, _) = load_pretrained(&dir, head, device)?;
+            Ok(Student { model, config, tokenizer_dir: dir })
         }
     }
 }
@@ -161,19 +259,51 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     let (originals, masked_lm) = (augmented.originals, augmented.masked_lm);
     let train_rows = augmented.rows;
     let dev_rows = load_split(&job.task, Split::Dev, job.data_dir.as_deref())?;
-    let encoder = TextEncoder::from_model_dir(&job.teacher_dir, max_len)?;
-    let (train, dev) = (encode_split(&encoder, &train_rows)?, encode_split(&encoder, &dev_rows)?);
+    let teacher_encoder = TextEncoder::from_model_dir(&job.teacher_dir, max_len)?;
+    let teacher_train = teacher_encoder.encode_all(&train_rows)?;
+
+    let teacher_config = teacher.config.clone();
+    let student = build_student(pipeline, &job.teacher_dir, &teacher_config, device)?;
+    let student_config = student.config.clone();
+    if max_len > student_config.max_position_embeddings {
+        return Err(Error::pipeline("train.max_len", format!("{max_len} exceeds the student's {} positions", student_config.max_position_embeddings)));
+    }
+    check_objective_fits(pipeline, &student_config, &teacher_config)?;
+    // A pretrained student reads text through its own tokenizer; the teacher's side of each batch
+    // is then padded from the teacher's encodings of the same rows.
+    let student_encoder = (student.tokenizer_dir != job.teacher_dir).then(|| TextEncoder::from_model_dir(&student.tokenizer_dir, max_len)).transpose()?;
+    let encoder = student_encoder.as_ref().unwrap_or(&teacher_encoder);
+    let train = match &student_encoder {
+        Some(own) => encode_split(own, &train_rows)?,
+        None => crate::data::EncodedSplit { encoded: teacher_train.clone(), labels: train_rows.iter().map(|e| e.label).collect() },
+    };
+    let dev = encode_split(encoder, &dev_rows)?;
+    let teacher_view = if train.encoded == teacher_train {
+        None
+    } else {
+        let alignment = match (pipeline.intermediate.objective, pipeline.intermediate.feature) {
+            (Objective::None, _) => None,
+            (_, Feature::Attention) => {
+                return Err(Error::pipeline(
+                    "intermediate.feature",
+                    "attention maps pair every two positions and need one tokenizer: a student that reads text through its own takes hidden-state objectives (aligned by word piece) or none",
+                ));
+            }
+            (_, Feature::Hidden) => Some(TokenAlignment::build(&train.encoded, &teacher_train, &Pieces::of(encoder), &Pieces::of(&teacher_encoder))?),
+        };
+        log(&format!("the student reads text through its own tokenizer ({}){}", student.tokenizer_dir.display(), if alignment.is_some() { "; hidden states aligned by word piece" } else { "" }));
+        Some(TeacherView { encoded: teacher_train.clone(), pad: teacher_encoder.pad_id(), alignment })
+    };
 
     let spec = cache_spec(pipeline, tl);
     let cache_started = Instant::now();
-    let teacher_config = teacher.config;
     let (source, cache_hit) = if job.use_cache {
         let key = cache_key(&job.teacher_dir, &job.task.name(), &train_rows, max_len, &spec)?;
         let path = job.workspace.teacher_cache(&key);
         let (cache, hit) = match TeacherCache::load(&path, &key) {
             Ok(cache) => (cache, true),
             Err(_) => {
-                let cache = TeacherCache::build(key, &teacher.model.valid(), &train.encoded, spec, encoder.pad_id(), device);
+                let cache = TeacherCache::build(key, &teacher.model.valid(), &teacher_train, spec, teacher_encoder.pad_id(), device);
                 cache.save(&path)?;
                 (cache, false)
             }
@@ -195,20 +325,22 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     };
     let cache_seconds = cache_started.elapsed().as_secs_f64();
 
-    let (student, student_config) = build_student(pipeline, &job.teacher_dir, &teacher_config, device)?;
     log(&format!("student {}: {}", student_config.num_hidden_layers, pipeline.summary()));
     // Seeded so a pipeline's heads (projections, MI critic) start the same on every run.
     let heads = crate::backend::seeded_init(device, pipeline.train.seed ^ 0x4845_4144, || {
         DistillHeads::new(pipeline, student_config.hidden_size, student_config.num_hidden_layers, th, device)
     });
-    let learner = Learner { student, heads };
+    let learner = Learner { student: student.model, heads };
     let need_attention = pipeline.intermediate.objective != Objective::None && pipeline.intermediate.feature == Feature::Attention;
     let batch_loss = |learner: &Learner, batch: &crate::data::HostBatch, draw: u64, device: &Device| {
         let student: &dyn Adaptor = &learner.student;
         let embedded = student.embed(batch, device);
         let mask = attention_mask(batch, device);
-        let out = student.encode(embedded.clone(), mask.clone(), need_attention);
-        let targets = source.targets(batch, device);
+        let mut out = student.encode(embedded.clone(), mask.clone(), need_attention);
+        let targets = match &teacher_view {
+            None => source.targets(batch, device),
+            Some(view) => view.targets(&source, batch, &mut out, device),
+        };
         let gold = gold_labels(&batch.indices, &train.labels, originals, &targets.logits, &kind);
         let mut loss = distillation_loss(pipeline, &learner.heads, &out, &targets, &gold, &kind);
         if pipeline.augment.mixup {
@@ -249,7 +381,14 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
         seed: t.seed,
         init_from: format!("distilled from {}", job.teacher_dir.display()),
     };
-    save(&student_dir, &learner.student.valid(), &student_config, &meta, &job.teacher_dir)?;
+    save(&student_dir, &learner.student.valid(), &student_config, &meta, &student.tokenizer_dir)?;
+    let latency_rows = &dev_rows[..dev_rows.len().min(crate::model::footprint::LATENCY_BATCH)];
+    let compression = Compression {
+        student: Footprint::measure(&learner.student, &student_dir, &encoder.encode_all(latency_rows)?, encoder.pad_id(), device)?,
+        teacher: teacher_footprint(job, &teacher.model, &teacher_encoder.encode_all(latency_rows)?, teacher_encoder.pad_id(), device)?,
+        threads: rayon::current_num_threads(),
+    };
+    log(&format!("student: {}", compression.summary()));
     let outcome = DistillOutcome {
         task: job.task.name(),
         pipeline: pipeline.clone(),
@@ -262,6 +401,7 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
         cache_seconds,
         wall_seconds: started.elapsed().as_secs_f64(),
         student_dir: student_dir.clone(),
+        compression,
     };
     std::fs::write(student_dir.join("pipeline.toml"), pipeline.to_toml()).map_err(|e| Error::io(&student_dir, e))?;
     std::fs::write(student_dir.join("outcome.json"), serde_json::to_string_pretty(&outcome).expect("outcome serialises")).map_err(|e| Error::io(&student_dir, e))?;

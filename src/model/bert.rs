@@ -293,6 +293,12 @@ impl Bert {
         self.layers.len()
     }
 
+    /// Parameters of the input embeddings (words, positions, segments, their norm and projection):
+    /// what a smaller vocabulary, not a smaller network, saves.
+    pub fn embedding_params(&self) -> usize {
+        self.embeddings.num_params()
+    }
+
     /// The input-embedding matrix `[vocab, hidden]` (tied to BERT's masked-LM decoder).
     pub fn word_embeddings(&self) -> Tensor<2> {
         self.embeddings.word.weight.val()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::bert::Bert;
 use super::config::{BertConfig, Pooling};
-use super::weights::{CheckpointWeights, SAFETENSORS_FILE, weights_file, write_safetensors};
+use super::weights::{CheckpointWeights, LayerSubset, SAFETENSORS_FILE, weights_file, write_safetensors};
 use crate::data::{LabelKind, Metrics};
 use crate::error::{Error, Result};
 
@@ -70,20 +70,36 @@ pub fn base_model_name(dir: &Path) -> Result<String> {
     Ok(named.or_else(|| base.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_else(|| dir.display().to_string()))
 }
 
-/// Loads a pretrained encoder (e.g. MiniLM) for a task whose head reads `pooling`: the encoder
-/// must be complete, the pooler and classifier are initialised with `seed` when absent (the
-/// pooler also when `fresh_pooler`, its pretrained weights left out). Returns the names that were
-/// initialised.
-pub fn load_pretrained(dir: &Path, num_labels: usize, seed: u64, fresh_pooler: bool, pooling: Pooling, device: &Device) -> Result<(Bert, BertConfig, Vec<String>)> {
+/// How a pretrained encoder becomes a task model: the head it gets, and how many of its layers it
+/// keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct PretrainedHead {
+    pub num_labels: usize,
+    /// Seeds the pooler and classifier where the checkpoint has none.
+    pub seed: u64,
+    /// Leave the pretrained pooler out and initialise it too.
+    pub fresh_pooler: bool,
+    pub pooling: Pooling,
+    /// Keep this many evenly spaced layers (all when `None`).
+    pub layers: Option<usize>,
+}
+
+/// Loads a pretrained encoder (e.g. MiniLM) for a task: the encoder must be complete, the pooler
+/// and classifier are initialised with `head.seed` when absent (the pooler also when
+/// `fresh_pooler`). Returns the names that were initialised.
+pub fn load_pretrained(dir: &Path, head: PretrainedHead, device: &Device) -> Result<(Bert, BertConfig, Vec<String>)> {
     let mut config = BertConfig::from_file(&dir.join(CONFIG_FILE))?;
-    config.num_labels = num_labels;
-    config.classifier_pooling = pooling;
-    let mut weights = CheckpointWeights::open_dir(dir, config.family)?.allow_missing(&["pooler.", "classifier."], seed);
-    if fresh_pooler {
+    config.num_labels = head.num_labels;
+    config.classifier_pooling = head.pooling;
+    let mut weights = CheckpointWeights::open_dir(dir, config.family)?.allow_missing(&["pooler.", "classifier."], head.seed);
+    if head.fresh_pooler {
         weights = weights.without("pooler.");
     }
-    let model = Bert::build(&config, &mut weights, device)?;
-    Ok((model, config, weights.initialised))
+    let depth = config.num_hidden_layers;
+    config.num_hidden_layers = head.layers.unwrap_or(depth);
+    let mut source = LayerSubset::evenly_spaced(weights, config.num_hidden_layers, depth);
+    let model = Bert::build(&config, &mut source, device)?;
+    Ok((model, config, source.inner.initialised))
 }
 
 /// Writes weights, config, meta and copies the tokenizer files from `tokenizer_dir`.

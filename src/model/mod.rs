@@ -7,13 +7,15 @@ pub mod config;
 pub mod disentangled;
 pub mod dropout;
 pub mod family;
+pub mod footprint;
 pub mod kernels;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs, mean_pool};
-pub use checkpoint::{CheckpointMeta, DEFAULT_ENCODER, LoadedModel, base_model_name, find_encoder, find_pretrained_teacher, load, load_pretrained, read_meta, save};
+pub use checkpoint::{CheckpointMeta, DEFAULT_ENCODER, LoadedModel, base_model_name, find_encoder, find_pretrained_teacher, load, load_pretrained, PretrainedHead, read_meta, save};
 pub use config::{BertConfig, Pooling};
 pub use family::Family;
+pub use footprint::{Compression, Footprint};
 pub use weights::{CheckpointWeights, Init, LayerSubset, RandomInit, WeightSource, weights_file};
 
 /// Copies a float tensor to the host as f32 (whatever the backend's float type).

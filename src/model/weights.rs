@@ -191,6 +191,14 @@ pub struct LayerSubset<S> {
     pub layers: Vec<usize>,
 }
 
+impl<S> LayerSubset<S> {
+    /// Keeps `kept` evenly spaced layers of a `depth`-layer model (0-based encoder layers), the
+    /// last one always among them.
+    pub fn evenly_spaced(inner: S, kept: usize, depth: usize) -> Self {
+        Self { inner, layers: (1..=kept).map(|i| (i * depth) / kept - 1).collect() }
+    }
+}
+
 impl<S: WeightSource> WeightSource for LayerSubset<S> {
     fn tensor(&mut self, name: &str, shape: &[usize], init: Init) -> Result<Vec<f32>> {
         let mapped = match name.strip_prefix("encoder.layer.") {

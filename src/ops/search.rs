@@ -116,8 +116,9 @@ fn student_of(space: &Space) -> Result<Option<StudentShape>> {
     }
     let shape = space.base_pipeline()?.student;
     let init = match shape.init {
-        crate::pipeline::StudentInit::TeacherLayers => "initialised from the teacher's layers",
-        crate::pipeline::StudentInit::Random => "randomly initialised",
+        crate::pipeline::StudentInit::TeacherLayers => "initialised from the teacher's layers".to_string(),
+        crate::pipeline::StudentInit::Random => "randomly initialised".to_string(),
+        crate::pipeline::StudentInit::Pretrained => format!("from {}", shape.checkpoint.as_deref().unwrap_or_default()),
     };
     Ok(Some(StudentShape { name: format!("{}-layer student, {init}", shape.layers), layers: shape.layers, hidden: shape.hidden }))
 }

@@ -5,7 +5,7 @@ use crate::common;
 use burn::module::Module;
 use burn::tensor::Device;
 use distiller::data::{HostBatch, TextEncoder};
-use distiller::model::{Bert, BertConfig, BertInput, CheckpointWeights, LayerSubset, Pooling, load, load_pretrained, save};
+use distiller::model::{Bert, BertConfig, BertInput, CheckpointWeights, LayerSubset, Pooling, load, load_pretrained, PretrainedHead, save};
 
 fn device() -> Device {
     distiller::backend::device(None).unwrap()
@@ -221,10 +221,10 @@ fn minilm_tokenizer_and_embeddings_make_sense() {
     let enc = TextEncoder::from_model_dir(&dir, 64).unwrap();
     // bert-base-uncased ids
     assert_eq!(enc.encode("Hello world!", None).unwrap().ids, vec![101, 7592, 2088, 999, 102]);
-    let (model, config, new) = load_pretrained(&dir, 2, 0, false, Pooling::Cls, &dev).unwrap();
+    let (model, config, new) = load_pretrained(&dir, PretrainedHead { num_labels: 2, seed: 0, fresh_pooler: false, pooling: Pooling::Cls, layers: None }, &dev).unwrap();
     assert_eq!((config.num_hidden_layers, config.hidden_size), (6, 384));
     assert_eq!(new, vec!["classifier.weight".to_string(), "classifier.bias".to_string()]);
-    let (_, _, fresh) = load_pretrained(&dir, 2, 0, true, Pooling::Cls, &dev).unwrap();
+    let (_, _, fresh) = load_pretrained(&dir, PretrainedHead { num_labels: 2, seed: 0, fresh_pooler: true, pooling: Pooling::Cls, layers: None }, &dev).unwrap();
     assert_eq!(fresh, ["pooler.dense.weight", "pooler.dense.bias", "classifier.weight", "classifier.bias"]);
     let model = model.valid();
     let sentences = ["a great movie", "an excellent film", "the stock market crashed today"];
