@@ -305,8 +305,12 @@ impl Pipeline {
             return Err(Error::pipeline("student.heads", format!("hidden {hidden} is not a multiple of {heads} heads")));
         }
         match (s.init, &s.checkpoint) {
-            (StudentInit::Pretrained, None) => return Err(Error::pipeline("student.checkpoint", "init = \"pretrained\" needs a checkpoint (a model directory or an installed encoder's name)")),
-            (StudentInit::TeacherLayers | StudentInit::Random, Some(_)) => return Err(Error::pipeline("student.checkpoint", "a checkpoint is read only with init = \"pretrained\"")),
+            (StudentInit::Pretrained, None) => {
+                return Err(Error::pipeline("student.checkpoint", "init = \"pretrained\" needs a checkpoint (a model directory or an installed encoder's name)"));
+            }
+            (StudentInit::TeacherLayers | StudentInit::Random, Some(_)) => {
+                return Err(Error::pipeline("student.checkpoint", "a checkpoint is read only with init = \"pretrained\""));
+            }
             _ => {}
         }
         let t = &self.train;

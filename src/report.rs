@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::pipeline::Objective;
-use crate::store::{StudyRecord, TrialRecord, TrialState};
+use crate::store::{StudyObjective, StudyRecord, TrialRecord, TrialState};
 
 /// Output page format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,9 @@ const CHOICES: [&str; 9] = [
 
 const SIZE: (u32, u32) = (800, 480);
 
+/// The trade-off every report with measured students plots.
+const SCORE_AND_LATENCY: [StudyObjective; 2] = [StudyObjective::Score, StudyObjective::Latency];
+
 /// One chart, drawable on any plotters backend (so SVG and PNG share the drawing code).
 enum Chart {
     History {
@@ -51,6 +54,13 @@ enum Chart {
     },
     WallTime {
         bars: Vec<(f64, f64, TrialState)>,
+    },
+    /// Each student's batch-1 latency against its score, the Pareto front of the two drawn through.
+    ScoreLatency {
+        points: Vec<(f64, f64)>,
+        front: Vec<(f64, f64)>,
+        /// The teacher's latency, where the trials measured it.
+        teacher: Option<f64>,
     },
     /// The recommender's predicted normalised rank vs the realised score, one series per task.
     PredictedRealised {
@@ -95,6 +105,7 @@ impl Chart {
             Chart::ByChoice { field, .. } => format!("by_{}", field.replace('.', "_")),
             Chart::AlphaScore { .. } => "alpha_vs_score".into(),
             Chart::WallTime { .. } => "wall_time".into(),
+            Chart::ScoreLatency { .. } => "score_vs_latency".into(),
             Chart::PredictedRealised { .. } => "predicted_vs_realised".into(),
         }
     }
@@ -105,6 +116,7 @@ impl Chart {
             Chart::ByChoice { field, .. } => format!("Score by {field}"),
             Chart::AlphaScore { .. } => "MI-α: α vs score".into(),
             Chart::WallTime { .. } => "Wall time per trial".into(),
+            Chart::ScoreLatency { .. } => "Score against latency, with the Pareto front".into(),
             Chart::PredictedRealised { .. } => "Recommender: predicted vs realised".into(),
         }
     }
@@ -179,6 +191,27 @@ impl Chart {
                 let mut chart = frame().build_cartesian_2d(-0.5..n + 0.5, 0.0..top)?;
                 chart.configure_mesh().x_desc("trial").y_desc("seconds").x_label_formatter(&integer_label).draw()?;
                 chart.draw_series(bars.iter().map(|&(x, secs, state)| Rectangle::new([(x - 0.4, 0.0), (x + 0.4, secs)], state_colour(state, 0).filled())))?;
+            }
+            Chart::ScoreLatency { points, front, teacher } => {
+                let right = points.iter().map(|p| p.0).chain(*teacher).fold(1.0, f64::max) * 1.1;
+                let mut chart = frame().build_cartesian_2d(0.0..right, score_range(points.iter().map(|p| p.1)))?;
+                chart.configure_mesh().x_desc("student latency at batch 1 (ms, CPU)").y_desc("dev score").draw()?;
+                chart
+                    .draw_series(points.iter().map(|&p| Circle::new(p, 5, BLUE.mix(0.6).filled())))?
+                    .label("trial")
+                    .legend(|(x, y)| Circle::new((x, y), 5, BLUE.mix(0.6).filled()));
+                chart
+                    .draw_series(LineSeries::new(front.iter().copied(), BLACK.stroke_width(2)).point_size(4))?
+                    .label("Pareto front")
+                    .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.stroke_width(2)));
+                if let Some(ms) = teacher {
+                    let range = score_range(points.iter().map(|p| p.1));
+                    chart
+                        .draw_series(LineSeries::new([(*ms, range.start), (*ms, range.end)], RED.stroke_width(1)))?
+                        .label(format!("teacher ({ms:.1} ms)"))
+                        .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], RED.stroke_width(1)));
+                }
+                chart.configure_series_labels().position(SeriesLabelPosition::LowerRight).border_style(BLACK).background_style(WHITE.mix(0.85)).draw()?;
             }
             Chart::PredictedRealised { series } => {
                 let mut chart = frame().build_cartesian_2d(-0.05..1.05, -0.05..1.05)?;
@@ -294,6 +327,14 @@ fn charts(trials: &[TrialRecord]) -> Vec<Chart> {
     if !bars.is_empty() {
         charts.push(Chart::WallTime { bars });
     }
+    let measured: Vec<&TrialRecord> = complete.iter().copied().filter(|t| t.compression.is_some()).collect();
+    if !measured.is_empty() {
+        let at = |t: &TrialRecord| (t.compression.as_ref().map_or(0.0, |c| c.student.latency_ms_batch1), t.score.unwrap_or_default());
+        let mut front: Vec<(f64, f64)> = crate::search::pareto::front(&measured, &SCORE_AND_LATENCY).into_iter().map(at).collect();
+        front.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let teacher = measured.iter().find_map(|t| t.compression.as_ref().map(|c| c.teacher.latency_ms_batch1));
+        charts.push(Chart::ScoreLatency { points: measured.iter().map(|t| at(t)).collect(), front, teacher });
+    }
     charts
 }
 
@@ -358,6 +399,14 @@ pub fn write(study: &StudyRecord, trials: &[TrialRecord], out: &Path, format: Pa
             for t in trials.iter().filter(|t| t.error.is_some()).take(5) {
                 let _ = writeln!(text, "\n- trial #{} failed: {}", t.id, t.error.as_deref().unwrap_or_default());
             }
+        }
+    }
+    if study.objectives.len() > 1 {
+        let names: Vec<&str> = study.objectives.iter().map(|o| o.name()).collect();
+        let _ = writeln!(text, "\nPareto set ({}):\n", names.join(", "));
+        for t in crate::search::study::pareto_set(trials, &study.objectives) {
+            let size = t.compression.as_ref().map(|c| c.summary()).unwrap_or_default();
+            let _ = writeln!(text, "- trial #{} — {} — {size} — `{}`", t.id, t.metrics.as_ref().map(|m| m.to_string()).unwrap_or_default(), t.pipeline.summary());
         }
     }
     let charts = if complete == 0 { Vec::new() } else { charts(trials) };

@@ -213,7 +213,11 @@ fn fit(
     log: &mut dyn FnMut(&str),
 ) -> Result<(Vec<EpochReport>, EpochReport, Vec<String>)> {
     let kind = job.task.label_kind();
-    let (model, model_config, initialised) = load_pretrained(&setup.init, PretrainedHead { num_labels: kind.num_outputs(), seed: config.seed, fresh_pooler: job.fresh_pooler, pooling: job.pooling, layers: None }, device)?;
+    let (model, model_config, initialised) = load_pretrained(
+        &setup.init,
+        PretrainedHead { num_labels: kind.num_outputs(), seed: config.seed, fresh_pooler: job.fresh_pooler, pooling: job.pooling, layers: None },
+        device,
+    )?;
     let mut best: Option<EpochReport> = None;
     let mut on_epoch = |report: &EpochReport, model: &crate::model::Bert| -> Result<()> {
         log(&format!(
@@ -401,6 +405,7 @@ pub fn tune_teacher(job: &TeacherJob, trials: usize, storage: &dyn Storage, devi
             student_dir: None,
             intermediate: epochs.iter().map(|e| (e.epoch, e.dev.headline())).collect(),
             fidelity: Some((rows.len(), config.epochs)),
+            compression: None,
         })
     };
     let ran = study.run(sampler.as_mut(), &SearchLimits { trials, budget: None }, &mut run, &mut |_| {})?;

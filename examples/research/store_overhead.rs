@@ -52,7 +52,7 @@ fn main() -> distiller::Result<()> {
     let name = format!("overhead-{}", distiller::store::now());
     let space = Space::parse(SPACE, "overhead space")?;
     let study = Study::open(store.as_ref(), &name, "sst2", space, "random")?;
-    let outcome = TrialOutcome { score: 0.5, metrics: Metrics(vec![("accuracy".into(), 0.5)]), student_dir: None, intermediate: vec![(1, 0.5)], fidelity: None };
+    let outcome = TrialOutcome { score: 0.5, metrics: Metrics(vec![("accuracy".into(), 0.5)]), student_dir: None, intermediate: vec![(1, 0.5)], fidelity: None, compression: None };
     println!("storage {location}, study `{name}`: mean time per trial (ms) as the study grows");
     println!();
     println!("| trials in the study | ms per trial (ask + tell) |");

@@ -7,7 +7,7 @@ use distiller::data::Task;
 use distiller::ops::{SearchRequest, search};
 use distiller::search::samplers::{Acquisition, SamplerKind};
 use distiller::search::{Space, StudyEvent};
-use distiller::store::TrialState;
+use distiller::store::{StudyObjective, TrialState};
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -23,6 +23,14 @@ pub struct SearchArgs {
     /// How the next pipeline is picked.
     #[arg(long, value_enum, default_value_t = SamplerKind::Bo)]
     pub sampler: SamplerKind,
+    /// What the study optimises, comma-separated: `score` (the task's dev metric, always first),
+    /// then `latency` (the student's CPU milliseconds at batch 1) and/or `params` (its parameter
+    /// count). With more than one, the study is multi-objective: each trial's sampler ask weighs
+    /// the objectives at random (ParEGO), successive halving promotes by Pareto rank, `best` prints
+    /// the Pareto set and Optuna reads one direction per objective. Vary the student in the space
+    /// (search-spaces/compress.toml) so there is something to trade.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "score")]
+    pub objectives: Vec<StudyObjective>,
     /// Stop when the study holds this many finished trials (earlier runs count). With a shared
     /// --storage this caps the study: all workers together run this many.
     #[arg(long, default_value_t = 40, allow_negative_numbers = true)]
@@ -74,6 +82,7 @@ pub fn exec(args: SearchArgs, common: &Common) -> super::Outcome {
         },
         study: args.study,
         sampler: args.sampler,
+        objectives: args.objectives,
         trials: args.trials,
         budget: Some(budget),
         teacher: args.teacher,
@@ -103,10 +112,21 @@ pub fn exec(args: SearchArgs, common: &Common) -> super::Outcome {
             eprintln!("trial #{} was failed by another worker while it ran here (heartbeats stopped reaching the store); its pipeline runs again elsewhere", trial.id)
         }
     };
+    let multi = request.objectives.len() > 1;
     let outcome = search(request, &device, &mut on_event, &mut super::note)?;
     let (name, n, complete) = (&outcome.study, outcome.trials.len(), outcome.complete());
     if args.format == Format::Json {
-        println!("{}", serde_json::json!({"study": name, "trials": n, "complete": complete, "best": outcome.best}));
+        println!("{}", serde_json::json!({"study": name, "trials": n, "complete": complete, "best": outcome.best, "pareto": outcome.pareto}));
+        return Ok(());
+    }
+    if multi {
+        println!("study {name}: {n} trials ({complete} complete); Pareto set of {} (best score first):", outcome.pareto.len());
+        let mut pareto = outcome.pareto.clone();
+        pareto.sort_by(|a, b| b.score.unwrap_or(f64::MIN).total_cmp(&a.score.unwrap_or(f64::MIN)));
+        for t in &pareto {
+            let size = t.compression.as_ref().map(|c| c.summary()).unwrap_or_default();
+            println!("  #{}: {} | {size} | {}", t.id, t.metrics.as_ref().map(|m| m.to_string()).unwrap_or_default(), t.pipeline.summary());
+        }
         return Ok(());
     }
     match &outcome.best {

@@ -32,10 +32,18 @@ pub fn exec(args: TrialsArgs, common: &Common) -> super::Outcome {
         Format::Table => {
             let state = TrialState::name;
             let score = |s: Option<f64>| s.map_or("-".into(), |s| format!("{s:.4}"));
-            println!("{:>4} {:<9} {:>8} {:>7}  {}", "id", "state", "score", "secs", if study.kind == StudyKind::Teacher { "recipe" } else { "pipeline" });
-            for t in trials {
+            // The student's size and batch-1 latency, where trials measured them.
+            let measured = trials.iter().any(|t| t.compression.is_some());
+            let size = |t: &distiller::store::TrialRecord| match (&t.compression, measured) {
+                (_, false) => String::new(),
+                (None, true) => format!("{:>8} {:>9} ", "-", "-"),
+                (Some(c), true) => format!("{:>7.1}M {:>6.1} ms ", c.student.params as f64 / 1e6, c.student.latency_ms_batch1),
+            };
+            let heading = if measured { format!("{:>8} {:>9} ", "params", "latency") } else { String::new() };
+            println!("{:>4} {:<9} {:>8} {heading}{:>7}  {}", "id", "state", "score", "secs", if study.kind == StudyKind::Teacher { "recipe" } else { "pipeline" });
+            for t in &trials {
                 let secs = t.ended.map_or("-".into(), |e| (e.saturating_sub(t.started)).to_string());
-                println!("{:>4} {:<9} {:>8} {:>7}  {}", t.id, state(t.state), score(t.score), secs, describe(&t.pipeline));
+                println!("{:>4} {:<9} {:>8} {}{:>7}  {}", t.id, state(t.state), score(t.score), size(t), secs, describe(&t.pipeline));
                 if let Some(e) = &t.error {
                     println!("{:>4} {}", "", e);
                 }

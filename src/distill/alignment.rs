@@ -165,4 +165,18 @@ mod tests {
         let pairs = common_subsequence(&["a", "b", "c", "d"], &["a", "c", "d", "e"]);
         assert_eq!(pairs, vec![(0, 0), (2, 1), (3, 2)]);
     }
+
+    #[test]
+    fn a_bert_pair_reads_the_positions_of_an_mpnet_pair() {
+        let pieces = |words: &[&str], special: &[u32]| Pieces { vocabulary: words.iter().map(|w| w.to_string()).collect(), special: special.iter().copied().collect() };
+        // `[CLS] the cat [SEP] sat [SEP]` against `<s> the cat </s> </s> sat </s>`.
+        let bert = pieces(&["[CLS]", "[SEP]", "the", "cat", "sat"], &[0, 1]);
+        let mpnet = pieces(&["<s>", "</s>", "the", "cat", "sat"], &[0, 1]);
+        let (map, paired) = align_row(&[0, 2, 3, 1, 4, 1], &[0, 2, 3, 1, 1, 4, 1], &bert, &mpnet);
+        assert_eq!(map, vec![Some(0), Some(1), Some(2), Some(3), Some(5), Some(6)]);
+        assert_eq!(paired, 3);
+        // Truncated differently: the piece the teacher lacks stays unpaired.
+        let (map, _) = align_row(&[0, 2, 3, 1, 4, 1], &[0, 2, 1, 1, 4, 1], &bert, &mpnet);
+        assert_eq!(map, vec![Some(0), Some(1), None, None, Some(4), Some(5)]);
+    }
 }

@@ -9,16 +9,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::adaptor::{Adaptor, attention_mask};
-use super::loss::{DistillHeads, Learner, TeacherTargets, distillation_loss, mixup_loss};
 use super::alignment::{Pieces, TokenAlignment};
+use super::loss::{DistillHeads, Learner, TeacherTargets, distillation_loss, mixup_loss};
 use super::mapping::teacher_layers_needed;
 use super::teacher_cache::{CacheSpec, TeacherCache, cache_key};
 use crate::augment::mixup::Mixup;
 use crate::augment::{AugmentContext, MlmHeadKind, augment};
 use crate::data::{Label, LabelKind, Split, Task, TextEncoder, encode_split, load_split, subsample};
 use crate::error::{Error, Result};
-use crate::model::{Bert, BertConfig, CheckpointMeta, CheckpointWeights, Compression, Footprint, LayerSubset, PretrainedHead, find_encoder, load, load_pretrained, save};
 use crate::model::checkpoint::CONFIG_FILE;
+use crate::model::{Bert, BertConfig, CheckpointMeta, CheckpointWeights, Compression, Footprint, LayerSubset, PretrainedHead, find_encoder, load, load_pretrained, save};
 use crate::pipeline::{Feature, Objective, Pipeline, StudentInit};
 use crate::train::{EpochReport, FineTuneConfig, evaluate, run_epochs};
 use crate::workspace::Workspace;
@@ -217,7 +217,8 @@ pub fn build_student(pipeline: &Pipeline, teacher_dir: &Path, teacher: &BertConf
                 return Err(Error::pipeline("student.hidden", format!("{} is {} wide, {hidden} asked", dir.display(), found.hidden_size)));
             }
             // The head reads the sequence as the teacher's does.
-            let head = PretrainedHead { num_labels: teacher.num_labels, seed: pipeline.train.seed, fresh_pooler: false, pooling: teacher.classifier_pooling, layers: Some(s.layers) };
+            let head =
+                PretrainedHead { num_labels: teacher.num_labels, seed: pipeline.train.seed, fresh_pooler: false, pooling: teacher.classifier_pooling, layers: Some(s.layers) };
             let (model, config, _) = load_pretrained(&dir, head, device)?;
             Ok(Student { model, config, tokenizer_dir: dir })
         }
@@ -291,7 +292,11 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
             }
             (_, Feature::Hidden) => Some(TokenAlignment::build(&train.encoded, &teacher_train, &Pieces::of(encoder), &Pieces::of(&teacher_encoder))?),
         };
-        log(&format!("the student reads text through its own tokenizer ({}){}", student.tokenizer_dir.display(), if alignment.is_some() { "; hidden states aligned by word piece" } else { "" }));
+        log(&format!(
+            "the student reads text through its own tokenizer ({}){}",
+            student.tokenizer_dir.display(),
+            if alignment.is_some() { "; hidden states aligned by word piece" } else { "" }
+        ));
         Some(TeacherView { encoded: teacher_train.clone(), pad: teacher_encoder.pad_id(), alignment })
     };
 

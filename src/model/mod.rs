@@ -12,7 +12,9 @@ pub mod kernels;
 pub mod weights;
 
 pub use bert::{Bert, BertInput, ModelOutputs, mean_pool};
-pub use checkpoint::{CheckpointMeta, DEFAULT_ENCODER, LoadedModel, base_model_name, find_encoder, find_pretrained_teacher, load, load_pretrained, PretrainedHead, read_meta, save};
+pub use checkpoint::{
+    CheckpointMeta, DEFAULT_ENCODER, LoadedModel, PretrainedHead, base_model_name, find_encoder, find_pretrained_teacher, load, load_pretrained, read_meta, save,
+};
 pub use config::{BertConfig, Pooling};
 pub use family::Family;
 pub use footprint::{Compression, Footprint};

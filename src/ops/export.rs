@@ -52,7 +52,7 @@ pub fn export(request: &ExportRequest, log: &mut dyn FnMut(&str)) -> Result<Expo
     }
     let write = |name: &str, text: String| std::fs::write(out.join(name), text).map_err(|e| Error::io(out.join(name), e));
     write("pipeline.toml", trial.pipeline.to_toml())?;
-    let metrics = serde_json::json!({ "study": request.study, "trial": trial.id, "score": trial.score, "metrics": trial.metrics });
+    let metrics = serde_json::json!({ "study": request.study, "trial": trial.id, "score": trial.score, "metrics": trial.metrics, "compression": trial.compression });
     write("metrics.json", serde_json::to_string_pretty(&metrics).expect("json values serialise"))?;
     // Rewritten in today's form, so a student an older release saved loads in HF transformers too.
     let config_file = out.join(crate::model::checkpoint::CONFIG_FILE);

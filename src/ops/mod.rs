@@ -28,6 +28,6 @@ pub use import::{ImportOutcome, ImportRequest, import_trials, meta};
 pub use recommend::{RecommendRequest, recommend};
 pub use report::{ReportRequest, report};
 pub use search::{SearchOutcome, SearchRequest, search};
-pub use store::{CopyRequest, StudySummary, StudyTrials, best, copy_study, open_store, open_store_to_read, rebuild_store, studies, trials};
+pub use store::{Best, CopyRequest, StudySummary, StudyTrials, best, copy_study, open_store, open_store_to_read, rebuild_store, studies, trials};
 pub use teacher::{TeacherRequest, ensure_teacher, existing_teacher, teacher};
 pub use train::{TrainRequest, train};

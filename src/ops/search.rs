@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::recommend::Query;
 use crate::search::samplers::{Acquisition, BoConfig, BoSampler, SamplerKind, warm_start_points};
 use crate::search::{SearchLimits, Space, Study, StudyEvent, TrialOutcome};
-use crate::store::{StudentShape, TrialRecord, TrialState};
+use crate::store::{StudentShape, StudyObjective, TrialRecord, TrialState};
 use crate::workspace::Workspace;
 
 /// A `distiller search` request; [`SearchRequest::new`] gives the CLI's defaults.
@@ -21,6 +21,9 @@ pub struct SearchRequest {
     /// Study name (default: the task's name). An existing study is resumed.
     pub study: Option<String>,
     pub sampler: SamplerKind,
+    /// What the study optimises: the score, then optionally the student's latency and/or
+    /// parameters (a multi-objective study, searched by ParEGO's random scalarisation).
+    pub objectives: Vec<StudyObjective>,
     /// Stop when the study holds this many finished trials (earlier runs count).
     pub trials: usize,
     /// Start no new trial after this long.
@@ -50,6 +53,7 @@ impl SearchRequest {
             space: Space::builtin_default(),
             study: None,
             sampler: SamplerKind::Bo,
+            objectives: vec![StudyObjective::Score],
             trials: 40,
             budget: Some(Duration::from_secs(3600)),
             teacher: None,
@@ -71,6 +75,8 @@ pub struct SearchOutcome {
     /// Every trial of the study (earlier runs included).
     pub trials: Vec<TrialRecord>,
     pub best: Option<TrialRecord>,
+    /// The best trial; in a multi-objective study the Pareto set, in id order.
+    pub pareto: Vec<TrialRecord>,
 }
 
 impl SearchOutcome {
@@ -87,6 +93,16 @@ fn check_sampler_options(request: &SearchRequest) -> Result<()> {
         }
         if request.warm_start.is_some() {
             return Err(Error::NeedsBo { option: "warm_start" });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a space whose pretrained students cannot be found.
+fn check_students(space: &Space) -> Result<()> {
+    for name in space.values_of("student.checkpoint") {
+        if let Some(name) = name.as_str() {
+            crate::distill::trainer::find_student(name)?;
         }
     }
     Ok(())
@@ -129,6 +145,8 @@ fn student_of(space: &Space) -> Result<Option<StudentShape>> {
 pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(StudyEvent), log: &mut dyn FnMut(&str)) -> Result<SearchOutcome> {
     // Everything that can be checked is checked before the store is touched.
     check_sampler_options(&request)?;
+    crate::search::study::check_objectives(&request.objectives)?;
+    check_students(&request.space)?;
     crate::data::check_data(&request.task, request.data_dir.as_deref())?;
     let meta = DatasetMeta::of_task(&request.task, request.data_dir.as_deref())?;
     let storage = super::open_store(&request.workspace, log)?;
@@ -142,7 +160,7 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
         None => format!("teacher {} (no teacher.json beside it: made before teachers reported their dev metric)", teacher_dir.display()),
     });
     let name = request.study.clone().unwrap_or_else(|| task_name.clone());
-    let mut study = Study::open(storage.as_ref(), &name, &task_name, request.space.clone(), sampler.name())?;
+    let mut study = Study::open_with(storage.as_ref(), &name, &task_name, request.space.clone(), sampler.name(), &request.objectives)?;
     study.describe(meta, crate::model::base_model_name(&teacher_dir)?, student_of(&request.space)?)?;
     study.heartbeat = request.heartbeat;
     let limits = SearchLimits { trials: request.trials, budget: request.budget };
@@ -166,8 +184,10 @@ pub fn search(request: SearchRequest, device: &Device, on_event: &mut dyn FnMut(
             fidelity: Some((outcome.train_rows, outcome.pipeline.train.epochs)),
             metrics: outcome.dev,
             student_dir: Some(outcome.student_dir),
+            compression: Some(outcome.compression),
         })
     };
     let trials = study.run(sampler.as_mut(), &limits, &mut run_trial, on_event)?;
-    Ok(SearchOutcome { best: study.best()?, study: name, trials })
+    let pareto = crate::search::study::pareto_set(&trials, &request.objectives).into_iter().cloned().collect();
+    Ok(SearchOutcome { best: study.best()?, study: name, trials, pareto })
 }

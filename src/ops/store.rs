@@ -76,11 +76,21 @@ pub fn trials(workspace: &Workspace, name: &str, log: &mut dyn FnMut(&str)) -> R
     Ok(StudyTrials { study, trials, foreign: storage.foreign_trials(name)? })
 }
 
-/// The best complete trial of study `name`.
-pub fn best(workspace: &Workspace, name: &str, log: &mut dyn FnMut(&str)) -> Result<TrialRecord> {
+/// What `distiller best` shows of a study.
+#[derive(Debug, Clone)]
+pub struct Best {
+    pub study: StudyRecord,
+    /// The best complete trial; in a multi-objective study the Pareto set, in id order.
+    pub trials: Vec<TrialRecord>,
+}
+
+/// The best complete trial of study `name`, or its Pareto set when it has several objectives.
+pub fn best(workspace: &Workspace, name: &str, log: &mut dyn FnMut(&str)) -> Result<Best> {
     let storage = open_store_to_read(workspace, log)?;
-    let (_, trials) = crate::store::study_trials(storage.as_ref(), name)?;
-    crate::search::study::best_trial(name, &trials).cloned()
+    let (study, trials) = crate::store::study_trials(storage.as_ref(), name)?;
+    crate::search::study::best_trial(name, &trials)?;
+    let set = crate::search::study::pareto_set(&trials, &study.objectives).into_iter().cloned().collect();
+    Ok(Best { study, trials: set })
 }
 
 /// A `copy-study` request.

@@ -292,7 +292,7 @@ pub fn import(
     skipped: &mut Skipped,
 ) -> Result<Vec<ImportedStudy>> {
     use crate::data::Metrics;
-    use crate::store::{Direction, StudyRecord, TrialRecord, TrialState, now};
+    use crate::store::{StudyObjective, StudyRecord, TrialRecord, TrialState, now};
     let space = Space::builtin_paper();
     let mut imported = Vec::new();
     for (key, group) in groups(trials) {
@@ -304,7 +304,7 @@ pub fn import(
             task: key.task.clone(),
             space: space.source.clone(),
             sampler: "imported".into(),
-            direction: Direction::Maximize,
+            objectives: vec![StudyObjective::Score],
             created: now(),
             meta: meta_of(&key.task),
             teacher: Some(key.teacher.clone()),
@@ -344,6 +344,7 @@ pub fn import(
                 // The table records no times: an imported trial starts and ends when imported.
                 started: record.created,
                 ended: Some(record.created),
+                compression: None,
             });
         }
         if records.is_empty() {

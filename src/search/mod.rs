@@ -3,6 +3,7 @@
 
 pub mod encoding;
 pub mod optuna;
+pub mod pareto;
 pub mod samplers;
 pub mod space;
 pub mod study;

@@ -333,8 +333,14 @@ impl Space {
         // Every fixed value and every dimension value must be a valid value of its field: the
         // right type always, and in range for numbers (a number's range does not depend on the
         // other fields; a choice such as `feature = "attention"` may need another field's value).
+        // The fixed fields are set first: a value may only be valid beside them (a random
+        // student's heads).
+        let mut base = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+        for (field, value) in &space.fixed {
+            set_field(&mut base, field, as_field_value(value.clone()));
+        }
         let check = |field: &str, value: &serde_json::Value| -> std::result::Result<(), String> {
-            let mut root = serde_json::to_value(Pipeline::default()).expect("pipeline serialises");
+            let mut root = base.clone();
             set_field(&mut root, field, value.clone());
             let pipeline: Pipeline = serde_json::from_value(root).map_err(|e| e.to_string())?;
             match pipeline.validate() {
@@ -356,7 +362,41 @@ impl Space {
                 check(&dim.field, &v).map_err(|m| (line_of(&format!("\"{}\"", dim.field)), format!("dim `{}`: value {v} is invalid: {m}", dim.field)))?;
             }
         }
+        space.check_student_shapes().map_err(|m| (line_of("student.heads"), m))?;
         Ok(space)
+    }
+
+    /// Every value `field` takes in the space: its fixed value, or its dimension's values (an
+    /// integer range when it has at most 4,096; none for a float range).
+    pub fn values_of(&self, field: &str) -> Vec<serde_json::Value> {
+        if let Some((_, value)) = self.fixed.iter().find(|(f, _)| f == field) {
+            return vec![value.clone()];
+        }
+        let dim = self.dims.iter().find(|d| d.field == field);
+        let values = match dim.map(|d| &d.domain) {
+            Some(Domain::Categorical(values)) => values.clone(),
+            Some(Domain::Ordered(values)) => values.iter().map(|v| serde_json::json!(v)).collect(),
+            Some(Domain::Int { low, high }) if high.abs_diff(*low) < 4096 => (*low..=*high).map(|v| serde_json::json!(v)).collect(),
+            _ => Vec::new(),
+        };
+        values.into_iter().map(as_field_value).collect()
+    }
+
+    /// Refuses a student width that some head count the space can pair it with does not divide.
+    fn check_student_shapes(&self) -> std::result::Result<(), String> {
+        let heads_dim = self.dims.iter().find(|d| d.field == "student.heads");
+        let allowed_with = |hidden: &serde_json::Value| heads_dim.is_none_or(|d| d.when.iter().all(|(f, allowed)| f != "student.hidden" || allowed.contains(hidden)));
+        for hidden in self.values_of("student.hidden") {
+            for heads in self.values_of("student.heads").into_iter().filter(|_| allowed_with(&hidden)) {
+                if let (Some(h), Some(k)) = (hidden.as_u64(), heads.as_u64())
+                    && k > 0
+                    && h % k != 0
+                {
+                    return Err(format!("student.heads = {k} does not divide student.hidden = {h} (give heads a `when` on student.hidden, or widths every head count divides)"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether dimension `i` is active given the values chosen so far.

@@ -5,17 +5,20 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::pareto;
 use super::samplers::{Observation, Sampler, with_pending};
 use super::space::{Point, Space};
 use crate::data::{DatasetMeta, Metrics};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
-use crate::store::{Direction, NextTrial, Storage, StudentShape, StudyKind, StudyRecord, TrialRecord, TrialState, now};
+use crate::store::{NextTrial, Storage, StudentShape, StudyKind, StudyObjective, StudyRecord, TrialRecord, TrialState, now};
 
 /// What running a trial reports when it finishes.
 #[derive(Debug, Clone)]
 pub struct TrialOutcome {
     pub score: f64,
+    /// The student's size and speed beside the teacher's, when the trial measured them.
+    pub compression: Option<crate::model::Compression>,
     pub metrics: Metrics,
     pub student_dir: Option<PathBuf>,
     pub intermediate: Vec<(usize, f64)>,
@@ -80,6 +83,17 @@ pub fn best_of(trials: &[TrialRecord]) -> Option<&TrialRecord> {
     complete().filter(|t| t.rung == top).max_by(|a, b| a.score.unwrap_or(f64::MIN).total_cmp(&b.score.unwrap_or(f64::MIN)))
 }
 
+/// The COMPLETE trials at the highest rung that no other such trial beats in every objective, in
+/// id order; for a study of the score alone, the best trial.
+pub fn pareto_set<'t>(trials: &'t [TrialRecord], objectives: &[StudyObjective]) -> Vec<&'t TrialRecord> {
+    if objectives.len() < 2 {
+        return best_of(trials).into_iter().collect();
+    }
+    let complete: Vec<&TrialRecord> = trials.iter().filter(|t| t.state == TrialState::Complete).collect();
+    let Some(top) = complete.iter().map(|t| t.rung).max() else { return Vec::new() };
+    pareto::front(&complete.into_iter().filter(|t| t.rung == top).collect::<Vec<_>>(), objectives)
+}
+
 /// The best trial of `study` ([`best_of`]), or the error saying it has none.
 pub fn best_trial<'t>(study: &str, trials: &'t [TrialRecord]) -> Result<&'t TrialRecord> {
     best_of(trials).ok_or_else(|| Error::NoCompleteTrial { study: study.to_string() })
@@ -113,6 +127,7 @@ pub fn fail_and_requeue(trial: &mut TrialRecord) -> Option<TrialRecord> {
         host: None,
         error: None,
         retry_of: Some(trial.id),
+        compression: None,
         pid: 0,
         started: now(),
         ended: None,
@@ -120,12 +135,26 @@ pub fn fail_and_requeue(trial: &mut TrialRecord) -> Option<TrialRecord> {
     })
 }
 
+/// A rung's completed trials, best first: by score, or in a multi-objective study by
+/// non-dominated rank (the front first), then score.
+fn ranked<'t>(mut done: Vec<&'t TrialRecord>, objectives: &[StudyObjective]) -> Vec<&'t TrialRecord> {
+    let by_score = |a: &&TrialRecord, b: &&TrialRecord| b.score.unwrap_or(f64::MIN).total_cmp(&a.score.unwrap_or(f64::MIN));
+    if objectives.len() < 2 {
+        done.sort_by(by_score);
+        return done;
+    }
+    let worst = vec![f64::INFINITY; objectives.len()];
+    let costs: Vec<Vec<f64>> = done.iter().map(|t| pareto::costs(t, objectives).unwrap_or_else(|| worst.clone())).collect();
+    let mut order: Vec<(usize, &TrialRecord)> = pareto::ranks(&costs).into_iter().zip(done).collect();
+    order.sort_by(|(ra, a), (rb, b)| ra.cmp(rb).then_with(|| by_score(a, b)));
+    order.into_iter().map(|(_, t)| t).collect()
+}
+
 /// The next promotion of successive halving, if any: a point among the best 1/eta of its rung's
-/// completed trials that has not yet run at the next rung.
-fn next_promotion(trials: &[TrialRecord], rungs: usize, eta: usize) -> Option<(Point, usize)> {
+/// completed trials ([`ranked`]) that has not yet run at the next rung.
+fn next_promotion(trials: &[TrialRecord], rungs: usize, eta: usize, objectives: &[StudyObjective]) -> Option<(Point, usize)> {
     for rung in (0..rungs.saturating_sub(1)).rev() {
-        let mut done: Vec<&TrialRecord> = trials.iter().filter(|t| t.rung == rung && t.state == TrialState::Complete).collect();
-        done.sort_by(|a, b| b.score.unwrap_or(f64::MIN).total_cmp(&a.score.unwrap_or(f64::MIN)));
+        let done = ranked(trials.iter().filter(|t| t.rung == rung && t.state == TrialState::Complete).collect(), objectives);
         let promoted = |p: &Point| trials.iter().any(|t| t.rung == rung + 1 && &t.point == p);
         if let Some(t) = done.iter().take(done.len() / eta).find(|t| !promoted(&t.point)) {
             return Some((t.point.clone(), rung + 1));
@@ -134,16 +163,35 @@ fn next_promotion(trials: &[TrialRecord], rungs: usize, eta: usize) -> Option<(P
     None
 }
 
+/// Refuses objectives other than the score first, then latency and/or params, each once.
+pub fn check_objectives(objectives: &[StudyObjective]) -> Result<()> {
+    if objectives.first() != Some(&StudyObjective::Score) || (1..objectives.len()).any(|i| objectives[..i].contains(&objectives[i])) {
+        let given: Vec<&str> = objectives.iter().map(|o| o.name()).collect();
+        return Err(Error::InvalidOption {
+            option: "objectives",
+            message: format!("`{}`: give score first, then latency and/or params, each once (e.g. score,latency)", given.join(",")),
+        });
+    }
+    Ok(())
+}
+
 impl<'a> Study<'a> {
-    /// Opens a study, creating it if new. A stored study must have the same task and space.
+    /// Opens a study of the score alone ([`Study::open_with`]).
     pub fn open(storage: &'a dyn Storage, name: &str, task: &str, space: Space, sampler: &str) -> Result<Self> {
+        Self::open_with(storage, name, task, space, sampler, &[StudyObjective::Score])
+    }
+
+    /// Opens a study of `objectives` (the score first), creating it if new. A stored study must
+    /// have the same task, space and objectives.
+    pub fn open_with(storage: &'a dyn Storage, name: &str, task: &str, space: Space, sampler: &str, objectives: &[StudyObjective]) -> Result<Self> {
+        check_objectives(objectives)?;
         let fresh = StudyRecord {
             name: name.into(),
             kind: StudyKind::Distillation,
             task: task.into(),
             space: space.source.clone(),
             sampler: sampler.into(),
-            direction: Direction::Maximize,
+            objectives: objectives.to_vec(),
             created: now(),
             meta: None,
             teacher: None,
@@ -154,6 +202,13 @@ impl<'a> Study<'a> {
             return Err(Error::StudyOfOtherTask { study: name.to_string(), has: record.task.clone(), asked: task.to_string() });
         }
         // A study's space is matched by what it searches: a comment or the layout may change.
+        if record.objectives != objectives {
+            let names = |o: &[StudyObjective]| o.iter().map(|o| o.name()).collect::<Vec<_>>().join(",");
+            return Err(Error::InvalidOption {
+                option: "objectives",
+                message: format!("study `{name}` optimises {}, not {}: resume it with its own objectives or name a new study", names(&record.objectives), names(objectives)),
+            });
+        }
         if record.space.trim() != space.source.trim() && !Space::parse(&record.space, &format!("study `{name}`'s space")).is_ok_and(|stored| stored.searches_like(&space)) {
             return Err(Error::StudyOfOtherSpace { study: name.to_string() });
         }
@@ -218,15 +273,19 @@ impl<'a> Study<'a> {
             // The sampler sees first-rung results only, so its scores share one budget; other
             // workers' running and waiting trials are pending points.
             let eta = self.space.fidelity.as_ref().map_or(usize::MAX, |f| f.eta);
-            let (point, rung) = match next_promotion(trials, self.space.rungs(), eta) {
+            let (point, rung) = match next_promotion(trials, self.space.rungs(), eta, &self.record.objectives) {
                 Some(claimed) => claimed,
                 None => {
                     let first = || trials.iter().filter(|t| t.rung == 0);
                     let tried: Vec<Point> = first().map(|t| t.point.clone()).collect();
-                    let history: Vec<Observation> = first()
-                        .filter(|t| t.state == TrialState::Complete)
-                        .filter_map(|t| t.score.filter(|s| s.is_finite()).map(|score| Observation { point: t.point.clone(), score }))
-                        .collect();
+                    let complete = || first().filter(|t| t.state == TrialState::Complete);
+                    let history: Vec<Observation> = if self.record.objectives.len() > 1 {
+                        // ParEGO: new weights at every ask, drawn from the trial's number.
+                        let costs: Vec<(Point, Vec<f64>)> = complete().filter_map(|t| pareto::costs(t, &self.record.objectives).map(|c| (t.point.clone(), c))).collect();
+                        pareto::scalarise(&costs, &pareto::draw_weights(trials.len() as u64, self.record.objectives.len()))
+                    } else {
+                        complete().filter_map(|t| t.score.filter(|s| s.is_finite()).map(|score| Observation { point: t.point.clone(), score })).collect()
+                    };
                     let pending: Vec<Point> = first().filter(|t| matches!(t.state, TrialState::Running | TrialState::Waiting)).map(|t| t.point.clone()).collect();
                     match sampler.ask(&self.space, &tried, &with_pending(history, &pending))? {
                         Some(point) => (point, 0),
@@ -254,6 +313,7 @@ impl<'a> Study<'a> {
                 pid: std::process::id(),
                 started: now(),
                 ended: None,
+                compression: None,
             })))
         })?;
         Ok(Next { trial: added, counted, best })
@@ -301,6 +361,7 @@ impl<'a> Study<'a> {
                     trial.student_dir = outcome.student_dir;
                     trial.intermediate = outcome.intermediate;
                     trial.fidelity = outcome.fidelity;
+                    trial.compression = outcome.compression;
                 }
                 Ok(Ok(outcome)) => {
                     trial.state = TrialState::Fail;
@@ -346,7 +407,7 @@ impl<'a> Study<'a> {
         })
     }
 
-    /// The best COMPLETE trial so far.
+    /// The best COMPLETE trial so far (by score, in a multi-objective study too).
     pub fn best(&self) -> Result<Option<TrialRecord>> {
         Ok(best_of(&self.storage.trials(&self.record.name)?).cloned())
     }

@@ -51,13 +51,69 @@ impl TrialState {
     }
 }
 
-/// Which way a study's score is optimised.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Which way an objective is optimised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
-    /// Higher is better: the task's headline dev metric.
-    #[default]
     Maximize,
+    Minimize,
+}
+
+impl Direction {
+    /// As Optuna spells it (`MAXIMIZE`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Direction::Maximize => "MAXIMIZE",
+            Direction::Minimize => "MINIMIZE",
+        }
+    }
+}
+
+/// What a study optimises: the task's headline dev score, and in a multi-objective study what the
+/// student costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum StudyObjective {
+    /// The headline dev metric (maximised).
+    Score,
+    /// The student's CPU latency at batch 1, in ms (minimised).
+    Latency,
+    /// The student's parameters (minimised).
+    Params,
+}
+
+impl StudyObjective {
+    pub fn name(self) -> &'static str {
+        match self {
+            StudyObjective::Score => "score",
+            StudyObjective::Latency => "latency",
+            StudyObjective::Params => "params",
+        }
+    }
+
+    pub fn direction(self) -> Direction {
+        match self {
+            StudyObjective::Score => Direction::Maximize,
+            StudyObjective::Latency | StudyObjective::Params => Direction::Minimize,
+        }
+    }
+
+    /// A finished trial's value of this objective, if it has one.
+    pub fn value(self, trial: &TrialRecord) -> Option<f64> {
+        match self {
+            StudyObjective::Score => trial.score,
+            StudyObjective::Latency => trial.compression.as_ref().map(|c| c.student.latency_ms_batch1),
+            StudyObjective::Params => trial.compression.as_ref().map(|c| c.student.params as f64),
+        }
+    }
+}
+
+fn score_only() -> Vec<StudyObjective> {
+    vec![StudyObjective::Score]
+}
+
+fn is_score_only(objectives: &[StudyObjective]) -> bool {
+    objectives == [StudyObjective::Score]
 }
 
 /// What a study searches.
@@ -90,7 +146,9 @@ pub struct StudyRecord {
     /// name, not an enum, because the trait is open to a library user's own samplers), or
     /// `imported` for past results.
     pub sampler: String,
-    pub direction: Direction,
+    /// What it optimises, in order (Optuna's objective 0, 1, …): the score first.
+    #[serde(default = "score_only", skip_serializing_if = "is_score_only")]
+    pub objectives: Vec<StudyObjective>,
     /// Unix seconds.
     pub created: u64,
     /// The task's dataset meta-features, which the recommender compares tasks on (absent in
@@ -148,6 +206,9 @@ pub struct TrialRecord {
     pub pid: u32,
     pub started: u64,
     pub ended: Option<u64>,
+    /// The student's size and speed beside the teacher's (COMPLETE trials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<crate::model::Compression>,
 }
 
 /// A trial another client (Optuna itself, a script using it) wrote into a study, whose

@@ -420,10 +420,17 @@ impl PostgresStorage {
     /// The study's row id, inserting the row (and its direction) when there is none; says whether
     /// it did. A worker inserting the same study meanwhile makes the insert wait for its commit,
     /// then do nothing, so workers that start together create a study once.
-    fn study_id_or_insert(tx: &mut Transaction, name: &str) -> std::result::Result<(i32, bool), postgres::Error> {
+    fn study_id_or_insert(tx: &mut Transaction, study: &StudyRecord) -> std::result::Result<(i32, bool), postgres::Error> {
+        let name = &study.name;
         if let Some(row) = tx.query_opt("INSERT INTO studies (study_name) VALUES ($1) ON CONFLICT (study_name) DO NOTHING RETURNING study_id", &[&name])? {
             let id: i32 = row.get(0);
-            tx.execute("INSERT INTO study_directions (direction, study_id, objective) VALUES ('MAXIMIZE', $1, 0)", &[&id])?;
+            for (k, objective) in study.objectives.iter().enumerate() {
+                let k = k as i32;
+                tx.execute(
+                    "INSERT INTO study_directions (direction, study_id, objective) VALUES (CAST($1::text AS studydirection), $2, $3)",
+                    &[&objective.direction().name(), &id, &k],
+                )?;
+            }
             mark_encoding(tx, id)?;
             return Ok((id, true));
         }
@@ -466,10 +473,22 @@ impl PostgresStorage {
             &[&trial_id, &TRIAL_KEY, &record],
         )?;
         write_params(tx, trial_id, &self.params.encode(study, trial)?)?;
-        if let (TrialState::Complete, Some(score)) = (trial.state, trial.score) {
+        // One value per objective, in the study's order (Optuna's `values`).
+        let values: Vec<Option<f64>> = study.objectives.iter().map(|o| o.value(trial)).collect();
+        if trial.state == TrialState::Complete && values.iter().all(Option::is_some) {
+            for (k, value) in values.into_iter().flatten().enumerate() {
+                let k = k as i32;
+                tx.execute(
+                    "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES ($1, $2, $3, CAST($4::text AS trialvaluetype)) ON CONFLICT (trial_id, objective) DO UPDATE SET value = EXCLUDED.value, value_type = EXCLUDED.value_type",
+                    &[&trial_id, &k, &finite_or_null(value), &value_type(value)],
+                )?;
+            }
+        }
+        // The student's size and speed, as user attributes optuna-dashboard lists with the trial.
+        for (key, value) in trial.compression.iter().flat_map(|c| c.attributes()) {
             tx.execute(
-                "INSERT INTO trial_values (trial_id, objective, value, value_type) VALUES ($1, 0, $2, CAST($3::text AS trialvaluetype)) ON CONFLICT (trial_id, objective) DO UPDATE SET value = EXCLUDED.value, value_type = EXCLUDED.value_type",
-                &[&trial_id, &finite_or_null(score), &value_type(score)],
+                "INSERT INTO trial_user_attributes (trial_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (trial_id, key) DO UPDATE SET value_json = EXCLUDED.value_json",
+                &[&trial_id, &key, &serde_json::json!(value).to_string()],
             )?;
         }
         for (epoch, score) in &trial.intermediate {
@@ -621,6 +640,7 @@ fn client_trials(tx: &mut Transaction, study: &StudyRecord, codec: &dyn ParamCod
                 error: None,
                 retry_of: None,
                 external: true,
+                compression: None,
                 pid: 0,
                 started: row.get::<_, Option<f64>>(3).map_or(0, |s| s as u64),
                 ended: row.get::<_, Option<f64>>(4).map(|s| s as u64),
@@ -636,7 +656,7 @@ impl Storage for PostgresStorage {
         let record = serde_json::to_string(study).expect("study serialises");
         self.with_client(|client| {
             let mut tx = client.transaction()?;
-            let (study_id, _) = Self::study_id_or_insert(&mut tx, &study.name)?;
+            let (study_id, _) = Self::study_id_or_insert(&mut tx, study)?;
             tx.execute(
                 "INSERT INTO study_system_attributes (study_id, key, value_json) VALUES ($1, $2, $3) ON CONFLICT (study_id, key) DO UPDATE SET value_json = EXCLUDED.value_json",
                 &[&study_id, &STUDY_KEY, &record],
@@ -649,7 +669,7 @@ impl Storage for PostgresStorage {
         let record = serde_json::to_string(study).expect("study serialises");
         self.with_client(|client| {
             let mut tx = client.transaction()?;
-            let (study_id, created) = Self::study_id_or_insert(&mut tx, &study.name)?;
+            let (study_id, created) = Self::study_id_or_insert(&mut tx, study)?;
             if !created {
                 let (_, existing) = self.study_row(&mut tx, &study.name, false)?.ok_or_else(|| self.no_study(&study.name))?;
                 return Ok(existing);

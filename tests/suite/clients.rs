@@ -111,7 +111,14 @@ fn a_trial_optuna_adds_is_a_trial_of_the_study_and_a_foreign_one_is_listed() {
     let study = Study::open(&storage, &name, "sst2", space.clone(), "random").unwrap();
     let score = |p: &distiller::Pipeline| {
         let score = 0.5 + p.train.lr * 10.0;
-        Ok(TrialOutcome { score, metrics: distiller::data::Metrics(vec![("accuracy".into(), score)]), student_dir: None, intermediate: vec![(1, score)], fidelity: None })
+        Ok(TrialOutcome {
+            score,
+            metrics: distiller::data::Metrics(vec![("accuracy".into(), score)]),
+            student_dir: None,
+            intermediate: vec![(1, score)],
+            fidelity: None,
+            compression: None,
+        })
     };
     study.run(SamplerKind::Random.build(3, BoConfig::default()).as_mut(), &SearchLimits { trials: 3, budget: None }, &mut |p, _| score(p), &mut |_| {}).unwrap();
 
@@ -249,6 +256,7 @@ fn studies_older_releases_stored_open_and_optuna_reads_them() {
         host: None,
         error: None,
         retry_of: None,
+        compression: None,
         external: false,
         pid: 1,
         started: 1_700_000_000,

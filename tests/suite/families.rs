@@ -205,3 +205,44 @@ fn a_roberta_an_mpnet_and_a_deberta_teacher_distil_through_train_and_search() {
         assert_eq!(trials.as_array().unwrap().iter().filter(|t| t["state"] == "COMPLETE").count(), 2, "{family}: {trials}");
     }
 }
+
+#[test]
+fn a_pretrained_student_of_another_family_reads_text_through_its_own_tokenizer() {
+    let Some(glue) = common::shared_glue() else { return };
+    let Some((dir, _)) = made_by_hf() else { return };
+    let teacher = dir.path().join("bert");
+    let train = |objective: &str, feature: &str, student: &str| {
+        let text = format!(
+            "[intermediate]\nobjective = \"{objective}\"\nfeature = \"{feature}\"\n[student]\nlayers = 1\ninit = \"pretrained\"\ncheckpoint = \"{}\"\n[train]\nepochs = 1\ntrain_subset = 64\nmax_len = 24\n",
+            dir.path().join(student).display()
+        );
+        let pipeline = common::write(dir.path(), &format!("{objective}-{student}.toml"), text.as_bytes());
+        let out = distiller(dir.path(), &glue)
+            .args(["train", "--task", "sst2", "--teacher"])
+            .arg(&teacher)
+            .arg("--pipeline")
+            .arg(&pipeline)
+            .arg("--out")
+            .arg(dir.path().join(format!("out-{objective}-{student}")))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    // MPNet's WordPiece splits text into BERT's pieces: the hidden states are aligned.
+    let (code, err) = train("hidden_mse", "hidden", "mpnet");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("hidden states aligned by word piece"), "{err}");
+    let saved = dir.path().join("out-hidden_mse-mpnet");
+    assert_eq!(distiller::model::BertConfig::from_file(&saved.join("config.json")).unwrap().family, Family::from_model_type("mpnet").unwrap());
+    assert_eq!(std::fs::read(saved.join("tokenizer.json")).unwrap(), std::fs::read(dir.path().join("mpnet/tokenizer.json")).unwrap(), "the student keeps its own tokenizer");
+    // RoBERTa's byte-level BPE does not: refused in one line.
+    let (code, err) = train("hidden_mse", "hidden", "roberta");
+    assert_eq!((code, err.trim().lines().count()), (Some(2), 1), "{err}");
+    assert!(err.contains("student.checkpoint") && err.contains("tokenizer"), "{err}");
+    // Attention maps are not aligned; prediction-layer KD needs nothing.
+    let (code, err) = train("att_mse", "attention", "mpnet");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("intermediate.feature") && err.contains("one tokenizer"), "{err}");
+    let (code, err) = train("none", "hidden", "roberta");
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -6,6 +6,7 @@ mod architecture;
 mod augment;
 mod cli;
 mod clients;
+mod compress;
 mod data;
 mod distill;
 mod families;

@@ -5,7 +5,7 @@ use crate::common;
 use burn::module::Module;
 use burn::tensor::Device;
 use distiller::data::{HostBatch, TextEncoder};
-use distiller::model::{Bert, BertConfig, BertInput, CheckpointWeights, LayerSubset, Pooling, load, load_pretrained, PretrainedHead, save};
+use distiller::model::{Bert, BertConfig, BertInput, CheckpointWeights, LayerSubset, Pooling, PretrainedHead, load, load_pretrained, save};
 
 fn device() -> Device {
     distiller::backend::device(None).unwrap()

@@ -16,7 +16,7 @@ fn shipped(name: &str) -> Space {
 #[test]
 fn shipped_spaces_parse_and_compose() {
     use rand::SeedableRng;
-    for name in ["default.toml", "paper.toml", "tiny.toml"] {
+    for name in ["default.toml", "paper.toml", "tiny.toml", "compress.toml"] {
         let space = shipped(name);
         let mut rng = rand::rngs::StdRng::seed_from_u64(1);
         let mut augmentations = std::collections::HashSet::new();
@@ -49,7 +49,7 @@ fn synthetic(p: &Pipeline) -> f64 {
 }
 
 fn outcome(score: f64) -> TrialOutcome {
-    TrialOutcome { score, metrics: Metrics(vec![("accuracy".into(), score)]), student_dir: None, intermediate: vec![], fidelity: None }
+    TrialOutcome { score, metrics: Metrics(vec![("accuracy".into(), score)]), student_dir: None, intermediate: vec![], fidelity: None, compression: None }
 }
 
 /// A sampler by its `--sampler` name.
@@ -329,6 +329,7 @@ fn successive_halving_with_bo_resumes_after_a_kill_mid_rung() {
         host: None,
         error: None,
         retry_of: None,
+        compression: None,
         external: false,
         pid: 0,
         started: 0,

@@ -21,7 +21,14 @@ fn tiny() -> Space {
 
 fn scored(p: &distiller::Pipeline) -> distiller::Result<TrialOutcome> {
     let score = 0.5 + p.train.lr.log10() * 0.01 + if p.kd.loss == distiller::pipeline::KdLoss::Ce { 0.1 } else { 0.0 };
-    Ok(TrialOutcome { score, metrics: Metrics(vec![("accuracy".into(), score)]), student_dir: None, intermediate: vec![(1, score - 0.1), (2, score)], fidelity: None })
+    Ok(TrialOutcome {
+        score,
+        metrics: Metrics(vec![("accuracy".into(), score)]),
+        student_dir: None,
+        intermediate: vec![(1, score - 0.1), (2, score)],
+        fidelity: None,
+        compression: None,
+    })
 }
 
 /// What every engine must do.
