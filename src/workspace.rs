@@ -4,7 +4,6 @@
 //! ```text
 //! teachers/<task>/            fine-tuned teacher checkpoints
 //! cache/teacher/<key>.bin     teacher outputs per (teacher, rows, max_len, layers)
-//! cache/footprint/<key>.json  a teacher's size and latency per (teacher, task, threads, host)
 //! augment/<key>.json          augmented training sets
 //! runs/<task>-<digest>/       students of `distiller train`
 //! studies/<study>/trial-<id>/ students of a search's trials
@@ -56,11 +55,6 @@ impl Workspace {
     /// A teacher-cache entry.
     pub fn teacher_cache(&self, key: &str) -> PathBuf {
         self.root.join("cache").join("teacher").join(format!("{key}.bin"))
-    }
-
-    /// A teacher's measured footprint.
-    pub fn footprint_cache(&self, key: &str) -> PathBuf {
-        self.root.join("cache").join("footprint").join(format!("{key}.json"))
     }
 
     /// A cached augmented training set.

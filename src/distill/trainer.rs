@@ -18,7 +18,8 @@ use crate::augment::{AugmentContext, MlmHeadKind, augment};
 use crate::data::{Label, LabelKind, Split, Task, TextEncoder, encode_split, load_split, subsample};
 use crate::error::{Error, Result};
 use crate::model::checkpoint::CONFIG_FILE;
-use crate::model::{Bert, BertConfig, CheckpointMeta, CheckpointWeights, Compression, Footprint, LayerSubset, PretrainedHead, find_encoder, load, load_pretrained, save};
+use crate::model::footprint::Measured;
+use crate::model::{Bert, BertConfig, CheckpointMeta, CheckpointWeights, Compression, LayerSubset, PretrainedHead, find_encoder, load, load_pretrained, save};
 use crate::pipeline::{Feature, Objective, Pipeline, StudentInit};
 use crate::train::{EpochReport, FineTuneConfig, evaluate, run_epochs};
 use crate::workspace::Workspace;
@@ -79,26 +80,6 @@ impl TeacherView {
             }
         }
     }
-}
-
-/// The teacher's footprint, measured once per teacher, task, thread count and machine and kept in
-/// the workspace.
-fn teacher_footprint(job: &DistillJob, teacher: &Bert, dev: &[crate::data::Encoded], pad_id: u32, device: &Device) -> Result<Footprint> {
-    use sha2::Digest;
-    let weights = crate::model::weights_file(&job.teacher_dir)?;
-    let modified = std::fs::metadata(&weights).and_then(|m| m.modified()).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
-    let identity = format!("{}|{modified}|{}|{}|{:?}", weights.display(), job.task.name(), rayon::current_num_threads(), crate::search::study::hostname());
-    let key: String = sha2::Sha256::digest(identity.as_bytes())[..12].iter().map(|b| format!("{b:02x}")).collect();
-    let path = job.workspace.footprint_cache(&key);
-    if let Some(footprint) = std::fs::read_to_string(&path).ok().and_then(|text| serde_json::from_str(&text).ok()) {
-        return Ok(footprint);
-    }
-    let footprint = Footprint::measure(teacher, &job.teacher_dir, dev, pad_id, device)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    std::fs::write(&path, serde_json::to_string_pretty(&footprint).expect("footprint serialises")).map_err(|e| Error::io(&path, e))?;
-    Ok(footprint)
 }
 
 /// Refuses attention objectives between models with different numbers of heads.
@@ -388,11 +369,12 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     };
     save(&student_dir, &learner.student.valid(), &student_config, &meta, &student.tokenizer_dir)?;
     let latency_rows = &dev_rows[..dev_rows.len().min(crate::model::footprint::LATENCY_BATCH)];
-    let compression = Compression {
-        student: Footprint::measure(&learner.student, &student_dir, &encoder.encode_all(latency_rows)?, encoder.pad_id(), device)?,
-        teacher: teacher_footprint(job, &teacher.model, &teacher_encoder.encode_all(latency_rows)?, teacher_encoder.pad_id(), device)?,
-        threads: rayon::current_num_threads(),
-    };
+    let (student_dev, teacher_dev) = (encoder.encode_all(latency_rows)?, teacher_encoder.encode_all(latency_rows)?);
+    let compression = Compression::measure(
+        Measured { model: &learner.student, dir: &student_dir, dev: &student_dev, pad_id: encoder.pad_id() },
+        Measured { model: &teacher.model, dir: &job.teacher_dir, dev: &teacher_dev, pad_id: teacher_encoder.pad_id() },
+        device,
+    )?;
     log(&format!("student: {}", compression.summary()));
     let outcome = DistillOutcome {
         task: job.task.name(),

@@ -13,7 +13,7 @@ use super::weights::weights_file;
 use crate::data::{Encoded, HostBatch};
 use crate::error::{Error, Result};
 
-/// Timed runs per batch size; the median is kept (after one untimed warm-up run).
+/// Timed runs per batch size and model; the median is kept (after one untimed warm-up run).
 pub const LATENCY_RUNS: usize = 5;
 
 /// The rows of the latency batches: one row, and this many.
@@ -33,40 +33,39 @@ pub struct Footprint {
     pub latency_ms_batch32: f64,
 }
 
-impl Footprint {
-    /// Measures `model` (saved in `dir`) on `dev`, the task's dev rows as its own tokenizer
-    /// encodes them.
-    pub fn measure(model: &Bert, dir: &Path, dev: &[Encoded], pad_id: u32, device: &Device) -> Result<Self> {
-        let model = model.valid();
-        let device = device.clone().inner();
-        let weights = weights_file(dir)?;
+/// A model to measure: the model, the checkpoint it was saved as, and the task's dev rows as its
+/// own tokenizer encodes them.
+pub struct Measured<'a> {
+    pub model: &'a Bert,
+    pub dir: &'a Path,
+    pub dev: &'a [Encoded],
+    pub pad_id: u32,
+}
+
+impl Measured<'_> {
+    fn size(&self) -> Result<(usize, usize, f64)> {
+        let weights = weights_file(self.dir)?;
         let bytes = std::fs::metadata(&weights).map_err(|e| Error::io(&weights, e))?.len();
-        let latency = |rows: usize| {
-            let batch = HostBatch::pad(dev, &(0..rows.min(dev.len())).collect::<Vec<_>>(), pad_id);
-            let input = BertInput::from_host(&batch, &device);
-            let run = || {
-                let started = Instant::now();
-                let logits = model.forward(&input, false).logits;
-                let _ = super::to_host(logits); // waits for the computation
-                started.elapsed().as_secs_f64() * 1e3
-            };
-            run();
-            let mut times: Vec<f64> = (0..LATENCY_RUNS).map(|_| run()).collect();
-            times.sort_by(f64::total_cmp);
-            times[LATENCY_RUNS / 2]
-        };
-        let params = model.num_params();
-        Ok(Self {
-            params,
-            params_without_embeddings: params - model.embedding_params(),
-            checkpoint_mb: bytes as f64 / 1e6,
-            latency_ms_batch1: latency(1),
-            latency_ms_batch32: latency(LATENCY_BATCH),
-        })
+        let params = self.model.num_params();
+        Ok((params, params - self.model.embedding_params(), bytes as f64 / 1e6))
+    }
+
+    /// One timed forward pass over the first `rows` dev rows, in ms.
+    fn time(&self, model: &Bert, rows: usize, device: &Device) -> f64 {
+        let batch = HostBatch::pad(self.dev, &(0..rows.min(self.dev.len())).collect::<Vec<_>>(), self.pad_id);
+        let input = BertInput::from_host(&batch, device);
+        let started = Instant::now();
+        let _ = super::to_host(model.forward(&input, false).logits); // waits for the computation
+        started.elapsed().as_secs_f64() * 1e3
     }
 }
 
-/// A student's footprint beside its teacher's, measured in one process with the same threads.
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// A student's footprint beside its teacher's, measured side by side with the same threads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Compression {
     pub student: Footprint,
@@ -76,6 +75,31 @@ pub struct Compression {
 }
 
 impl Compression {
+    /// Measures a student and its teacher side by side: their runs alternate, so whatever else
+    /// the machine does slows both alike and the ratios hold.
+    pub fn measure(student: Measured, teacher: Measured, device: &Device) -> Result<Self> {
+        let device = device.clone().inner();
+        let models = [student.model.valid(), teacher.model.valid()];
+        let sides = [&student, &teacher];
+        let mut times = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+        for run in 0..=LATENCY_RUNS {
+            for (side, measured) in sides.iter().enumerate() {
+                for (k, rows) in [1, LATENCY_BATCH].into_iter().enumerate() {
+                    let ms = measured.time(&models[side], rows, &device);
+                    if run > 0 {
+                        times[side][k].push(ms); // the first run warms up
+                    }
+                }
+            }
+        }
+        let footprint = |side: usize| -> Result<Footprint> {
+            let (params, params_without_embeddings, checkpoint_mb) = sides[side].size()?;
+            let [b1, b32] = times[side].clone();
+            Ok(Footprint { params, params_without_embeddings, checkpoint_mb, latency_ms_batch1: median(b1), latency_ms_batch32: median(b32) })
+        };
+        Ok(Self { student: footprint(0)?, teacher: footprint(1)?, threads: rayon::current_num_threads() })
+    }
+
     /// How many times fewer parameters the student has.
     pub fn params_ratio(&self) -> f64 {
         self.teacher.params as f64 / self.student.params as f64
