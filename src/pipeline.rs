@@ -381,14 +381,14 @@ impl Pipeline {
         if a.mixup {
             aug.push_str(" mixup");
         }
-        let init = match (&self.student.init, &self.student.checkpoint) {
-            (StudentInit::Pretrained, Some(checkpoint)) => checkpoint.rsplit('/').next().unwrap_or(checkpoint).to_string(),
-            (init, _) => format!("{init:?}"),
+        // A pretrained student is named by its checkpoint; the others by width (T: the teacher's).
+        let s = &self.student;
+        let student = match (&s.init, &s.checkpoint) {
+            (StudentInit::Pretrained, Some(checkpoint)) => format!("{}x{}", s.layers, checkpoint.trim_end_matches('/').rsplit('/').next().unwrap_or(checkpoint)),
+            (init, _) => format!("{}x{}({init:?})", s.layers, s.hidden.map_or("T".to_string(), |h| h.to_string())),
         };
         format!(
-            "{}x{}({init}) kd={:?} t={} hard={} {inter}{aug} lr={:.1e} ep={}",
-            self.student.layers,
-            self.student.hidden.map_or("T".to_string(), |h| h.to_string()),
+            "{student} kd={:?} t={} hard={} {inter}{aug} lr={:.1e} ep={}",
             self.kd.loss,
             self.kd.temperature,
             self.kd.hard_weight,
