@@ -387,14 +387,7 @@ impl Pipeline {
             (StudentInit::Pretrained, Some(checkpoint)) => format!("{}x{}", s.layers, checkpoint.trim_end_matches('/').rsplit('/').next().unwrap_or(checkpoint)),
             (init, _) => format!("{}x{}({init:?})", s.layers, s.hidden.map_or("T".to_string(), |h| h.to_string())),
         };
-        format!(
-            "{student} kd={:?} t={} hard={} {inter}{aug} lr={:.1e} ep={}",
-            self.kd.loss,
-            self.kd.temperature,
-            self.kd.hard_weight,
-            self.train.lr,
-            self.train.epochs
-        )
-        .to_lowercase()
+        format!("{student} kd={:?} t={} hard={} {inter}{aug} lr={:.1e} ep={}", self.kd.loss, self.kd.temperature, self.kd.hard_weight, self.train.lr, self.train.epochs)
+            .to_lowercase()
     }
 }

@@ -82,21 +82,6 @@ impl TeacherView {
     }
 }
 
-/// Refuses attention objectives between models with different numbers of heads.
-fn check_objective_fits(pipeline: &Pipeline, student: &BertConfig, teacher: &BertConfig) -> Result<()> {
-    let i = &pipeline.intermediate;
-    if i.objective != Objective::None && i.feature == Feature::Attention && student.num_attention_heads != teacher.num_attention_heads {
-        return Err(Error::pipeline(
-            "intermediate.feature",
-            format!(
-                "attention maps compare head by head: the student has {} heads, the teacher {}; hidden-state objectives (hidden_mse, hidden_ce, cos, pkd, mi) fit any shape",
-                student.num_attention_heads, teacher.num_attention_heads
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// What a run produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DistillOutcome {
@@ -250,7 +235,6 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     if max_len > student_config.max_position_embeddings {
         return Err(Error::pipeline("train.max_len", format!("{max_len} exceeds the student's {} positions", student_config.max_position_embeddings)));
     }
-    check_objective_fits(pipeline, &student_config, &teacher_config)?;
     // A pretrained student reads text through its own tokenizer; the teacher's side of each batch
     // is then padded from the teacher's encodings of the same rows.
     let student_encoder = (student.tokenizer_dir != job.teacher_dir).then(|| TextEncoder::from_model_dir(&student.tokenizer_dir, max_len)).transpose()?;
