@@ -298,6 +298,65 @@ values = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3]
 }
 
 #[test]
+fn successive_halving_of_a_two_objective_study_promotes_by_pareto_rank() {
+    use distiller::model::{Compression, Footprint};
+    use distiller::store::{StudyObjective, TrialRecord};
+    let space = Space::parse(
+        "[fidelity]\nfield = \"train.train_subset\"\nrungs = [100, 300]\neta = 3\n[[dim]]\nfield = \"student.layers\"\nvalues = [1, 2, 3, 4, 5, 6]\n[[dim]]\nfield = \"train.lr\"\nvalues = [1e-5, 1e-3]\n",
+        "test space",
+    )
+    .unwrap();
+    // Deeper students score higher and cost more; lr 1e-3 adds 0.05 at any depth, so a student
+    // with lr 1e-5 is always beaten by the same student with lr 1e-3.
+    let run = |p: &Pipeline, _: u64| {
+        let layers = p.student.layers;
+        let score = 0.1 * layers as f64 + if p.train.lr > 1e-4 { 0.05 } else { 0.0 };
+        let footprint = |params| Footprint { params, params_without_embeddings: params, checkpoint_mb: 1.0, latency_ms_batch1: 1.0, latency_ms_batch32: 1.0 };
+        Ok(TrialOutcome { compression: Some(Compression { student: footprint(layers * 1_000_000), teacher: footprint(6_000_000), threads: 1 }), ..outcome(score) })
+    };
+    // Every first-rung trial done, then four promotions.
+    let promoted = |objectives: &[StudyObjective]| {
+        let storage = MemoryStorage::default();
+        let study = Study::open_with(&storage, "s", "sst2", space.clone(), "grid", objectives).unwrap();
+        for (id, point) in space.finite_points(100).unwrap().into_iter().enumerate() {
+            let pipeline = space.compose_at(&point, 0).unwrap();
+            let done = run(&pipeline, 0).unwrap();
+            let trial = TrialRecord {
+                id: id as u64,
+                study: "s".into(),
+                point,
+                pipeline,
+                state: TrialState::Complete,
+                rung: 0,
+                fidelity: None,
+                intermediate: vec![],
+                metrics: Some(done.metrics),
+                score: Some(done.score),
+                student_dir: None,
+                host: None,
+                error: None,
+                retry_of: None,
+                compression: done.compression,
+                external: false,
+                pid: 0,
+                started: 0,
+                ended: Some(0),
+            };
+            storage.put_trial(&trial).unwrap();
+        }
+        let trials = study.run(by_name("grid", 0).as_mut(), &SearchLimits { trials: 16, budget: None }, &mut { run }, &mut |_| {}).unwrap();
+        let front: Vec<(usize, f64)> = distiller::search::study::pareto_set(&trials, objectives).iter().map(|t| (t.pipeline.student.layers, t.pipeline.train.lr)).collect();
+        (trials.iter().filter(|t| t.rung == 1).map(|t| (t.pipeline.student.layers, t.pipeline.train.lr)).collect::<Vec<_>>(), front)
+    };
+    // By score alone, the best third holds dominated students; by Pareto rank, the front's best.
+    let (by_score, _) = promoted(&[StudyObjective::Score]);
+    assert_eq!(by_score, vec![(6, 1e-3), (6, 1e-5), (5, 1e-3), (5, 1e-5)]);
+    let (by_rank, front) = promoted(&[StudyObjective::Score, StudyObjective::Params]);
+    assert_eq!(by_rank, vec![(6, 1e-3), (5, 1e-3), (4, 1e-3), (3, 1e-3)]);
+    assert_eq!(front, vec![(6, 1e-3), (5, 1e-3), (4, 1e-3), (3, 1e-3)], "the front at the top rung, in id order");
+}
+
+#[test]
 fn successive_halving_with_bo_resumes_after_a_kill_mid_rung() {
     use distiller::store::TrialRecord;
     let space = Space::parse(
