@@ -142,7 +142,13 @@ pub fn find_student(name: &str) -> Result<PathBuf> {
     if path.is_dir() {
         return Ok(path.to_path_buf());
     }
-    find_encoder(name).map_err(|e| Error::pipeline("student.checkpoint", format!("`{name}` is not a model directory, nor an installed encoder: {e}")))
+    find_encoder(name).map_err(|e| {
+        let why = match e {
+            Error::TeacherNotFound(why) => why,
+            other => other.to_string(),
+        };
+        Error::pipeline("student.checkpoint", format!("`{name}` is not a model directory, nor an installed encoder: {why}"))
+    })
 }
 
 /// Builds the student a pipeline asks for: from the teacher's layers or at random (sharing the
