@@ -201,7 +201,6 @@ impl<'a> Study<'a> {
         if record.task != task {
             return Err(Error::StudyOfOtherTask { study: name.to_string(), has: record.task.clone(), asked: task.to_string() });
         }
-        // A study's space is matched by what it searches: a comment or the layout may change.
         if record.objectives != objectives {
             let names = |o: &[StudyObjective]| o.iter().map(|o| o.name()).collect::<Vec<_>>().join(",");
             return Err(Error::InvalidOption {
@@ -209,6 +208,7 @@ impl<'a> Study<'a> {
                 message: format!("study `{name}` optimises {}, not {}: resume it with its own objectives or name a new study", names(&record.objectives), names(objectives)),
             });
         }
+        // A study's space is matched by what it searches: a comment or the layout may change.
         if record.space.trim() != space.source.trim() && !Space::parse(&record.space, &format!("study `{name}`'s space")).is_ok_and(|stored| stored.searches_like(&space)) {
             return Err(Error::StudyOfOtherSpace { study: name.to_string() });
         }
