@@ -124,11 +124,6 @@ impl TokenAlignment {
         Ok(Self { rows: aligned.into_iter().map(|(map, _, _)| map).collect() })
     }
 
-    /// The teacher position each student position of `row` reads.
-    pub fn row(&self, row: usize) -> &[Option<usize>] {
-        &self.rows[row]
-    }
-
     /// The teacher's hidden states moved to the student's positions (`[rows, width, hidden]`,
     /// zero where unpaired), and the `[rows, width]` mask of the paired positions.
     pub fn apply(&self, targets: TeacherTargets, indices: &[usize], width: usize, device: &Device) -> (TeacherTargets, Tensor<2>) {

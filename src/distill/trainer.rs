@@ -245,31 +245,35 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
     // is then padded from the teacher's encodings of the same rows.
     let student_encoder = (student.tokenizer_dir != job.teacher_dir).then(|| TextEncoder::from_model_dir(&student.tokenizer_dir, max_len)).transpose()?;
     let encoder = student_encoder.as_ref().unwrap_or(&teacher_encoder);
-    let train = match &student_encoder {
-        Some(own) => encode_split(own, &train_rows)?,
-        None => crate::data::EncodedSplit { encoded: teacher_train.clone(), labels: train_rows.iter().map(|e| e.label).collect() },
-    };
     let dev = encode_split(encoder, &dev_rows)?;
-    let teacher_view = if train.encoded == teacher_train {
-        None
-    } else {
-        let alignment = match (pipeline.intermediate.objective, pipeline.intermediate.feature) {
-            (Objective::None, _) => None,
-            (_, Feature::Attention) => {
-                return Err(Error::pipeline(
-                    "intermediate.feature",
-                    "attention maps pair every two positions and need one tokenizer: a student that reads text through its own takes hidden-state objectives (aligned by word piece) or none",
+    let (train, teacher_view) = match &student_encoder {
+        None => (crate::data::EncodedSplit { encoded: teacher_train, labels: train_rows.iter().map(|e| e.label).collect() }, None),
+        Some(own) => {
+            let train = encode_split(own, &train_rows)?;
+            if train.encoded == teacher_train {
+                (train, None)
+            } else {
+                let alignment = match (pipeline.intermediate.objective, pipeline.intermediate.feature) {
+                    (Objective::None, _) => None,
+                    (_, Feature::Attention) => {
+                        return Err(Error::pipeline(
+                            "intermediate.feature",
+                            "attention maps pair every two positions and need one tokenizer: a student that reads text through its own takes hidden-state objectives (aligned by word piece) or none",
+                        ));
+                    }
+                    (_, Feature::Hidden) => Some(TokenAlignment::build(&train.encoded, &teacher_train, &Pieces::of(own), &Pieces::of(&teacher_encoder))?),
+                };
+                log(&format!(
+                    "the student reads text through its own tokenizer ({}){}",
+                    student.tokenizer_dir.display(),
+                    if alignment.is_some() { "; hidden states aligned by word piece" } else { "" }
                 ));
+                (train, Some(TeacherView { encoded: teacher_train, pad: teacher_encoder.pad_id(), alignment }))
             }
-            (_, Feature::Hidden) => Some(TokenAlignment::build(&train.encoded, &teacher_train, &Pieces::of(encoder), &Pieces::of(&teacher_encoder))?),
-        };
-        log(&format!(
-            "the student reads text through its own tokenizer ({}){}",
-            student.tokenizer_dir.display(),
-            if alignment.is_some() { "; hidden states aligned by word piece" } else { "" }
-        ));
-        Some(TeacherView { encoded: teacher_train.clone(), pad: teacher_encoder.pad_id(), alignment })
+        }
     };
+    // The teacher reads the rows as its own tokenizer encodes them.
+    let teacher_encoded = teacher_view.as_ref().map_or(&train.encoded, |view| &view.encoded);
 
     let spec = cache_spec(pipeline, tl);
     let cache_started = Instant::now();
@@ -279,7 +283,7 @@ pub fn distill(job: &DistillJob, device: &Device, log: &mut dyn FnMut(&str)) -> 
         let (cache, hit) = match TeacherCache::load(&path, &key) {
             Ok(cache) => (cache, true),
             Err(_) => {
-                let cache = TeacherCache::build(key, &teacher.model.valid(), &teacher_train, spec, teacher_encoder.pad_id(), device);
+                let cache = TeacherCache::build(key, &teacher.model.valid(), teacher_encoded, spec, teacher_encoder.pad_id(), device);
                 cache.save(&path)?;
                 (cache, false)
             }

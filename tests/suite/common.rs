@@ -53,6 +53,13 @@ pub fn random_checkpoint_meta(task: distiller::data::GlueTask, max_len: usize, s
 }
 
 impl Fixture {
+    /// The binary, with this fixture's workspace and data.
+    pub fn distiller(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_distiller"));
+        c.arg("--workspace").arg(&self.workspace).arg("--data-dir").arg(&self.glue);
+        c
+    }
+
     /// A distillation run of `pipeline` on this fixture's data and workspace.
     pub fn job(&self, task: distiller::data::GlueTask, teacher: &Path, pipeline: distiller::Pipeline) -> distiller::distill::DistillJob {
         distiller::distill::DistillJob {

@@ -8,9 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 fn distiller(f: &common::Fixture) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_distiller"));
-    c.arg("--workspace").arg(&f.workspace).arg("--data-dir").arg(&f.glue);
-    c
+    f.distiller()
 }
 
 const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
