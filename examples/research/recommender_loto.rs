@@ -1,22 +1,27 @@
 //! Leave-one-task-out evaluation of the recommender through the CLI's code path: the paper's
-//! released trials are imported as `distiller import-trials` does (each task's `.meta` from its
-//! GLUE data here, else the shipped one), and each held-out task's pipelines are ranked by
-//! `recommend::rank` — what `distiller recommend META --space S --candidates F` calls —
-//! with every study of the held-out task left out of what it learns from. Everything the model
-//! chooses (configuration scale, task bandwidth) is chosen inside, by leave-one-task-out among the
-//! remaining tasks. Reports, per held-out task, the realised score of the top-1 pick relative to
-//! the task's best, its rank and the Spearman between predicted and realised scores, with `.meta`
-//! conditioning (`--task-weights auto`) and without (`equal`), next to the fixed "most popular"
-//! baseline.
+//! released trials are imported by `ops::import_trials` (what `distiller import-trials` calls)
+//! into a workspace of their own, each held-out task's pipelines are written as a candidates file,
+//! and `ops::recommend` ranks them (what `distiller recommend META --space S --candidates F`
+//! calls), with every study of the held-out task left out of what it learns from. Everything the
+//! model chooses (blend, configuration scale, task bandwidth, teacher pooling) is chosen inside, by
+//! leave-one-task-out among the remaining tasks.
+//!
+//! Per held-out task, side by side for the recommender (`--task-weights auto`, the default), the
+//! "most popular" baseline (the `baseline_rank` that `recommend -f json` prints beside each pick)
+//! and a random order (its expected value, exactly): the realised score of the top-1 pick over the
+//! task's best, the Spearman correlation of the ranking with the realised scores over every
+//! candidate, and NDCG@10 with each candidate's realised normalised rank (1 = best, 0 = worst) as
+//! its gain. Then one summary row per method, equal task weights included.
 //!
 //! ```text
 //! cargo run --release --example recommender_loto [-- --plot DIR]
-//! cargo run --release --example recommender_loto -- --workspace DIR [--workspace DIR ...] [--space FILE]
+//! cargo run --release --example recommender_loto -- --workspace DIR [--space FILE]
 //! ```
 //! Groups evaluated: TinyBERT4 ← BERT-base (8 tasks) and TinyBERT4 ← ELECTRA-large (2 tasks).
 //! `--workspace` runs the same report on our own studies instead: the studies over `--space`
-//! (default: the built-in default space) in those workspaces' stores, one per task. `--plot DIR` draws predicted vs realised scores of the
-//! BERT-base group (predicted_vs_realised.png/svg). A last table measures the table's own noise.
+//! (default: the built-in default space) in that workspace's store, one per task. `--plot DIR`
+//! draws predicted vs realised scores of the BERT-base group (predicted_vs_realised.png/svg). A
+//! last table measures the table's own noise.
 
 // Shared with the tabular benchmark.
 #[path = "lib/loto.rs"]
@@ -24,42 +29,58 @@ mod loto;
 
 use distiller::data::metrics::spearman;
 use distiller::data::{DatasetMeta, task_meta};
+use distiller::ops::{ImportRequest, RecommendRequest, import_trials, recommend};
 use distiller::recommend::paper_trials::{self, PaperTrial};
-use distiller::recommend::{Candidate, PastTask, Query, Students, TaskWeighting, history, normalised_ranks, rank};
+use distiller::recommend::{Query, Recommendation, TaskWeighting, normalised_ranks};
 use distiller::search::Space;
 use distiller::search::space::Point;
-use distiller::store::{MemoryStorage, Storage, TrialState};
-use loto::{import_in_memory, most_popular, paper_space_for_ranking, table_candidates};
+use distiller::store::TrialState;
+use distiller::workspace::Workspace;
+use loto::{paper_space_for_ranking, table_candidates};
 use std::path::{Path, PathBuf};
 
 /// A task and every score each of its configurations got (duplicate runs kept apart).
 type TaskRuns = (String, Vec<(Point, Vec<f64>)>);
 
-/// A held-out task: its name, meta-features and every distinct pipeline it ran with its mean score.
+/// A held-out task: its name, meta-features and every distinct pipeline it ran with its mean
+/// score, in candidates-file order.
 struct HeldOut {
     task: String,
     meta: DatasetMeta,
-    results: Vec<(Candidate, f64)>,
+    results: Vec<(distiller::Pipeline, f64)>,
+}
+
+/// One ranking of a held-out task's candidates, scored.
+#[derive(Clone, Copy, Default)]
+struct Scored {
+    top1: f64,
+    rank_of_top1: usize,
+    spearman: f64,
+    ndcg10: f64,
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let workspaces: Vec<PathBuf> = args.windows(2).filter(|w| w[0] == "--workspace").map(|w| PathBuf::from(&w[1])).collect();
-    if !workspaces.is_empty() {
-        let space = match args.iter().position(|a| a == "--space").and_then(|i| args.get(i + 1)) {
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    if let Some(ws) = value("--workspace") {
+        let space = match value("--space") {
             Some(path) => Space::from_file(Path::new(path)).unwrap_or_else(|e| panic!("{e}")),
             None => Space::builtin_default(),
         };
-        return own_studies(&workspaces, &space);
+        return own_studies(&Workspace::new(ws), &space, scratch.path());
     }
     let table = Path::new("../shared/data/autodistiller/auto_distiller_tabular_data.csv");
     if !table.is_file() {
         eprintln!("skipping: the paper's released trials are not at {}", table.display());
         return;
     }
-    let plot_dir = args.iter().position(|a| a == "--plot").and_then(|i| args.get(i + 1)).map(PathBuf::from);
-    let (trials, skipped) = paper_trials::load(table).unwrap_or_else(|e| panic!("{e}"));
-    let storage = import_in_memory(&trials, skipped);
+    let plot_dir = value("--plot").map(PathBuf::from);
+    let workspace = Workspace::new(scratch.path().join("workspace"));
+    let request = ImportRequest { csv: table.to_path_buf(), prefix: "paper".into(), data_dir: None, workspace: workspace.clone() };
+    let imported = import_trials(&request, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("imported {} studies", imported.studies.len());
+    let (trials, _) = paper_trials::load(table).unwrap_or_else(|e| panic!("{e}"));
     let space = paper_space_for_ranking();
     for (teacher, label) in [("BERT_BASE", "TinyBERT4 ← BERT-base"), ("ELECTRA-large", "TinyBERT4 ← ELECTRA-large")] {
         let group: Vec<PaperTrial> = trials.iter().filter(|t| t.teacher == teacher && t.student == "TinyBERT4").cloned().collect();
@@ -68,129 +89,182 @@ fn main() {
             .filter(|(_, rows)| rows.len() >= 10)
             .map(|(paper_trials::Group { task, .. }, rows)| HeldOut {
                 meta: task_meta(&task, None).map(|(m, _)| m).unwrap_or_else(|| panic!("no meta for {task}")),
-                results: table_candidates(&space, &rows).unwrap_or_else(|e| panic!("{e}")),
+                results: table_candidates(&space, &rows).unwrap_or_else(|e| panic!("{e}")).into_iter().map(|(c, s)| (c.pipeline, s)).collect(),
                 task,
             })
             .collect();
         println!("### {label}: {} tasks\n", held_out.len());
-        leave_one_task_out(&storage, &space, &held_out, teacher, 3, plot_dir.as_deref().filter(|_| teacher == "BERT_BASE"));
+        leave_one_task_out(&workspace, &space, &held_out, teacher, scratch.path(), plot_dir.as_deref().filter(|_| teacher == "BERT_BASE"));
         println!();
     }
     noise_table(&trials, &space);
 }
 
-/// The same report on our own studies: every study over `space` in the given workspaces' stores
-/// (for a task found more than once, the study with the most finished first-rung pipelines), one
-/// task held out at a time, scored on its first rung.
-fn own_studies(workspaces: &[PathBuf], space: &Space) {
-    let storage = MemoryStorage::default();
+/// The same report on our own studies: every study over `space` in the workspace's store (for a
+/// task found more than once, the study with the most finished first-rung pipelines), one task
+/// held out at a time, scored on its first rung.
+fn own_studies(workspace: &Workspace, space: &Space, scratch: &Path) {
+    let storage = distiller::ops::open_store_to_read(workspace, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"));
     let mut held_out: Vec<HeldOut> = Vec::new();
-    for ws in workspaces {
-        let source = distiller::store::sled::read_snapshots(&ws.join("store")).unwrap_or_else(|e| panic!("{e}"));
-        for study in source.studies().unwrap_or_else(|e| panic!("{e}")) {
-            let trials = source.trials(&study.name).unwrap_or_else(|e| panic!("{e}"));
-            storage.put_study(&study).unwrap();
-            for t in &trials {
-                storage.put_trial(t).unwrap();
-            }
-            if study.space.trim() != space.source.trim() {
-                continue;
-            }
-            let mut results: Vec<(Candidate, Vec<f64>)> = Vec::new();
-            for t in trials.iter().filter(|t| t.state == TrialState::Complete && t.rung == 0) {
-                let Some(score) = t.score else { continue };
-                match results.iter_mut().find(|(c, _)| c.point == t.point) {
-                    Some((_, scores)) => scores.push(score),
-                    None => results.push((Candidate { line: 0, point: t.point.clone(), pipeline: t.pipeline.clone() }, vec![score])),
-                }
-            }
-            eprintln!("{}: study {} ({}) has {} first-rung pipelines", ws.display(), study.name, study.task, results.len());
-            let meta = study.meta.clone().or_else(|| task_meta(&study.task, None).map(|(m, _)| m)).unwrap_or_else(|| panic!("no meta for {}", study.task));
-            let task = HeldOut { task: study.task.clone(), meta, results: results.into_iter().map(|(c, s)| (c, mean(&s))).collect() };
-            match held_out.iter_mut().find(|h| h.task == task.task) {
-                Some(seen) if seen.results.len() >= task.results.len() => {}
-                Some(seen) => *seen = task,
-                None => held_out.push(task),
+    for study in storage.studies().unwrap_or_else(|e| panic!("{e}")) {
+        if study.space.trim() != space.source.trim() {
+            continue;
+        }
+        let mut results: Vec<(distiller::Pipeline, Point, Vec<f64>)> = Vec::new();
+        for t in storage.trials(&study.name).unwrap_or_else(|e| panic!("{e}")).into_iter().filter(|t| t.state == TrialState::Complete && t.rung == 0) {
+            let Some(score) = t.score else { continue };
+            match results.iter_mut().find(|(_, p, _)| *p == t.point) {
+                Some((_, _, scores)) => scores.push(score),
+                None => results.push((t.pipeline, t.point, vec![score])),
             }
         }
+        eprintln!("study {} ({}) has {} first-rung pipelines", study.name, study.task, results.len());
+        let meta = study.meta.clone().or_else(|| task_meta(&study.task, None).map(|(m, _)| m)).unwrap_or_else(|| panic!("no meta for {}", study.task));
+        let task = HeldOut { task: study.task.clone(), meta, results: results.into_iter().map(|(p, _, s)| (p, mean(&s))).collect() };
+        match held_out.iter_mut().find(|h| h.task == task.task) {
+            Some(seen) if seen.results.len() >= task.results.len() => {}
+            Some(seen) => *seen = task,
+            None => held_out.push(task),
+        }
     }
+    drop(storage);
     if held_out.len() < 2 {
-        eprintln!("skipping: leave-one-task-out needs default-space studies of at least 2 tasks, found {}", held_out.len());
+        eprintln!("skipping: leave-one-task-out needs studies over the space of at least 2 tasks, found {}", held_out.len());
         return;
     }
-    // Each study ran a few dozen of the space's pipelines, so few ran on 3 other tasks: the
-    // baseline here ranks every pipeline that at least one other task ran.
-    leave_one_task_out(&storage, space, &held_out, "", 1, None);
+    leave_one_task_out(workspace, space, &held_out, "", scratch, None);
 }
 
-/// Per held-out task: the realised score of the top-1 pick against its best, for the baseline and
-/// for `recommend::rank` with and without `.meta` conditioning, matched to `teacher` (its default
-/// when empty); then one summary row per method. The baseline ranks pipelines run on at least
-/// `popular_min_tasks` other tasks.
-fn leave_one_task_out(storage: &MemoryStorage, space: &Space, held_out: &[HeldOut], teacher: &str, popular_min_tasks: usize, plot_dir: Option<&Path>) {
-    let rank_of = |task: &HeldOut, s: f64| 1 + task.results.iter().filter(|(_, o)| *o > s).count();
-    let realised = |task: &HeldOut, p: &Point| task.results.iter().find(|(c, _)| c.point == *p).map(|(_, s)| *s).expect("a pick is a candidate");
+/// `distiller recommend` for a held-out task: its pipelines written as a candidates file, ranked
+/// by `ops::recommend` from every other task's studies.
+fn recommend_held_out(workspace: &Workspace, space: &Space, task: &HeldOut, teacher: &str, weighting: TaskWeighting, scratch: &Path) -> Recommendation {
+    let file = scratch.join(format!("{}-candidates.jsonl", task.task));
+    let lines: Vec<String> = task.results.iter().map(|(p, _)| serde_json::to_string(p).expect("a pipeline serialises")).collect();
+    std::fs::write(&file, lines.join("\n")).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let query = Query {
+        top: usize::MAX,
+        weighting,
+        teacher: Some(teacher.to_string()).filter(|t| !t.is_empty()),
+        exclude_task: Some(task.task.clone()),
+        ..Query::new(task.meta.clone(), space.clone())
+    };
+    let request = RecommendRequest { query, candidates: Some(file), workspace: workspace.clone() };
+    recommend(request, &mut |_| {}).unwrap_or_else(|e| panic!("{}: {e}", task.task))
+}
+
+/// Scores an order of the task's candidates (indices, best first): top-1 over the best, the top
+/// pick's rank, Spearman of the order's position against the realised score, NDCG@10.
+fn score_order(task: &HeldOut, order: &[usize]) -> Scored {
+    let scores: Vec<f64> = task.results.iter().map(|(_, s)| *s).collect();
+    let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let gains = gains(task);
+    let top = scores[order[0]];
+    let position: Vec<f64> = {
+        let mut at = vec![0.0; scores.len()];
+        for (k, &i) in order.iter().enumerate() {
+            at[i] = -(k as f64);
+        }
+        at
+    };
+    let dcg: f64 = order.iter().take(10).enumerate().map(|(k, &i)| gains[i] / (k as f64 + 2.0).log2()).sum();
+    Scored { top1: top / best, rank_of_top1: 1 + scores.iter().filter(|&&o| o > top).count(), spearman: spearman(&position, &scores), ndcg10: dcg / ideal_dcg(&gains) }
+}
+
+/// Each candidate's realised normalised rank (1 = best, 0 = worst): NDCG's gain.
+fn gains(task: &HeldOut) -> Vec<f64> {
+    let results: Vec<(Point, f64)> = task.results.iter().enumerate().map(|(i, (_, s))| (vec![Some(serde_json::json!(i))], *s)).collect();
+    normalised_ranks(&results)
+}
+
+fn ideal_dcg(gains: &[f64]) -> f64 {
+    let mut sorted = gains.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    sorted.iter().take(10).enumerate().map(|(k, g)| g / (k as f64 + 2.0).log2()).sum::<f64>().max(f64::MIN_POSITIVE)
+}
+
+/// A random order's expected scores, exactly: every candidate is equally likely at every position.
+fn random_expectation(task: &HeldOut) -> Scored {
+    let scores: Vec<f64> = task.results.iter().map(|(_, s)| *s).collect();
+    let best = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let gains = gains(task);
+    let discount: f64 = (0..scores.len().min(10)).map(|k| 1.0 / (k as f64 + 2.0).log2()).sum();
+    Scored { top1: mean(&scores) / best, rank_of_top1: 0, spearman: 0.0, ndcg10: mean(&gains) * discount / ideal_dcg(&gains) }
+}
+
+/// Per held-out task, the recommender (auto and equal task weights), most popular and random side
+/// by side; then one summary row per method.
+fn leave_one_task_out(workspace: &Workspace, space: &Space, held_out: &[HeldOut], teacher: &str, scratch: &Path, plot_dir: Option<&Path>) {
+    let names = ["recommend (auto, the default)", "recommend, equal task weights", "most popular (baseline)", "random (expected)"];
+    let mut summaries: Vec<Vec<Scored>> = vec![Vec::new(); names.len()];
     let mut rows = Vec::new();
-    let mut summaries: Vec<(&str, Vec<f64>, Vec<f64>)> =
-        vec![("most popular (baseline)", vec![], vec![]), ("recommend, .meta-conditioned (auto)", vec![], vec![]), ("recommend, equal task weights", vec![], vec![])];
     let mut series = Vec::new();
     for task in held_out {
-        let best = task.results.iter().map(|(_, s)| *s).fold(f64::NEG_INFINITY, f64::max);
-        let points: Vec<Point> = task.results.iter().map(|(c, _)| c.point.clone()).collect();
-        // The baseline learns from the same teacher's other tasks.
-        let mut past: Vec<PastTask> = history(storage, space, Some(&task.task), Students::SameDepth).unwrap_or_else(|e| panic!("{e}")).tasks;
-        past.retain(|t| teacher.is_empty() || t.teacher.as_deref() == Some(teacher));
-        let others = past.iter().map(|t| t.task.as_str()).collect::<std::collections::BTreeSet<_>>().len();
-        let popular = realised(task, &most_popular(&past, &points, &task.task, popular_min_tasks.min(others).max(1))[0]);
-        summaries[0].1.push(popular / best);
-        let mut cells = vec![task.task.clone(), task.results.len().to_string(), format!("{:.4} ({})", popular / best, rank_of(task, popular))];
-        for (k, weighting) in [TaskWeighting::Auto, TaskWeighting::Equal].into_iter().enumerate() {
-            let query = Query {
-                candidates: Some(task.results.iter().map(|(c, _)| c.clone()).collect()),
-                top: usize::MAX,
-                weighting,
-                teacher: Some(teacher.to_string()).filter(|t| !t.is_empty()),
-                exclude_task: Some(task.task.clone()),
-                ..Query::new(task.meta.clone(), space.clone())
-            };
-            let answer = rank(storage, &query).unwrap_or_else(|e| panic!("{}: {e}", task.task));
-            let top = realised(task, &answer.picks[0].prediction.point);
-            let predicted: Vec<f64> = answer.picks.iter().map(|p| p.prediction.mean).collect();
-            let actual: Vec<f64> = answer.picks.iter().map(|p| realised(task, &p.prediction.point)).collect();
-            let rho = spearman(&predicted, &actual);
-            summaries[k + 1].1.push(top / best);
-            summaries[k + 1].2.push(rho);
-            cells.push(format!("{:.4} ({})", top / best, rank_of(task, top)));
-            cells.push(format!("{rho:.3}"));
-            if weighting == TaskWeighting::Auto {
-                let bandwidth = answer.scales.task.map_or("equal".into(), |h| format!("{h}× median"));
-                let bandwidth = format!("{bandwidth}, {}", if answer.scales.pooled { "pooled" } else { "same teacher" });
-                let heaviest = answer.learnt_from.iter().take(2).map(|l| format!("{} {:.0} %", l.task, 100.0 * l.share)).collect::<Vec<_>>().join(", ");
-                cells.push(format!("{bandwidth}, ℓ {}; {heaviest}", answer.scales.config));
-                series.push((task.task.clone(), predicted.into_iter().zip(actual).collect::<Vec<_>>()));
-            }
+        let auto = recommend_held_out(workspace, space, task, teacher, TaskWeighting::Auto, scratch);
+        let equal = recommend_held_out(workspace, space, task, teacher, TaskWeighting::Equal, scratch);
+        // Candidate lines are 1-based, in the held-out task's order.
+        let order = |answer: &Recommendation| answer.picks.iter().map(|p| p.line.expect("a candidates file gives lines") - 1).collect::<Vec<usize>>();
+        let mut baseline: Vec<(usize, usize)> = auto.picks.iter().map(|p| (p.baseline_rank, p.line.expect("a line") - 1)).collect();
+        baseline.sort();
+        let scored = [
+            score_order(task, &order(&auto)),
+            score_order(task, &order(&equal)),
+            score_order(task, &baseline.iter().map(|(_, i)| *i).collect::<Vec<_>>()),
+            random_expectation(task),
+        ];
+        for (summary, s) in summaries.iter_mut().zip(scored) {
+            summary.push(s);
         }
-        rows.push(cells);
+        let setting = auto.setting;
+        let weighting =
+            format!("{}, {}, ℓ {}", setting.task.map_or("equal".into(), |h| format!("{h}× median")), if setting.pooled { "pooled" } else { "same teacher" }, setting.config);
+        let cell = |s: &Scored| format!("{:.4} ({}) / {:.3} / {:.3}", s.top1, s.rank_of_top1, s.spearman, s.ndcg10);
+        rows.push(format!(
+            "| {} | {} | {} | {} | {:.4} / {:.3} / {:.3} | {}; {weighting} |",
+            task.task,
+            task.results.len(),
+            cell(&scored[0]),
+            cell(&scored[2]),
+            scored[3].top1,
+            scored[3].spearman,
+            scored[3].ndcg10,
+            setting.model_name()
+        ));
+        let realised = |line: Option<usize>| task.results[line.expect("a line") - 1].1;
+        series.push((task.task.clone(), auto.picks.iter().map(|p| (p.prediction.mean, realised(p.line))).collect::<Vec<_>>()));
     }
     if let Some(dir) = plot_dir {
         let files = distiller::report::write_predicted_vs_realised(dir, series).unwrap_or_else(|e| panic!("{e}"));
         eprintln!("wrote {}", files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "));
     }
-    println!(
-        "| held-out task | pipelines | most popular: top-1 / best (rank) | auto: top-1 / best (rank) | Spearman | chosen bandwidth, teachers, ℓ; heaviest tasks | equal weights: top-1 / best (rank) | Spearman |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    for c in &rows {
-        println!("| {} | {} | {} | {} | {} | {} | {} | {} |", c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
+    println!("Each cell: top-1 / best (its rank) / Spearman / NDCG@10.\n");
+    println!("| held-out task | pipelines | recommend (auto) | most popular | random (expected) | model chosen; task weighting, teachers, ℓ |");
+    println!("|---|---|---|---|---|---|");
+    for row in &rows {
+        println!("{row}");
     }
     println!();
-    println!("| method | top-1 ≥ 99 % of best | mean top-1 / best | worst | mean Spearman |");
-    println!("|---|---|---|---|---|");
-    for (name, ratios, rhos) in &summaries {
-        let hits = ratios.iter().filter(|&&r| r >= 0.99).count();
-        let worst = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-        let rho = if rhos.is_empty() { "–".to_string() } else { format!("{:.3}", mean(rhos)) };
-        println!("| {name} | {hits}/{} | {:.4} | {worst:.4} | {rho} |", ratios.len(), mean(ratios));
+    let wins = |a: usize, b: usize, f: fn(&Scored) -> f64| summaries[a].iter().zip(&summaries[b]).filter(|(x, y)| f(x) >= f(y)).count();
+    println!("| method | top-1 ≥ 99 % of best | mean top-1 / best | worst | mean Spearman | mean NDCG@10 | Spearman ≥ most popular's | top-1 ≥ most popular's − 0.005 |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for (k, (name, scored)) in names.iter().zip(&summaries).enumerate() {
+        let top1: Vec<f64> = scored.iter().map(|s| s.top1).collect();
+        let hits = top1.iter().filter(|&&r| r >= 0.99).count();
+        let worst = top1.iter().copied().fold(f64::INFINITY, f64::min);
+        let n = scored.len();
+        let versus = if k < 2 {
+            let close = summaries[k].iter().zip(&summaries[2]).filter(|(x, y)| x.top1 >= y.top1 - 0.005).count();
+            (format!("{}/{n}", wins(k, 2, |s| s.spearman)), format!("{close}/{n}"))
+        } else {
+            ("–".into(), "–".into())
+        };
+        println!(
+            "| {name} | {hits}/{n} | {:.4} | {worst:.4} | {:.3} | {:.3} | {} | {} |",
+            mean(&top1),
+            mean(&scored.iter().map(|s| s.spearman).collect::<Vec<_>>()),
+            mean(&scored.iter().map(|s| s.ndcg10).collect::<Vec<_>>()),
+            versus.0,
+            versus.1
+        );
     }
 }
 

@@ -27,13 +27,14 @@ mod loto;
 #[path = "lib/tabular.rs"]
 mod tabular;
 
-use distiller::recommend::paper_trials::{self, PaperTrial};
+use distiller::recommend::paper_trials::{self, PaperTrial, Skipped};
 use distiller::recommend::{Candidate, Query, rank};
 use distiller::search::encoding::Encoding;
 use distiller::search::samplers::bo::{Acquisition, BoConfig, BoSampler, InitialDesign};
 use distiller::search::samplers::{GridSampler, RandomSampler, Sampler, warm_start_points};
 use distiller::search::space::Point;
-use loto::{import_in_memory, paper_space_for_ranking, table_candidates};
+use distiller::store::MemoryStorage;
+use loto::{paper_space_for_ranking, table_candidates};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use tabular::{Replay, replay, replay_with_workers};
@@ -283,4 +284,13 @@ fn simulate_workers(groups: &[Group], workers: &[usize], seeds: u64) {
             println!("| {name} | {q} | {trials:.2}× | {rounds:.2}× |");
         }
     }
+}
+
+/// The paper's table stored as `distiller import-trials` stores it (each task's `.meta` from its
+/// GLUE data here, else the shipped one), in memory.
+fn import_in_memory(trials: &[PaperTrial], mut skipped: Skipped) -> MemoryStorage {
+    let storage = MemoryStorage::default();
+    let studies = paper_trials::import(&storage, trials, "paper", &|task| distiller::data::task_meta(task, None).map(|(m, _)| m), &mut skipped).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("imported {} studies", studies.len());
+    storage
 }

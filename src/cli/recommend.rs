@@ -57,7 +57,7 @@ pub fn exec(args: RecommendArgs, common: &Common) -> super::Outcome {
     let space_fields = request.query.space.dims.len();
     let answer = recommend(request, &mut super::note)?;
     std::fs::write(&args.out, answer.picks[0].pipeline.to_toml()).map_err(|e| Error::io(&args.out, e))?;
-    let bandwidth = match answer.scales.task {
+    let bandwidth = match answer.setting.task {
         Some(h) => format!("{h}× the median .meta distance"),
         None => "none (equal weights)".into(),
     };
@@ -67,7 +67,9 @@ pub fn exec(args: RecommendArgs, common: &Common) -> super::Outcome {
                 .picks
                 .iter()
                 .enumerate()
-                .map(|(i, p)| serde_json::json!({"rank": i + 1, "line": p.line, "predicted_rank": p.prediction.mean, "sd": p.prediction.sd, "pipeline": p.pipeline}))
+                .map(|(i, p)| {
+                    serde_json::json!({"rank": i + 1, "baseline_rank": p.baseline_rank, "line": p.line, "predicted_rank": p.prediction.mean, "sd": p.prediction.sd, "pipeline": p.pipeline})
+                })
                 .collect();
             let learnt: Vec<_> =
                 answer.learnt_from.iter().map(|l| serde_json::json!({"study": l.study, "task": l.task, "pipelines": l.pipelines, "fields": l.fields, "weight": l.share})).collect();
@@ -80,28 +82,41 @@ pub fn exec(args: RecommendArgs, common: &Common) -> super::Outcome {
                     "uninformed_fields": answer.uninformed,
                     "learnt_from": learnt,
                     "left_out": left_out,
-                    "task_bandwidth": answer.scales.task,
+                    "model": answer.setting.model_name(),
+                    "blend": answer.setting.blend,
+                    "selection": {
+                        "held_out_studies": answer.held_out,
+                        "criterion": SELECTION_CRITERION,
+                        "best_score_by_blend": answer.blend_scores.iter().map(|(b, v)| serde_json::json!({"blend": b, "score": v})).collect::<Vec<_>>(),
+                    },
+                    "task_bandwidth": answer.setting.task,
                     "teacher": answer.teacher,
-                    "teachers_pooled": answer.scales.pooled,
-                    "config_scale": answer.scales.config,
+                    "teachers_pooled": answer.setting.pooled,
+                    "config_scale": answer.setting.config,
                     "top_pick_file": args.out,
                 })
             );
         }
         Format::Table => {
             let with_lines = answer.picks.iter().any(|p| p.line.is_some());
-            println!("{:>4} {}{:>15}  pipeline", "rank", if with_lines { " line " } else { "" }, "predicted ± sd");
+            println!("{:>4} {}{:>15} {:>8}  pipeline", "rank", if with_lines { " line " } else { "" }, "predicted ± sd", "popular");
             for (i, p) in answer.picks.iter().enumerate() {
                 let line = p.line.map(|l| format!(" {l:>5}")).unwrap_or_default();
-                println!("{:>4}{line} {:>8.2} ± {:.2}  {}", i + 1, p.prediction.mean, p.prediction.sd, p.pipeline.summary());
+                println!("{:>4}{line} {:>8.2} ± {:.2} {:>8}  {}", i + 1, p.prediction.mean, p.prediction.sd, p.baseline_rank, p.pipeline.summary());
             }
-            println!("predicted = normalised rank among a task's pipelines (1 = best), over {} candidates", answer.ranked);
-            let teachers = match (&answer.teacher, answer.scales.pooled) {
+            println!("predicted = normalised rank among a task's pipelines (1 = best), over {} candidates; popular = its rank by the most-popular baseline", answer.ranked);
+            if answer.blend_scores.is_empty() {
+                println!("model: {} (too few past studies to choose by leave-one-task-out)", answer.setting.model_name());
+            } else {
+                let scores = answer.blend_scores.iter().map(|(b, v)| format!("{} {v:.3}", blend_label(*b))).collect::<Vec<_>>().join(", ");
+                println!("model: {}, chosen by leave-one-task-out over {} past studies ({SELECTION_CRITERION}): {scores}", answer.setting.model_name(), answer.held_out);
+            }
+            let teachers = match (&answer.teacher, answer.setting.pooled) {
                 (Some(t), false) => format!("only {t}'s studies"),
                 (Some(t), true) => format!("every teacher's studies (closest: {t})"),
                 (None, _) => "every teacher's studies".into(),
             };
-            println!("task weighting by .meta similarity: {bandwidth}; {teachers}; configuration scale {}", answer.scales.config);
+            println!("task weighting by .meta similarity: {bandwidth}; {teachers}; configuration scale {}", answer.setting.config);
             println!("learnt from {} studies, heaviest first:", answer.learnt_from.len());
             for l in answer.learnt_from.iter().take(5) {
                 let fields = if l.fields.len() == space_fields { "every field of the space".to_string() } else { l.fields.join(", ") };
@@ -120,4 +135,18 @@ pub fn exec(args: RecommendArgs, common: &Common) -> super::Outcome {
         }
     }
     Ok(())
+}
+
+/// What leave-one-task-out scores a setting by, in words (`recommend::meta_model::selection_score`).
+const SELECTION_CRITERION: &str = "score = mean of Spearman over every pipeline, mapped to [0, 1], and the realised normalised rank of the top 3 picks";
+
+/// A blend β in a few words.
+fn blend_label(blend: f64) -> String {
+    if blend == 0.0 {
+        "kernel".into()
+    } else if blend == 1.0 {
+        "most popular".into()
+    } else {
+        format!("{:.0} % popular", 100.0 * blend)
+    }
 }

@@ -83,3 +83,26 @@ fn candidate(fields: &[(String, Value)], line: usize, path: &Path, space: &Space
     })?;
     Ok(Candidate { line, point, pipeline })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pipeline_record_as_distiller_writes_it_is_a_candidate() {
+        // `best -f json` and `export` write f32 fields at single precision (weight_decay 0.1),
+        // which the space composes as 0.10000000149…: the same value.
+        let space = Space::builtin_default();
+        let pipeline = space.compose(&space.finite_points(usize::MAX).expect("the default space is finite")[0]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.jsonl");
+        std::fs::write(&path, serde_json::to_string(&pipeline).unwrap()).unwrap();
+        let loaded = load(&path, &space).unwrap();
+        assert_eq!(loaded[0].pipeline, pipeline);
+        // A fixed field the space makes otherwise is still refused, naming it.
+        let mut other = serde_json::to_value(&pipeline).unwrap();
+        other["train"]["weight_decay"] = serde_json::json!(0.2);
+        std::fs::write(&path, other.to_string()).unwrap();
+        assert!(load(&path, &space).unwrap_err().to_string().contains("train.weight_decay"));
+    }
+}

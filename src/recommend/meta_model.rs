@@ -1,23 +1,31 @@
 //! The meta-model: kernel (Nadaraya–Watson) regression of each past result's normalised rank
-//! within its task,
+//! within its task, blended with the candidate's "most popular" estimate,
 //!
 //! ```text
-//! r̂(x) = (w₀·½ + Σₖ Σᵢ wₖ(m)·exp(−‖x − xₖᵢ‖²ₖ / ℓ)·rₖᵢ) / (w₀ + Σₖ Σᵢ wₖ(m)·exp(−‖x − xₖᵢ‖²ₖ / ℓ))
+//! k̂(x) = (w₀·½ + Σₖ Σᵢ wₖ(m)·exp(−‖x − xₖᵢ‖²ₖ / ℓ)·rₖᵢ) / (w₀ + Σₖ Σᵢ wₖ(m)·exp(−‖x − xₖᵢ‖²ₖ / ℓ))
+//! p̂(x) = (Σ_{k ran x} wₖ(m)·rₖ(x) + w̄·k̂(x)) / (Σ_{k ran x} wₖ(m) + w̄)
+//! r̂(x) = (1 − β)·k̂(x) + β·p̂(x)
 //! wₖ(m) = exp(−d²(m, mₖ) / h)      (h = ∞: every past task weighs the same)
 //! ```
 //!
-//! over the BO's conditional encoding of a pipeline (`‖·‖ₖ` counts only the fields past task k
-//! varied), shrunk towards the middle rank with pseudo-weight w₀ where evidence is thin; the
-//! weighted spread is its uncertainty. d² is the mean squared difference of the standardised
+//! k̂ works over the BO's conditional encoding of a pipeline (`‖·‖ₖ` counts only the fields past
+//! task k varied), shrunk towards the middle rank with pseudo-weight w₀ where evidence is thin;
+//! its weighted spread is the uncertainty. p̂ is the rank x itself got on the past tasks that ran
+//! it (rₖ(x)), shrunk towards k̂ as if one more task of the mean weight w̄ had given that: the
+//! most-popular ranking, which transfers a configuration exactly and leans on the kernel only for
+//! configurations no past task ran. d² is the mean squared difference of the standardised
 //! `.meta` features both datasets know ([`DatasetMeta::features`]); wₖ is 0 for a study under
-//! another teacher when teachers are not pooled. The configuration scale ℓ, the task bandwidth h
-//! and whether to pool teachers are chosen by leave-one-task-out among the past tasks themselves
-//! (all studies of the held-out task left out), so the new dataset never tunes them; weighting by
-//! `.meta` or teacher is kept only when it beats plain pooling there by a margin.
+//! another teacher when teachers are not pooled. The blend β, the configuration scale ℓ, the task
+//! bandwidth h and whether to pool teachers are chosen by leave-one-task-out among the past tasks
+//! themselves (all studies of the held-out task left out), so the new dataset never tunes them;
+//! weighting by `.meta` or pooling teachers is kept only when it beats the matched teacher's
+//! studies at equal weights there, on the mean by a margin and on most held-out tasks.
+//! A setting's score there rates the whole ranking and its top: see [`selection_score`].
 
 use super::history::PastTask;
 use super::normalised_ranks;
 use crate::data::DatasetMeta;
+use crate::data::metrics::spearman;
 use crate::error::{Error, Result};
 use crate::search::encoding::{Encoding, column_dims, features};
 use crate::search::space::{Point, Space};
@@ -28,11 +36,15 @@ const PRIOR_WEIGHT: f64 = 0.5;
 const CONFIG_SCALES: [f64; 4] = [0.1, 0.05, 0.25, 1.0];
 /// Task bandwidths tried, as multiples of the median squared `.meta` distance between past tasks.
 const TASK_BANDWIDTHS: [f64; 3] = [0.25, 1.0, 4.0];
-/// How much better (in mean realised normalised rank of the top picks) weighting by `.meta` or
-/// teacher must do than plain pooling to be kept.
+/// Blends β tried (0: the kernel alone, 1: most popular alone), the first preferred on ties.
+const BLENDS: [f64; 3] = [0.0, 0.5, 1.0];
+/// How much better (in mean [`selection_score`]) weighting by `.meta` or pooling teachers must do
+/// than the reference setting to be kept.
 const WEIGHTING_MARGIN: f64 = 0.01;
 /// Picks per held-out task whose realised rank scores a setting.
 const SCORED_PICKS: usize = 3;
+/// Squared encoding distance under which two pipelines are the same configuration.
+const SAME_CONFIG: f64 = 1e-12;
 
 /// Whether past tasks may be weighted by their similarity to the new dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -44,21 +56,36 @@ pub enum TaskWeighting {
     Equal,
 }
 
-/// The kernel scales in use.
+/// The model's setting: its kernel scales and blend.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Scales {
+pub struct Setting {
     /// ℓ: squared distance in the encoding at which a result's weight falls by e.
     pub config: f64,
     /// h as a multiple of the median squared `.meta` distance; `None` = equal weights.
     pub task: Option<f64>,
     /// Whether studies under other teachers count (`false`: only the target's teacher's).
     pub pooled: bool,
+    /// β: the most-popular estimate's weight (0: the kernel alone, 1: most popular alone).
+    pub blend: f64,
 }
 
-impl Scales {
-    /// The simplest setting: every past task and teacher weighs the same.
-    fn is_plain(&self) -> bool {
-        self.task.is_none() && self.pooled
+impl Setting {
+    /// The blend in words.
+    pub fn model_name(&self) -> String {
+        let b = self.blend;
+        if b == 0.0 {
+            "kernel regression".into()
+        } else if b == 1.0 {
+            "most popular (kernel for pipelines no past task ran)".into()
+        } else {
+            format!("{:.0} % most popular + {:.0} % kernel regression", 100.0 * b, 100.0 * (1.0 - b))
+        }
+    }
+
+    /// The reference setting: the matched teacher's studies, every past task weighing the same.
+    /// Studies under other teachers and `.meta` weighting must earn their place against it.
+    fn is_reference(&self) -> bool {
+        self.task.is_none() && !self.pooled
     }
 }
 
@@ -100,14 +127,17 @@ pub struct Model {
     spread: [Option<f64>; 9],
     /// Median squared `.meta` distance between past tasks (the bandwidth's unit).
     median_d2: Option<f64>,
-    scales: Scales,
-    /// Every setting tried and its leave-one-task-out score (mean realised normalised rank of the
-    /// top picks); empty when there were too few past tasks to choose.
-    pub selection: Vec<(Scales, f64)>,
+    setting: Setting,
+    /// Every setting tried and its mean [`selection_score`] over the held-out past tasks; empty
+    /// when there were too few past tasks to choose.
+    pub selection: Vec<(Setting, f64)>,
+    /// How many past studies were held out in turn to choose the setting (each with every other
+    /// study of its task).
+    pub held_out: usize,
 }
 
 impl Model {
-    /// Learns from `tasks` (results over `space`), choosing the scales by leave-one-task-out.
+    /// Learns from `tasks` (results over `space`), choosing the setting by leave-one-task-out.
     pub fn fit(tasks: &[PastTask], space: &Space, weighting: TaskWeighting) -> Result<Self> {
         if tasks.iter().all(|t| t.results.is_empty()) {
             return Err(Error::Recommend(
@@ -137,8 +167,15 @@ impl Model {
                 *slot = (sd > 1e-12).then_some(sd);
             }
         }
-        let mut model =
-            Self { space: space.clone(), tasks: encoded, spread, median_d2: None, scales: Scales { config: CONFIG_SCALES[0], task: None, pooled: true }, selection: Vec::new() };
+        let mut model = Self {
+            space: space.clone(),
+            tasks: encoded,
+            spread,
+            median_d2: None,
+            setting: Setting { config: CONFIG_SCALES[0], task: None, pooled: true, blend: BLENDS[0] },
+            selection: Vec::new(),
+            held_out: 0,
+        };
         let mut pairwise: Vec<f64> = Vec::new();
         for (i, a) in model.tasks.iter().enumerate() {
             for b in &model.tasks[i + 1..] {
@@ -147,12 +184,25 @@ impl Model {
         }
         pairwise.sort_by(f64::total_cmp);
         model.median_d2 = pairwise.get(pairwise.len() / 2).copied().filter(|d| *d > 0.0);
-        model.choose_scales(weighting);
+        model.choose_setting(weighting);
         Ok(model)
     }
 
-    pub fn scales(&self) -> Scales {
-        self.scales
+    pub fn setting(&self) -> Setting {
+        self.setting
+    }
+
+    /// The best leave-one-task-out score each blend reached (with the chosen task weighting's
+    /// kind), in [`BLENDS`] order: why the chosen blend won.
+    pub fn blend_scores(&self) -> Vec<(f64, f64)> {
+        let kind = |s: &Setting| (s.task.is_none(), s.pooled);
+        BLENDS
+            .iter()
+            .filter_map(|&b| {
+                let best = self.selection.iter().filter(|(s, _)| s.blend == b && kind(s) == kind(&self.setting)).map(|(_, v)| *v).fold(f64::NEG_INFINITY, f64::max);
+                best.is_finite().then_some((b, best))
+            })
+            .collect()
     }
 
     /// Squared `.meta` distance: the mean over features both know (and that vary among the past
@@ -164,12 +214,12 @@ impl Model {
     }
 
     /// Past study `k`'s weight for a task with features `meta` and teacher `teacher` under
-    /// `scales` (a study whose `.meta` distance is unknown weighs as one at the median distance).
-    fn task_weight(&self, meta: Option<&[Option<f64>; 9]>, teacher: Option<&str>, k: usize, scales: Scales) -> f64 {
-        if !scales.pooled && teacher.is_some() && self.tasks[k].teacher.as_deref() != teacher {
+    /// `setting` (a study whose `.meta` distance is unknown weighs as one at the median distance).
+    fn task_weight(&self, meta: Option<&[Option<f64>; 9]>, teacher: Option<&str>, k: usize, setting: Setting) -> f64 {
+        if !setting.pooled && teacher.is_some() && self.tasks[k].teacher.as_deref() != teacher {
             return 0.0;
         }
-        match (scales.task, self.median_d2) {
+        match (setting.task, self.median_d2) {
             (Some(multiple), Some(median)) => (-self.meta_d2(meta, self.tasks[k].meta.as_ref()).unwrap_or(median) / (multiple * median)).exp(),
             _ => 1.0,
         }
@@ -188,52 +238,84 @@ impl Model {
         self.tasks.iter().map(|t| if Some(t.task.as_str()) == skip { Vec::new() } else { t.rows.iter().map(|row| d2(row, &t.mask)).collect() }).collect()
     }
 
-    /// The kernel estimate (mean, sd) from per-task squared distances and task weights.
-    fn estimate(&self, distances: &[Vec<f64>], weights: &[f64], config_scale: f64) -> (f64, f64) {
+    /// The estimate (r̂, sd) from per-task squared distances and task weights: the kernel's
+    /// k̂ blended with the most-popular p̂, and the kernel's weighted spread.
+    fn estimate(&self, distances: &[Vec<f64>], weights: &[f64], setting: Setting) -> (f64, f64) {
         let (mut w_sum, mut wy, mut wy2) = (PRIOR_WEIGHT, PRIOR_WEIGHT * 0.5, PRIOR_WEIGHT * 0.25);
-        for ((task, d2s), tw) in self.tasks.iter().zip(distances).zip(weights) {
+        // Σ wₖ·rₖ(x) and Σ wₖ over the tasks that ran x; Σ wₖ and count over every task counted.
+        let (mut ran_wr, mut ran_w, mut all_w, mut counted) = (0.0, 0.0, 0.0, 0usize);
+        for ((task, d2s), &tw) in self.tasks.iter().zip(distances).zip(weights) {
+            let (mut same_sum, mut same_n) = (0.0, 0usize);
             for (d2, r) in d2s.iter().zip(&task.ranks) {
-                let w = tw * (-d2 / config_scale).exp();
+                let w = tw * (-d2 / setting.config).exp();
                 w_sum += w;
                 wy += w * r;
                 wy2 += w * r * r;
+                if *d2 < SAME_CONFIG {
+                    same_sum += r;
+                    same_n += 1;
+                }
+            }
+            if tw > 0.0 && !d2s.is_empty() {
+                all_w += tw;
+                counted += 1;
+                if same_n > 0 {
+                    ran_wr += tw * same_sum / same_n as f64;
+                    ran_w += tw;
+                }
             }
         }
-        let mean = wy / w_sum;
-        (mean, (wy2 / w_sum - mean * mean).max(0.0).sqrt())
+        let kernel = wy / w_sum;
+        let sd = (wy2 / w_sum - kernel * kernel).max(0.0).sqrt();
+        let mean_w = if counted > 0 { all_w / counted as f64 } else { 1.0 };
+        let popular = (ran_wr + mean_w * kernel) / (ran_w + mean_w);
+        ((1.0 - setting.blend) * kernel + setting.blend * popular, sd)
     }
 
     /// Leave-one-task-out among the past tasks: each setting ranks every task's own results from
-    /// the others; its score is the mean realised normalised rank of its top picks.
-    fn choose_scales(&mut self, weighting: TaskWeighting) {
+    /// the others and is scored by [`selection_score`].
+    fn choose_setting(&mut self, weighting: TaskWeighting) {
         let held_out: Vec<usize> = (0..self.tasks.len()).filter(|&k| self.tasks[k].rows.len() > SCORED_PICKS).collect();
         if held_out.len() < 2 {
             return;
         }
         let conditioned = weighting == TaskWeighting::Auto && self.median_d2.is_some();
         let bandwidths = std::iter::once(None).chain(TASK_BANDWIDTHS.iter().map(|b| Some(*b)).filter(|_| conditioned));
-        let settings: Vec<Scales> = [true, false]
+        let settings: Vec<Setting> = [true, false]
             .into_iter()
-            .flat_map(|pooled| bandwidths.clone().flat_map(move |task| CONFIG_SCALES.iter().map(move |&config| Scales { config, task, pooled })))
+            .flat_map(|pooled| {
+                bandwidths.clone().flat_map(move |task| BLENDS.iter().flat_map(move |&blend| CONFIG_SCALES.iter().map(move |&config| Setting { config, task, pooled, blend })))
+            })
             .collect();
-        let mut totals = vec![0.0; settings.len()];
+        // Per setting, its score on each held-out task.
+        let mut scores = vec![Vec::with_capacity(held_out.len()); settings.len()];
         for &j in &held_out {
             let own = &self.tasks[j];
             let distances: Vec<Vec<Vec<f64>>> = own.rows.iter().map(|x| self.distances(x, Some(&own.mask), Some(&own.task))).collect();
-            for (total, scales) in totals.iter_mut().zip(&settings) {
-                let weights: Vec<f64> = (0..self.tasks.len()).map(|k| self.task_weight(own.meta.as_ref(), own.teacher.as_deref(), k, *scales)).collect();
-                let mut predicted: Vec<(f64, f64)> = distances.iter().zip(&own.ranks).map(|(d, r)| (self.estimate(d, &weights, scales.config).0, *r)).collect();
-                predicted.sort_by(|a, b| b.0.total_cmp(&a.0));
-                *total += predicted.iter().take(SCORED_PICKS).map(|(_, r)| r).sum::<f64>() / SCORED_PICKS as f64;
+            for (on_tasks, setting) in scores.iter_mut().zip(&settings) {
+                let weights: Vec<f64> = (0..self.tasks.len()).map(|k| self.task_weight(own.meta.as_ref(), own.teacher.as_deref(), k, *setting)).collect();
+                let predicted: Vec<f64> = distances.iter().map(|d| self.estimate(d, &weights, *setting).0).collect();
+                on_tasks.push(selection_score(&predicted, &own.ranks));
             }
         }
-        self.selection = settings.into_iter().zip(totals.into_iter().map(|t| t / held_out.len() as f64)).collect();
-        // Weighting by .meta or by teacher is kept only when it beats plain pooling by a margin.
-        let best = |plain: bool| self.selection.iter().filter(|(s, _)| s.is_plain() == plain).copied().reduce(|a, b| if b.1 > a.1 { b } else { a });
-        let plain = best(true).expect("plain pooling is always tried");
-        self.scales = match best(false) {
-            Some((scales, score)) if score > plain.1 + WEIGHTING_MARGIN => scales,
-            _ => plain.0,
+        self.held_out = held_out.len();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        self.selection = settings.iter().zip(&scores).map(|(s, v)| (*s, mean(v))).collect();
+        let best =
+            |reference: bool| (0..settings.len()).filter(|&i| settings[i].is_reference() == reference).reduce(|a, b| if self.selection[b].1 > self.selection[a].1 { b } else { a });
+        let reference = best(true).expect("the reference setting is always tried");
+        // Weighting by .meta or pooling teachers is kept only when it beats the reference on the
+        // mean by a margin and on most held-out tasks: one task must not carry it.
+        self.setting = match best(false) {
+            Some(other)
+                if self.selection[other].1 > self.selection[reference].1 + WEIGHTING_MARGIN && {
+                    let wins = scores[other].iter().zip(&scores[reference]).filter(|(a, b)| a > b).count();
+                    2 * wins > held_out.len()
+                } =>
+            {
+                settings[other]
+            }
+            _ => settings[reference],
         };
     }
 
@@ -245,7 +327,7 @@ impl Model {
             .enumerate()
             .map(|(index, point)| {
                 let distances = self.distances(&features(&self.space, point, Encoding::Conditional), None, None);
-                let (mean, sd) = self.estimate(&distances, &weights, self.scales.config);
+                let (mean, sd) = self.estimate(&distances, &weights, self.setting);
                 Prediction { index, point: point.clone(), mean, sd }
             })
             .collect();
@@ -255,7 +337,7 @@ impl Model {
 
     fn weights(&self, target: Target) -> Vec<f64> {
         let features = target.meta.features();
-        (0..self.tasks.len()).map(|k| self.task_weight(Some(&features), target.teacher, k, self.scales)).collect()
+        (0..self.tasks.len()).map(|k| self.task_weight(Some(&features), target.teacher, k, self.setting)).collect()
     }
 
     /// Each past study's share of the total weight for `target` (its weight times its number of
@@ -266,5 +348,87 @@ impl Model {
         let mut shares: Vec<(String, f64)> = self.tasks.iter().zip(raw).map(|(t, w)| (t.study.clone(), w / total)).collect();
         shares.sort_by(|a, b| b.1.total_cmp(&a.1));
         shares
+    }
+}
+
+/// How well a ranking of one held-out task's pipelines did, in [0, 1]: the mean of its Spearman
+/// correlation with the realised ranks over every pipeline (mapped from [−1, 1]) and the mean
+/// realised normalised rank of its top [`SCORED_PICKS`] picks. The first rates the whole list a
+/// user reads, the second the picks a user trains.
+pub fn selection_score(predicted: &[f64], realised: &[f64]) -> f64 {
+    let rho = spearman(predicted, realised);
+    let rho = if rho.is_finite() { rho } else { 0.0 };
+    let mut order: Vec<usize> = (0..predicted.len()).collect();
+    order.sort_by(|&a, &b| predicted[b].total_cmp(&predicted[a]));
+    let picks = order.len().min(SCORED_PICKS);
+    let top = order.iter().take(picks).map(|&i| realised[i]).sum::<f64>() / picks.max(1) as f64;
+    0.5 * (rho + 1.0) / 2.0 + 0.5 * top
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Three tasks whose ranks zigzag over five temperatures: no smooth kernel can follow them,
+    /// exact configuration transfer can.
+    fn zigzag() -> (Model, Vec<Point>) {
+        let space = Space::parse("[[dim]]\nfield = \"kd.temperature\"\nvalues = [1.0, 2.0, 3.0, 4.0, 5.0]\n", "t").unwrap();
+        let points: Vec<Point> = (1..=5).map(|t| vec![Some(json!(t as f64))]).collect();
+        let tasks: Vec<PastTask> = ["a", "b", "c"]
+            .iter()
+            .map(|name| PastTask {
+                study: name.to_string(),
+                task: name.to_string(),
+                meta: None,
+                teacher: None,
+                shared: vec![true],
+                results: points.iter().cloned().zip([0.9, 0.1, 0.8, 0.2, 0.7]).collect(),
+            })
+            .collect();
+        (Model::fit(&tasks, &space, TaskWeighting::Equal).unwrap(), points)
+    }
+
+    #[test]
+    fn the_most_popular_estimate_is_the_configurations_own_mean_rank_shrunk_towards_the_kernel() {
+        let (model, points) = zigzag();
+        let weights = vec![1.0; 3];
+        let broad = Setting { config: 1.0, task: None, pooled: false, blend: 0.0 };
+        for (point, own_rank) in points.iter().zip([1.0, 0.0, 0.75, 0.25, 0.5]) {
+            let distances = model.distances(&features(&model.space, point, Encoding::Conditional), None, None);
+            let kernel = model.estimate(&distances, &weights, broad).0;
+            let popular = model.estimate(&distances, &weights, Setting { blend: 1.0, ..broad }).0;
+            // Three tasks ran it at `own_rank`, plus one pseudo-task at the kernel's estimate.
+            assert!((popular - (3.0 * own_rank + kernel) / 4.0).abs() < 1e-12, "{popular} {kernel} {own_rank}");
+            let half = model.estimate(&distances, &weights, Setting { blend: 0.5, ..broad }).0;
+            assert!((half - (kernel + popular) / 2.0).abs() < 1e-12);
+        }
+        // The broad kernel flattens the zigzag; most popular keeps its order.
+        let order = |setting: Setting| {
+            let mut by: Vec<(f64, usize)> = points
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (model.estimate(&model.distances(&features(&model.space, p, Encoding::Conditional), None, None), &weights, setting).0, i))
+                .collect();
+            by.sort_by(|a, b| b.0.total_cmp(&a.0));
+            by.into_iter().map(|(_, i)| i).collect::<Vec<_>>()
+        };
+        assert_eq!(order(Setting { blend: 1.0, ..broad }), vec![0, 2, 4, 3, 1]);
+        assert_ne!(order(broad), vec![0, 2, 4, 3, 1]);
+        // Leave-one-task-out picks a setting that follows the zigzag, and says why.
+        assert_eq!(model.rank(Target { meta: &DatasetMeta::glue("sst2").unwrap(), teacher: None }, &points)[0].point, points[0]);
+        assert_eq!(model.blend_scores().len(), BLENDS.len());
+        assert_eq!(model.held_out, 3);
+    }
+
+    #[test]
+    fn the_selection_score_rates_the_whole_ranking_and_its_top() {
+        let realised = [1.0, 0.75, 0.5, 0.25, 0.0];
+        assert!((selection_score(&realised, &realised) - (0.5 + 0.5 * 0.75)).abs() < 1e-12);
+        let reversed: Vec<f64> = realised.iter().map(|r| -r).collect();
+        assert!((selection_score(&reversed, &realised) - 0.5 * 0.25).abs() < 1e-12);
+        // The same top three in another order: the same top, a lower Spearman.
+        let shuffled_top = [0.8, 0.9, 1.0, 0.1, 0.0];
+        assert!(selection_score(&shuffled_top, &realised) < selection_score(&realised, &realised));
     }
 }

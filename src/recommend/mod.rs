@@ -1,18 +1,19 @@
 //! AutoDistiller-style recommendation: rank a new dataset's candidate pipelines from past
 //! studies, without running them. [`history`] reads the past tasks from the store (their results
 //! over the target space's fields, their `.meta`), [`meta_model`] is the meta-model and chooses
-//! its own scales, [`rank()`] answers a [`Query`] with them, [`candidates`] reads candidates
-//! files, and [`paper_trials`] the paper's released table.
+//! its own setting, [`popular`] is the most-popular baseline, [`rank()`] answers a [`Query`] with
+//! them, [`candidates`] reads candidates files, and [`paper_trials`] the paper's released table.
 
 pub mod candidates;
 pub mod history;
 pub mod meta_model;
 pub mod paper_trials;
+pub mod popular;
 pub mod rank;
 
 pub use candidates::Candidate;
 pub use history::{History, PastTask, Students, history};
-pub use meta_model::{Model, Prediction, Scales, Target, TaskWeighting};
+pub use meta_model::{Model, Prediction, Setting, Target, TaskWeighting};
 pub use rank::{LearntFrom, Pick, Query, Recommendation, rank};
 
 use crate::search::space::Point;
@@ -77,7 +78,7 @@ mod tests {
         let ranked = model.rank(target(&meta(1000)), &[point(0.0), point(4.0), point(2.0)]);
         assert_eq!((&ranked[0].point, &ranked[2].point), (&point(4.0), &point(0.0)));
         assert!(ranked[0].mean > 0.5 && ranked[2].mean < 0.5);
-        assert_eq!(model.scales().task, None, "identical tasks: nothing to gain from conditioning");
+        assert_eq!(model.setting().task, None, "identical tasks: nothing to gain from conditioning");
         let empty = PastTask { results: vec![], ..task("e", 1, 0.0) };
         assert!(Model::fit(&[empty], &space(), TaskWeighting::Auto).err().unwrap().to_string().contains("nothing to learn from"));
     }
@@ -87,12 +88,12 @@ mod tests {
         // Small datasets prefer a = 0, large ones a = 4: only the .meta tells them apart.
         let tasks = [task("s1", 500, 0.0), task("s2", 600, 0.0), task("s3", 700, 0.0), task("l1", 300_000, 4.0), task("l2", 400_000, 4.0), task("l3", 500_000, 4.0)];
         let model = Model::fit(&tasks, &space(), TaskWeighting::Auto).unwrap();
-        assert!(model.scales().task.is_some(), "leave-one-task-out shows that similarity helps: {:?}", model.selection);
+        assert!(model.setting().task.is_some(), "leave-one-task-out shows that similarity helps: {:?}", model.selection);
         assert_eq!(model.rank(target(&meta(550)), &[point(0.0), point(4.0)])[0].point, point(0.0));
         assert_eq!(model.rank(target(&meta(450_000)), &[point(0.0), point(4.0)])[0].point, point(4.0));
         assert!(model.task_shares(target(&meta(550)))[0].0.starts_with('s'));
         let equal = Model::fit(&tasks, &space(), TaskWeighting::Equal).unwrap();
-        assert_eq!(equal.scales().task, None);
+        assert_eq!(equal.setting().task, None);
         let (small, large) = (equal.rank(target(&meta(550)), &[point(0.0), point(4.0)]), equal.rank(target(&meta(450_000)), &[point(0.0), point(4.0)]));
         assert_eq!(small[0].point, large[0].point, "equal weights ignore the .meta");
     }
@@ -103,13 +104,13 @@ mod tests {
         let under = |teacher: &str, name: &str, best: f64| PastTask { teacher: Some(teacher.into()), ..task(name, 1000, best) };
         let tasks = [under("t", "a", 0.0), under("t", "b", 0.0), under("t", "c", 0.0), under("u", "d", 4.0), under("u", "e", 4.0), under("u", "f", 4.0)];
         let model = Model::fit(&tasks, &space(), TaskWeighting::Equal).unwrap();
-        assert!(!model.scales().pooled, "{:?}", model.selection);
+        assert!(!model.setting().pooled, "{:?}", model.selection);
         let m = meta(1000);
         for (teacher, best) in [("t", 0.0), ("u", 4.0)] {
             assert_eq!(model.rank(Target { meta: &m, teacher: Some(teacher) }, &[point(0.0), point(4.0)])[0].point, point(best));
         }
-        // One teacher: nothing to choose.
-        assert!(Model::fit(&tasks[..3], &space(), TaskWeighting::Equal).unwrap().scales().pooled);
+        // One teacher: pooling has nothing to add, so the matched teacher's studies are kept.
+        assert!(!Model::fit(&tasks[..3], &space(), TaskWeighting::Equal).unwrap().setting().pooled);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::search::Space;
 use crate::search::space::{POOL_LIMIT, Point};
 use crate::store::Storage;
 
-use super::{Candidate, Model, PastTask, Prediction, Scales, Students, Target, TaskWeighting, history};
+use super::{Candidate, Model, PastTask, Prediction, Setting, Students, Target, TaskWeighting, history, popular};
 
 /// What to rank, for which dataset, learning from which studies.
 #[derive(Debug, Clone)]
@@ -47,6 +47,9 @@ pub struct Pick {
     pub pipeline: Pipeline,
     /// Its line in the candidates file, when there is one.
     pub line: Option<usize>,
+    /// Its rank (1 = first) in the most-popular ranking of the same candidates, learnt from the
+    /// matched teacher's studies ([`popular::most_popular`]).
+    pub baseline_rank: usize,
 }
 
 /// A past study learnt from.
@@ -71,8 +74,13 @@ pub struct Recommendation {
     pub learnt_from: Vec<LearntFrom>,
     /// Studies in the store not learnt from, with the reason.
     pub left_out: Vec<(String, String)>,
-    /// The scales leave-one-task-out chose.
-    pub scales: Scales,
+    /// The setting leave-one-task-out chose.
+    pub setting: Setting,
+    /// Why: the best leave-one-task-out score of each blend tried, (β, score) (empty when too
+    /// few past tasks to choose).
+    pub blend_scores: Vec<(f64, f64)>,
+    /// How many past studies were held out in turn to choose.
+    pub held_out: usize,
     /// The teacher the new task was matched to.
     pub teacher: Option<String>,
     /// How many candidates were ranked.
@@ -107,6 +115,12 @@ pub fn rank(storage: &dyn Storage, request: &Query) -> Result<Recommendation> {
         None => space_candidates(space, &past.tasks)?.into_iter().map(|p| (p, None)).unzip(),
     };
     let ranked = points.len();
+    // The baseline learns from the matched teacher's studies, as the model does by default.
+    let same_teacher: Vec<PastTask> = past.tasks.iter().filter(|t| teacher.is_none() || t.teacher == teacher).cloned().collect();
+    let mut baseline_rank = vec![0; points.len()];
+    for (rank, i) in popular::most_popular(&same_teacher, &points, popular::min_tasks(&same_teacher)).into_iter().enumerate() {
+        baseline_rank[i] = rank + 1;
+    }
     let mut picks = Vec::new();
     for prediction in model.rank(target, &points).into_iter().take(request.top.max(1)) {
         let at = prediction.index;
@@ -115,7 +129,7 @@ pub fn rank(storage: &dyn Storage, request: &Query) -> Result<Recommendation> {
             // The space's full budget: a pick is meant to be trained, not screened.
             None => space.compose_at(&prediction.point, space.rungs() - 1)?,
         };
-        picks.push(Pick { prediction, pipeline, line: lines[at] });
+        picks.push(Pick { prediction, pipeline, line: lines[at], baseline_rank: baseline_rank[at] });
     }
     let shares = model.task_shares(target);
     let mut learnt_from: Vec<LearntFrom> = past
@@ -136,7 +150,7 @@ pub fn rank(storage: &dyn Storage, request: &Query) -> Result<Recommendation> {
     }
     learnt_from.retain(|l| l.share > 0.0);
     let uninformed = space.dims.iter().map(|d| d.field.clone()).filter(|f| !learnt_from.iter().any(|l| l.fields.contains(f))).collect();
-    Ok(Recommendation { picks, learnt_from, left_out, scales: model.scales(), teacher, ranked, uninformed })
+    Ok(Recommendation { picks, learnt_from, left_out, setting: model.setting(), blend_scores: model.blend_scores(), held_out: model.held_out, teacher, ranked, uninformed })
 }
 
 /// The teacher whose studies cover the most tasks (ties: the first by name).

@@ -140,6 +140,7 @@ fn import_meta_recommend_depends_on_the_dataset() {
     let (code, out, err) = s.run(&["recommend", &small, "--out", "pick.toml"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("learnt from 4 studies") && out.contains("over kd.loss, intermediate.objective"), "{out}");
+    assert!(out.contains("popular  pipeline") && out.contains("chosen by leave-one-task-out over 4 past studies"), "{out}");
 }
 
 #[test]
@@ -163,6 +164,14 @@ fn candidates_files_rank_exactly_their_pipelines() {
     assert_eq!(lines, [2, 3, 4]);
     assert!(recs.iter().all(|r| r["predicted_rank"].is_number() && r["sd"].is_number()));
     assert!(recs.windows(2).all(|w| w[0]["predicted_rank"].as_f64() >= w[1]["predicted_rank"].as_f64()));
+    // Beside each pick, its rank by the most-popular baseline; line 4 was never run, so it is last.
+    let mut baseline: Vec<u64> = recs.iter().map(|r| r["baseline_rank"].as_u64().unwrap()).collect();
+    assert_eq!(recs.iter().find(|r| r["line"] == 4).unwrap()["baseline_rank"], 3, "{answer}");
+    baseline.sort();
+    assert_eq!(baseline, [1, 2, 3]);
+    // Which model ranked them, and the leave-one-task-out scores it was chosen by.
+    assert_eq!(answer["selection"]["held_out_studies"], 4, "{answer}");
+    assert!(answer["model"].is_string() && answer["selection"]["best_score_by_blend"].as_array().unwrap().len() == 3, "{answer}");
     let top1 = s.json(&["recommend", &small, "--space", paper_space(), "--candidates", "c.csv", "--top", "1", "-f", "json"]);
     assert_eq!(top1["recommendations"].as_array().unwrap().len(), 1);
     // JSONL: pipeline records, whole (as printed) or in part.
