@@ -12,7 +12,7 @@ use super::config::{BertConfig, Pooling};
 use super::disentangled::{RelativeContext, RelativeEmbeddings};
 use super::dropout::dropout;
 use super::family::{Family, HeadActivation, Positions};
-use super::kernels::{gelu, linear, softmax};
+use super::kernels::{gelu, layer_norm, linear, softmax};
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
 use crate::error::Result;
@@ -99,6 +99,9 @@ pub struct Bert {
     family: Family,
     #[module(skip)]
     pad_token_id: usize,
+    /// Every LayerNorm's epsilon (the host kernel needs it; burn's LayerNorm keeps it private).
+    #[module(skip)]
+    layer_norm_eps: f64,
 }
 
 /// The mean of `x` `[batch, seq, d]` over the tokens `mask` `[batch, seq]` marks (1) → `[batch, d]`.
@@ -133,7 +136,7 @@ fn load_weight(src: &mut dyn WeightSource, name: &str, d_in: usize, d_out: usize
     Ok(layer)
 }
 
-fn layer_norm(src: &mut dyn WeightSource, name: &str, d: usize, eps: f64, device: &Device) -> Result<LayerNorm> {
+fn load_layer_norm(src: &mut dyn WeightSource, name: &str, d: usize, eps: f64, device: &Device) -> Result<LayerNorm> {
     let mut norm = LayerNormConfig::new(d).with_epsilon(eps).init(device);
     norm.gamma = param(src.tensor(&format!("{name}.weight"), &[d], Init::Ones)?, [d], device);
     norm.beta = Some(param(src.tensor(&format!("{name}.bias"), &[d], Init::Zeros)?, [d], device));
@@ -169,7 +172,7 @@ impl Bert {
             token_type: (family.has_token_types() && config.type_vocab_size > 0)
                 .then(|| embedding(src, "embeddings.token_type_embeddings", config.type_vocab_size, e, device))
                 .transpose()?,
-            norm: layer_norm(src, "embeddings.LayerNorm", if before_norm { d } else { e }, eps, device)?,
+            norm: load_layer_norm(src, "embeddings.LayerNorm", if before_norm { d } else { e }, eps, device)?,
             project: match (e != d, before_norm) {
                 (false, _) => None,
                 (true, true) => Some(load_weight(src, "embeddings_project", e, d, device)?),
@@ -183,7 +186,7 @@ impl Bert {
         let relative_embeddings = match disentangled.filter(|c| c.relative_attention) {
             Some(c) => {
                 let table = embedding(src, "encoder.rel_embeddings", 2 * c.span(config.max_position_embeddings), d, device)?;
-                let norm = c.norms_relative().then(|| layer_norm(src, "encoder.LayerNorm", d, eps, device)).transpose()?;
+                let norm = c.norms_relative().then(|| load_layer_norm(src, "encoder.LayerNorm", d, eps, device)).transpose()?;
                 Some(RelativeEmbeddings::new(table, norm, c, config.max_position_embeddings))
             }
             None => None,
@@ -200,10 +203,10 @@ impl Bert {
                 key: load_linear(src, &format!("{p}.attention.self.key"), d, d, device)?,
                 value: load_linear(src, &format!("{p}.attention.self.value"), d, d, device)?,
                 attention_out: load_linear(src, &format!("{p}.attention.output.dense"), d, d, device)?,
-                attention_norm: layer_norm(src, &format!("{p}.attention.output.LayerNorm"), d, eps, device)?,
+                attention_norm: load_layer_norm(src, &format!("{p}.attention.output.LayerNorm"), d, eps, device)?,
                 intermediate: load_linear(src, &format!("{p}.intermediate.dense"), d, config.intermediate_size, device)?,
                 output: load_linear(src, &format!("{p}.output.dense"), config.intermediate_size, d, device)?,
-                output_norm: layer_norm(src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
+                output_norm: load_layer_norm(src, &format!("{p}.output.LayerNorm"), d, eps, device)?,
                 pos_query: pos_query.then(|| load_linear(src, &format!("{p}.attention.self.pos_query_proj"), d, d, device)).transpose()?,
                 pos_key: pos_key.then(|| load_linear(src, &format!("{p}.attention.self.pos_key_proj"), d, d, device)).transpose()?,
                 heads: config.num_attention_heads,
@@ -221,6 +224,7 @@ impl Bert {
             pooling: config.classifier_pooling,
             family,
             pad_token_id: config.pad_token_id,
+            layer_norm_eps: eps,
         })
     }
 
@@ -335,10 +339,10 @@ impl Bert {
         };
         if self.family.projects_before_norm() {
             // DeBERTa also zeroes the padding's embeddings.
-            let normed = self.embeddings.norm.forward(project(emb)) * input.mask.clone().unsqueeze_dim::<3>(2);
+            let normed = layer_norm(&self.embeddings.norm, project(emb), self.layer_norm_eps) * input.mask.clone().unsqueeze_dim::<3>(2);
             dropout(&self.hidden_dropout, normed)
         } else {
-            project(dropout(&self.hidden_dropout, self.embeddings.norm.forward(emb)))
+            project(dropout(&self.hidden_dropout, layer_norm(&self.embeddings.norm, emb, self.layer_norm_eps)))
         }
     }
 
@@ -365,7 +369,7 @@ impl Bert {
         let mut hidden = vec![x.clone()];
         let mut attentions = Vec::new();
         for layer in &self.layers {
-            let (next, probs) = layer.forward(x, bias.clone(), relative.as_ref(), &self.hidden_dropout, &self.attention_dropout);
+            let (next, probs) = layer.forward(x, bias.clone(), relative.as_ref(), (&self.hidden_dropout, &self.attention_dropout), self.layer_norm_eps);
             x = next;
             hidden.push(x.clone());
             if with_attention {
@@ -390,7 +394,14 @@ impl Bert {
 }
 
 impl EncoderLayer {
-    fn forward(&self, x: Tensor<3>, bias: Tensor<4>, relative: Option<&RelativeContext>, hidden_dropout: &Dropout, attention_dropout: &Dropout) -> (Tensor<3>, Tensor<4>) {
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        bias: Tensor<4>,
+        relative: Option<&RelativeContext>,
+        (hidden_dropout, attention_dropout): (&Dropout, &Dropout),
+        eps: f64,
+    ) -> (Tensor<3>, Tensor<4>) {
         let [batch, seq, d] = x.dims();
         let (h, dh) = (self.heads, d / self.heads);
         let split = |t: Tensor<3>| t.reshape([batch, seq, h, dh]).swap_dims(1, 2);
@@ -404,9 +415,9 @@ impl EncoderLayer {
         } + bias;
         let probs = softmax(scores, 3);
         let context = dropout(attention_dropout, probs.clone()).matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
-        let attended = self.attention_norm.forward(dropout(hidden_dropout, linear(&self.attention_out, context)) + x);
+        let attended = layer_norm(&self.attention_norm, dropout(hidden_dropout, linear(&self.attention_out, context)) + x, eps);
         let inner = gelu(linear(&self.intermediate, attended.clone()));
-        let out = self.output_norm.forward(dropout(hidden_dropout, linear(&self.output, inner)) + attended);
+        let out = layer_norm(&self.output_norm, dropout(hidden_dropout, linear(&self.output, inner)) + attended, eps);
         (out, probs)
     }
 }

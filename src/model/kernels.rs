@@ -10,11 +10,15 @@
 //!   erf, error ≤ 1.5e-7, sharing one `exp`); the backward pass is one multiply. burn's kernel
 //!   calls libm's `erf` per element in both passes.
 //! - softmax over the last axis: one pass per row forward, one backward (`y ⊙ (g − ⟨g, y⟩)`).
+//! - LayerNorm: one pass per row forward (mean, variance, then `x̂·γ + β`), keeping `x̂` and
+//!   `1/σ`; one pass backward for the input gradient (`(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) / σ` with
+//!   `ĝ = g ⊙ γ`) that also sums the gradients of γ and β. burn's LayerNorm is a chain of
+//!   reductions and broadcasts each way, each allocating its output.
 //!
 //! `exp` is a branch-free polynomial, so these loops vectorise; they run compiled for AVX-512 when
 //! the CPU has it. Measured in docs/performance.md. Other backends and dtypes keep burn's ops.
 
-use burn::nn::Linear;
+use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
 
 /// Whether `x` takes the host path: f32 on flex (with or without autodiff).
@@ -60,6 +64,22 @@ pub fn softmax<const D: usize>(x: Tensor<D>, dim: usize) -> Tensor<D> {
     burn::tensor::activation::softmax(x, dim)
 }
 
+/// `norm.forward(x)`, where `eps` is the epsilon `norm` was built with.
+pub fn layer_norm<const D: usize>(norm: &LayerNorm, x: Tensor<D>, eps: f64) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    if let Some(beta) = &norm.beta
+        && on_flex(&x)
+    {
+        let dims = x.dims();
+        let d = dims[D - 1];
+        let rows = dims[..D - 1].iter().product::<usize>();
+        let out = Tensor::<2>::from_dispatch(flex::layer_norm(x.reshape([rows, d]).into_dispatch(), norm.gamma.val().into_dispatch(), beta.val().into_dispatch(), eps as f32));
+        return out.reshape(dims);
+    }
+    let _ = eps; // burn's LayerNorm keeps its own copy
+    norm.forward(x)
+}
+
 #[cfg(feature = "flex")]
 mod flex {
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -85,6 +105,8 @@ mod flex {
         fn host_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
         /// Softmax along the last axis.
         fn host_softmax(x: FloatTensor<Self>) -> FloatTensor<Self>;
+        /// LayerNorm of each row of `x [rows, d]` with `gamma [d]`, `beta [d]`.
+        fn host_layer_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
     }
 
     pub fn linear(x: DispatchTensor, weight: DispatchTensor, bias: DispatchTensor) -> DispatchTensor {
@@ -97,6 +119,10 @@ mod flex {
 
     pub fn softmax(x: DispatchTensor) -> DispatchTensor {
         <Dispatch as HostOps>::host_softmax(x)
+    }
+
+    pub fn layer_norm(x: DispatchTensor, gamma: DispatchTensor, beta: DispatchTensor, eps: f32) -> DispatchTensor {
+        <Dispatch as HostOps>::host_layer_norm(x, gamma, beta, eps)
     }
 
     /// A 2-D operand as gemm reads it: first element, row stride, column stride (in elements).
@@ -303,6 +329,71 @@ mod flex {
         }
     }
 
+    /// Σ f(aᵢ, bᵢ, cᵢ) in 16 independent lanes: one f32 accumulator must add in order, which keeps
+    /// the loop from vectorising.
+    #[inline(always)]
+    fn lane_sum(a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32) -> f32) -> f32 {
+        const LANES: usize = 16;
+        let mut acc = [0f32; LANES];
+        let (a_chunks, b_chunks, c_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES), c.chunks_exact(LANES));
+        let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).zip(c_chunks.remainder()).map(|((&x, &y), &z)| f(x, y, z)).sum();
+        for ((x, y), z) in a_chunks.zip(b_chunks).zip(c_chunks) {
+            for k in 0..LANES {
+                acc[k] += f(x[k], y[k], z[k]);
+            }
+        }
+        acc.iter().sum::<f32>() + tail
+    }
+
+    simd_kernel! {
+        /// Per row of `x`: `y = x̂·γ + β` with `x̂ = (x − mean) / σ`, `σ = √(var + eps)`; writes
+        /// `x̂` and `1/σ` when asked (training keeps them for the backward pass).
+        fn layer_norm_kernel(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32], normed: Option<&mut [f32]>, inv_std: Option<&mut [f32]>) {
+            let d = gamma.len();
+            let mut normed = normed;
+            let mut inv_std = inv_std;
+            for (r, (x, y)) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)).enumerate() {
+                let mean = lane_sum(x, x, x, |v, _, _| v) / d as f32;
+                // Two passes: the variance from the centred values, as burn and PyTorch compute it.
+                let var = lane_sum(x, x, x, |v, _, _| (v - mean) * (v - mean)) / d as f32;
+                let inv = 1.0 / (var + eps).sqrt();
+                match normed.as_deref_mut() {
+                    Some(normed) => {
+                        let n = &mut normed[r * d..(r + 1) * d];
+                        for ((((n, y), &x), &g), &b) in n.iter_mut().zip(y.iter_mut()).zip(x).zip(gamma).zip(beta) {
+                            *n = (x - mean) * inv;
+                            *y = *n * g + b;
+                        }
+                    }
+                    None => y.iter_mut().zip(x).zip(gamma.iter().zip(beta)).for_each(|((y, &x), (&g, &b))| *y = (x - mean) * inv * g + b),
+                }
+                if let Some(inv_std) = inv_std.as_deref_mut() {
+                    inv_std[r] = inv;
+                }
+            }
+        }
+    }
+
+    simd_kernel! {
+        /// LayerNorm's backward pass over whole rows: `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) / σ`
+        /// with `ĝ = g ⊙ γ`; adds `Σ g ⊙ x̂` into `dgamma` and `Σ g` into `dbeta`, in f64: these
+        /// column sums over every row of a batch cancel heavily.
+        fn layer_norm_grad_kernel(g: &[f32], normed: &[f32], inv_std: &[f32], gamma: &[f32], dx: &mut [f32], dgamma: &mut [f64], dbeta: &mut [f64]) {
+            let d = gamma.len();
+            for (((g, n), dx), &inv) in g.chunks_exact(d).zip(normed.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).zip(inv_std) {
+                for (((&g, &n), dg), db) in g.iter().zip(n).zip(dgamma.iter_mut()).zip(dbeta.iter_mut()) {
+                    *dg += f64::from(g * n);
+                    *db += f64::from(g);
+                }
+                let a = lane_sum(g, gamma, n, |g, w, _| g * w) / d as f32;
+                let b = lane_sum(g, gamma, n, |g, w, n| g * w * n) / d as f32;
+                for (((dx, &g), &n), &w) in dx.iter_mut().zip(g).zip(n).zip(gamma) {
+                    *dx = (g * w - a - n * b) * inv;
+                }
+            }
+        }
+    }
+
     /// Parallel chunks of whole rows (`row` values each) of about [`CHUNK`] values.
     fn row_chunk(row: usize) -> usize {
         row * CHUNK.div_ceil(row)
@@ -338,6 +429,36 @@ mod flex {
         host_tensor(y, x.layout().shape().clone())
     }
 
+    /// What LayerNorm's backward pass reads: `x̂`, `1/σ` per row, and γ.
+    #[derive(Debug, Clone)]
+    struct NormState {
+        normed: HostTensor,
+        inv_std: Vec<f32>,
+        gamma: HostTensor,
+    }
+
+    /// LayerNorm's value, and the state for its backward pass when `keep`.
+    fn host_layer_norm_value(x: HostTensor, gamma: HostTensor, beta: HostTensor, eps: f32, keep: bool) -> (HostTensor, Option<NormState>) {
+        let (x, gamma, beta) = (dense(x), dense(gamma), dense(beta));
+        let d = last_dim(&x);
+        let n = values(&x).len();
+        let chunk = row_chunk(d);
+        let mut y = vec![0f32; n];
+        let shape = x.layout().shape().clone();
+        let (g, b) = (values(&gamma), values(&beta));
+        if !keep {
+            y.par_chunks_mut(chunk).zip(values(&x).par_chunks(chunk)).for_each(|(y, x)| layer_norm_kernel(x, g, b, eps, y, None, None));
+            return (host_tensor(y, shape), None);
+        }
+        let (mut normed, mut inv_std) = (vec![0f32; n], vec![0f32; n / d]);
+        y.par_chunks_mut(chunk)
+            .zip(values(&x).par_chunks(chunk))
+            .zip(normed.par_chunks_mut(chunk))
+            .zip(inv_std.par_chunks_mut(chunk / d))
+            .for_each(|(((y, x), normed), inv)| layer_norm_kernel(x, g, b, eps, y, Some(normed), Some(inv)));
+        (host_tensor(y, shape.clone()), Some(NormState { normed: host_tensor(normed, shape), inv_std, gamma }))
+    }
+
     impl HostOps for Flex {
         fn host_linear(x: HostTensor, weight: HostTensor, bias: HostTensor) -> HostTensor {
             let bias = dense(bias);
@@ -350,6 +471,10 @@ mod flex {
 
         fn host_softmax(x: HostTensor) -> HostTensor {
             host_softmax_value(x)
+        }
+
+        fn host_layer_norm(x: HostTensor, gamma: HostTensor, beta: HostTensor, eps: f32) -> HostTensor {
+            host_layer_norm_value(x, gamma, beta, eps, false).0
         }
     }
 
@@ -424,6 +549,51 @@ mod flex {
         }
     }
 
+    /// LayerNorm's backward pass: the input gradient and the column sums for γ and β, in one pass
+    /// over row chunks whose partial sums are added at the end.
+    #[derive(Debug)]
+    struct LayerNormBackward;
+
+    impl Backward<Flex, 3> for LayerNormBackward {
+        type State = NormState;
+
+        fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let [node_x, node_gamma, node_beta] = ops.parents;
+            let grad = dense(grads.consume::<Flex>(&ops.node));
+            let NormState { normed, inv_std, gamma } = ops.state;
+            let (d, shape) = (values(&gamma).len(), grad.layout().shape().clone());
+            let chunk = row_chunk(d);
+            let mut dx = vec![0f32; values(&grad).len()];
+            let g = values(&gamma);
+            let (dgamma, dbeta) = dx
+                .par_chunks_mut(chunk)
+                .zip(values(&grad).par_chunks(chunk))
+                .zip(values(&normed).par_chunks(chunk))
+                .zip(inv_std.par_chunks(chunk / d))
+                .map(|(((dx, grad), normed), inv)| {
+                    let (mut dgamma, mut dbeta) = (vec![0f64; d], vec![0f64; d]);
+                    layer_norm_grad_kernel(grad, normed, inv, g, dx, &mut dgamma, &mut dbeta);
+                    (dgamma, dbeta)
+                })
+                .reduce_with(|(mut ga, mut ba), (gb, bb)| {
+                    ga.iter_mut().zip(&gb).for_each(|(a, b)| *a += b);
+                    ba.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
+                    (ga, ba)
+                })
+                .unwrap_or_else(|| (vec![0f64; d], vec![0f64; d]));
+            let narrow = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
+            if let Some(node) = node_x {
+                grads.register::<Flex>(node.id, host_tensor(dx, shape));
+            }
+            if let Some(node) = node_gamma {
+                grads.register::<Flex>(node.id, host_tensor(narrow(dgamma), [d]));
+            }
+            if let Some(node) = node_beta {
+                grads.register::<Flex>(node.id, host_tensor(narrow(dbeta), [d]));
+            }
+        }
+    }
+
     impl<C: CheckpointStrategy> HostOps for Autodiff<Flex, C> {
         fn host_linear(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
             let (x_tracked, weight_tracked) = (x.is_tracked(), weight.is_tracked());
@@ -455,6 +625,16 @@ mod flex {
                     prep.finish(y.clone(), y)
                 }
                 OpsKind::UnTracked(prep) => prep.finish(host_softmax_value(x.into_primitive())),
+            }
+        }
+
+        fn host_layer_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, eps: f32) -> FloatTensor<Self> {
+            match LayerNormBackward.prepare::<C>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let (y, state) = host_layer_norm_value(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), eps, true);
+                    prep.finish(state.expect("kept for the backward pass"), y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(host_layer_norm_value(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), eps, false).0),
             }
         }
     }

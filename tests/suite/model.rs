@@ -379,3 +379,81 @@ fn a_checkpoint_with_non_finite_weights_is_not_saved() {
     assert!(e.contains("non-finite"), "{e}");
     assert!(!dir.join("model.safetensors").exists());
 }
+
+#[test]
+fn host_layer_norm_matches_burns_value_and_gradients() {
+    use burn::nn::LayerNormConfig;
+    use burn::tensor::{Tensor, TensorData};
+    let ad = device().autodiff();
+    // (rows, d): one chunk, and many rows over several parallel chunks with a width that divides
+    // no vector length; rows of large offset and small spread, where a one-pass variance loses.
+    for (batch, seq, d, eps) in [(2, 3, 8, 1e-12), (7, 131, 37, 1e-5)] {
+        let mut norm = LayerNormConfig::new(d).with_epsilon(eps).init(&ad);
+        let gammas: Vec<f32> = (0..d).map(|i| 0.5 + (i % 5) as f32 / 4.0).collect();
+        let betas: Vec<f32> = (0..d).map(|i| (i % 3) as f32 / 10.0 - 0.1).collect();
+        norm.gamma = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(gammas, [d]), &ad));
+        norm.beta = Some(burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(betas, [d]), &ad)));
+        let n = batch * seq * d;
+        let xs: Vec<f32> = (0..n).map(|i| 100.0 * ((i / d) % 3) as f32 + ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let weights: Vec<f32> = (0..n).map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0).collect();
+        let run = |f: &dyn Fn(Tensor<3>) -> Tensor<3>| {
+            let x = Tensor::<3>::from_data(TensorData::new(xs.clone(), [batch, seq, d]), &ad).require_grad();
+            let y = f(x.clone());
+            let grads = (y.clone() * Tensor::<3>::from_data(TensorData::new(weights.clone(), [batch, seq, d]), &ad)).sum().backward();
+            let host = distiller::model::to_host;
+            [
+                host(y.reshape([n])),
+                host(x.grad(&grads).expect("dx").reshape([n])),
+                host(norm.gamma.val().grad(&grads).expect("dγ")),
+                host(norm.beta.as_ref().expect("β").val().grad(&grads).expect("dβ")),
+            ]
+        };
+        let ours = run(&|x| distiller::model::kernels::layer_norm(&norm, x, eps));
+        let burns = run(&|x| norm.forward(x));
+        for (what, (a, b)) in ["value", "input gradient"].iter().zip(ours.iter().zip(&burns)) {
+            assert_eq!(a.len(), b.len(), "{what}: length");
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!((x - y).abs() <= 1e-4 + 1e-4 * y.abs(), "{what} [{i}] for {batch}x{seq}x{d}: {x} vs burn's {y}");
+            }
+        }
+        // γ's and β's gradients sum over every row and cancel heavily: both are checked against
+        // the sums in f64, to a tolerance relative to the sum of the terms' magnitudes (x̂ itself
+        // carries about 2e-5 of f32 rounding on the rows offset by 100).
+        let rows = batch * seq;
+        let normed: Vec<f64> = xs
+            .chunks(d)
+            .flat_map(|r| {
+                let mean = r.iter().map(|&v| f64::from(v)).sum::<f64>() / d as f64;
+                let var = r.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / d as f64;
+                r.iter().map(move |&v| (f64::from(v) - mean) / (var + eps).sqrt())
+            })
+            .collect();
+        for j in 0..d {
+            // Per column: the exact sum and the sum of its terms' magnitudes, for γ and for β.
+            let (mut dgamma, mut dbeta) = ([0.0f64; 2], [0.0f64; 2]);
+            for r in 0..rows {
+                let (w, x_hat) = (f64::from(weights[r * d + j]), normed[r * d + j]);
+                dgamma = [dgamma[0] + w * x_hat, dgamma[1] + (w * x_hat).abs()];
+                dbeta = [dbeta[0] + w, dbeta[1] + w.abs()];
+            }
+            for (what, k, [sum, scale]) in [("γ gradient", 2, dgamma), ("β gradient", 3, dbeta)] {
+                for (who, got) in [("ours", ours[k][j]), ("burn's", burns[k][j])] {
+                    assert!((f64::from(got) - sum).abs() <= 4e-5 * scale + 1e-6, "{what} [{j}] for {batch}x{seq}x{d}, {who}: {got} vs {sum}");
+                }
+            }
+        }
+        // Inference (no autodiff): the values against x̂·γ computed in f64 (burn's own inference
+        // op rounds differently on the offset rows, by as much as ours, so neither is the
+        // reference there).
+        let plain = device();
+        let mut inference = LayerNormConfig::new(d).with_epsilon(eps).init(&plain);
+        let gammas = distiller::model::to_host(norm.gamma.val());
+        inference.gamma = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new(gammas.clone(), [d]), &plain));
+        let x = Tensor::<3>::from_data(TensorData::new(xs.clone(), [batch, seq, d]), &plain);
+        let ours = distiller::model::to_host(distiller::model::kernels::layer_norm(&inference, x, eps).reshape([n]));
+        for (i, y) in ours.iter().enumerate() {
+            let want = normed[i] * f64::from(gammas[i % d]);
+            assert!((f64::from(*y) - want).abs() <= 1e-4 * (1.0 + want.abs()), "inference value [{i}] for {batch}x{seq}x{d}: {y} vs {want}");
+        }
+    }
+}
