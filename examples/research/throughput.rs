@@ -2,7 +2,10 @@
 //! next to PyTorch doing the same work (experiments/pytorch_reference.py, when torch is importable):
 //! teacher forward, student train step on labels, and a KD trial step (student against cached
 //! teacher logits — what a trial runs with the teacher cache); then a 110 M teacher's (12 × 768)
-//! forward and fine-tuning step.
+//! forward and fine-tuning step. It names the machine (CPU model, the vector extensions the host
+//! kernels and gemm pick), measures the machine's own f32 gemm peak in the same run, and gives
+//! each work item's rate as a fraction of it: the encoder's matrix FLOPs per sample,
+//! `layers · (8·s·d² + 4·s·d·i + 4·s²·d)` for a forward pass and three times that for a step.
 //!
 //! `cargo run --example throughput` (flex) or `cargo run --example throughput --features ndarray`
 //! (flex and ndarray; dependencies are built at opt-level 3 in the dev profile, so this measures
@@ -100,6 +103,81 @@ fn train_step(device: &Device, layers: usize, hidden: usize, shape: Shape, kd: b
     })
 }
 
+/// Matrix FLOPs of one sample's forward pass: per layer the four projections (8·s·d²), the
+/// feed-forward pair (4·s·d·i) and the attention products QKᵀ and PV (4·s²·d).
+fn forward_flops(c: &BertConfig, seq: usize) -> f64 {
+    let (s, d, i) = (seq as f64, c.hidden_size as f64, c.intermediate_size as f64);
+    c.num_hidden_layers as f64 * (8.0 * s * d * d + 4.0 * s * d * i + 4.0 * s * s * d)
+}
+
+/// The CPU's model name, and the widest vector extension this CPU offers among those the host
+/// kernels (AVX-512, else baseline SSE2) and gemm (AVX-512, AVX2 + FMA) dispatch on.
+fn machine() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| text.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    #[cfg(target_arch = "x86_64")]
+    let isa = if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+        "AVX-512 (host kernels and gemm)"
+    } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        "AVX2 + FMA (gemm; host kernels baseline SSE2)"
+    } else {
+        "baseline SSE2"
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let isa = "the compiler's baseline";
+    format!("{model}; {isa}")
+}
+
+/// The machine's f32 matrix-product peak on the rayon threads, in GFLOP/s: the best of 5 timed
+/// 1536³ products through `gemm`, the library our dense layers call (built with `flex`).
+#[cfg(not(feature = "flex"))]
+fn gemm_peak() -> Option<f64> {
+    None
+}
+
+#[cfg(feature = "flex")]
+fn gemm_peak() -> Option<f64> {
+    let n = 1536;
+    let a: Vec<f32> = (0..n * n).map(|i| (i % 17) as f32 / 17.0).collect();
+    let mut c = vec![0f32; n * n];
+    let mut best = f64::INFINITY;
+    for run in 0..6 {
+        let start = Instant::now();
+        // SAFETY: a and c hold n·n values each, read and written with unit column stride and
+        // row stride n.
+        unsafe {
+            gemm::gemm(
+                n,
+                n,
+                n,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr(),
+                1,
+                n as isize,
+                a.as_ptr(),
+                1,
+                n as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::Rayon(0),
+            );
+        }
+        if run > 0 {
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+    }
+    std::hint::black_box(&c);
+    Some(2.0 * (n as f64).powi(3) / best / 1e9)
+}
+
 fn pytorch(shape: Shape, device: &str) -> Option<serde_json::Value> {
     // From the working directory when it has the script (a binary carried to another machine).
     let local = std::path::Path::new("experiments/pytorch_reference.py");
@@ -127,6 +205,9 @@ fn main() {
     };
     let threads = rayon::current_num_threads();
     println!("batch {}, seq {}, {} timed iterations, {threads} rayon threads, PyTorch on {torch_device}", shape.batch, shape.seq, shape.iters);
+    let peak = gemm_peak();
+    let peak_text = peak.map_or("not measured (gemm comes with the flex feature)".into(), |p| format!("{p:.0} GFLOP/s on {threads} threads"));
+    println!("machine: {}; f32 gemm peak {peak_text}", machine());
     let torch = pytorch(shape, &torch_device);
     let cases: [(&str, &str, usize, usize); 6] = [
         ("forward", "teacher 6x384", 6, 384),
@@ -136,8 +217,8 @@ fn main() {
         ("forward", "teacher 12x768 (110 M, BERT-base's shape)", 12, 768),
         ("train_step", "teacher 12x768, fine-tuning", 12, 768),
     ];
-    println!("| work | model | backend | samples/s | PyTorch samples/s | ratio |");
-    println!("|---|---|---|---:|---:|---:|");
+    println!("| work | model | backend | samples/s | PyTorch samples/s | ratio | GFLOP/s | of the gemm peak |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|");
     for backend in &backends {
         let device = distiller::backend::device(Some(*backend)).unwrap();
         for (work, label, layers, hidden) in cases {
@@ -151,7 +232,9 @@ fn main() {
                 Some(r) => (format!("{r:.1}"), format!("{:.2}x", ours / r)),
                 None => ("-".into(), "-".into()),
             };
-            println!("| {work} | {label} | {} | {ours:.1} | {r} | {ratio} |", backend.name());
+            let flops = forward_flops(&config(layers, hidden), shape.seq) * if work == "forward" { 1.0 } else { 3.0 } * ours / 1e9;
+            let share = peak.map_or("-".into(), |p| format!("{:.0} %", 100.0 * flops / p));
+            println!("| {work} | {label} | {} | {ours:.1} | {r} | {ratio} | {flops:.0} | {share} |", backend.name());
         }
     }
     if let Some(t) = torch {

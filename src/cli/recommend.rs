@@ -5,6 +5,7 @@ use super::{Common, Format};
 use distiller::Error;
 use distiller::data::DatasetMeta;
 use distiller::ops::{RecommendRequest, recommend};
+use distiller::recommend::meta_model::SELECTION_CRITERION;
 use distiller::recommend::{Query, Students, TaskWeighting};
 use distiller::search::Space;
 
@@ -136,9 +137,6 @@ pub fn exec(args: RecommendArgs, common: &Common) -> super::Outcome {
     }
     Ok(())
 }
-
-/// What leave-one-task-out scores a setting by, in words (`recommend::meta_model::selection_score`).
-const SELECTION_CRITERION: &str = "score = mean of Spearman over every pipeline, mapped to [0, 1], and the realised normalised rank of the top 3 picks";
 
 /// A blend β in a few words.
 fn blend_label(blend: f64) -> String {

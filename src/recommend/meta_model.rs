@@ -351,6 +351,9 @@ impl Model {
     }
 }
 
+/// [`selection_score`] in words, for the output.
+pub const SELECTION_CRITERION: &str = "score = mean of Spearman over every pipeline, mapped to [0, 1], and the realised normalised rank of the top 3 picks";
+
 /// How well a ranking of one held-out task's pipelines did, in [0, 1]: the mean of its Spearman
 /// correlation with the realised ranks over every pipeline (mapped from [−1, 1]) and the mean
 /// realised normalised rank of its top [`SCORED_PICKS`] picks. The first rates the whole list a

@@ -77,7 +77,7 @@ pub struct Recommendation {
     /// The setting leave-one-task-out chose.
     pub setting: Setting,
     /// Why: the best leave-one-task-out score of each blend tried, (β, score) (empty when too
-    /// few past tasks to choose).
+    /// few past studies to choose).
     pub blend_scores: Vec<(f64, f64)>,
     /// How many past studies were held out in turn to choose.
     pub held_out: usize,
