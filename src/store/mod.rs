@@ -76,7 +76,7 @@ impl Direction {
 pub enum StudyObjective {
     /// The headline dev metric (maximised).
     Score,
-    /// The student's CPU latency at batch 1, in ms (minimised).
+    /// The student's latency at batch 1 on the device it trained on, in ms (minimised).
     Latency,
     /// The student's parameters (minimised).
     Params,
