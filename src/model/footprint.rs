@@ -1,6 +1,7 @@
 //! What a model costs to keep and to run: its parameters (all, and without the input
 //! embeddings), its checkpoint's size, and its latency at batch 1 and batch 32 on the device
-//! that trained it (the CPU with the default backend) — what distillation is for. A student's [`Compression`] sets its footprint beside its teacher's.
+//! that trained it (the CPU with the default backend) — what distillation is for. A student's
+//! [`Compression`] sets its footprint beside its teacher's.
 
 use burn::module::Module;
 use burn::tensor::Device;

@@ -27,21 +27,23 @@ fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
     x.dtype() == burn::tensor::DType::F32 && x.device().inner() == burn::tensor::Device::flex()
 }
 
+/// `x` as a `[rows, last axis]` matrix, and its shape.
+#[cfg(feature = "flex")]
+fn as_rows<const D: usize>(x: Tensor<D>) -> (Tensor<2>, [usize; D]) {
+    let dims = x.dims();
+    (x.reshape([dims[..D - 1].iter().product::<usize>(), dims[D - 1]]), dims)
+}
+
 /// `layer.forward(x)`.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
     if let Some(bias) = &layer.bias
         && on_flex(&x)
     {
-        let dims = x.dims();
-        let d_in = dims[D - 1];
-        let rows = dims[..D - 1].iter().product::<usize>();
+        let (x, mut dims) = as_rows(x);
         let weight = layer.weight.val();
-        let d_out = weight.dims()[1];
-        let out = Tensor::<2>::from_dispatch(flex::linear(x.reshape([rows, d_in]).into_dispatch(), weight.into_dispatch(), bias.val().into_dispatch()));
-        let mut out_dims = dims;
-        out_dims[D - 1] = d_out;
-        return out.reshape(out_dims);
+        dims[D - 1] = weight.dims()[1];
+        return Tensor::<2>::from_dispatch(flex::linear(x.into_dispatch(), weight.into_dispatch(), bias.val().into_dispatch())).reshape(dims);
     }
     layer.forward(x)
 }
@@ -70,11 +72,8 @@ pub fn layer_norm<const D: usize>(norm: &LayerNorm, x: Tensor<D>, eps: f64) -> T
     if let Some(beta) = &norm.beta
         && on_flex(&x)
     {
-        let dims = x.dims();
-        let d = dims[D - 1];
-        let rows = dims[..D - 1].iter().product::<usize>();
-        let out = Tensor::<2>::from_dispatch(flex::layer_norm(x.reshape([rows, d]).into_dispatch(), norm.gamma.val().into_dispatch(), beta.val().into_dispatch(), eps as f32));
-        return out.reshape(dims);
+        let (x, dims) = as_rows(x);
+        return Tensor::<2>::from_dispatch(flex::layer_norm(x.into_dispatch(), norm.gamma.val().into_dispatch(), beta.val().into_dispatch(), eps as f32)).reshape(dims);
     }
     let _ = eps; // burn's LayerNorm keeps its own copy
     norm.forward(x)

@@ -9,10 +9,6 @@ use std::process::Command;
 
 use crate::common;
 
-fn distiller(f: &common::Fixture) -> Command {
-    f.distiller()
-}
-
 /// Students of 1, 2 and 4 of the fixture teacher's 6 layers, two KD losses: seconds a trial.
 const SHAPES: &str = r#"
 name = "tiny-compress"
@@ -47,7 +43,7 @@ fn front_of(trials: &[serde_json::Value]) -> Vec<u64> {
 }
 
 fn search(f: &common::Fixture, space: &Path, study: &str, storage: Option<&str>) {
-    let mut command = distiller(f);
+    let mut command = f.distiller();
     command.args(["search", "--task", "sst2", "--sampler", "bo", "--trials", "5", "--objectives", "score,latency", "--study", study]);
     command.arg("--space").arg(space).arg("--teacher").arg(&f.teacher);
     if let Some(url) = storage {
@@ -64,7 +60,7 @@ fn a_two_objective_search_keeps_each_students_size_and_speed_and_its_pareto_set(
     let f = common::fixture();
     let space = common::write(f._tmp.path(), "shapes.toml", SHAPES.as_bytes());
     search(&f, &space, "shapes", None);
-    let trials = json(distiller(&f).args(["trials", "--study", "shapes", "-f", "json"]).output().unwrap());
+    let trials = json(f.distiller().args(["trials", "--study", "shapes", "-f", "json"]).output().unwrap());
     let trials = trials.as_array().unwrap();
     assert_eq!(trials.iter().filter(|t| t["state"] == "COMPLETE").count(), 5, "{trials:?}");
     let mut shapes = Vec::new();
@@ -88,22 +84,22 @@ fn a_two_objective_search_keeps_each_students_size_and_speed_and_its_pareto_set(
     assert!(shapes.len() >= 2 && shapes.windows(2).all(|w| w[0].0 < w[1].0), "one count per depth, two depths at least: {shapes:?}");
     let per_layer = (shapes[1].1 - shapes[0].1) / (shapes[1].0 - shapes[0].0);
     assert!(per_layer > 0 && shapes.windows(2).all(|w| w[1].1 - w[0].1 == per_layer * (w[1].0 - w[0].0)), "{shapes:?}");
-    let best = json(distiller(&f).args(["best", "--study", "shapes", "-f", "json"]).output().unwrap());
+    let best = json(f.distiller().args(["best", "--study", "shapes", "-f", "json"]).output().unwrap());
     let mut ids: Vec<u64> = best.as_array().unwrap().iter().map(|t| t["id"].as_u64().unwrap()).collect();
     ids.sort();
     assert_eq!(ids, front_of(trials), "best gives the Pareto set");
-    let table = distiller(&f).args(["best", "--study", "shapes"]).output().unwrap();
+    let table = f.distiller().args(["best", "--study", "shapes"]).output().unwrap();
     assert!(String::from_utf8_lossy(&table.stdout).starts_with("# Pareto set of study shapes (score, latency)"));
-    let out = distiller(&f).args(["report", "--study", "shapes"]).output().unwrap();
+    let out = f.distiller().args(["report", "--study", "shapes"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(f.workspace.join("reports/shapes/score_vs_latency.svg").is_file());
     let export = f._tmp.path().join("exported");
-    let out = distiller(&f).args(["export", "--study", "shapes", "--out"]).arg(&export).output().unwrap();
+    let out = f.distiller().args(["export", "--study", "shapes", "--out"]).arg(&export).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(export.join("metrics.json")).unwrap()).unwrap();
     assert!(metrics["compression"]["student"]["params"].as_u64().unwrap() > 0, "{metrics}");
     // The study keeps its objectives: resumed with others, it is refused.
-    let out = distiller(&f).args(["search", "--task", "sst2", "--study", "shapes", "--trials", "6"]).arg("--space").arg(&space).arg("--teacher").arg(&f.teacher).output().unwrap();
+    let out = f.distiller().args(["search", "--task", "sst2", "--study", "shapes", "--trials", "6"]).arg("--space").arg(&space).arg("--teacher").arg(&f.teacher).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("optimises score,latency"), "{}", String::from_utf8_lossy(&out.stderr));
 
@@ -112,7 +108,7 @@ fn a_two_objective_search_keeps_each_students_size_and_speed_and_its_pareto_set(
     let Some(python) = common::optuna_python() else { return };
     let name = common::fresh("pareto");
     search(&f, &space, &name, Some(&url));
-    let trials = json(distiller(&f).args(["trials", "--study", &name, "--storage", &url, "-f", "json"]).output().unwrap());
+    let trials = json(f.distiller().args(["trials", "--study", &name, "--storage", &url, "-f", "json"]).output().unwrap());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/optuna_pareto.py");
     let seen = json(Command::new(python).arg(script).arg(&url).arg(&name).output().unwrap());
     assert_eq!(seen["directions"], serde_json::json!(["MAXIMIZE", "MINIMIZE"]), "{seen}");
@@ -131,7 +127,7 @@ fn a_two_objective_search_keeps_each_students_size_and_speed_and_its_pareto_set(
 fn bad_students_and_objectives_are_one_line_and_store_nothing() {
     let f = common::fixture();
     let one_line = |args: &[&str], space: Option<&str>, needles: &[&str]| {
-        let mut command = distiller(&f);
+        let mut command = f.distiller();
         command.args(args).arg("--teacher").arg(&f.teacher);
         if let Some(text) = space {
             command.arg("--space").arg(common::write(f._tmp.path(), "space.toml", text.as_bytes()));
@@ -157,7 +153,7 @@ fn bad_students_and_objectives_are_one_line_and_store_nothing() {
     let shared = common::write(f._tmp.path(), "q.toml", b"[student]\nheads = 4\n");
     one_line(&["train", "--task", "sst2", "--pipeline", shared.to_str().unwrap()], None, &["student.heads", "only a random student"]);
     // Nothing was stored: the store holds no study.
-    let out = distiller(&f).args(["studies", "-f", "json"]).output().unwrap();
+    let out = f.distiller().args(["studies", "-f", "json"]).output().unwrap();
     let studies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::json!([]));
     assert_eq!(studies, serde_json::json!([]), "{studies}");
 }

@@ -7,10 +7,6 @@ use crate::common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-fn distiller(f: &common::Fixture) -> Command {
-    f.distiller()
-}
-
 const TINY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/tiny.toml");
 
 /// A fixture whose `sst2` study was searched, killed as its second trial started, and resumed:
@@ -20,7 +16,7 @@ fn killed_and_resumed() -> (common::Fixture, String) {
     let space = TINY;
     let search_args = ["search", "--task", "sst2", "--space", space, "--sampler", "grid", "--trials", "4", "--teacher"];
     // first run: kill it as soon as its second trial starts
-    let mut child = distiller(&f).args(search_args).arg(&f.teacher).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = f.distiller().args(search_args).arg(&f.teacher).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let mut seen = Vec::new();
     for line in stderr.lines() {
@@ -36,7 +32,7 @@ fn killed_and_resumed() -> (common::Fixture, String) {
     // second run, started at once (the killed one not even reaped): the RUNNING trial becomes FAIL
     // and its pipeline runs again (the kill costs no trial), trial #0 is not re-run, the study
     // completes
-    let out = distiller(&f).args(search_args).arg(&f.teacher).output().unwrap();
+    let out = f.distiller().args(search_args).arg(&f.teacher).output().unwrap();
     child.wait().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -48,7 +44,7 @@ fn a_killed_search_resumes_where_it_stopped() {
     let (f, err) = killed_and_resumed();
     assert!(err.contains("1 trial(s) whose worker stopped were marked FAIL"), "{err}");
     assert_eq!(err.lines().filter(|l| l.starts_with("trial ") && l.contains('/')).count(), 3, "{err}");
-    let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
+    let out = f.distiller().args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
     assert!(out.status.success());
     let trials: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let trials = trials.as_array().unwrap();
@@ -67,15 +63,15 @@ fn a_killed_search_resumes_where_it_stopped() {
 #[test]
 fn best_and_export_give_the_best_trial() {
     let (f, _) = killed_and_resumed();
-    let out = distiller(&f).args(["best", "--study", "sst2", "-f", "json"]).output().unwrap();
+    let out = f.distiller().args(["best", "--study", "sst2", "-f", "json"]).output().unwrap();
     let best: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(best["state"], "COMPLETE");
     assert!(std::path::Path::new(best["student_dir"].as_str().unwrap()).join("model.safetensors").is_file());
-    let out = distiller(&f).args(["best", "--study", "sst2"]).output().unwrap();
+    let out = f.distiller().args(["best", "--study", "sst2"]).output().unwrap();
     let toml_text = String::from_utf8_lossy(&out.stdout);
     let _: distiller::Pipeline = toml::from_str(&toml_text).expect("`best` prints a pipeline file");
     let export = f.workspace.join("exported");
-    let out = distiller(&f).args(["export", "--study", "sst2", "--out"]).arg(&export).output().unwrap();
+    let out = f.distiller().args(["export", "--study", "sst2", "--out"]).arg(&export).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for file in ["model.safetensors", "config.json", "vocab.txt", "pipeline.toml", "metrics.json"] {
         assert!(export.join(file).is_file(), "export lacks {file}");
@@ -87,10 +83,10 @@ fn best_and_export_give_the_best_trial() {
     assert_eq!(exported, serde_json::from_value::<distiller::Pipeline>(best["pipeline"].clone()).unwrap());
     let best_weights = std::path::Path::new(best["student_dir"].as_str().unwrap()).join("model.safetensors");
     assert_eq!(std::fs::read(export.join("model.safetensors")).unwrap(), std::fs::read(best_weights).unwrap());
-    let out = distiller(&f).args(["export", "--study", "sst2", "--trial", "1", "--out"]).arg(&export).output().unwrap();
+    let out = f.distiller().args(["export", "--study", "sst2", "--trial", "1", "--out"]).arg(&export).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("trial #1 is FAIL, not COMPLETE"));
-    let out = distiller(&f).args(["export", "--study", "nope", "--out"]).arg(&export).output().unwrap();
+    let out = f.distiller().args(["export", "--study", "nope", "--out"]).arg(&export).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no study `nope` (studies: sst2)"), "{}", String::from_utf8_lossy(&out.stderr));
 }
@@ -99,7 +95,7 @@ fn best_and_export_give_the_best_trial() {
 fn a_study_records_its_context_and_recommend_learns_from_it() {
     let (f, _) = killed_and_resumed();
     let space = TINY;
-    let out = distiller(&f).args(["studies", "-f", "json"]).output().unwrap();
+    let out = f.distiller().args(["studies", "-f", "json"]).output().unwrap();
     let studies: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(studies[0]["name"], "sst2");
     assert_eq!(studies[0]["trials"], 5);
@@ -109,12 +105,12 @@ fn a_study_records_its_context_and_recommend_learns_from_it() {
     assert_eq!(studies[0]["student"]["layers"], 2, "{studies}");
     assert_eq!(studies[0]["teacher"], "random", "the fixture teacher was initialised at random: {studies}");
     // `recommend` learns from this study, over every field of its space
-    let out = distiller(&f).args(["meta", "--task", "sst2"]).output().unwrap();
+    let out = f.distiller().args(["meta", "--task", "sst2"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let meta = f.workspace.join("sst2.meta");
     std::fs::write(&meta, &out.stdout).unwrap();
     let pick = f.workspace.join("pick.toml");
-    let out = distiller(&f).arg("recommend").arg(&meta).args(["--space", space, "--top", "2", "-f", "json", "--out"]).arg(&pick).output().unwrap();
+    let out = f.distiller().arg("recommend").arg(&meta).args(["--space", space, "--top", "2", "-f", "json", "--out"]).arg(&pick).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rec["recommendations"].as_array().unwrap().len(), 2, "{rec}");
@@ -139,11 +135,11 @@ fn a_warm_started_search_runs_the_recommenders_picks_first() {
     );
     let warm =
         ["--space", space, "--study", "mini", "--trials", "2", "--warm-start", "2", "--warm-diverse", "2", "--acquisition", "thompson", "--budget-minutes", "5", "--teacher"];
-    let out = distiller(&f).args(["search", "--task"]).arg(&spec).args(warm).arg(&f.teacher).output().unwrap();
+    let out = f.distiller().args(["search", "--task"]).arg(&spec).args(warm).arg(&f.teacher).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("warm start: the recommender's top 2 pipelines go first"), "{err}");
-    let out = distiller(&f).args(["trials", "--study", "mini", "-f", "json"]).output().unwrap();
+    let out = f.distiller().args(["trials", "--study", "mini", "-f", "json"]).output().unwrap();
     let mini: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let points: Vec<&serde_json::Value> = mini.as_array().unwrap().iter().map(|t| &t["point"]).collect();
     assert_eq!(points.len(), 2);
@@ -155,11 +151,11 @@ fn a_warm_started_search_runs_the_recommenders_picks_first() {
 fn a_spent_budget_starts_no_trial() {
     let f = common::fixture();
     let space = TINY;
-    let out = distiller(&f).args(["search", "--task", "sst2", "--space", space, "--study", "late", "--budget-minutes", "0", "--teacher"]).arg(&f.teacher).output().unwrap();
+    let out = f.distiller().args(["search", "--task", "sst2", "--space", space, "--study", "late", "--budget-minutes", "0", "--teacher"]).arg(&f.teacher).output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("study late: 0 trials, none complete"), "{}", String::from_utf8_lossy(&out.stdout));
     let out =
-        distiller(&f).args(["search", "--task", "sst2", "--space", space, "--study", "late", "--budget-minutes", "0", "-f", "json", "--teacher"]).arg(&f.teacher).output().unwrap();
+        f.distiller().args(["search", "--task", "sst2", "--space", space, "--study", "late", "--budget-minutes", "0", "-f", "json", "--teacher"]).arg(&f.teacher).output().unwrap();
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((&summary["study"], &summary["trials"], &summary["best"]), (&serde_json::json!("late"), &serde_json::json!(0), &serde_json::Value::Null));
 }
@@ -167,7 +163,8 @@ fn a_spent_budget_starts_no_trial() {
 #[test]
 fn a_study_refuses_another_space_and_stays_as_it_was() {
     let (f, _) = killed_and_resumed();
-    let out = distiller(&f)
+    let out = f
+        .distiller()
         .args(["search", "--task", "sst2", "--space", concat!(env!("CARGO_MANIFEST_DIR"), "/search-spaces/paper.toml"), "--teacher"])
         .arg(&f.teacher)
         .output()
@@ -175,7 +172,7 @@ fn a_study_refuses_another_space_and_stays_as_it_was() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.lines().count() == 1 && err.contains("different search space"), "one line, nothing before it: {err}");
-    let out = distiller(&f).args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
+    let out = f.distiller().args(["trials", "--study", "sst2", "-f", "json"]).output().unwrap();
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap().as_array().unwrap().len(), 5);
 }
 
@@ -183,14 +180,15 @@ fn a_study_refuses_another_space_and_stays_as_it_was() {
 fn train_runs_one_pipeline_from_the_cli() {
     let f = common::fixture();
     let pipeline = common::write(&f.workspace, "p.toml", b"[intermediate]\nobjective = \"cos\"\n[student]\nlayers = 2\n[train]\nepochs = 1\nbatch_size = 8\nmax_len = 16\n");
-    let out = distiller(&f).args(["train", "--task", "sst2", "--pipeline"]).arg(&pipeline).arg("--teacher").arg(&f.teacher).output().unwrap();
+    let out = f.distiller().args(["train", "--task", "sst2", "--pipeline"]).arg(&pipeline).arg("--teacher").arg(&f.teacher).output().unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.starts_with("sst2 | 2x") && stdout.contains("cache miss") && stdout.contains("runs/sst2-"), "{stdout}");
     assert!(stderr.contains("epoch 1:"), "progress goes to stderr: {stderr}");
     // JSON, a chosen folder, the teacher on every batch.
     let out_dir = f.workspace.join("student");
-    let out = distiller(&f)
+    let out = f
+        .distiller()
         .args(["train", "--task", "sst2", "--no-cache", "-f", "json", "--pipeline"])
         .arg(&pipeline)
         .arg("--teacher")
@@ -206,7 +204,7 @@ fn train_runs_one_pipeline_from_the_cli() {
     assert_eq!(outcome["pipeline"]["student"]["layers"], 2);
     assert!(out_dir.join("model.safetensors").is_file() && out_dir.join("outcome.json").is_file());
     // Without a teacher: one line saying how to make one.
-    let out = distiller(&f).args(["train", "--task", "sst2"]).output().unwrap();
+    let out = f.distiller().args(["train", "--task", "sst2"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.lines().count() == 1 && err.contains("no teacher checkpoint") && err.contains("distiller teacher --task sst2"), "{err}");
@@ -217,7 +215,7 @@ fn search_without_a_teacher_fine_tunes_one_first() {
     let f = common::fixture();
     let space = TINY;
     // The fixture's tiny checkpoint stands in for the pretrained MiniLM.
-    let out = distiller(&f).env("DISTILLER_TEACHER_INIT", &f.teacher).args(["search", "--task", "sst2", "--space", space, "--trials", "1"]).output().unwrap();
+    let out = f.distiller().env("DISTILLER_TEACHER_INIT", &f.teacher).args(["search", "--task", "sst2", "--space", space, "--trials", "1"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("no teacher for sst2") && err.contains("fine-tuning one first"), "{err}");
@@ -225,7 +223,7 @@ fn search_without_a_teacher_fine_tunes_one_first() {
     assert!(f.workspace.join("teachers/sst2/model.safetensors").is_file());
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 trials (1 complete)"), "{}", String::from_utf8_lossy(&out.stdout));
     // The next search uses it as it is.
-    let out = distiller(&f).env("DISTILLER_TEACHER_INIT", "/nonexistent").args(["search", "--task", "sst2", "--space", space, "--trials", "2"]).output().unwrap();
+    let out = f.distiller().env("DISTILLER_TEACHER_INIT", "/nonexistent").args(["search", "--task", "sst2", "--space", space, "--trials", "2"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && !err.contains("fine-tuning"), "{err}");
 }
@@ -259,8 +257,8 @@ fn trials_that_fill_the_disk_fail_and_the_search_goes_on() {
     }
     let store = format!("sled:{}", f.workspace.parent().unwrap().join("roomy-store").display());
     let search = ["--storage", &store, "search", "--task", "sst2", "--space", TINY, "--sampler", "grid", "--trials", "3", "--teacher"];
-    let out = distiller(&f).args(search).arg(&f.teacher).output().unwrap();
-    let listed = distiller(&f).args(["--storage", &store, "trials", "--study", "sst2", "-f", "json"]).output().unwrap();
+    let out = f.distiller().args(search).arg(&f.teacher).output().unwrap();
+    let listed = f.distiller().args(["--storage", &store, "trials", "--study", "sst2", "-f", "json"]).output().unwrap();
     let left = leftovers(&f.workspace);
     let _ = Command::new("umount").arg(&f.workspace).status();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -285,7 +283,7 @@ fn a_store_on_a_full_disk_stops_the_search_and_keeps_what_it_held() {
     }
     let store = format!("sled:{}", disk.join("store").display());
     let search = |trials: &str| {
-        distiller(&f)
+        f.distiller()
             .args(["--storage", &store, "search", "--task", "sst2", "--space", TINY, "--sampler", "grid", "--trials", trials, "--teacher"])
             .arg(&f.teacher)
             .output()
@@ -297,7 +295,7 @@ fn a_store_on_a_full_disk_stops_the_search_and_keeps_what_it_held() {
     let _ = Command::new("dd").arg("if=/dev/zero").arg(format!("of={}", filler.display())).arg("bs=4k").output();
     let full = search("3");
     std::fs::remove_file(&filler).unwrap();
-    let listed = distiller(&f).args(["--storage", &store, "trials", "--study", "sst2", "-f", "json"]).output().unwrap();
+    let listed = f.distiller().args(["--storage", &store, "trials", "--study", "sst2", "-f", "json"]).output().unwrap();
     let _ = Command::new("umount").arg(&disk).status();
     assert_eq!(first.status.code(), Some(0), "{}", String::from_utf8_lossy(&first.stderr));
     let err = String::from_utf8_lossy(&full.stderr);
