@@ -4,22 +4,31 @@
 //! score,params` runs) with BO (ParEGO) or random sampling, and the front each finds is scored by
 //! its hypervolume, against the front of the whole table.
 //!
+//!
 //! ```text
 //! cargo run --release --example pareto_benchmark -- [--seeds 10] [--trials 10,20] [--tasks cola,rte]
 //! ```
 //! Costs are the score negated and ln(parameters), each min-max scaled over the table; the
 //! reference point is (1.1, 1.1). Duplicate runs of a point are averaged. Seeded: reruns give the
 //! table digit for digit.
+//!
+//! With `--workspace DIR --studies a,b,… [--trials 15,30]` it scores `[score, params]` studies
+//! that `distiller search` ran for real instead: each study's complete trials at its highest rung
+//! among its first N, the same costs scaled over the union of every listed study's trials, one
+//! hypervolume per study and the mean per sampler, against the union's front.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use distiller::model::{Compression, Footprint};
+use distiller::ops;
 use distiller::recommend::paper_trials;
+use distiller::search::pareto::hypervolume;
 use distiller::search::samplers::{BoSampler, RandomSampler, Sampler};
 use distiller::search::space::{Dim, Domain, Point, Space};
 use distiller::search::{SearchLimits, Study, TrialOutcome};
 use distiller::store::{MemoryStorage, StudyObjective, TrialState};
+use distiller::workspace::Workspace;
 use serde_json::json;
 
 /// Parameters of the paper's students and teacher, as their model cards give them.
@@ -76,19 +85,9 @@ fn table(trials: &[paper_trials::PaperTrial], task: &str) -> Table {
     Table { space, by_pipeline }
 }
 
-/// Hypervolume of 2-d costs (lower is better) below `reference`: the front sorted by its first
-/// cost (so its second falls), summed as a staircase of rectangles.
-fn hypervolume(costs: Vec<[f64; 2]>, reference: [f64; 2]) -> f64 {
-    let dominated = |c: &[f64; 2]| costs.iter().any(|d| d[0] <= c[0] && d[1] <= c[1] && d != c);
-    let mut front: Vec<[f64; 2]> = costs.iter().copied().filter(|c| c[0] < reference[0] && c[1] < reference[1] && !dominated(c)).collect();
-    front.sort_by(|a, b| a[0].total_cmp(&b[0]));
-    front.dedup();
-    (0..front.len()).map(|i| (front.get(i + 1).map_or(reference[0], |n| n[0]) - front[i][0]) * (reference[1] - front[i][1])).sum()
-}
-
-/// Each value scaled to [0, 1] over the table: (−score, ln params).
-fn scaler(table: &Table) -> impl Fn(f64, usize) -> [f64; 2] {
-    let values: Vec<(f64, f64)> = table.by_pipeline.values().map(|&(s, n)| (-s, (n as f64).ln())).collect();
+/// Each value scaled to [0, 1] over `points` (score, parameters): (−score, ln params).
+fn scaler(points: &[(f64, usize)]) -> impl Fn(f64, usize) -> [f64; 2] + use<> {
+    let values: Vec<(f64, f64)> = points.iter().map(|&(s, n)| (-s, (n as f64).ln())).collect();
     let range = |f: fn(&(f64, f64)) -> f64| {
         let lo = values.iter().map(f).fold(f64::INFINITY, f64::min);
         let hi = values.iter().map(f).fold(f64::NEG_INFINITY, f64::max);
@@ -123,9 +122,65 @@ fn mean_sd(v: &[f64]) -> (f64, f64) {
     (mean, (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt())
 }
 
+/// A study `distiller search` ran: its name, its sampler, and its complete trials at the highest
+/// rung as (id, score, parameters).
+type LiveStudy = (String, String, Vec<(u64, f64, usize)>);
+
+fn live_studies(workspace: &Workspace, names: &[String]) -> Vec<LiveStudy> {
+    names
+        .iter()
+        .map(|name| {
+            let found = ops::trials(workspace, name, &mut |_| {}).unwrap_or_else(|e| panic!("study {name}: {e}"));
+            assert_eq!(found.study.objectives, OBJECTIVES, "study {name} is not a [score, params] study");
+            let top = found.trials.iter().filter(|t| t.state == TrialState::Complete).map(|t| t.rung).max().unwrap_or(0);
+            let points = found
+                .trials
+                .iter()
+                .filter(|t| t.state == TrialState::Complete && t.rung == top)
+                .filter_map(|t| Some((t.id, t.score?, t.compression.as_ref()?.student.params)))
+                .collect();
+            (name.clone(), found.study.sampler.clone(), points)
+        })
+        .collect()
+}
+
+/// Each study's hypervolume after its first `budget` trials, for every budget, and each
+/// sampler's mean, all scaled over the union of every study's trials.
+fn report_live(workspace: &Workspace, names: &[String], budgets: &[usize], reference: [f64; 2]) {
+    let studies = live_studies(workspace, names);
+    let union: Vec<(f64, usize)> = studies.iter().flat_map(|(_, _, p)| p.iter().map(|&(_, s, n)| (s, n))).collect();
+    let scale = scaler(&union);
+    let volume = |points: &[(f64, usize)]| hypervolume(&points.iter().map(|&(s, n)| scale(s, n)).collect::<Vec<_>>(), reference);
+    let best = volume(&union);
+    println!("| study | sampler | first trials | complete | best score | smallest student (M params) | hypervolume | share of the union's front |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let mut by_sampler: Vec<(usize, String, Vec<f64>)> = Vec::new();
+    for &budget in budgets {
+        for (name, sampler, points) in &studies {
+            let first: Vec<(f64, usize)> = points.iter().filter(|p| p.0 < budget as u64).map(|&(_, s, n)| (s, n)).collect();
+            let v = volume(&first);
+            let top = first.iter().map(|p| p.0).fold(f64::NEG_INFINITY, f64::max);
+            let smallest = first.iter().map(|p| p.1).min().unwrap_or(0) as f64 / 1e6;
+            println!("| {name} | {sampler} | {budget} | {} | {top:.4} | {smallest:.1} | {v:.4} | {:.1} % |", first.len(), 100.0 * v / best);
+            match by_sampler.iter_mut().find(|(b, s, _)| *b == budget && s == sampler) {
+                Some((_, _, volumes)) => volumes.push(v),
+                None => by_sampler.push((budget, sampler.clone(), vec![v])),
+            }
+        }
+    }
+    println!();
+    println!("| first trials | sampler | studies | hypervolume, mean ± sd | share of the union's front |");
+    println!("|---|---|---|---|---|");
+    for (budget, sampler, volumes) in by_sampler {
+        let (mean, sd) = mean_sd(&volumes);
+        println!("| {budget} | {sampler} | {} | {mean:.4} ± {sd:.4} | {:.1} % |", volumes.len(), 100.0 * mean / best);
+    }
+}
+
 fn main() {
     let mut csv = PathBuf::from("../shared/data/autodistiller/auto_distiller_tabular_data.csv");
     let (mut seeds, mut budgets, mut tasks) = (10u64, vec![10usize, 20], vec!["cola".to_string(), "rte".to_string()]);
+    let (mut workspace, mut studies) = (None, Vec::new());
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -134,28 +189,33 @@ fn main() {
             "--seeds" => seeds = value.parse().expect("--seeds N"),
             "--trials" => budgets = value.split(',').map(|n| n.parse().expect("--trials N,M")).collect(),
             "--tasks" => tasks = value.split(',').map(String::from).collect(),
+            "--workspace" => workspace = Some(Workspace::new(value)),
+            "--studies" => studies = value.split(',').map(String::from).collect(),
             other => panic!("unknown flag {other}"),
         }
     }
-    let (trials, _) = paper_trials::load(&csv).expect("the paper's table");
     let reference = [1.1, 1.1];
+    if let Some(workspace) = workspace {
+        return report_live(&workspace, &studies, &budgets, reference);
+    }
+    let (trials, _) = paper_trials::load(&csv).expect("the paper's table");
     println!("| task | points (students) | trials | sampler | hypervolume, mean ± sd over {seeds} seeds | share of the table's front |");
     println!("|---|---|---|---|---|---|");
     for task in &tasks {
         let table = table(&trials, task);
-        let scale = scaler(&table);
+        let scale = scaler(&table.by_pipeline.values().copied().collect::<Vec<_>>());
         let students = match &table.space.dims.last().unwrap().domain {
             Domain::Categorical(c) => c.len(),
             _ => 0,
         };
-        let best = hypervolume(table.by_pipeline.values().map(|&(s, n)| scale(s, n)).collect(), reference);
+        let best = hypervolume(&table.by_pipeline.values().map(|&(s, n)| scale(s, n)).collect::<Vec<_>>(), reference);
         for &budget in &budgets {
             for name in ["bo", "random"] {
                 let volumes: Vec<f64> = (0..seeds)
                     .map(|seed| {
                         let mut sampler: Box<dyn Sampler> = if name == "bo" { Box::new(BoSampler::new(seed)) } else { Box::new(RandomSampler { seed }) };
                         let found = run(&table, sampler.as_mut(), budget);
-                        hypervolume(found.into_iter().map(|(s, n)| scale(s, n)).collect(), reference)
+                        hypervolume(&found.into_iter().map(|(s, n)| scale(s, n)).collect::<Vec<_>>(), reference)
                     })
                     .collect();
                 let (mean, sd) = mean_sd(&volumes);

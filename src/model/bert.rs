@@ -12,7 +12,7 @@ use super::config::{BertConfig, Pooling};
 use super::disentangled::{RelativeContext, RelativeEmbeddings};
 use super::dropout::dropout;
 use super::family::{Family, HeadActivation, Positions};
-use super::kernels::{gelu, layer_norm, linear, softmax};
+use super::kernels::{attention, gelu, layer_norm, linear, softmax};
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
 use crate::error::Result;
@@ -369,12 +369,10 @@ impl Bert {
         let mut hidden = vec![x.clone()];
         let mut attentions = Vec::new();
         for layer in &self.layers {
-            let (next, probs) = layer.forward(x, bias.clone(), relative.as_ref(), (&self.hidden_dropout, &self.attention_dropout), self.layer_norm_eps);
+            let (next, probs) = layer.forward(x, bias.clone(), relative.as_ref(), (&self.hidden_dropout, &self.attention_dropout), self.layer_norm_eps, with_attention);
             x = next;
             hidden.push(x.clone());
-            if with_attention {
-                attentions.push(probs);
-            }
+            attentions.extend(probs);
         }
         let [_, _, d] = x.dims();
         let sequence = match self.pooling {
@@ -394,6 +392,7 @@ impl Bert {
 }
 
 impl EncoderLayer {
+    /// The layer's output, and its attention probabilities `[batch, heads, seq, seq]` when asked.
     fn forward(
         &self,
         x: Tensor<3>,
@@ -401,20 +400,27 @@ impl EncoderLayer {
         relative: Option<&RelativeContext>,
         (hidden_dropout, attention_dropout): (&Dropout, &Dropout),
         eps: f64,
-    ) -> (Tensor<3>, Tensor<4>) {
+        with_attention: bool,
+    ) -> (Tensor<3>, Option<Tensor<4>>) {
         let [batch, seq, d] = x.dims();
         let (h, dh) = (self.heads, d / self.heads);
-        let split = |t: Tensor<3>| t.reshape([batch, seq, h, dh]).swap_dims(1, 2);
-        let q = split(linear(&self.query, x.clone()));
-        let k = split(linear(&self.key, x.clone()));
-        let v = split(linear(&self.value, x.clone()));
-        let scores = match relative {
-            Some(relative) => relative.scores(q, k, self.pos_query.as_ref().unwrap_or(&self.query), self.pos_key.as_ref().unwrap_or(&self.key)),
-            // Scaling q rather than the scores: the same product on a smaller tensor.
-            None => q.mul_scalar(1.0 / (dh as f64).sqrt()).matmul(k.swap_dims(2, 3)),
-        } + bias;
-        let probs = softmax(scores, 3);
-        let context = dropout(attention_dropout, probs.clone()).matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
+        let (q, k, v) = (linear(&self.query, x.clone()), linear(&self.key, x.clone()), linear(&self.value, x.clone()));
+        // Inference: one op from the projections to the heads' outputs, where no map is asked for.
+        let fused = if relative.is_none() && !with_attention { attention(&q, &k, &v, &bias, h) } else { None };
+        let (context, probs) = if let Some(context) = fused {
+            (context, None)
+        } else {
+            let split = |t: Tensor<3>| t.reshape([batch, seq, h, dh]).swap_dims(1, 2);
+            let (q, k, v) = (split(q), split(k), split(v));
+            let scores = match relative {
+                Some(relative) => relative.scores(q, k, self.pos_query.as_ref().unwrap_or(&self.query), self.pos_key.as_ref().unwrap_or(&self.key)),
+                // Scaling q rather than the scores: the same product on a smaller tensor.
+                None => q.mul_scalar(1.0 / (dh as f64).sqrt()).matmul(k.swap_dims(2, 3)),
+            } + bias;
+            let probs = softmax(scores, 3);
+            let context = dropout(attention_dropout, probs.clone()).matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
+            (context, with_attention.then_some(probs))
+        };
         let attended = layer_norm(&self.attention_norm, dropout(hidden_dropout, linear(&self.attention_out, context)) + x, eps);
         let inner = gelu(linear(&self.intermediate, attended.clone()));
         let out = layer_norm(&self.output_norm, dropout(hidden_dropout, linear(&self.output, inner)) + attended, eps);

@@ -15,6 +15,12 @@
 //!   `ĝ = g ⊙ γ`) that also sums the gradients of γ and β. burn's LayerNorm is a chain of
 //!   reductions and broadcasts each way, each allocating its output.
 //!
+//! - attention at inference (no autodiff graph): per (row, head), the scores `QₕKₕᵀ/√dₕ` by
+//!   gemm straight from the projections' `[batch, seq, hidden]` layout, the additive mask and
+//!   position bias and the softmax in one pass over the scores, and `PVₕ` by gemm written into the
+//!   head's columns of the output; (row, head) pairs run in parallel. burn's path splits and merges
+//!   the heads with copies, broadcasts the bias into a new tensor and runs batched matmuls.
+//!
 //! `exp` is a branch-free polynomial, so these loops vectorise; they run compiled for AVX-512 when
 //! the CPU has it. Measured in docs/performance.md. Other backends and dtypes keep burn's ops.
 
@@ -79,6 +85,23 @@ pub fn layer_norm<const D: usize>(norm: &LayerNorm, x: Tensor<D>, eps: f64) -> T
     norm.forward(x)
 }
 
+/// `softmax(q·kᵀ/√dₕ + bias)·v` over `heads` heads, for `q`, `k`, `v` `[batch, seq, hidden]`
+/// (heads side by side along `hidden`) and an additive `bias` that broadcasts to
+/// `[batch, heads, seq, seq]`; returns the heads' outputs side by side, `[batch, seq, hidden]`.
+/// Inference only (no dropout, nothing kept for a backward pass): `None` on an autodiff device
+/// or where there is no host path, and the caller runs burn's ops.
+pub fn attention(q: &Tensor<3>, k: &Tensor<3>, v: &Tensor<3>, bias: &Tensor<4>, heads: usize) -> Option<Tensor<3>> {
+    #[cfg(feature = "flex")]
+    if on_flex(q) && !q.device().is_autodiff() {
+        let ([batch, seq, _], dims) = (q.dims(), bias.dims());
+        let full = [batch, heads, seq, seq];
+        assert!(dims[3] == seq && dims.iter().zip(full).all(|(&n, f)| n == 1 || n == f), "attention bias {dims:?} does not broadcast to {full:?}");
+        return Some(Tensor::from_dispatch(flex::attention(q.clone().into_dispatch(), k.clone().into_dispatch(), v.clone().into_dispatch(), bias.clone().into_dispatch(), heads)));
+    }
+    let _ = (q, k, v, bias, heads);
+    None
+}
+
 #[cfg(feature = "flex")]
 mod flex {
     use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -106,6 +129,18 @@ mod flex {
         fn host_softmax(x: FloatTensor<Self>) -> FloatTensor<Self>;
         /// LayerNorm of each row of `x [rows, d]` with `gamma [d]`, `beta [d]`.
         fn host_layer_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
+    }
+
+    /// Inference-only ops: no autodiff routing, so an autodiff tensor must never reach them.
+    #[backend_extension(Flex)]
+    pub trait HostInferenceOps: Backend {
+        /// [`super::attention`] for `q`, `k`, `v` `[batch, seq, hidden]` and `bias` that
+        /// broadcasts to `[batch, heads, seq, seq]`.
+        fn host_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bias: FloatTensor<Self>, heads: usize) -> FloatTensor<Self>;
+    }
+
+    pub fn attention(q: DispatchTensor, k: DispatchTensor, v: DispatchTensor, bias: DispatchTensor, heads: usize) -> DispatchTensor {
+        <Dispatch as HostInferenceOps>::host_attention(q, k, v, bias, heads)
     }
 
     pub fn linear(x: DispatchTensor, weight: DispatchTensor, bias: DispatchTensor) -> DispatchTensor {
@@ -319,6 +354,21 @@ mod flex {
     }
 
     simd_kernel! {
+        /// Softmax of each `row`-wide row of `scores` in place after adding the bias row: row `r`
+        /// reads `bias[r·bias_stride..][..row]` (a stride of 0 shares one row).
+        fn biased_softmax_kernel(scores: &mut [f32], bias: &[f32], bias_stride: usize, row: usize) {
+            for (r, x) in scores.chunks_exact_mut(row).enumerate() {
+                let b = &bias[r * bias_stride..][..row];
+                x.iter_mut().zip(b).for_each(|(x, b)| *x += b);
+                let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                x.iter_mut().for_each(|x| *x = exp(*x - max));
+                let inv = 1.0 / x.iter().sum::<f32>();
+                x.iter_mut().for_each(|x| *x *= inv);
+            }
+        }
+    }
+
+    simd_kernel! {
         /// `y ⊙ (g − ⟨g, y⟩)` per row.
         fn softmax_grad_kernel(g: &[f32], y: &[f32], dx: &mut [f32], row: usize) {
             for ((g, y), dx) in g.chunks_exact(row).zip(y.chunks_exact(row)).zip(dx.chunks_exact_mut(row)) {
@@ -456,6 +506,99 @@ mod flex {
             .zip(inv_std.par_chunks_mut(chunk / d))
             .for_each(|(((y, x), normed), inv)| layer_norm_kernel(x, g, b, eps, y, Some(normed), Some(inv)));
         (host_tensor(y, shape.clone()), Some(NormState { normed: host_tensor(normed, shape), inv_std, gamma }))
+    }
+
+    /// A pointer that parallel tasks write through, each into its own elements.
+    #[derive(Clone, Copy)]
+    struct SharedOut(*mut f32);
+
+    impl SharedOut {
+        /// The pointer (a method, so that closures capture the `Send` wrapper, not its field).
+        fn ptr(self) -> *mut f32 {
+            self.0
+        }
+    }
+    // SAFETY: every task writes a disjoint set of elements (see `host_attention`).
+    unsafe impl Send for SharedOut {}
+    unsafe impl Sync for SharedOut {}
+
+    impl HostInferenceOps for Flex {
+        fn host_attention(q: HostTensor, k: HostTensor, v: HostTensor, bias: HostTensor, heads: usize) -> HostTensor {
+            let (q, k, v, bias) = (dense(q), dense(k), dense(v), dense(bias));
+            let shape = q.layout().shape().clone();
+            let (batch, seq, d) = (shape[0], shape[1], shape[2]);
+            let dh = d / heads;
+            // The bias's strides over (batch, head, query row) in its own dense layout; 0 where it
+            // broadcasts.
+            let b = bias.layout().shape().clone();
+            let stride = |axis: usize, step: usize| if b[axis] == 1 { 0 } else { step };
+            let (bias_row, bias_head) = (stride(2, b[3]), stride(1, b[2] * b[3]));
+            let bias_batch = stride(0, b[1] * b[2] * b[3]);
+            let (q, k, v, bias) = (values(&q), values(&k), values(&v), values(&bias));
+            let mut out: Vec<f32> = Vec::with_capacity(batch * seq * d);
+            let shared = SharedOut(out.as_mut_ptr());
+            (0..batch * heads).into_par_iter().for_each_init(
+                || vec![0f32; seq * seq],
+                |scores, task| {
+                    let (row, head) = (task / heads, task % heads);
+                    let first = row * seq * d + head * dh;
+                    // SAFETY: the head's block of q, k and v (seq rows of dh values, rows d apart)
+                    // lies inside the dense [batch, seq, d] storage; `scores` holds seq·seq
+                    // values; the output block is this task's own (one (row, head) pair each),
+                    // and together the tasks write every output element once.
+                    unsafe {
+                        gemm::gemm(
+                            seq,
+                            seq,
+                            dh,
+                            scores.as_mut_ptr(),
+                            1,
+                            seq as isize,
+                            false,
+                            q[first..].as_ptr(),
+                            1,
+                            d as isize,
+                            k[first..].as_ptr(),
+                            d as isize,
+                            1,
+                            0.0,
+                            1.0 / (dh as f32).sqrt(),
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                    biased_softmax_kernel(scores, &bias[row * bias_batch + head * bias_head..], bias_row, seq);
+                    unsafe {
+                        gemm::gemm(
+                            seq,
+                            dh,
+                            seq,
+                            shared.ptr().add(first),
+                            1,
+                            d as isize,
+                            false,
+                            scores.as_ptr(),
+                            1,
+                            seq as isize,
+                            v[first..].as_ptr(),
+                            1,
+                            d as isize,
+                            0.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                },
+            );
+            // SAFETY: the tasks above wrote all batch·seq·d values.
+            unsafe { out.set_len(batch * seq * d) };
+            host_tensor(out, shape)
+        }
     }
 
     impl HostOps for Flex {

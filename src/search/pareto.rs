@@ -80,6 +80,17 @@ pub fn scalarise(history: &[(Point, Vec<f64>)], weights: &[f64]) -> Vec<Observat
         .collect()
 }
 
+/// Hypervolume of 2-d costs (lower is better) below `reference`: the area the front dominates,
+/// summed as a staircase of rectangles over the front sorted by its first cost. How much of the
+/// trade-off a set of trials covers, where a single best score says nothing.
+pub fn hypervolume(costs: &[[f64; 2]], reference: [f64; 2]) -> f64 {
+    let dominated = |c: &[f64; 2]| costs.iter().any(|d| d[0] <= c[0] && d[1] <= c[1] && d != c);
+    let mut front: Vec<[f64; 2]> = costs.iter().copied().filter(|c| c[0] < reference[0] && c[1] < reference[1] && !dominated(c)).collect();
+    front.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    front.dedup();
+    (0..front.len()).map(|i| (front.get(i + 1).map_or(reference[0], |n| n[0]) - front[i][0]) * (reference[1] - front[i][1])).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +110,14 @@ mod tests {
         assert!(second[1].score > second[0].score);
         let w = draw_weights(7, 3);
         assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12 && w.iter().all(|&x| x > 0.0));
+    }
+
+    #[test]
+    fn hypervolume_is_the_area_the_front_dominates() {
+        // Front (0, 2), (1, 1), (2, 0) under reference (3, 3): (1−0)·(3−2) + (2−1)·(3−1) +
+        // (3−2)·(3−0) = 6; (2, 2) is dominated and the point beyond the reference adds nothing.
+        let costs = [[0.0, 2.0], [1.0, 1.0], [2.0, 0.0], [2.0, 2.0], [4.0, -1.0]];
+        assert!((hypervolume(&costs, [3.0, 3.0]) - 6.0).abs() < 1e-12);
+        assert_eq!(hypervolume(&[[3.0, 0.0]], [3.0, 3.0]), 0.0);
     }
 }

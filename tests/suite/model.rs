@@ -457,3 +457,39 @@ fn host_layer_norm_matches_burns_value_and_gradients() {
         }
     }
 }
+
+#[test]
+fn host_attention_matches_burns_ops_at_inference() {
+    use burn::tensor::{Tensor, TensorData};
+    let plain = device();
+    // A padding-only mask [batch, 1, 1, seq] (BERT), and the mask plus a per-head position bias
+    // [batch, heads, seq, seq] (MPNet); widths and lengths that divide no vector length.
+    for (batch, seq, heads, dh, per_head) in [(3, 7, 2, 5, false), (2, 33, 3, 8, true)] {
+        let d = heads * dh;
+        let n = batch * seq * d;
+        let input = |salt: usize| {
+            let xs: Vec<f32> = (0..n).map(|i| (((i + salt) * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
+            Tensor::<3>::from_data(TensorData::new(xs, [batch, seq, d]), &plain)
+        };
+        let (q, k, v) = (input(1), input(2), input(3));
+        // Row r has its last r positions padded.
+        let mask: Vec<f32> = (0..batch * seq).map(|i| if i % seq + i / seq >= seq { -10000.0 } else { 0.0 }).collect();
+        let mut bias = Tensor::<4>::from_data(TensorData::new(mask, [batch, 1, 1, seq]), &plain);
+        if per_head {
+            let position: Vec<f32> = (0..heads * seq * seq).map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0).collect();
+            bias = bias + Tensor::<4>::from_data(TensorData::new(position, [1, heads, seq, seq]), &plain);
+        }
+        let ours = distiller::model::kernels::attention(&q, &k, &v, &bias, heads).expect("a host path at inference");
+        let split = |t: Tensor<3>| t.reshape([batch, seq, heads, dh]).swap_dims(1, 2);
+        let scores = split(q.clone()).matmul(split(k.clone()).swap_dims(2, 3)).div_scalar((dh as f64).sqrt()) + bias.clone();
+        let burns = burn::tensor::activation::softmax(scores, 3).matmul(split(v.clone())).swap_dims(1, 2).reshape([batch, seq, d]);
+        let (ours, burns) = (distiller::model::to_host(ours.reshape([n])), distiller::model::to_host(burns.reshape([n])));
+        for (i, (x, y)) in ours.iter().zip(&burns).enumerate() {
+            assert!((x - y).abs() <= 1e-5 + 1e-5 * y.abs(), "[{i}] for {batch}x{seq}, {heads} heads of {dh}: {x} vs burn's {y}");
+        }
+        // Where a graph is built, there is no host path: training runs burn's ops.
+        let ad = plain.clone().autodiff();
+        let on_ad = |t: &Tensor<3>| Tensor::<3>::from_data(t.to_data(), &ad);
+        assert!(distiller::model::kernels::attention(&on_ad(&q), &on_ad(&k), &on_ad(&v), &Tensor::from_data(bias.to_data(), &ad), heads).is_none());
+    }
+}
