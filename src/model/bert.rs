@@ -405,8 +405,8 @@ impl EncoderLayer {
         let [batch, seq, d] = x.dims();
         let (h, dh) = (self.heads, d / self.heads);
         let (q, k, v) = (linear(&self.query, x.clone()), linear(&self.key, x.clone()), linear(&self.value, x.clone()));
-        // Inference: one op from the projections to the heads' outputs, where no map is asked for.
-        let fused = if relative.is_none() && !with_attention { attention(&q, &k, &v, &bias, h) } else { None };
+        // One op from the projections to the heads' outputs, where no map is asked for.
+        let fused = if relative.is_none() && !with_attention { attention(&q, &k, &v, &bias, h, attention_dropout) } else { None };
         let (context, probs) = if let Some(context) = fused {
             (context, None)
         } else {

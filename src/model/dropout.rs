@@ -11,7 +11,7 @@
 //! run is reproducible however its jobs are scheduled and whatever else trains at the same time.
 
 use burn::nn::Dropout;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use rayon::prelude::*;
 use std::cell::Cell;
 
@@ -65,18 +65,22 @@ pub fn mask(n: usize, keep: f64, key: u64) -> Vec<f32> {
     values
 }
 
+/// The keep probability and stream key of `layer`'s next mask on a host-memory `device`, drawn
+/// from the stream; `None` (and nothing drawn) when the layer is the identity there: not
+/// training, not on an autodiff device, or `prob == 0`.
+pub(crate) fn draw(layer: &Dropout, device: &Device) -> Option<(f64, u64)> {
+    (layer.training.is_enabled() && device.is_autodiff() && layer.prob > 0.0).then(|| (1.0 - layer.prob, next_key()))
+}
+
 /// Applies `layer` to `x`: identity unless training on an autodiff device with `prob > 0`.
 pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
     let device = x.device();
     if !crate::backend::host_memory(&device) {
         return layer.forward(x);
     }
-    if !layer.training.is_enabled() || !device.is_autodiff() || layer.prob == 0.0 {
-        return x;
-    }
+    let Some((keep, key)) = draw(layer, &device) else { return x };
     let shape = x.shape();
-    let m = mask(shape.num_elements(), 1.0 - layer.prob, next_key());
-    x * Tensor::<D>::from_data(TensorData::new(m, shape), &device)
+    x * Tensor::<D>::from_data(TensorData::new(mask(shape.num_elements(), keep, key), shape), &device)
 }
 
 #[cfg(test)]

@@ -15,16 +15,17 @@
 //!   `ĝ = g ⊙ γ`) that also sums the gradients of γ and β. burn's LayerNorm is a chain of
 //!   reductions and broadcasts each way, each allocating its output.
 //!
-//! - attention at inference (no autodiff graph): per (row, head), the scores `QₕKₕᵀ/√dₕ` by
-//!   gemm straight from the projections' `[batch, seq, hidden]` layout, the additive mask and
-//!   position bias and the softmax in one pass over the scores, and `PVₕ` by gemm written into the
-//!   head's columns of the output; (row, head) pairs run in parallel. burn's path splits and merges
-//!   the heads with copies, broadcasts the bias into a new tensor and runs batched matmuls.
+//! - attention: per (row, head), the scores `QₕKₕᵀ/√dₕ` by gemm straight from the projections'
+//!   `[batch, seq, hidden]` layout, the additive mask and position bias and the softmax in one
+//!   pass, dropout as one multiply by the mask the dropout stream draws, and `PVₕ` by gemm written
+//!   into the head's columns of the output; (row, head) pairs run in parallel. The backward pass
+//!   is five gemms and one softmax pass per pair. burn's path copies the heads apart and back
+//!   together, broadcasts the bias into a new tensor and runs batched matmuls, each way.
 //!
 //! `exp` is a branch-free polynomial, so these loops vectorise; they run compiled for AVX-512 when
 //! the CPU has it. Measured in docs/performance.md. Other backends and dtypes keep burn's ops.
 
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::{Dropout, LayerNorm, Linear};
 use burn::tensor::Tensor;
 
 /// Whether `x` takes the host path: f32 on flex (with or without autodiff).
@@ -85,20 +86,23 @@ pub fn layer_norm<const D: usize>(norm: &LayerNorm, x: Tensor<D>, eps: f64) -> T
     norm.forward(x)
 }
 
-/// `softmax(q·kᵀ/√dₕ + bias)·v` over `heads` heads, for `q`, `k`, `v` `[batch, seq, hidden]`
-/// (heads side by side along `hidden`) and an additive `bias` that broadcasts to
-/// `[batch, heads, seq, seq]`; returns the heads' outputs side by side, `[batch, seq, hidden]`.
-/// Inference only (no dropout, nothing kept for a backward pass): `None` on an autodiff device
-/// or where there is no host path, and the caller runs burn's ops.
-pub fn attention(q: &Tensor<3>, k: &Tensor<3>, v: &Tensor<3>, bias: &Tensor<4>, heads: usize) -> Option<Tensor<3>> {
+/// `dropout(softmax(q·kᵀ/√dₕ + bias))·v` over `heads` heads, for `q`, `k`, `v`
+/// `[batch, seq, hidden]` (heads side by side along `hidden`) and an additive `bias` that
+/// broadcasts to `[batch, heads, seq, seq]`; returns the heads' outputs side by side,
+/// `[batch, seq, hidden]`, with a backward pass on an autodiff device. The dropout mask is the one
+/// [`super::dropout::dropout`] would draw for the probabilities. `None` where there is no host
+/// path (other backends), and the caller runs burn's ops.
+pub fn attention(q: &Tensor<3>, k: &Tensor<3>, v: &Tensor<3>, bias: &Tensor<4>, heads: usize, dropout: &Dropout) -> Option<Tensor<3>> {
     #[cfg(feature = "flex")]
-    if on_flex(q) && !q.device().is_autodiff() {
+    if on_flex(q) {
         let ([batch, seq, _], dims) = (q.dims(), bias.dims());
         let full = [batch, heads, seq, seq];
         assert!(dims[3] == seq && dims.iter().zip(full).all(|(&n, f)| n == 1 || n == f), "attention bias {dims:?} does not broadcast to {full:?}");
-        return Some(Tensor::from_dispatch(flex::attention(q.clone().into_dispatch(), k.clone().into_dispatch(), v.clone().into_dispatch(), bias.clone().into_dispatch(), heads)));
+        let (keep, key) = super::dropout::draw(dropout, &q.device()).unwrap_or((1.0, 0));
+        let [q, k, v] = [q, k, v].map(|t| t.clone().into_dispatch());
+        return Some(Tensor::from_dispatch(flex::attention(q, k, v, bias.clone().into_dispatch(), heads, keep as f32, key)));
     }
-    let _ = (q, k, v, bias, heads);
+    let _ = (q, k, v, bias, heads, dropout);
     None
 }
 
@@ -129,18 +133,14 @@ mod flex {
         fn host_softmax(x: FloatTensor<Self>) -> FloatTensor<Self>;
         /// LayerNorm of each row of `x [rows, d]` with `gamma [d]`, `beta [d]`.
         fn host_layer_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
-    }
-
-    /// Inference-only ops: no autodiff routing, so an autodiff tensor must never reach them.
-    #[backend_extension(Flex)]
-    pub trait HostInferenceOps: Backend {
         /// [`super::attention`] for `q`, `k`, `v` `[batch, seq, hidden]` and `bias` that
-        /// broadcasts to `[batch, heads, seq, seq]`.
-        fn host_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bias: FloatTensor<Self>, heads: usize) -> FloatTensor<Self>;
+        /// broadcasts to `[batch, heads, seq, seq]`; dropout keeps each probability with `keep`
+        /// (1: none) by the mask drawn from `key`.
+        fn host_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bias: FloatTensor<Self>, heads: usize, keep: f32, key: u64) -> FloatTensor<Self>;
     }
 
-    pub fn attention(q: DispatchTensor, k: DispatchTensor, v: DispatchTensor, bias: DispatchTensor, heads: usize) -> DispatchTensor {
-        <Dispatch as HostInferenceOps>::host_attention(q, k, v, bias, heads)
+    pub fn attention(q: DispatchTensor, k: DispatchTensor, v: DispatchTensor, bias: DispatchTensor, heads: usize, keep: f32, key: u64) -> DispatchTensor {
+        <Dispatch as HostOps>::host_attention(q, k, v, bias, heads, keep, key)
     }
 
     pub fn linear(x: DispatchTensor, weight: DispatchTensor, bias: DispatchTensor) -> DispatchTensor {
@@ -522,82 +522,216 @@ mod flex {
     unsafe impl Send for SharedOut {}
     unsafe impl Sync for SharedOut {}
 
-    impl HostInferenceOps for Flex {
-        fn host_attention(q: HostTensor, k: HostTensor, v: HostTensor, bias: HostTensor, heads: usize) -> HostTensor {
-            let (q, k, v, bias) = (dense(q), dense(k), dense(v), dense(bias));
-            let shape = q.layout().shape().clone();
-            let (batch, seq, d) = (shape[0], shape[1], shape[2]);
-            let dh = d / heads;
-            // The bias's strides over (batch, head, query row) in its own dense layout; 0 where it
-            // broadcasts.
-            let b = bias.layout().shape().clone();
-            let stride = |axis: usize, step: usize| if b[axis] == 1 { 0 } else { step };
-            let (bias_row, bias_head) = (stride(2, b[3]), stride(1, b[2] * b[3]));
-            let bias_batch = stride(0, b[1] * b[2] * b[3]);
-            let (q, k, v, bias) = (values(&q), values(&k), values(&v), values(&bias));
-            let mut out: Vec<f32> = Vec::with_capacity(batch * seq * d);
-            let shared = SharedOut(out.as_mut_ptr());
-            (0..batch * heads).into_par_iter().for_each_init(
-                || vec![0f32; seq * seq],
-                |scores, task| {
-                    let (row, head) = (task / heads, task % heads);
-                    let first = row * seq * d + head * dh;
-                    // SAFETY: the head's block of q, k and v (seq rows of dh values, rows d apart)
-                    // lies inside the dense [batch, seq, d] storage; `scores` holds seq·seq
-                    // values; the output block is this task's own (one (row, head) pair each),
-                    // and together the tasks write every output element once.
-                    unsafe {
-                        gemm::gemm(
-                            seq,
-                            seq,
-                            dh,
-                            scores.as_mut_ptr(),
-                            1,
-                            seq as isize,
-                            false,
-                            q[first..].as_ptr(),
-                            1,
-                            d as isize,
-                            k[first..].as_ptr(),
-                            d as isize,
-                            1,
-                            0.0,
-                            1.0 / (dh as f32).sqrt(),
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
+    /// The shape of one attention op: `[batch, seq, hidden]` inputs over `heads` heads, and the
+    /// bias's own shape with its strides over (batch, head, query row), 0 where it broadcasts.
+    #[derive(Debug, Clone, Copy)]
+    struct AttentionShape {
+        batch: usize,
+        seq: usize,
+        d: usize,
+        heads: usize,
+        bias: [usize; 4],
+        bias_strides: [usize; 3],
+    }
+
+    impl AttentionShape {
+        fn of(q: &HostTensor, bias: &HostTensor, heads: usize) -> Self {
+            let (x, b) = (q.layout().shape().clone(), bias.layout().shape().clone());
+            let bias = [b[0], b[1], b[2], b[3]];
+            let stride = |axis: usize, step: usize| if bias[axis] == 1 { 0 } else { step };
+            let bias_strides = [stride(0, b[1] * b[2] * b[3]), stride(1, b[2] * b[3]), stride(2, b[3])];
+            Self { batch: x[0], seq: x[1], d: x[2], heads, bias, bias_strides }
+        }
+
+        fn dh(&self) -> usize {
+            self.d / self.heads
+        }
+
+        /// (batch row, head) pairs: the parallel tasks.
+        fn pairs(&self) -> usize {
+            self.batch * self.heads
+        }
+
+        /// Offset of pair `task`'s first value in a `[batch, seq, hidden]` tensor.
+        fn first(&self, task: usize) -> usize {
+            (task / self.heads) * self.seq * self.d + (task % self.heads) * self.dh()
+        }
+
+        /// Offset of pair `task`'s bias block in the bias's own layout.
+        fn bias_first(&self, task: usize) -> usize {
+            (task / self.heads) * self.bias_strides[0] + (task % self.heads) * self.bias_strides[1]
+        }
+    }
+
+    /// What attention's backward pass reads: the inputs, the probabilities before dropout
+    /// (`[batch, heads, seq, seq]`), and the dropout mask when there is one.
+    #[derive(Debug, Clone)]
+    struct AttentionState {
+        q: HostTensor,
+        k: HostTensor,
+        v: HostTensor,
+        probs: Vec<f32>,
+        mask: Option<Vec<f32>>,
+        shape: AttentionShape,
+    }
+
+    /// `dst[m × n] = beta · lhs[m × k] · rhs[k × n]` on one thread, for operands given by their
+    /// first element and (row, column) strides.
+    ///
+    /// # Safety
+    /// Every operand's extent under its strides must lie inside its allocation, and `dst` must
+    /// not be written by anyone else meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn small_product(
+        dst: *mut f32,
+        dst_rs: usize,
+        lhs: *const f32,
+        lhs_rs: usize,
+        lhs_cs: usize,
+        rhs: *const f32,
+        rhs_rs: usize,
+        rhs_cs: usize,
+        [m, n, k]: [usize; 3],
+        beta: f32,
+    ) {
+        let s = |x: usize| x as isize;
+        unsafe { gemm::gemm(m, n, k, dst, 1, s(dst_rs), false, lhs, s(lhs_cs), s(lhs_rs), rhs, s(rhs_cs), s(rhs_rs), 0.0, beta, false, false, false, gemm::Parallelism::None) }
+    }
+
+    /// Attention's value, and the state for its backward pass when `keep_state`.
+    fn host_attention_value(
+        q: HostTensor,
+        k: HostTensor,
+        v: HostTensor,
+        bias: HostTensor,
+        heads: usize,
+        (keep, key): (f32, u64),
+        keep_state: bool,
+    ) -> (HostTensor, Option<AttentionState>) {
+        let (q, k, v, bias) = (dense(q), dense(k), dense(v), dense(bias));
+        let shape = AttentionShape::of(&q, &bias, heads);
+        let (seq, d, dh) = (shape.seq, shape.d, shape.dh());
+        let block = seq * seq;
+        let mask = (keep < 1.0).then(|| crate::model::dropout::mask(shape.pairs() * block, f64::from(keep), key));
+        let mut probs: Vec<f32> = if keep_state { vec![0f32; shape.pairs() * block] } else { Vec::new() };
+        let mut out: Vec<f32> = Vec::with_capacity(shape.batch * seq * d);
+        let (out_ptr, probs_ptr) = (SharedOut(out.as_mut_ptr()), SharedOut(probs.as_mut_ptr()));
+        let (qs, ks, vs, bs) = (values(&q), values(&k), values(&v), values(&bias));
+        (0..shape.pairs()).into_par_iter().for_each_init(
+            || (vec![0f32; block], vec![0f32; block]),
+            |(scores, dropped), task| {
+                let first = shape.first(task);
+                // SAFETY: the pair's block of q, k and v (seq rows of dh values, rows d apart) lies
+                // inside the dense [batch, seq, d] storage; `scores` and `dropped` hold seq·seq
+                // values; the output block and the probabilities' block are this pair's own, and
+                // together the pairs write every output value once.
+                let p: &mut [f32] = if keep_state { unsafe { std::slice::from_raw_parts_mut(probs_ptr.ptr().add(task * block), block) } } else { &mut scores[..] };
+                unsafe { small_product(p.as_mut_ptr(), seq, qs[first..].as_ptr(), d, 1, ks[first..].as_ptr(), 1, d, [seq, seq, dh], 1.0 / (dh as f32).sqrt()) };
+                biased_softmax_kernel(p, &bs[shape.bias_first(task)..], shape.bias_strides[2], seq);
+                let p: &[f32] = match &mask {
+                    Some(mask) => {
+                        multiply_kernel(p, &mask[task * block..][..block], dropped);
+                        &dropped[..]
                     }
-                    biased_softmax_kernel(scores, &bias[row * bias_batch + head * bias_head..], bias_row, seq);
+                    None => p,
+                };
+                unsafe { small_product(out_ptr.ptr().add(first), d, p.as_ptr(), seq, 1, vs[first..].as_ptr(), d, 1, [seq, dh, seq], 1.0) };
+            },
+        );
+        // SAFETY: the pairs above wrote all batch·seq·d values.
+        unsafe { out.set_len(shape.batch * seq * d) };
+        let out = host_tensor(out, q.layout().shape().clone());
+        (out, keep_state.then(|| AttentionState { q, k, v, probs, mask, shape }))
+    }
+
+    /// The gradient of a bias of shape `bias` from the score gradients of every pair
+    /// (`[batch, heads, seq, seq]`): summed over the axes where the bias broadcasts.
+    fn bias_gradient(dscores: Vec<f32>, shape: &AttentionShape) -> HostTensor {
+        let [b, h, r, c] = shape.bias;
+        if b * h * r * c == dscores.len() {
+            return host_tensor(dscores, shape.bias);
+        }
+        let mut sums = vec![0f64; b * h * r * c];
+        let seq = shape.seq;
+        for (task, block) in dscores.chunks_exact(seq * seq).enumerate() {
+            let (row, head) = (task / shape.heads, task % shape.heads);
+            let base = (if b == 1 { 0 } else { row }) * h * r * c + (if h == 1 { 0 } else { head }) * r * c;
+            for (i, line) in block.chunks_exact(seq).enumerate() {
+                let at = base + if r == 1 { 0 } else { i * c };
+                sums[at..at + c].iter_mut().zip(line).for_each(|(s, &g)| *s += f64::from(g));
+            }
+        }
+        host_tensor(sums.into_iter().map(|v| v as f32).collect(), shape.bias)
+    }
+
+    /// Attention's backward pass, per (row, head) pair: `dV = P̃ᵀ·G` with `P̃` the probabilities
+    /// after dropout, `dP̃ = G·Vᵀ`, `dP = dP̃ ⊙ mask`, the softmax's `dS = P ⊙ (dP − ⟨dP, P⟩)` per
+    /// row, then `dQ = dS·K/√dₕ`, `dK = dSᵀ·Q/√dₕ`; the bias's gradient is dS summed where it
+    /// broadcasts.
+    #[derive(Debug)]
+    struct AttentionBackward;
+
+    impl Backward<Flex, 4> for AttentionBackward {
+        type State = AttentionState;
+
+        fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let [node_q, node_k, node_v, node_bias] = ops.parents;
+            let grad = dense(grads.consume::<Flex>(&ops.node));
+            let AttentionState { q, k, v, probs, mask, shape } = ops.state;
+            let (seq, d, dh) = (shape.seq, shape.d, shape.dh());
+            let (block, n) = (seq * seq, shape.batch * seq * d);
+            let scale = 1.0 / (dh as f32).sqrt();
+            let (mut dq, mut dk, mut dv) = (Vec::<f32>::with_capacity(n), Vec::<f32>::with_capacity(n), Vec::<f32>::with_capacity(n));
+            let mut dscores = if node_bias.is_some() { vec![0f32; shape.pairs() * block] } else { Vec::new() };
+            let ptrs = [dq.as_mut_ptr(), dk.as_mut_ptr(), dv.as_mut_ptr(), dscores.as_mut_ptr()].map(SharedOut);
+            let (gs, qs, ks, vs) = (values(&grad), values(&q), values(&k), values(&v));
+            (0..shape.pairs()).into_par_iter().for_each_init(
+                || (vec![0f32; block], vec![0f32; block]),
+                |(a, b), task| {
+                    let first = shape.first(task);
+                    let p = &probs[task * block..][..block];
+                    let dropped: &[f32] = match &mask {
+                        Some(mask) => {
+                            multiply_kernel(p, &mask[task * block..][..block], a);
+                            &a[..]
+                        }
+                        None => p,
+                    };
+                    // SAFETY: as in the forward pass; each pair writes only its own blocks of
+                    // dq, dk, dv (seq rows of dh values, rows d apart) and of the score gradients.
                     unsafe {
-                        gemm::gemm(
-                            seq,
-                            dh,
-                            seq,
-                            shared.ptr().add(first),
-                            1,
-                            d as isize,
-                            false,
-                            scores.as_ptr(),
-                            1,
-                            seq as isize,
-                            v[first..].as_ptr(),
-                            1,
-                            d as isize,
-                            0.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
+                        // dV = P̃ᵀ·G (P̃ read transposed: row stride 1, column stride seq).
+                        small_product(ptrs[2].ptr().add(first), d, dropped.as_ptr(), 1, seq, gs[first..].as_ptr(), d, 1, [seq, dh, seq], 1.0);
+                        // dP̃ = G·Vᵀ into b.
+                        small_product(b.as_mut_ptr(), seq, gs[first..].as_ptr(), d, 1, vs[first..].as_ptr(), 1, d, [seq, seq, dh], 1.0);
+                    }
+                    if let Some(mask) = &mask {
+                        b.iter_mut().zip(&mask[task * block..][..block]).for_each(|(g, m)| *g *= m);
+                    }
+                    // dS into a (P̃ is no longer needed).
+                    softmax_grad_kernel(b, p, a, seq);
+                    unsafe {
+                        small_product(ptrs[0].ptr().add(first), d, a.as_ptr(), seq, 1, ks[first..].as_ptr(), d, 1, [seq, dh, seq], scale);
+                        small_product(ptrs[1].ptr().add(first), d, a.as_ptr(), 1, seq, qs[first..].as_ptr(), d, 1, [seq, dh, seq], scale);
+                        if node_bias.is_some() {
+                            std::slice::from_raw_parts_mut(ptrs[3].ptr().add(task * block), block).copy_from_slice(a);
+                        }
                     }
                 },
             );
-            // SAFETY: the tasks above wrote all batch·seq·d values.
-            unsafe { out.set_len(batch * seq * d) };
-            host_tensor(out, shape)
+            // SAFETY: the pairs above wrote all n values of each.
+            for g in [&mut dq, &mut dk, &mut dv] {
+                unsafe { g.set_len(n) };
+            }
+            let x_shape = q.layout().shape().clone();
+            for (node, g) in [(node_q, dq), (node_k, dk), (node_v, dv)] {
+                if let Some(node) = node {
+                    grads.register::<Flex>(node.id, host_tensor(g, x_shape.clone()));
+                }
+            }
+            if let Some(node) = node_bias {
+                grads.register::<Flex>(node.id, bias_gradient(dscores, &shape));
+            }
         }
     }
 
@@ -617,6 +751,10 @@ mod flex {
 
         fn host_layer_norm(x: HostTensor, gamma: HostTensor, beta: HostTensor, eps: f32) -> HostTensor {
             host_layer_norm_value(x, gamma, beta, eps, false).0
+        }
+
+        fn host_attention(q: HostTensor, k: HostTensor, v: HostTensor, bias: HostTensor, heads: usize, keep: f32, key: u64) -> HostTensor {
+            host_attention_value(q, k, v, bias, heads, (keep, key), false).0
         }
     }
 
@@ -777,6 +915,18 @@ mod flex {
                     prep.finish(state.expect("kept for the backward pass"), y)
                 }
                 OpsKind::UnTracked(prep) => prep.finish(host_layer_norm_value(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), eps, false).0),
+            }
+        }
+
+        fn host_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bias: FloatTensor<Self>, heads: usize, keep: f32, key: u64) -> FloatTensor<Self> {
+            match AttentionBackward.prepare::<C>([q.node(), k.node(), v.node(), bias.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let (out, state) = host_attention_value(q.into_primitive(), k.into_primitive(), v.into_primitive(), bias.into_primitive(), heads, (keep, key), true);
+                    prep.finish(state.expect("kept for the backward pass"), out)
+                }
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(host_attention_value(q.into_primitive(), k.into_primitive(), v.into_primitive(), bias.into_primitive(), heads, (keep, key), false).0)
+                }
             }
         }
     }

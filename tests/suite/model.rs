@@ -459,37 +459,66 @@ fn host_layer_norm_matches_burns_value_and_gradients() {
 }
 
 #[test]
-fn host_attention_matches_burns_ops_at_inference() {
+fn host_attention_matches_burns_ops_with_gradients_and_dropout() {
+    use burn::nn::DropoutConfig;
     use burn::tensor::{Tensor, TensorData};
-    let plain = device();
+    use distiller::model::dropout::{dropout, with_stream};
+    let host = distiller::model::to_host;
     // A padding-only mask [batch, 1, 1, seq] (BERT), and the mask plus a per-head position bias
-    // [batch, heads, seq, seq] (MPNet); widths and lengths that divide no vector length.
-    for (batch, seq, heads, dh, per_head) in [(3, 7, 2, 5, false), (2, 33, 3, 8, true)] {
+    // [1, heads, seq, seq] that takes a gradient (MPNet's); widths and lengths that divide no
+    // vector length; with and without attention dropout.
+    for (batch, seq, heads, dh, per_head, prob) in [(3, 7, 2, 5, false, 0.0), (2, 33, 3, 8, true, 0.0), (2, 19, 2, 6, true, 0.2)] {
         let d = heads * dh;
         let n = batch * seq * d;
-        let input = |salt: usize| {
-            let xs: Vec<f32> = (0..n).map(|i| (((i + salt) * 7919) % 1000) as f32 / 250.0 - 2.0).collect();
-            Tensor::<3>::from_data(TensorData::new(xs, [batch, seq, d]), &plain)
-        };
-        let (q, k, v) = (input(1), input(2), input(3));
+        let values = |salt: usize, len: usize| -> Vec<f32> { (0..len).map(|i| (((i + salt) * 7919) % 1000) as f32 / 250.0 - 2.0).collect() };
         // Row r has its last r positions padded.
         let mask: Vec<f32> = (0..batch * seq).map(|i| if i % seq + i / seq >= seq { -10000.0 } else { 0.0 }).collect();
-        let mut bias = Tensor::<4>::from_data(TensorData::new(mask, [batch, 1, 1, seq]), &plain);
-        if per_head {
-            let position: Vec<f32> = (0..heads * seq * seq).map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0).collect();
-            bias = bias + Tensor::<4>::from_data(TensorData::new(position, [1, heads, seq, seq]), &plain);
+        let position: Vec<f32> = (0..heads * seq * seq).map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0).collect();
+        let weights = values(4, n);
+        let layer = DropoutConfig::new(prob).init();
+        // The value, and on an autodiff device the gradients of q, k, v and the position bias of
+        // Σ weights ⊙ output; `f` gets q, k, v and the whole bias.
+        let run = |device: &burn::tensor::Device, f: &dyn Fn(&Tensor<3>, &Tensor<3>, &Tensor<3>, &Tensor<4>) -> Tensor<3>| {
+            let input = |salt| Tensor::<3>::from_data(TensorData::new(values(salt, n), [batch, seq, d]), device);
+            let (q, k, v) = (input(1), input(2), input(3));
+            let position = Tensor::<4>::from_data(TensorData::new(position.clone(), [1, heads, seq, seq]), device);
+            let (q, k, v, position) = if device.is_autodiff() { (q.require_grad(), k.require_grad(), v.require_grad(), position.require_grad()) } else { (q, k, v, position) };
+            let mut bias = Tensor::<4>::from_data(TensorData::new(mask.clone(), [batch, 1, 1, seq]), device);
+            if per_head {
+                bias = bias + position.clone();
+            }
+            let y = with_stream(9, || f(&q, &k, &v, &bias));
+            let mut out = vec![host(y.clone().reshape([n]))];
+            if device.is_autodiff() {
+                let grads = (y * Tensor::<3>::from_data(TensorData::new(weights.clone(), [batch, seq, d]), device)).sum().backward();
+                out.extend([&q, &k, &v].map(|t| host(t.grad(&grads).expect("a gradient").reshape([n]))));
+                if per_head {
+                    out.push(host(position.grad(&grads).expect("the position bias's gradient").reshape([heads * seq * seq])));
+                }
+            }
+            out
+        };
+        let ours = |q: &Tensor<3>, k: &Tensor<3>, v: &Tensor<3>, bias: &Tensor<4>| distiller::model::kernels::attention(q, k, v, bias, heads, &layer).expect("a host path");
+        let burns = |q: &Tensor<3>, k: &Tensor<3>, v: &Tensor<3>, bias: &Tensor<4>| {
+            let split = |t: &Tensor<3>| t.clone().reshape([batch, seq, heads, dh]).swap_dims(1, 2);
+            let scores = split(q).matmul(split(k).swap_dims(2, 3)).div_scalar((dh as f64).sqrt()) + bias.clone();
+            dropout(&layer, burn::tensor::activation::softmax(scores, 3)).matmul(split(v)).swap_dims(1, 2).reshape([batch, seq, d])
+        };
+        let undropped = |q: &Tensor<3>, k: &Tensor<3>, v: &Tensor<3>, bias: &Tensor<4>| {
+            distiller::model::kernels::attention(q, k, v, bias, heads, &DropoutConfig::new(0.0).init()).expect("a host path")
+        };
+        if prob > 0.0 {
+            assert_ne!(run(&device().autodiff(), &ours)[0], run(&device().autodiff(), &undropped)[0], "dropout is applied in training");
+            assert_eq!(run(&device(), &ours)[0], run(&device(), &undropped)[0], "and not at inference");
         }
-        let ours = distiller::model::kernels::attention(&q, &k, &v, &bias, heads).expect("a host path at inference");
-        let split = |t: Tensor<3>| t.reshape([batch, seq, heads, dh]).swap_dims(1, 2);
-        let scores = split(q.clone()).matmul(split(k.clone()).swap_dims(2, 3)).div_scalar((dh as f64).sqrt()) + bias.clone();
-        let burns = burn::tensor::activation::softmax(scores, 3).matmul(split(v.clone())).swap_dims(1, 2).reshape([batch, seq, d]);
-        let (ours, burns) = (distiller::model::to_host(ours.reshape([n])), distiller::model::to_host(burns.reshape([n])));
-        for (i, (x, y)) in ours.iter().zip(&burns).enumerate() {
-            assert!((x - y).abs() <= 1e-5 + 1e-5 * y.abs(), "[{i}] for {batch}x{seq}, {heads} heads of {dh}: {x} vs burn's {y}");
+        for device in [device(), device().autodiff()] {
+            let (a, b) = (run(&device, &ours), run(&device, &burns));
+            assert_eq!(a.len(), b.len());
+            for (what, (a, b)) in ["value", "q gradient", "k gradient", "v gradient", "bias gradient"].iter().zip(a.iter().zip(&b)) {
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert!((x - y).abs() <= 1e-4 + 1e-4 * y.abs(), "{what} [{i}] for {batch}x{seq}, {heads} heads of {dh}, dropout {prob}: {x} vs burn's {y}");
+                }
+            }
         }
-        // Where a graph is built, there is no host path: training runs burn's ops.
-        let ad = plain.clone().autodiff();
-        let on_ad = |t: &Tensor<3>| Tensor::<3>::from_data(t.to_data(), &ad);
-        assert!(distiller::model::kernels::attention(&on_ad(&q), &on_ad(&k), &on_ad(&v), &Tensor::from_data(bias.to_data(), &ad), heads).is_none());
     }
 }
