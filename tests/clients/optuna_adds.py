@@ -14,7 +14,8 @@ import optuna
 def main():
     url, name, value = sys.argv[1], sys.argv[2], float(sys.argv[3])
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.load_study(study_name=name, storage=url)
+    # Seeded, so the RUNNING trial's parameters are the same on every run.
+    study = optuna.load_study(study_name=name, storage=url, sampler=optuna.samplers.RandomSampler(seed=0))
     best = study.best_trial
     study.add_trial(optuna.trial.create_trial(params=best.params, distributions=best.distributions, value=value))
     foreign = optuna.distributions.FloatDistribution(0.0, 1.0)
