@@ -464,9 +464,9 @@ fn host_attention_matches_burns_ops_with_gradients_and_dropout() {
     use burn::tensor::{Tensor, TensorData};
     use distiller::model::dropout::{dropout, with_stream};
     let host = distiller::model::to_host;
-    // A padding-only mask [batch, 1, 1, seq] (BERT), and the mask plus a per-head position bias
-    // [1, heads, seq, seq] that takes a gradient (MPNet's); widths and lengths that divide no
-    // vector length; with and without attention dropout.
+    // A padding-only mask [batch, 1, 1, seq] (BERT), the mask plus a per-head position bias
+    // [1, heads, seq, seq] that takes a gradient (MPNet's), and that bias alone; widths and
+    // lengths that divide no vector length; with and without attention dropout.
     for (batch, seq, heads, dh, per_head, prob) in [(3, 7, 2, 5, false, 0.0), (2, 33, 3, 8, true, 0.0), (2, 19, 2, 6, true, 0.2)] {
         let d = heads * dh;
         let n = batch * seq * d;
@@ -483,10 +483,14 @@ fn host_attention_matches_burns_ops_with_gradients_and_dropout() {
             let (q, k, v) = (input(1), input(2), input(3));
             let position = Tensor::<4>::from_data(TensorData::new(position.clone(), [1, heads, seq, seq]), device);
             let (q, k, v, position) = if device.is_autodiff() { (q.require_grad(), k.require_grad(), v.require_grad(), position.require_grad()) } else { (q, k, v, position) };
-            let mut bias = Tensor::<4>::from_data(TensorData::new(mask.clone(), [batch, 1, 1, seq]), device);
-            if per_head {
-                bias = bias + position.clone();
-            }
+            let padding = Tensor::<4>::from_data(TensorData::new(mask.clone(), [batch, 1, 1, seq]), device);
+            // With dropout, the position bias alone: a bias that broadcasts over the batch, whose
+            // gradient the op sums over it.
+            let bias = match (per_head, prob > 0.0) {
+                (false, _) => padding,
+                (true, false) => padding + position.clone(),
+                (true, true) => position.clone(),
+            };
             let y = with_stream(9, || f(&q, &k, &v, &bias));
             let mut out = vec![host(y.clone().reshape([n]))];
             if device.is_autodiff() {
