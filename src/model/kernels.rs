@@ -194,27 +194,7 @@ mod flex {
         // SAFETY: the operands' strides and extents come from their layouts, which stay inside
         // their storage; `out` has room for m·n values, which gemm writes without reading.
         unsafe {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                out.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                lhs.ptr(),
-                lhs.col_stride,
-                lhs.row_stride,
-                rhs.ptr(),
-                rhs.col_stride,
-                rhs.row_stride,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            );
+            gemm_into(out.as_mut_ptr(), n, (lhs.ptr(), lhs.row_stride, lhs.col_stride), (rhs.ptr(), rhs.row_stride, rhs.col_stride), [m, n, k], 1.0, parallelism);
             out.set_len(m * n);
         }
         // A separate parallel pass: gemm reading a bias-filled output is slower than this.
@@ -575,27 +555,41 @@ mod flex {
         shape: AttentionShape,
     }
 
-    /// `dst[m × n] = beta · lhs[m × k] · rhs[k × n]` on one thread, for operands given by their
-    /// first element and (row, column) strides.
+    /// A matrix operand as gemm reads it: its first element, row stride and column stride.
+    type Strided = (*const f32, isize, isize);
+
+    /// `dst[m × n] = beta · lhs[m × k] · rhs[k × n]`, `dst` row-major with row stride `dst_rows`.
     ///
     /// # Safety
     /// Every operand's extent under its strides must lie inside its allocation, and `dst` must
     /// not be written by anyone else meanwhile.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn small_product(
+    unsafe fn gemm_into(
         dst: *mut f32,
-        dst_rs: usize,
-        lhs: *const f32,
-        lhs_rs: usize,
-        lhs_cs: usize,
-        rhs: *const f32,
-        rhs_rs: usize,
-        rhs_cs: usize,
+        dst_rows: usize,
+        (lhs, lhs_rs, lhs_cs): Strided,
+        (rhs, rhs_rs, rhs_cs): Strided,
         [m, n, k]: [usize; 3],
+        beta: f32,
+        parallelism: gemm::Parallelism,
+    ) {
+        unsafe { gemm::gemm(m, n, k, dst, 1, dst_rows as isize, false, lhs, lhs_cs, lhs_rs, rhs, rhs_cs, rhs_rs, 0.0, beta, false, false, false, parallelism) }
+    }
+
+    /// [`gemm_into`] on the calling thread, for one (row, head) pair's small products; strides in
+    /// elements.
+    ///
+    /// # Safety
+    /// As [`gemm_into`].
+    unsafe fn pair_product(
+        dst: *mut f32,
+        dst_rows: usize,
+        (lhs, lhs_rs, lhs_cs): (*const f32, usize, usize),
+        (rhs, rhs_rs, rhs_cs): (*const f32, usize, usize),
+        mnk: [usize; 3],
         beta: f32,
     ) {
         let s = |x: usize| x as isize;
-        unsafe { gemm::gemm(m, n, k, dst, 1, s(dst_rs), false, lhs, s(lhs_cs), s(lhs_rs), rhs, s(rhs_cs), s(rhs_rs), 0.0, beta, false, false, false, gemm::Parallelism::None) }
+        unsafe { gemm_into(dst, dst_rows, (lhs, s(lhs_rs), s(lhs_cs)), (rhs, s(rhs_rs), s(rhs_cs)), mnk, beta, gemm::Parallelism::None) }
     }
 
     /// Attention's value, and the state for its backward pass when `keep_state`.
@@ -626,7 +620,7 @@ mod flex {
                 // values; the output block and the probabilities' block are this pair's own, and
                 // together the pairs write every output value once.
                 let p: &mut [f32] = if keep_state { unsafe { std::slice::from_raw_parts_mut(probs_ptr.ptr().add(task * block), block) } } else { &mut scores[..] };
-                unsafe { small_product(p.as_mut_ptr(), seq, qs[first..].as_ptr(), d, 1, ks[first..].as_ptr(), 1, d, [seq, seq, dh], 1.0 / (dh as f32).sqrt()) };
+                unsafe { pair_product(p.as_mut_ptr(), seq, (qs[first..].as_ptr(), d, 1), (ks[first..].as_ptr(), 1, d), [seq, seq, dh], 1.0 / (dh as f32).sqrt()) };
                 biased_softmax_kernel(p, &bs[shape.bias_first(task)..], shape.bias_strides[2], seq);
                 let p: &[f32] = match &mask {
                     Some(mask) => {
@@ -635,7 +629,7 @@ mod flex {
                     }
                     None => p,
                 };
-                unsafe { small_product(out_ptr.ptr().add(first), d, p.as_ptr(), seq, 1, vs[first..].as_ptr(), d, 1, [seq, dh, seq], 1.0) };
+                unsafe { pair_product(out_ptr.ptr().add(first), d, (p.as_ptr(), seq, 1), (vs[first..].as_ptr(), d, 1), [seq, dh, seq], 1.0) };
             },
         );
         // SAFETY: the pairs above wrote all batch·seq·d values.
@@ -701,9 +695,9 @@ mod flex {
                     // dq, dk, dv (seq rows of dh values, rows d apart) and of the score gradients.
                     unsafe {
                         // dV = P̃ᵀ·G (P̃ read transposed: row stride 1, column stride seq).
-                        small_product(ptrs[2].ptr().add(first), d, dropped.as_ptr(), 1, seq, gs[first..].as_ptr(), d, 1, [seq, dh, seq], 1.0);
+                        pair_product(ptrs[2].ptr().add(first), d, (dropped.as_ptr(), 1, seq), (gs[first..].as_ptr(), d, 1), [seq, dh, seq], 1.0);
                         // dP̃ = G·Vᵀ into b.
-                        small_product(b.as_mut_ptr(), seq, gs[first..].as_ptr(), d, 1, vs[first..].as_ptr(), 1, d, [seq, seq, dh], 1.0);
+                        pair_product(b.as_mut_ptr(), seq, (gs[first..].as_ptr(), d, 1), (vs[first..].as_ptr(), 1, d), [seq, seq, dh], 1.0);
                     }
                     if let Some(mask) = &mask {
                         b.iter_mut().zip(&mask[task * block..][..block]).for_each(|(g, m)| *g *= m);
@@ -711,8 +705,8 @@ mod flex {
                     // dS into a (P̃ is no longer needed).
                     softmax_grad_kernel(b, p, a, seq);
                     unsafe {
-                        small_product(ptrs[0].ptr().add(first), d, a.as_ptr(), seq, 1, ks[first..].as_ptr(), d, 1, [seq, dh, seq], scale);
-                        small_product(ptrs[1].ptr().add(first), d, a.as_ptr(), 1, seq, qs[first..].as_ptr(), d, 1, [seq, dh, seq], scale);
+                        pair_product(ptrs[0].ptr().add(first), d, (a.as_ptr(), seq, 1), (ks[first..].as_ptr(), d, 1), [seq, dh, seq], scale);
+                        pair_product(ptrs[1].ptr().add(first), d, (a.as_ptr(), 1, seq), (qs[first..].as_ptr(), d, 1), [seq, dh, seq], scale);
                         if node_bias.is_some() {
                             std::slice::from_raw_parts_mut(ptrs[3].ptr().add(task * block), block).copy_from_slice(a);
                         }
