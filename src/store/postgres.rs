@@ -324,7 +324,7 @@ impl PostgresStorage {
         match op(&mut client) {
             Ok(value) => Ok(value),
             Err(Failure::Ours(e)) => Err(e),
-            Err(Failure::Driver(e)) if client.is_closed() || e.is_closed() || e.as_db_error().is_none() && std::error::Error::source(&e).is_some() => {
+            Err(Failure::Driver(e)) if client.is_closed() || connection_lost(&e) => {
                 *client = self.reconnect()?;
                 op(&mut client).map_err(|f| match f {
                     Failure::Driver(e) => self.error(describe(&e)),
@@ -507,6 +507,15 @@ impl PostgresStorage {
         }
         Ok(())
     }
+}
+
+/// Whether `e` says the connection is gone rather than that the statement failed: closed, an I/O
+/// error, or the server ending the session as it shuts down (a restart's "terminating connection
+/// due to administrator command" can reach a statement before the client sees the socket close).
+fn connection_lost(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    let shutdown = e.code().is_some_and(|c| [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW].contains(c));
+    e.is_closed() || shutdown || e.as_db_error().is_none() && std::error::Error::source(e).is_some()
 }
 
 /// Connects, retrying while the server refuses or cannot be reached, for [`RECONNECT_FOR`].
