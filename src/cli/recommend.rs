@@ -6,7 +6,7 @@ use distiller::Error;
 use distiller::data::DatasetMeta;
 use distiller::ops::{RecommendRequest, recommend};
 use distiller::recommend::meta_model::SELECTION_CRITERION;
-use distiller::recommend::{Query, Students, TaskWeighting};
+use distiller::recommend::{ModelChoice, Query, Students, TaskWeighting};
 use distiller::search::Space;
 
 #[derive(Debug, Args)]
@@ -34,6 +34,15 @@ pub struct RecommendArgs {
     /// helps; `equal`: never.
     #[arg(long, value_enum, default_value_t = TaskWeighting::Auto)]
     pub task_weights: TaskWeighting,
+    /// Fix the blend β instead of letting leave-one-task-out choose it among 0, 0.5 and 1:
+    /// 0 = kernel regression alone, 1 = most popular alone (the kernel only for pipelines no past
+    /// task ran).
+    #[arg(long, value_name = "BETA", value_parser = blend_value)]
+    pub blend: Option<f64>,
+    /// Fix the kernel's configuration scale ℓ (> 0; small = only near-identical pipelines count)
+    /// instead of letting leave-one-task-out choose it among 0.05, 0.1, 0.25 and 1.
+    #[arg(long, value_name = "L", value_parser = scale_value)]
+    pub config_scale: Option<f64>,
     /// The teacher whose past studies stand for yours, by the name the store records (`BERT_BASE`
     /// for the paper's main group; the base model's folder for our own studies). Default: the
     /// teacher whose studies cover the most tasks. Whether other teachers' studies count too is
@@ -53,7 +62,10 @@ pub fn exec(args: RecommendArgs, common: &Common) -> super::Outcome {
         Some(path) => Space::from_file(path)?,
         None => Space::builtin_default(),
     };
-    let query = Query { top: args.top, students: args.students, weighting: args.task_weights, teacher: args.teacher_name, ..Query::new(meta, space) };
+    let model = ModelChoice { weighting: args.task_weights, blend: args.blend, config_scale: args.config_scale };
+    let fixed: Vec<&str> = [(args.blend.is_some(), "blend"), (args.config_scale.is_some(), "configuration scale")].iter().filter(|(on, _)| *on).map(|(_, what)| *what).collect();
+    let fixed = if fixed.is_empty() { String::new() } else { format!(" ({} fixed by the command line)", fixed.join(" and ")) };
+    let query = Query { top: args.top, students: args.students, model, teacher: args.teacher_name, ..Query::new(meta, space) };
     let request = RecommendRequest { query, candidates: args.candidates, workspace: common.workspace()? };
     let space_fields = request.query.space.dims.len();
     let answer = recommend(request, &mut super::note)?;
@@ -110,7 +122,7 @@ pub fn exec(args: RecommendArgs, common: &Common) -> super::Outcome {
                 println!("model: {} (too few past studies to choose by leave-one-task-out)", answer.setting.model_name());
             } else {
                 let scores = answer.blend_scores.iter().map(|(b, v)| format!("{} {v:.3}", blend_label(*b))).collect::<Vec<_>>().join(", ");
-                println!("model: {}, chosen by leave-one-task-out over {} past studies ({SELECTION_CRITERION}): {scores}", answer.setting.model_name(), answer.held_out);
+                println!("model: {}{fixed}, chosen by leave-one-task-out over {} past studies ({SELECTION_CRITERION}): {scores}", answer.setting.model_name(), answer.held_out);
             }
             let teachers = match (&answer.teacher, answer.setting.pooled) {
                 (Some(t), false) => format!("only {t}'s studies"),
@@ -146,5 +158,19 @@ fn blend_label(blend: f64) -> String {
         "most popular".into()
     } else {
         format!("{:.0} % popular", 100.0 * blend)
+    }
+}
+
+fn blend_value(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(b) if (0.0..=1.0).contains(&b) => Ok(b),
+        _ => Err(format!("`{s}` is not a blend between 0 and 1")),
+    }
+}
+
+fn scale_value(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(l) if l > 0.0 && l.is_finite() => Ok(l),
+        _ => Err(format!("`{s}` is not a positive configuration scale")),
     }
 }

@@ -56,6 +56,22 @@ pub enum TaskWeighting {
     Equal,
 }
 
+/// What the caller fixes of the model's setting; leave-one-task-out chooses the rest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModelChoice {
+    pub weighting: TaskWeighting,
+    /// β, when fixed (else one of [`BLENDS`]).
+    pub blend: Option<f64>,
+    /// ℓ, when fixed (else one of [`CONFIG_SCALES`]).
+    pub config_scale: Option<f64>,
+}
+
+impl From<TaskWeighting> for ModelChoice {
+    fn from(weighting: TaskWeighting) -> Self {
+        Self { weighting, ..Self::default() }
+    }
+}
+
 /// The model's setting: its kernel scales and blend.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Setting {
@@ -137,8 +153,9 @@ pub struct Model {
 }
 
 impl Model {
-    /// Learns from `tasks` (results over `space`), choosing the setting by leave-one-task-out.
-    pub fn fit(tasks: &[PastTask], space: &Space, weighting: TaskWeighting) -> Result<Self> {
+    /// Learns from `tasks` (results over `space`), choosing by leave-one-task-out what `choice`
+    /// leaves open.
+    pub fn fit(tasks: &[PastTask], space: &Space, choice: ModelChoice) -> Result<Self> {
         if tasks.iter().all(|t| t.results.is_empty()) {
             return Err(Error::Recommend(
                 "nothing to learn from: no study in the store shares a field with this space (run `distiller import-trials auto_distiller_tabular_data.csv` or a search first)"
@@ -172,7 +189,7 @@ impl Model {
             tasks: encoded,
             spread,
             median_d2: None,
-            setting: Setting { config: CONFIG_SCALES[0], task: None, pooled: true, blend: BLENDS[0] },
+            setting: Setting { config: choice.config_scale.unwrap_or(CONFIG_SCALES[0]), task: None, pooled: true, blend: choice.blend.unwrap_or(BLENDS[0]) },
             selection: Vec::new(),
             held_out: 0,
         };
@@ -184,7 +201,7 @@ impl Model {
         }
         pairwise.sort_by(f64::total_cmp);
         model.median_d2 = pairwise.get(pairwise.len() / 2).copied().filter(|d| *d > 0.0);
-        model.choose_setting(weighting);
+        model.choose_setting(choice);
         Ok(model)
     }
 
@@ -193,12 +210,18 @@ impl Model {
     }
 
     /// The best leave-one-task-out score each blend reached (with the chosen task weighting's
-    /// kind), in [`BLENDS`] order: why the chosen blend won.
+    /// kind), in the order tried: why the chosen blend won.
     pub fn blend_scores(&self) -> Vec<(f64, f64)> {
         let kind = |s: &Setting| (s.task.is_none(), s.pooled);
-        BLENDS
-            .iter()
-            .filter_map(|&b| {
+        let mut blends: Vec<f64> = Vec::new();
+        for (s, _) in &self.selection {
+            if !blends.contains(&s.blend) {
+                blends.push(s.blend);
+            }
+        }
+        blends
+            .into_iter()
+            .filter_map(|b| {
                 let best = self.selection.iter().filter(|(s, _)| s.blend == b && kind(s) == kind(&self.setting)).map(|(_, v)| *v).fold(f64::NEG_INFINITY, f64::max);
                 best.is_finite().then_some((b, best))
             })
@@ -274,17 +297,20 @@ impl Model {
 
     /// Leave-one-task-out among the past tasks: each setting ranks every task's own results from
     /// the others and is scored by [`selection_score`].
-    fn choose_setting(&mut self, weighting: TaskWeighting) {
+    fn choose_setting(&mut self, choice: ModelChoice) {
         let held_out: Vec<usize> = (0..self.tasks.len()).filter(|&k| self.tasks[k].rows.len() > SCORED_PICKS).collect();
         if held_out.len() < 2 {
             return;
         }
-        let conditioned = weighting == TaskWeighting::Auto && self.median_d2.is_some();
+        let conditioned = choice.weighting == TaskWeighting::Auto && self.median_d2.is_some();
+        let blends: Vec<f64> = choice.blend.map_or(BLENDS.to_vec(), |b| vec![b]);
+        let scales: Vec<f64> = choice.config_scale.map_or(CONFIG_SCALES.to_vec(), |l| vec![l]);
         let bandwidths = std::iter::once(None).chain(TASK_BANDWIDTHS.iter().map(|b| Some(*b)).filter(|_| conditioned));
         let settings: Vec<Setting> = [true, false]
             .into_iter()
             .flat_map(|pooled| {
-                bandwidths.clone().flat_map(move |task| BLENDS.iter().flat_map(move |&blend| CONFIG_SCALES.iter().map(move |&config| Setting { config, task, pooled, blend })))
+                let (blends, scales) = (&blends, &scales);
+                bandwidths.clone().flat_map(move |task| blends.iter().flat_map(move |&blend| scales.iter().map(move |&config| Setting { config, task, pooled, blend })))
             })
             .collect();
         // Per setting, its score on each held-out task.
@@ -389,7 +415,7 @@ mod tests {
                 results: points.iter().cloned().zip([0.9, 0.1, 0.8, 0.2, 0.7]).collect(),
             })
             .collect();
-        (Model::fit(&tasks, &space, TaskWeighting::Equal).unwrap(), points)
+        (Model::fit(&tasks, &space, TaskWeighting::Equal.into()).unwrap(), points)
     }
 
     #[test]

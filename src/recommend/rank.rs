@@ -9,7 +9,7 @@ use crate::search::Space;
 use crate::search::space::{POOL_LIMIT, Point};
 use crate::store::Storage;
 
-use super::{Candidate, Model, PastTask, Prediction, Setting, Students, Target, TaskWeighting, history, popular};
+use super::{Candidate, Model, ModelChoice, PastTask, Prediction, Setting, Students, Target, history, popular};
 
 /// What to rank, for which dataset, learning from which studies.
 #[derive(Debug, Clone)]
@@ -23,7 +23,9 @@ pub struct Query {
     /// How many picks to return (all candidates when larger; at least one).
     pub top: usize,
     pub students: Students,
-    pub weighting: TaskWeighting,
+    /// Task weighting, and any of the model's blend and configuration scale the caller fixes;
+    /// leave-one-task-out chooses the rest.
+    pub model: ModelChoice,
     /// The teacher whose studies stand for the new task's (default: the one with studies of the
     /// most tasks); whether other teachers' studies count too is the model's choice.
     pub teacher: Option<String>,
@@ -34,9 +36,9 @@ pub struct Query {
 
 impl Query {
     /// The CLI's defaults: every pipeline of `space`, top 5, same-depth students, automatic task
-    /// weighting.
+    /// weighting, blend and scale chosen by leave-one-task-out.
     pub fn new(meta: DatasetMeta, space: Space) -> Self {
-        Self { meta, space, candidates: None, top: 5, students: Students::SameDepth, weighting: TaskWeighting::Auto, teacher: None, exclude_task: None }
+        Self { meta, space, candidates: None, top: 5, students: Students::SameDepth, model: ModelChoice::default(), teacher: None, exclude_task: None }
     }
 }
 
@@ -107,7 +109,7 @@ pub fn rank(storage: &dyn Storage, request: &Query) -> Result<Recommendation> {
         known.dedup();
         return Err(Error::UnknownTeacher { wanted: wanted.clone(), known: known.into_iter().map(String::from).collect() });
     }
-    let model = Model::fit(&past.tasks, space, request.weighting)?;
+    let model = Model::fit(&past.tasks, space, request.model)?;
     let teacher = request.teacher.clone().or_else(|| best_covered_teacher(&past.tasks));
     let target = Target { meta: &request.meta, teacher: teacher.as_deref() };
     let (points, lines): (Vec<Point>, Vec<Option<usize>>) = match &request.candidates {

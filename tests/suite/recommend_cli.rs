@@ -141,6 +141,19 @@ fn import_meta_recommend_depends_on_the_dataset() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("learnt from 4 studies") && out.contains("over kd.loss, intermediate.objective"), "{out}");
     assert!(out.contains("popular  pipeline") && out.contains("chosen by leave-one-task-out over 4 past studies"), "{out}");
+
+    // The blend and configuration scale can be fixed; leave-one-task-out chooses the rest.
+    let (_, pinned) = pick(&small, &["--space", paper_space(), "--blend", "1", "--config-scale", "0.3"]);
+    assert_eq!((pinned["blend"].as_f64(), pinned["config_scale"].as_f64()), (Some(1.0), Some(0.3)), "{pinned}");
+    let blends: Vec<f64> = pinned["selection"]["best_score_by_blend"].as_array().unwrap().iter().map(|b| b["blend"].as_f64().unwrap()).collect();
+    assert_eq!(blends, [1.0], "{pinned}");
+    let (code, out, err) = s.run(&["recommend", &small, "--blend", "0", "--out", "pick.toml"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("model: kernel regression (blend fixed by the command line), chosen by"), "{out}");
+    for bad in [["--blend", "1.5"], ["--config-scale", "0"]] {
+        let (code, _, err) = s.run(&["recommend", &small, bad[0], bad[1]]);
+        assert!(one_line_error(code, &err).contains(bad[1]), "{err}");
+    }
 }
 
 #[test]
