@@ -12,7 +12,7 @@ use super::config::{BertConfig, Pooling};
 use super::disentangled::{RelativeContext, RelativeEmbeddings};
 use super::dropout::dropout;
 use super::family::{Family, HeadActivation, Positions};
-use super::kernels::{attention, gelu, layer_norm, linear, softmax};
+use super::kernels::{attention, gelu, layer_norm, linear, linear_gelu, softmax};
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
 use crate::error::Result;
@@ -422,7 +422,7 @@ impl EncoderLayer {
             (context, with_attention.then_some(probs))
         };
         let attended = layer_norm(&self.attention_norm, dropout(hidden_dropout, linear(&self.attention_out, context)) + x, eps);
-        let inner = gelu(linear(&self.intermediate, attended.clone()));
+        let inner = linear_gelu(&self.intermediate, attended.clone());
         let out = layer_norm(&self.output_norm, dropout(hidden_dropout, linear(&self.output, inner)) + attended, eps);
         (out, probs)
     }

@@ -9,6 +9,8 @@
 //! - GELU: one pass computes xΦ(x) and its slope Φ(x) + xφ(x) (Abramowitz & Stegun 7.1.26 for
 //!   erf, error ≤ 1.5e-7, sharing one `exp`); the backward pass is one multiply. burn's kernel
 //!   calls libm's `erf` per element in both passes.
+//! - a dense layer and its GELU (the feed-forward block): one pass over gemm's output adds the
+//!   bias and takes GELU in place, writing the slope too when training.
 //! - softmax over the last axis: one pass per row forward, one backward (`y ⊙ (g − ⟨g, y⟩)`).
 //! - LayerNorm: one pass per row forward (mean, variance, then `x̂·γ + β`), keeping `x̂` and
 //!   `1/σ`; one pass backward for the input gradient (`(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) / σ` with
@@ -53,6 +55,20 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
         return Tensor::<2>::from_dispatch(flex::linear(x.into_dispatch(), weight.into_dispatch(), bias.val().into_dispatch())).reshape(dims);
     }
     layer.forward(x)
+}
+
+/// `gelu(layer.forward(x))`: on flex the bias and GELU are one pass over the product.
+pub fn linear_gelu<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    if let Some(bias) = &layer.bias
+        && on_flex(&x)
+    {
+        let (x, mut dims) = as_rows(x);
+        let weight = layer.weight.val();
+        dims[D - 1] = weight.dims()[1];
+        return Tensor::<2>::from_dispatch(flex::linear_gelu(x.into_dispatch(), weight.into_dispatch(), bias.val().into_dispatch())).reshape(dims);
+    }
+    gelu(layer.forward(x))
 }
 
 /// GELU(x) = xΦ(x), exact (not the tanh approximation).
@@ -129,6 +145,8 @@ mod flex {
         /// `x @ weight + bias` for `x [rows, d_in]`, `weight [d_in, d_out]`, `bias [d_out]`.
         fn host_linear(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
         fn host_gelu(x: FloatTensor<Self>) -> FloatTensor<Self>;
+        /// `gelu(x @ weight + bias)`, shapes as [`HostOps::host_linear`]'s.
+        fn host_linear_gelu(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self>;
         /// Softmax along the last axis.
         fn host_softmax(x: FloatTensor<Self>) -> FloatTensor<Self>;
         /// LayerNorm of each row of `x [rows, d]` with `gamma [d]`, `beta [d]`.
@@ -149,6 +167,10 @@ mod flex {
 
     pub fn gelu(x: DispatchTensor) -> DispatchTensor {
         <Dispatch as HostOps>::host_gelu(x)
+    }
+
+    pub fn linear_gelu(x: DispatchTensor, weight: DispatchTensor, bias: DispatchTensor) -> DispatchTensor {
+        <Dispatch as HostOps>::host_linear_gelu(x, weight, bias)
     }
 
     pub fn softmax(x: DispatchTensor) -> DispatchTensor {
@@ -187,6 +209,18 @@ mod flex {
 
     /// `lhs @ rhs` into a new `[m, n]` tensor, plus `bias` on every row when given.
     fn product(lhs: Operand, rhs: Operand, bias: Option<&[f32]>) -> HostTensor {
+        let (mut out, [m, n]) = product_values(lhs, rhs);
+        // A separate parallel pass: gemm reading a bias-filled output is slower than this.
+        if let Some(bias) = bias {
+            out.par_chunks_mut(row_chunk(n)).for_each(|rows| {
+                rows.chunks_exact_mut(n).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
+            });
+        }
+        host_tensor(out, [m, n])
+    }
+
+    /// `lhs @ rhs` as the values of a row-major `[m, n]` matrix.
+    fn product_values(lhs: Operand, rhs: Operand) -> (Vec<f32>, [usize; 2]) {
         let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
         assert_eq!(k, rhs.rows, "host linear: inner dimensions differ");
         let mut out: Vec<f32> = Vec::with_capacity(m * n);
@@ -197,13 +231,7 @@ mod flex {
             gemm_into(out.as_mut_ptr(), n, (lhs.ptr(), lhs.row_stride, lhs.col_stride), (rhs.ptr(), rhs.row_stride, rhs.col_stride), [m, n, k], 1.0, parallelism);
             out.set_len(m * n);
         }
-        // A separate parallel pass: gemm reading a bias-filled output is slower than this.
-        if let Some(bias) = bias {
-            out.par_chunks_mut(row_chunk(n)).for_each(|rows| {
-                rows.chunks_exact_mut(n).for_each(|row| row.iter_mut().zip(bias).for_each(|(v, b)| *v += b));
-            });
-        }
-        host_tensor(out, [m, n])
+        (out, [m, n])
     }
 
     fn host_tensor(values: Vec<f32>, shape: impl Into<Shape>) -> HostTensor {
@@ -312,6 +340,32 @@ mod flex {
                 let (cdf, pdf) = cdf_pdf(x);
                 *y = x * cdf;
                 *s = cdf + x * pdf;
+            }
+        }
+    }
+
+    simd_kernel! {
+        /// `y ← GELU(y + bias)` on each row of `y`, in place.
+        fn bias_gelu_kernel(y: &mut [f32], bias: &[f32]) {
+            for row in y.chunks_exact_mut(bias.len()) {
+                row.iter_mut().zip(bias).for_each(|(y, &b)| {
+                    let x = *y + b;
+                    *y = x * cdf_pdf(x).0;
+                });
+            }
+        }
+    }
+
+    simd_kernel! {
+        /// [`bias_gelu_kernel`], also writing GELU's slope at `y + bias`.
+        fn bias_gelu_slope_kernel(y: &mut [f32], bias: &[f32], slope: &mut [f32]) {
+            for (row, slope) in y.chunks_exact_mut(bias.len()).zip(slope.chunks_exact_mut(bias.len())) {
+                for ((y, s), &b) in row.iter_mut().zip(slope.iter_mut()).zip(bias) {
+                    let x = *y + b;
+                    let (cdf, pdf) = cdf_pdf(x);
+                    *y = x * cdf;
+                    *s = cdf + x * pdf;
+                }
             }
         }
     }
@@ -447,6 +501,22 @@ mod flex {
         y.par_chunks_mut(CHUNK).zip(slope.par_chunks_mut(CHUNK)).zip(values(&x).par_chunks(CHUNK)).for_each(|((y, s), x)| gelu_slope_kernel(x, y, s));
         let shape = x.layout().shape().clone();
         (host_tensor(y, shape.clone()), host_tensor(slope, shape))
+    }
+
+    /// `gelu(x @ weight + bias)`, and GELU's slope for the backward pass when `keep`: the bias
+    /// and GELU in one pass over the product, in place.
+    fn host_linear_gelu_value(x: HostTensor, weight: HostTensor, bias: HostTensor, keep: bool) -> (HostTensor, Option<HostTensor>) {
+        let bias = dense(bias);
+        let b = values(&bias);
+        let (mut y, shape) = product_values(Operand::of(&x), Operand::of(&weight));
+        let chunk = row_chunk(b.len());
+        if !keep {
+            y.par_chunks_mut(chunk).for_each(|y| bias_gelu_kernel(y, b));
+            return (host_tensor(y, shape), None);
+        }
+        let mut slope = vec![0f32; y.len()];
+        y.par_chunks_mut(chunk).zip(slope.par_chunks_mut(chunk)).for_each(|(y, s)| bias_gelu_slope_kernel(y, b, s));
+        (host_tensor(y, shape), Some(host_tensor(slope, shape)))
     }
 
     fn host_softmax_value(x: HostTensor) -> HostTensor {
@@ -739,6 +809,10 @@ mod flex {
             host_gelu_value(x)
         }
 
+        fn host_linear_gelu(x: HostTensor, weight: HostTensor, bias: HostTensor) -> HostTensor {
+            host_linear_gelu_value(x, weight, bias, false).0
+        }
+
         fn host_softmax(x: HostTensor) -> HostTensor {
             host_softmax_value(x)
         }
@@ -760,20 +834,42 @@ mod flex {
         type State = (Option<NodeId>, Option<NodeId>);
 
         fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-            let [node_x, node_weight, node_bias] = ops.parents;
             let grad = grads.consume::<Flex>(&ops.node);
-            let (x_state, weight_state) = ops.state;
-            if let Some(node) = node_x {
-                let weight = checkpointer.retrieve_node_output::<HostTensor>(weight_state.expect("weight kept for dx"));
-                grads.register::<Flex>(node.id, product(Operand::of(&grad), Operand::of(&weight).transposed(), None));
-            }
-            if let Some(node) = node_weight {
-                let x = checkpointer.retrieve_node_output::<HostTensor>(x_state.expect("input kept for dW"));
-                grads.register::<Flex>(node.id, product(Operand::of(&x).transposed(), Operand::of(&grad), None));
-            }
-            if let Some(node) = node_bias {
-                grads.register::<Flex>(node.id, column_sums(grad));
-            }
+            linear_gradients(ops.parents.map(|p| p.map(|n| n.id)), grad, ops.state, grads, checkpointer);
+        }
+    }
+
+    /// Registers a dense layer's gradients from its output's gradient `g`: `dx = g·Wᵀ`,
+    /// `dW = xᵀ·g`, the bias's the column sums of `g`, each where its parent is tracked.
+    fn linear_gradients(parents: [Option<NodeId>; 3], grad: HostTensor, kept: (Option<NodeId>, Option<NodeId>), grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = parents;
+        let (x_state, weight_state) = kept;
+        if let Some(node) = node_x {
+            let weight = checkpointer.retrieve_node_output::<HostTensor>(weight_state.expect("weight kept for dx"));
+            grads.register::<Flex>(node, product(Operand::of(&grad), Operand::of(&weight).transposed(), None));
+        }
+        if let Some(node) = node_weight {
+            let x = checkpointer.retrieve_node_output::<HostTensor>(x_state.expect("input kept for dW"));
+            grads.register::<Flex>(node, product(Operand::of(&x).transposed(), Operand::of(&grad), None));
+        }
+        if let Some(node) = node_bias {
+            grads.register::<Flex>(node, column_sums(grad));
+        }
+    }
+
+    /// A dense layer followed by GELU: the incoming gradient times GELU's slope, then the dense
+    /// layer's gradients.
+    #[derive(Debug)]
+    struct LinearGeluBackward;
+
+    impl Backward<Flex, 3> for LinearGeluBackward {
+        /// The checkpointed input and weight (as [`LinearBackward`]'s), and GELU's slope.
+        type State = (Option<NodeId>, Option<NodeId>, HostTensor);
+
+        fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+            let (x_state, weight_state, slope) = ops.state;
+            let grad = zip_rows(grads.consume::<Flex>(&ops.node), slope, 1, multiply_kernel);
+            linear_gradients(ops.parents.map(|p| p.map(|n| n.id)), grad, (x_state, weight_state), grads, checkpointer);
         }
     }
 
@@ -879,6 +975,19 @@ mod flex {
                     prep.finish((x_state, weight_state), out)
                 }
                 OpsKind::UnTracked(prep) => prep.finish(Flex::host_linear(x.into_primitive(), weight.into_primitive(), bias.into_primitive())),
+            }
+        }
+
+        fn host_linear_gelu(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>) -> FloatTensor<Self> {
+            let (x_tracked, weight_tracked) = (x.is_tracked(), weight.is_tracked());
+            match LinearGeluBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(mut prep) => {
+                    let x_state = weight_tracked.then(|| prep.checkpoint(&x));
+                    let weight_state = x_tracked.then(|| prep.checkpoint(&weight));
+                    let (y, slope) = host_linear_gelu_value(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), true);
+                    prep.finish((x_state, weight_state, slope.expect("kept for the backward pass")), y)
+                }
+                OpsKind::UnTracked(prep) => prep.finish(host_linear_gelu_value(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), false).0),
             }
         }
 

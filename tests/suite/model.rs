@@ -271,7 +271,7 @@ fn host_gelu_matches_burns_value_and_gradient() {
 }
 
 #[test]
-fn host_linear_matches_burns_value_and_gradients() {
+fn host_linear_and_linear_gelu_match_burns_values_and_gradients() {
     use burn::nn::LinearConfig;
     use burn::tensor::{Tensor, TensorData};
     let ad = device().autodiff();
@@ -301,14 +301,22 @@ fn host_linear_matches_burns_value_and_gradients() {
                 host(bias.grad(&grads).expect("db")),
             ]
         };
-        let ours = run(&|x| distiller::model::kernels::linear(&layer, x));
-        let burns = run(&|x| layer.forward(x));
-        for (what, (a, b)) in ["value", "input gradient", "weight gradient", "bias gradient"].iter().zip(ours.iter().zip(&burns)) {
-            assert_eq!(a.len(), b.len(), "{what}: length");
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                assert!((x - y).abs() <= 1e-4 + 1e-4 * y.abs(), "{what} [{i}] for {batch}x{seq}x{d_in}->{d_out}: {x} vs burn's {y}");
+        let compare = |op: &str, ours: &[Vec<f32>], burns: &[Vec<f32>]| {
+            for (what, (a, b)) in ["value", "input gradient", "weight gradient", "bias gradient"].iter().zip(ours.iter().zip(burns)) {
+                assert_eq!(a.len(), b.len(), "{op} {what}: length");
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert!((x - y).abs() <= 1e-4 + 1e-4 * y.abs(), "{op} {what} [{i}] for {batch}x{seq}x{d_in}->{d_out}: {x} vs burn's {y}");
+                }
             }
-        }
+        };
+        compare("linear", &run(&|x| distiller::model::kernels::linear(&layer, x)), &run(&|x| layer.forward(x)));
+        compare("linear + GELU", &run(&|x| distiller::model::kernels::linear_gelu(&layer, x)), &run(&|x| burn::tensor::activation::gelu(layer.forward(x))));
+        // Inference (no autodiff): the same values.
+        let plain = layer.valid();
+        let x = Tensor::<3>::from_data(TensorData::new(xs.clone(), [batch, seq, d_in]), &device());
+        let ours = distiller::model::to_host(distiller::model::kernels::linear_gelu(&plain, x.clone()).reshape([batch * seq * d_out]));
+        let burns = distiller::model::to_host(burn::tensor::activation::gelu(plain.forward(x)).reshape([batch * seq * d_out]));
+        compare("linear + GELU, inference", &[ours], &[burns]);
     }
 }
 
