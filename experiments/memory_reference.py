@@ -5,6 +5,10 @@ rows (AdamW, batches of 16 padded to their longest, at most 128 tokens), then sc
 without gradients. Prints the peak RSS.
 
 Run: /usr/bin/time -v python3 experiments/memory_reference.py ENCODER_DIR GLUE_DIR
+
+With a third argument `cache`, it does what building a teacher cache does instead: the model's
+logits for every MRPC training row, without gradients, in batches of 64 rows of similar length
+padded to their longest (at most 128 tokens), all kept.
 """
 import csv
 import resource
@@ -27,6 +31,19 @@ def rows(name, limit=None):
 
 tokenizer = AutoTokenizer.from_pretrained(encoder)
 model = AutoModelForSequenceClassification.from_pretrained(encoder, num_labels=2)
+if sys.argv[3:] == ["cache"]:
+    pairs = rows("train")
+    order = sorted(range(len(pairs)), key=lambda i: len(tokenizer(pairs[i][0], pairs[i][1], truncation=True, max_length=128)["input_ids"]))
+    logits = [None] * len(pairs)
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(order), 64):
+            chunk = order[start : start + 64]
+            enc = tokenizer([pairs[i][0] for i in chunk], [pairs[i][1] for i in chunk], truncation=True, max_length=128, padding=True, return_tensors="pt")
+            for i, row in zip(chunk, model(**enc).logits):
+                logits[i] = row
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; logits for {len(logits)} rows")
+    sys.exit(0)
 optim = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
 
 

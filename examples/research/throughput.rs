@@ -12,7 +12,8 @@
 //! optimised code). Environment: `DISTILLER_BENCH_ITERS` (timed iterations, 10),
 //! `DISTILLER_BENCH_BATCH` / `DISTILLER_BENCH_SEQ` (32 / 64), `DISTILLER_BENCH_BACKENDS`
 //! (comma-separated; default every compiled backend except `tch-cuda`), `DISTILLER_BENCH_TORCH_DEVICE` (`cpu`, or
-//! `cuda` to compare with PyTorch on the GPU).
+//! `cuda` to compare with PyTorch on the GPU), `DISTILLER_KERNEL_ISA` (`avx2` or `baseline`: hold
+//! the host kernels to a narrower vector extension than the CPU's widest).
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -110,24 +111,24 @@ fn forward_flops(c: &BertConfig, seq: usize) -> f64 {
     c.num_hidden_layers as f64 * (8.0 * s * d * d + 4.0 * s * d * i + 4.0 * s * s * d)
 }
 
-/// The CPU's model name, and the widest vector extension this CPU offers among those the host
-/// kernels (AVX-512, else baseline SSE2) and gemm (AVX-512, AVX2 + FMA) dispatch on.
+/// The CPU's model name, the vector extension the host kernels run (`kernels::isa`) and the widest
+/// one gemm dispatches on (AVX-512, else AVX2 + FMA).
 fn machine() -> String {
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|text| text.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     #[cfg(target_arch = "x86_64")]
-    let isa = if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-        "AVX-512 (host kernels and gemm)"
+    let gemm = if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+        "AVX-512"
     } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        "AVX2 + FMA (gemm; host kernels baseline SSE2)"
+        "AVX2 + FMA"
     } else {
-        "baseline SSE2"
+        "baseline"
     };
     #[cfg(not(target_arch = "x86_64"))]
-    let isa = "the compiler's baseline";
-    format!("{model}; {isa}")
+    let gemm = "the compiler's baseline";
+    format!("{model}; host kernels {}, gemm {gemm}", distiller::model::kernels::isa().name())
 }
 
 /// The machine's f32 matrix-product peak on the rayon threads, in GFLOP/s: the best of 5 timed

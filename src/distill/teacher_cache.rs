@@ -38,13 +38,24 @@ struct Header {
     lengths: Vec<usize>,
 }
 
+impl Header {
+    /// How many f16 values row `n` keeps (`None` where a corrupt header overflows).
+    fn row_width(&self, n: usize) -> Option<usize> {
+        let len = *self.lengths.get(n)?;
+        let hidden = self.spec.hidden_layers.len().checked_mul(len)?.checked_mul(self.hidden_size)?;
+        let attention = self.spec.attention_layers.len().checked_mul(self.heads)?.checked_mul(len.checked_mul(len)?)?;
+        hidden.checked_add(attention)
+    }
+}
+
 /// Cached teacher outputs for one training set.
 pub struct TeacherCache {
     header: Header,
     logits: Vec<f32>,
-    /// Per row: hidden layers then attention layers, flattened, f16 bits.
-    features: Vec<u16>,
-    offsets: Vec<usize>,
+    /// One vector per row, each allocated once at its size (a cache can be gigabytes; one
+    /// contiguous block would be copied whole when built or read): hidden layers then attention
+    /// layers, flattened, f16 bits.
+    features: Vec<Vec<u16>>,
 }
 
 const MAGIC: &[u8; 8] = b"DSTLTC01";
@@ -63,59 +74,63 @@ pub fn cache_key(teacher_dir: &Path, task: &str, rows: &[Example], max_len: usiz
 }
 
 impl TeacherCache {
-    fn row_width(&self, n: usize) -> usize {
-        let len = self.header.lengths[n];
-        self.header.spec.hidden_layers.len() * len * self.header.hidden_size + self.header.spec.attention_layers.len() * self.header.heads * len * len
-    }
-
     /// Runs the teacher over `encoded` and keeps what `spec` asks for. The teacher should be in
-    /// eval mode (no dropout) on `device`'s inner (non-autodiff) device.
+    /// eval mode (no dropout) on `device`'s inner (non-autodiff) device. Each batch is turned into
+    /// its rows' f16 values as soon as it is computed, so that the f32 outputs of one batch at a
+    /// time (per thread) are alive, never the whole training set's.
     pub fn build(key: String, teacher: &(dyn Adaptor + Sync), encoded: &[Encoded], spec: CacheSpec, pad_id: u32, device: &Device) -> Self {
         let device = device.clone().inner();
         let n = encoded.len();
         let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
-        let mut logits = vec![Vec::new(); n];
-        let mut rows: Vec<Vec<u16>> = vec![Vec::new(); n];
-        let (mut hidden_size, mut heads, mut num_labels) = (0, 0, 0);
         let with_attention = !spec.attention_layers.is_empty();
         let batches = map_batches(encoded, 64, pad_id, &device, |batch| {
             let out = teacher.outputs(batch, &device, with_attention);
             let hidden: Vec<(Vec<f32>, usize)> = spec.hidden_layers.iter().map(|&layer| (to_host(out.hidden[layer].clone()), out.hidden[layer].dims()[2])).collect();
             let attention: Vec<(Vec<f32>, usize)> =
                 spec.attention_layers.iter().map(|&layer| (to_host(out.attentions[layer - 1].clone()), out.attentions[layer - 1].dims()[1])).collect();
-            (batch.width, out.logits.dims()[1], to_host(out.logits), hidden, attention)
-        });
-        for (indices, (w, c, l, hidden, attention)) in batches {
-            num_labels = c;
-            for (r, &idx) in indices.iter().enumerate() {
-                let len = lengths[idx];
-                logits[idx] = l[r * c..(r + 1) * c].to_vec();
-                let row = &mut rows[idx];
-                for (values, d) in &hidden {
-                    hidden_size = *d;
-                    for t in 0..len {
-                        let start = (r * w + t) * d;
-                        row.extend(values[start..start + d].iter().map(|&v| f16::from_f32(v).to_bits()));
-                    }
-                }
-                for (values, h) in &attention {
-                    heads = *h;
-                    for head in 0..*h {
-                        for q in 0..len {
-                            let start = ((r * h + head) * w + q) * w;
-                            row.extend(values[start..start + len].iter().map(|&v| f16::from_f32(v).to_bits()));
+            let (w, c) = (batch.width, out.logits.dims()[1]);
+            let logits = to_host(out.logits);
+            let rows: Vec<(Vec<f32>, Vec<u16>)> = batch
+                .indices
+                .iter()
+                .enumerate()
+                .map(|(r, &idx)| {
+                    let len = lengths[idx];
+                    let width = hidden.iter().map(|(_, d)| len * d).sum::<usize>() + attention.iter().map(|(_, h)| h * len * len).sum::<usize>();
+                    let mut row = Vec::with_capacity(width);
+                    for (values, d) in &hidden {
+                        for t in 0..len {
+                            let start = (r * w + t) * d;
+                            row.extend(values[start..start + d].iter().map(|&v| f16::from_f32(v).to_bits()));
                         }
                     }
-                }
+                    for (values, h) in &attention {
+                        for head in 0..*h {
+                            for q in 0..len {
+                                let start = ((r * h + head) * w + q) * w;
+                                row.extend(values[start..start + len].iter().map(|&v| f16::from_f32(v).to_bits()));
+                            }
+                        }
+                    }
+                    (logits[r * c..(r + 1) * c].to_vec(), row)
+                })
+                .collect();
+            (rows, c, hidden.first().map(|(_, d)| *d), attention.first().map(|(_, h)| *h))
+        });
+        let (mut hidden_size, mut heads, mut num_labels) = (0, 0, 0);
+        let mut logits = vec![Vec::new(); n];
+        let mut rows: Vec<Vec<u16>> = vec![Vec::new(); n];
+        for (indices, (batch_rows, c, d, h)) in batches {
+            num_labels = c;
+            hidden_size = d.unwrap_or(hidden_size);
+            heads = h.unwrap_or(heads);
+            for (idx, (l, row)) in indices.into_iter().zip(batch_rows) {
+                logits[idx] = l;
+                rows[idx] = row;
             }
         }
-        let mut offsets = Vec::with_capacity(n + 1);
-        offsets.push(0);
-        for r in &rows {
-            offsets.push(offsets.last().unwrap() + r.len());
-        }
         let header = Header { key, rows: n, num_labels, hidden_size, heads, spec, lengths };
-        Self { header, logits: logits.concat(), features: rows.concat(), offsets }
+        Self { header, logits: logits.concat(), features: rows }
     }
 
     pub fn rows(&self) -> usize {
@@ -124,7 +139,7 @@ impl TeacherCache {
 
     /// Size of the cached data in bytes.
     pub fn bytes(&self) -> usize {
-        self.logits.len() * 4 + self.features.len() * 2
+        self.logits.len() * 4 + self.features.iter().map(Vec::len).sum::<usize>() * 2
     }
 
     /// Teacher logits of one row.
@@ -146,8 +161,8 @@ impl TeacherCache {
             let mut data = vec![0f32; b * w * d];
             for (r, &i) in batch.indices.iter().enumerate() {
                 let len = self.header.lengths[i];
-                let start = self.offsets[i] + k * len * d;
-                for (dst, &bits) in data[r * w * d..r * w * d + len * d].iter_mut().zip(&self.features[start..start + len * d]) {
+                let start = k * len * d;
+                for (dst, &bits) in data[r * w * d..r * w * d + len * d].iter_mut().zip(&self.features[i][start..start + len * d]) {
                     *dst = f16::from_bits(bits).to_f32();
                 }
             }
@@ -157,11 +172,11 @@ impl TeacherCache {
             let mut data = vec![0f32; b * heads * w * w];
             for (r, &i) in batch.indices.iter().enumerate() {
                 let len = self.header.lengths[i];
-                let mut src = self.offsets[i] + n_hidden * len * d + k * heads * len * len;
+                let mut src = n_hidden * len * d + k * heads * len * len;
                 for head in 0..heads {
                     for q in 0..len {
                         let dst = ((r * heads + head) * w + q) * w;
-                        for (o, &bits) in data[dst..dst + len].iter_mut().zip(&self.features[src..src + len]) {
+                        for (o, &bits) in data[dst..dst + len].iter_mut().zip(&self.features[i][src..src + len]) {
                             *o = f16::from_bits(bits).to_f32();
                         }
                         src += len;
@@ -193,48 +208,60 @@ impl TeacherCache {
         f.write_all(MAGIC).map_err(io)?;
         f.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
         f.write_all(&header).map_err(io)?;
-        f.write_all(&(self.features.len() as u64).to_le_bytes()).map_err(io)?;
+        f.write_all(&(self.features.iter().map(Vec::len).sum::<usize>() as u64).to_le_bytes()).map_err(io)?;
         for v in &self.logits {
             f.write_all(&v.to_le_bytes()).map_err(io)?;
         }
-        for v in &self.features {
+        for v in self.features.iter().flatten() {
             f.write_all(&v.to_le_bytes()).map_err(io)?;
         }
         f.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)
     }
 
-    /// Reads a cache file, checking its magic, key and sizes.
+    /// Reads a cache file, checking its magic, key and sizes (all before anything large is
+    /// allocated), one row at a time.
     pub fn load(path: &Path, expected_key: &str) -> Result<Self> {
         let bad = |m: &str| Error::checkpoint(path, format!("teacher cache: {m}"));
-        let mut bytes = Vec::new();
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)).map_err(|e| Error::io(path, e))?;
-        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+        let io = |e| Error::io(path, e);
+        let file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut f = std::io::BufReader::new(file);
+        let mut prefix = [0u8; 16];
+        if size < 16 || f.read_exact(&mut prefix).is_err() || &prefix[..8] != MAGIC {
             return Err(bad("not a distiller teacher cache"));
         }
-        let hlen = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
-        let header: Header = bytes.get(16..16 + hlen).and_then(|h| serde_json::from_slice(h).ok()).ok_or_else(|| bad("corrupt header"))?;
+        let hlen = u64::from_le_bytes(prefix[8..16].try_into().unwrap());
+        if hlen > size - 16 {
+            return Err(bad("corrupt header"));
+        }
+        let mut bytes = vec![0u8; hlen as usize];
+        f.read_exact(&mut bytes).map_err(io)?;
+        let header: Header = serde_json::from_slice(&bytes).map_err(|_| bad("corrupt header"))?;
         if header.key != expected_key {
             return Err(bad("key mismatch"));
         }
-        let mut pos = 16 + hlen;
-        let nfeat = bytes.get(pos..pos + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()) as usize).ok_or_else(|| bad("truncated"))?;
-        pos += 8;
-        let nlogits = header.rows * header.num_labels;
-        if bytes.len() != pos + nlogits * 4 + nfeat * 2 {
-            return Err(bad("truncated or oversized"));
-        }
-        let logits = bytes[pos..pos + nlogits * 4].chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-        pos += nlogits * 4;
-        let features: Vec<u16> = bytes[pos..].chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
-        let mut cache = Self { header, logits, features, offsets: Vec::new() };
-        let mut offsets = vec![0];
-        for n in 0..cache.header.rows {
-            offsets.push(offsets[n] + cache.row_width(n));
-        }
-        if *offsets.last().unwrap() != cache.features.len() {
+        let mut word = [0u8; 8];
+        f.read_exact(&mut word).map_err(|_| bad("truncated"))?;
+        let nfeat = u64::from_le_bytes(word);
+        let widths: Option<Vec<usize>> = if header.lengths.len() == header.rows { (0..header.rows).map(|n| header.row_width(n)).collect() } else { None };
+        let widths = widths.ok_or_else(|| bad("corrupt header"))?;
+        if widths.iter().try_fold(0u64, |sum, &w| sum.checked_add(w as u64)) != Some(nfeat) {
             return Err(bad("feature sizes do not match the header"));
         }
-        cache.offsets = offsets;
-        Ok(cache)
+        let nlogits = header.rows.checked_mul(header.num_labels).ok_or_else(|| bad("corrupt header"))?;
+        let expected = (16 + hlen + 8).checked_add(nlogits as u64 * 4).and_then(|n| n.checked_add(nfeat.checked_mul(2)?));
+        if expected != Some(size) {
+            return Err(bad("truncated or oversized"));
+        }
+        bytes.resize(nlogits * 4, 0);
+        f.read_exact(&mut bytes).map_err(io)?;
+        let logits = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let mut features = Vec::with_capacity(header.rows);
+        for width in widths {
+            bytes.resize(width * 2, 0);
+            f.read_exact(&mut bytes).map_err(io)?;
+            features.push(bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect());
+        }
+        Ok(Self { header, logits, features })
     }
 }

@@ -24,11 +24,56 @@
 //!   is five gemms and one softmax pass per pair. burn's path copies the heads apart and back
 //!   together, broadcasts the bias into a new tensor and runs batched matmuls, each way.
 //!
-//! `exp` is a branch-free polynomial, so these loops vectorise; they run compiled for AVX-512 when
-//! the CPU has it. Measured in docs/performance.md. Other backends and dtypes keep burn's ops.
+//! `exp` is a branch-free polynomial, so these loops vectorise; they run compiled for AVX-512 or
+//! AVX2 + FMA when the CPU has it ([`isa`]). Measured in docs/performance.md. Other backends and
+//! dtypes keep burn's ops.
 
 use burn::nn::{Dropout, LayerNorm, Linear};
 use burn::tensor::Tensor;
+
+/// The vector extension the host kernels' loops are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    Avx512,
+    Avx2,
+    /// The crate's target: SSE2 on x86-64.
+    Baseline,
+}
+
+impl Isa {
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "AVX-512",
+            Isa::Avx2 => "AVX2 + FMA",
+            Isa::Baseline => "baseline",
+        }
+    }
+}
+
+/// The widest extension this CPU has among [`Isa`]'s, chosen once. `DISTILLER_KERNEL_ISA`
+/// (`avx512`, `avx2` or `baseline`) holds the kernels to a narrower one, to compare or test them;
+/// it never picks one the CPU lacks.
+pub fn isa() -> Isa {
+    static CHOSEN: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    *CHOSEN.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        let widest = if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+            Isa::Avx512
+        } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            Isa::Avx2
+        } else {
+            Isa::Baseline
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let widest = Isa::Baseline;
+        let rank = |i: Isa| [Isa::Baseline, Isa::Avx2, Isa::Avx512].iter().position(|&x| x == i);
+        match std::env::var("DISTILLER_KERNEL_ISA").ok().as_deref() {
+            Some("avx2") if rank(Isa::Avx2) <= rank(widest) => Isa::Avx2,
+            Some("baseline") => Isa::Baseline,
+            _ => widest,
+        }
+    })
+}
 
 /// Whether `x` takes the host path: f32 on flex (with or without autodiff).
 #[cfg(feature = "flex")]
@@ -272,9 +317,10 @@ mod flex {
         host_tensor(sums, [d_out])
     }
 
-    /// Declares a function whose body is compiled twice, for AVX-512 (run when the CPU has it) and
-    /// for baseline x86-64: the crate targets the latter, whose 4-wide SSE2 would leave most of the
-    /// vector unit idle (measured: the GELU pass 2.2x faster).
+    /// Declares a function whose body is compiled three times, for AVX-512, for AVX2 + FMA and for
+    /// baseline x86-64, and runs the one [`super::isa`] names: the crate targets baseline x86-64,
+    /// whose 4-wide SSE2 would leave most of the vector unit idle (measured: the GELU pass 2.2x
+    /// faster with AVX-512).
     macro_rules! simd_kernel {
         ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
             $(#[$doc])*
@@ -282,13 +328,24 @@ mod flex {
                 #[inline(always)]
                 fn body($($arg: $ty),*) $body
                 #[cfg(target_arch = "x86_64")]
-                if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-                    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-                    fn wide($($arg: $ty),*) {
-                        body($($arg),*)
+                match super::isa() {
+                    super::Isa::Avx512 => {
+                        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                        fn wide($($arg: $ty),*) {
+                            body($($arg),*)
+                        }
+                        // SAFETY: `isa` names AVX-512 only where the CPU has it.
+                        return unsafe { wide($($arg),*) };
                     }
-                    // SAFETY: the CPU has the features `wide` is compiled for (checked just above).
-                    return unsafe { wide($($arg),*) };
+                    super::Isa::Avx2 => {
+                        #[target_feature(enable = "avx2,fma")]
+                        fn narrow($($arg: $ty),*) {
+                            body($($arg),*)
+                        }
+                        // SAFETY: `isa` names AVX2 + FMA only where the CPU has them.
+                        return unsafe { narrow($($arg),*) };
+                    }
+                    super::Isa::Baseline => {}
                 }
                 body($($arg),*)
             }

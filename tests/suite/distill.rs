@@ -137,7 +137,12 @@ fn cached_targets_equal_the_live_teacher() {
         let pm = mask.clone().reshape([batch.rows, 1, batch.width, 1]) * mask.clone().reshape([batch.rows, 1, 1, batch.width]);
         close(to_host(cached.attentions[layer].clone()), to_host(live.attentions[layer].clone() * pm));
     }
-    // a corrupt file is an error, not a panic
+    // a corrupt file is an error, not a panic: one byte short, one byte over, garbage
+    let whole = std::fs::read(&path).unwrap();
+    for damaged in [&whole[..whole.len() - 1], &[whole.as_slice(), &[0]].concat()[..]] {
+        std::fs::write(&path, damaged).unwrap();
+        assert!(TeacherCache::load(&path, "k").err().unwrap().to_string().contains("truncated or oversized"));
+    }
     std::fs::write(&path, b"DSTLTC01garbage").unwrap();
     assert!(TeacherCache::load(&path, "k").err().unwrap().to_string().contains("teacher cache"));
 }

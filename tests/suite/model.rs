@@ -270,6 +270,30 @@ fn host_gelu_matches_burns_value_and_gradient() {
     close(&ours_grad, &burns_grad, "gradient");
 }
 
+/// The host kernels' AVX2 and baseline builds pass the host-op tests too: they run again in a
+/// child process with `DISTILLER_KERNEL_ISA` holding the kernels to each (those this CPU has).
+#[test]
+fn host_ops_match_burns_with_every_vector_extension() {
+    use distiller::model::kernels::{Isa, isa};
+    if let Ok(wanted) = std::env::var("DISTILLER_KERNEL_ISA") {
+        // In the child: the kernels run the extension asked for.
+        assert_eq!(isa(), if wanted == "avx2" { Isa::Avx2 } else { Isa::Baseline });
+        return;
+    }
+    let mut narrower = vec!["baseline"];
+    #[cfg(target_arch = "x86_64")]
+    if isa() == Isa::Avx512 {
+        narrower.push("avx2");
+    }
+    for wanted in narrower {
+        let out = std::process::Command::new(std::env::current_exe().unwrap()).arg("model::host_").env("DISTILLER_KERNEL_ISA", wanted).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{wanted}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        let passed = stdout.lines().filter(|l| l.starts_with("test model::host_") && l.ends_with("ok")).count();
+        assert!(passed >= 6, "{wanted}: only {passed} host-op tests ran: {stdout}");
+    }
+}
+
 #[test]
 fn host_linear_and_linear_gelu_match_burns_values_and_gradients() {
     use burn::nn::LinearConfig;
