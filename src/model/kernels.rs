@@ -66,9 +66,8 @@ pub fn isa() -> Isa {
         };
         #[cfg(not(target_arch = "x86_64"))]
         let widest = Isa::Baseline;
-        let rank = |i: Isa| [Isa::Baseline, Isa::Avx2, Isa::Avx512].iter().position(|&x| x == i);
         match std::env::var("DISTILLER_KERNEL_ISA").ok().as_deref() {
-            Some("avx2") if rank(Isa::Avx2) <= rank(widest) => Isa::Avx2,
+            Some("avx2") if widest != Isa::Baseline => Isa::Avx2,
             Some("baseline") => Isa::Baseline,
             _ => widest,
         }
