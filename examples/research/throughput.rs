@@ -112,23 +112,14 @@ fn forward_flops(c: &BertConfig, seq: usize) -> f64 {
 }
 
 /// The CPU's model name, the vector extension the host kernels run (`kernels::isa`) and the widest
-/// one gemm dispatches on (AVX-512, else AVX2 + FMA).
+/// one the CPU has, which gemm dispatches on.
 fn machine() -> String {
+    use distiller::model::kernels::{Isa, isa};
     let model = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|text| text.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    #[cfg(target_arch = "x86_64")]
-    let gemm = if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-        "AVX-512"
-    } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        "AVX2 + FMA"
-    } else {
-        "baseline"
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let gemm = "the compiler's baseline";
-    format!("{model}; host kernels {}, gemm {gemm}", distiller::model::kernels::isa().name())
+    format!("{model}; host kernels {}, gemm {}", isa().name(), Isa::widest().name())
 }
 
 /// The machine's f32 matrix-product peak on the rayon threads, in GFLOP/s: the best of 5 timed

@@ -25,10 +25,11 @@ pub struct SearchArgs {
     pub sampler: SamplerKind,
     /// What the study optimises, comma-separated: `score` (the task's dev metric, always first),
     /// then `latency` (the student's milliseconds at batch 1 on the training device: the CPU by
-    /// default) and/or `params` (its parameter count). With more than one, the study is multi-objective: each trial's sampler ask weighs
-    /// the objectives at random (ParEGO), successive halving promotes by Pareto rank, `best` prints
-    /// the Pareto set and Optuna reads one direction per objective. Vary the student in the space
-    /// (search-spaces/compress.toml) so there is something to trade.
+    /// default) and/or `params` (its parameter count). With more than one, the study is
+    /// multi-objective: each trial's sampler ask weighs the objectives at random (ParEGO),
+    /// successive halving promotes by Pareto rank, `best` prints the Pareto set and Optuna reads
+    /// one direction per objective. Vary the student in the space (search-spaces/compress.toml)
+    /// so there is something to trade.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "score")]
     pub objectives: Vec<StudyObjective>,
     /// Stop when the study holds this many finished trials (earlier runs count). With a shared

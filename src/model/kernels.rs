@@ -16,7 +16,6 @@
 //!   `1/σ`; one pass backward for the input gradient (`(ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) / σ` with
 //!   `ĝ = g ⊙ γ`) that also sums the gradients of γ and β. burn's LayerNorm is a chain of
 //!   reductions and broadcasts each way, each allocating its output.
-//!
 //! - attention: per (row, head), the scores `QₕKₕᵀ/√dₕ` by gemm straight from the projections'
 //!   `[batch, seq, hidden]` layout, the additive mask and position bias and the softmax in one
 //!   pass, dropout as one multiply by the mask the dropout stream draws, and `PVₕ` by gemm written
@@ -48,24 +47,26 @@ impl Isa {
             Isa::Baseline => "baseline",
         }
     }
+
+    /// The widest of these this CPU has (what gemm, which dispatches on its own, runs too).
+    pub fn widest() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
+            return Isa::Avx512;
+        } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return Isa::Avx2;
+        }
+        Isa::Baseline
+    }
 }
 
-/// The widest extension this CPU has among [`Isa`]'s, chosen once. `DISTILLER_KERNEL_ISA`
-/// (`avx512`, `avx2` or `baseline`) holds the kernels to a narrower one, to compare or test them;
-/// it never picks one the CPU lacks.
+/// The extension the host kernels run: [`Isa::widest`], chosen once. `DISTILLER_KERNEL_ISA`
+/// (`avx2` or `baseline`) holds them to a narrower one, to compare or test them; it never picks
+/// one the CPU lacks.
 pub fn isa() -> Isa {
     static CHOSEN: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
     *CHOSEN.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        let widest = if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("fma") {
-            Isa::Avx512
-        } else if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-            Isa::Avx2
-        } else {
-            Isa::Baseline
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let widest = Isa::Baseline;
+        let widest = Isa::widest();
         match std::env::var("DISTILLER_KERNEL_ISA").ok().as_deref() {
             Some("avx2") if widest != Isa::Baseline => Isa::Avx2,
             Some("baseline") => Isa::Baseline,
@@ -87,16 +88,27 @@ fn as_rows<const D: usize>(x: Tensor<D>) -> (Tensor<2>, [usize; D]) {
     (x.reshape([dims[..D - 1].iter().product::<usize>(), dims[D - 1]]), dims)
 }
 
+/// `op(x as rows, weight, bias)` in `x`'s shape: a dense layer's host op.
+#[cfg(feature = "flex")]
+fn host_dense<const D: usize>(
+    layer: &Linear,
+    bias: &burn::module::Param<Tensor<1>>,
+    x: Tensor<D>,
+    op: fn(burn::backend::DispatchTensor, burn::backend::DispatchTensor, burn::backend::DispatchTensor) -> burn::backend::DispatchTensor,
+) -> Tensor<D> {
+    let (x, mut dims) = as_rows(x);
+    let weight = layer.weight.val();
+    dims[D - 1] = weight.dims()[1];
+    Tensor::<2>::from_dispatch(op(x.into_dispatch(), weight.into_dispatch(), bias.val().into_dispatch())).reshape(dims)
+}
+
 /// `layer.forward(x)`.
 pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
     if let Some(bias) = &layer.bias
         && on_flex(&x)
     {
-        let (x, mut dims) = as_rows(x);
-        let weight = layer.weight.val();
-        dims[D - 1] = weight.dims()[1];
-        return Tensor::<2>::from_dispatch(flex::linear(x.into_dispatch(), weight.into_dispatch(), bias.val().into_dispatch())).reshape(dims);
+        return host_dense(layer, bias, x, flex::linear);
     }
     layer.forward(x)
 }
@@ -107,10 +119,7 @@ pub fn linear_gelu<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     if let Some(bias) = &layer.bias
         && on_flex(&x)
     {
-        let (x, mut dims) = as_rows(x);
-        let weight = layer.weight.val();
-        dims[D - 1] = weight.dims()[1];
-        return Tensor::<2>::from_dispatch(flex::linear_gelu(x.into_dispatch(), weight.into_dispatch(), bias.val().into_dispatch())).reshape(dims);
+        return host_dense(layer, bias, x, flex::linear_gelu);
     }
     gelu(layer.forward(x))
 }
