@@ -13,7 +13,9 @@
 //! `DISTILLER_BENCH_BATCH` / `DISTILLER_BENCH_SEQ` (32 / 64), `DISTILLER_BENCH_BACKENDS`
 //! (comma-separated; default every compiled backend except `tch-cuda`), `DISTILLER_BENCH_TORCH_DEVICE` (`cpu`, or
 //! `cuda` to compare with PyTorch on the GPU), `DISTILLER_KERNEL_ISA` (`avx2` or `baseline`: hold
-//! the host kernels to a narrower vector extension than the CPU's widest).
+//! the host kernels to a narrower vector extension than the CPU's widest), `DISTILLER_BENCH_WORK`
+//! (run only the work items whose name contains it, e.g. `kd_step` or `forward 12x768`: for
+//! profiling).
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -22,6 +24,10 @@ use distiller::distill::kd::kd_ce;
 use distiller::model::{Bert, BertConfig, BertInput};
 use distiller::train::{AdamW, batch_gradients, task_loss};
 use std::time::Instant;
+
+#[path = "lib/machine.rs"]
+mod machine;
+use machine::machine;
 
 const VOCAB: usize = 30522;
 
@@ -109,17 +115,6 @@ fn train_step(device: &Device, layers: usize, hidden: usize, shape: Shape, kd: b
 fn forward_flops(c: &BertConfig, seq: usize) -> f64 {
     let (s, d, i) = (seq as f64, c.hidden_size as f64, c.intermediate_size as f64);
     c.num_hidden_layers as f64 * (8.0 * s * d * d + 4.0 * s * d * i + 4.0 * s * s * d)
-}
-
-/// The CPU's model name, the vector extension the host kernels run (`kernels::isa`) and the widest
-/// one the CPU has, which gemm dispatches on.
-fn machine() -> String {
-    use distiller::model::kernels::{Isa, isa};
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| text.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|m| m.trim().to_string()))
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    format!("{model}; host kernels {}, gemm {}", isa().name(), Isa::widest().name())
 }
 
 /// The machine's f32 matrix-product peak on the rayon threads, in GFLOP/s: the best of 5 timed
@@ -211,14 +206,18 @@ fn main() {
     ];
     println!("| work | model | backend | samples/s | PyTorch samples/s | ratio | GFLOP/s | of the gemm peak |");
     println!("|---|---|---|---:|---:|---:|---:|---:|");
+    let only = std::env::var("DISTILLER_BENCH_WORK").ok();
     for backend in &backends {
         let device = distiller::backend::device(Some(*backend)).unwrap();
         for (work, label, layers, hidden) in cases {
+            let key = format!("{work} {layers}x{hidden}");
+            if only.as_ref().is_some_and(|only| !key.contains(only.as_str())) {
+                continue;
+            }
             let ours = match work {
                 "forward" => forward(&device, layers, hidden, shape),
                 _ => train_step(&device, layers, hidden, shape, work == "kd_step"),
             };
-            let key = format!("{work} {layers}x{hidden}");
             let reference = torch.as_ref().and_then(|t| t[&key].as_f64());
             let (r, ratio) = match reference {
                 Some(r) => (format!("{r:.1}"), format!("{:.2}x", ours / r)),

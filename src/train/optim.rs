@@ -180,14 +180,17 @@ impl HostAdamW {
         Self { weight_decay, max_grad_norm, rates: RateFactors::UNIFORM, moments: HashMap::new() }
     }
 
-    /// Updates `values` in place from `grad` as burn's clip + AdamW step would (up to rounding:
-    /// the norm is summed in f64 here).
-    fn update(&mut self, id: ParamId, values: &mut [f32], grad: &[f32], lr: f64, weight_decay: f32) {
+    /// Updates `values` in place from the gradient `parts` sum to, as burn's clip + AdamW step
+    /// would (up to rounding: the norm is summed in f64 here). The sum is never stored whole:
+    /// each chunk of it is added up where it is read, so the parts are read from memory once
+    /// for the norm and once for the update.
+    fn update(&mut self, id: ParamId, values: &mut [f32], parts: &[&[f32]], lr: f64, weight_decay: f32) {
         let moments = self.moments.entry(id).or_insert_with(|| Moments { first: vec![0.0; values.len()], second: vec![0.0; values.len()], steps: 0 });
         moments.steps += 1;
         let clip = match self.max_grad_norm {
             Some(max) => {
-                let squares: Vec<f64> = grad.par_chunks(CHUNK).map(|c| c.iter().map(|&g| (g as f64) * (g as f64)).sum()).collect();
+                let squares: Vec<f64> =
+                    (0..values.len().div_ceil(CHUNK)).into_par_iter().map(|c| with_chunk_sum(parts, c, |g| g.iter().map(|&g| (g as f64) * (g as f64)).sum())).collect();
                 let norm = squares.iter().sum::<f64>().sqrt() as f32;
                 (max / (norm + f32::MIN_POSITIVE)).min(1.0)
             }
@@ -196,15 +199,34 @@ impl HostAdamW {
         let (correct_1, correct_2) = (1.0 - BETA_1.powi(moments.steps), 1.0 - BETA_2.powi(moments.steps));
         let shrink = (1.0 - lr * weight_decay as f64) as f32;
         let lr = lr as f32;
-        values.par_chunks_mut(CHUNK).zip(grad.par_chunks(CHUNK)).zip(moments.first.par_chunks_mut(CHUNK)).zip(moments.second.par_chunks_mut(CHUNK)).for_each(|(((p, g), m), v)| {
-            for i in 0..p.len() {
-                let g = g[i] * clip;
-                m[i] = BETA_1 * m[i] + (1.0 - BETA_1) * g;
-                v[i] = BETA_2 * v[i] + (1.0 - BETA_2) * g * g;
-                let delta = (m[i] / correct_1) / ((v[i] / correct_2).sqrt() + EPSILON);
-                p[i] = p[i] * shrink - lr * delta;
-            }
+        values.par_chunks_mut(CHUNK).zip(moments.first.par_chunks_mut(CHUNK)).zip(moments.second.par_chunks_mut(CHUNK)).enumerate().for_each(|(c, ((p, m), v))| {
+            with_chunk_sum(parts, c, |g| {
+                for i in 0..p.len() {
+                    let g = g[i] * clip;
+                    m[i] = BETA_1 * m[i] + (1.0 - BETA_1) * g;
+                    v[i] = BETA_2 * v[i] + (1.0 - BETA_2) * g * g;
+                    let delta = (m[i] / correct_1) / ((v[i] / correct_2).sqrt() + EPSILON);
+                    p[i] = p[i] * shrink - lr * delta;
+                }
+            })
         });
+    }
+}
+
+/// Calls `f` with chunk `c` (of [`CHUNK`] elements) of the sum of `parts`: the one part's own
+/// values, or the sum in a chunk-sized buffer, which stays in cache for `f`.
+fn with_chunk_sum<T>(parts: &[&[f32]], c: usize, f: impl FnOnce(&[f32]) -> T) -> T {
+    let range = |part: &[f32]| c * CHUNK..((c + 1) * CHUNK).min(part.len());
+    match parts {
+        [one] => f(&one[range(one)]),
+        [first, rest @ ..] => {
+            let mut sum = first[range(first)].to_vec();
+            for part in rest {
+                sum.iter_mut().zip(&part[range(part)]).for_each(|(s, p)| *s += p);
+            }
+            f(&sum)
+        }
+        [] => f(&[]),
     }
 }
 
@@ -227,20 +249,19 @@ impl ModuleMapper for HostStep<'_> {
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let (id, tensor, mapper) = param.consume();
-        let mut parts = self.parts.iter_mut().filter_map(|p| p.remove::<D>(id)).map(crate::model::to_host);
-        let Some(mut grad) = parts.next() else {
+        // Read in place: a gradient or parameter held by nothing else gives its buffer away.
+        let parts: Vec<TensorData> = self.parts.iter_mut().filter_map(|p| p.remove::<D>(id)).map(Tensor::into_data).collect();
+        if parts.is_empty() {
             return Param::from_mapped_value(id, tensor, mapper);
-        };
-        for part in parts {
-            grad.par_chunks_mut(CHUNK).zip(part.par_chunks(CHUNK)).for_each(|(g, p)| g.iter_mut().zip(p).for_each(|(g, p)| *g += p));
         }
+        let parts: Vec<&[f32]> = parts.iter().map(|p| p.as_slice::<f32>().expect("float gradients are f32")).collect();
         let path = self.path.join(".");
         let decay = if UNDECAYED.iter().any(|p| path.contains(p)) { 0.0 } else { self.optim.weight_decay };
-        let (device, shape, require_grad) = (tensor.device(), tensor.shape(), tensor.is_require_grad());
-        let mut values: Vec<f32> = crate::model::to_host(tensor);
+        let (device, require_grad) = (tensor.device(), tensor.is_require_grad());
+        let mut values = tensor.into_data();
         let lr = self.lr * self.optim.rates.of(&path);
-        self.optim.update(id, &mut values, &grad, lr, decay);
-        let updated = Tensor::from_data(TensorData::new(values, shape), &device);
+        self.optim.update(id, values.as_mut_slice::<f32>().expect("float parameters are f32"), &parts, lr, decay);
+        let updated = Tensor::from_data(values, &device);
         Param::from_mapped_value(id, if require_grad { updated.require_grad() } else { updated }, mapper)
     }
 }
@@ -280,6 +301,23 @@ mod tests {
         assert_eq!(f.of("student.layers.2.key.bias"), 0.5f64.powi(4));
         assert_eq!(f.of("critic.weight"), 1.0);
         assert_eq!(RateFactors::UNIFORM.of("layers.3.query.weight"), 1.0);
+    }
+
+    #[test]
+    fn chunks_of_the_gradient_sum_cover_every_element_once() {
+        let len = 2 * CHUNK + 5;
+        let a: Vec<f32> = (0..len).map(|i| i as f32).collect();
+        let b: Vec<f32> = (0..len).map(|i| (i % 7) as f32 * 0.5).collect();
+        let c = vec![0.25f32; len];
+        let mut seen = Vec::new();
+        for chunk in 0..len.div_ceil(CHUNK) {
+            with_chunk_sum(&[&a, &b, &c], chunk, |g| seen.extend_from_slice(g));
+        }
+        let want: Vec<f32> = (0..len).map(|i| a[i] + b[i] + c[i]).collect();
+        assert_eq!(seen, want);
+        let mut single = Vec::new();
+        (0..3).for_each(|chunk| with_chunk_sum(&[&a], chunk, |g| single.extend_from_slice(g)));
+        assert_eq!(single, a);
     }
 
     #[test]

@@ -19,9 +19,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 COLUMNS = {"sst2": (0, None, 1), "mrpc": (3, 4, 0), "stsb": (7, 8, -1)}
 
 
-def main():
-    model_dir, task, dev = sys.argv[1], sys.argv[2], sys.argv[3]
-    text, pair, label = COLUMNS[task]
+def load(model_dir, task, dev):
+    """The dev rows, tokenizer, model and truncation length, as a user loading the directory
+    with transformers would get them."""
     # The checkpoint's truncation length, else the task's (as `distiller eval` does).
     meta = os.path.join(model_dir, "distiller.json")
     if os.path.exists(meta):
@@ -33,20 +33,37 @@ def main():
         rows = [line.rstrip("\n").split("\t") for line in f][1:]
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    return rows, tokenizer, model, max_len
+
+
+def batches(rows, task, tokenizer, model, max_len, size=64):
+    """The model's inputs for each run of `size` rows, padded to the batch's longest row (as
+    transformers' DataCollatorWithPadding pads)."""
+    text, pair, _ = COLUMNS[task]
+    # Only what the family's forward takes (RoBERTa's one segment is 0).
+    takes = inspect.signature(model.forward).parameters
+    out = []
+    for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
+        # Trimmed, as distiller's loader reads a GLUE row (a trailing space is a token to a
+        # byte-level BPE).
+        texts = [r[text].strip() for r in batch]
+        pairs = [r[pair].strip() for r in batch] if pair is not None else None
+        encoded = tokenizer(texts, pairs, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
+        if getattr(model.config, "type_vocab_size", 2) < 2:
+            encoded.pop("token_type_ids", None)
+        out.append({k: v for k, v in encoded.items() if k in takes})
+    return out
+
+
+def main():
+    model_dir, task, dev = sys.argv[1], sys.argv[2], sys.argv[3]
+    label = COLUMNS[task][2]
+    rows, tokenizer, model, max_len = load(model_dir, task, dev)
     logits = []
     with torch.no_grad():
-        for start in range(0, len(rows), 64):
-            batch = rows[start : start + 64]
-            # Trimmed, as distiller's loader reads a GLUE row (a trailing space is a token to a
-            # byte-level BPE).
-            texts = [r[text].strip() for r in batch]
-            pairs = [r[pair].strip() for r in batch] if pair is not None else None
-            encoded = tokenizer(texts, pairs, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
-            # Only what the family's forward takes (RoBERTa's one segment is 0).
-            takes = inspect.signature(model.forward).parameters
-            if getattr(model.config, "type_vocab_size", 2) < 2:
-                encoded.pop("token_type_ids", None)
-            logits.extend(model(**{k: v for k, v in encoded.items() if k in takes}).logits.tolist())
+        for inputs in batches(rows, task, tokenizer, model, max_len):
+            logits.extend(model(**inputs).logits.tolist())
     scores = {"rows": len(rows)}
     if task != "stsb":
         correct = sum(max(range(len(l)), key=l.__getitem__) == int(r[label]) for l, r in zip(logits, rows))
