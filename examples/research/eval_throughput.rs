@@ -20,16 +20,23 @@ use std::time::Instant;
 #[path = "lib/machine.rs"]
 mod machine;
 
-fn main() -> distiller::Result<()> {
+fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [model_dir, task] = args.as_slice() else {
         eprintln!("usage: eval_throughput MODEL_DIR TASK");
         std::process::exit(2);
     };
+    if let Err(e) = run(Path::new(model_dir), task) {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
+}
+
+fn run(model_dir: &Path, task: &str) -> distiller::Result<()> {
     let iters = std::env::var("DISTILLER_BENCH_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(3usize);
     distiller::backend::tune_host_allocator();
     let device = distiller::backend::device(None)?;
-    let (model_dir, task) = (Path::new(model_dir), Task::resolve(task)?);
+    let task = Task::resolve(task)?;
     let Task::Glue(glue) = task else {
         eprintln!("eval_throughput: a GLUE task (the reference reads the GLUE file)");
         std::process::exit(2);

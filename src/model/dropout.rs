@@ -48,21 +48,33 @@ fn next_key() -> u64 {
     })
 }
 
+/// Elements per parallel task of [`mask`].
+const MASK_CHUNK: usize = 1 << 14;
+
 /// `n` values, each `scale` with probability `keep` and 0 otherwise, from stream key `key`.
 pub fn mask(n: usize, keep: f64, key: u64) -> Vec<f32> {
-    const CHUNK: usize = 1 << 14;
     let threshold = (keep * 65536.0).round() as u64;
     let scale = (1.0 / keep) as f32;
     let mut values = vec![0f32; n];
-    values.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
-        for (q, quad) in chunk.chunks_mut(4).enumerate() {
-            let bits = hash(key ^ ((c * CHUNK / 4 + q) as u64).wrapping_mul(0xA24B_AED4_963E_E407));
-            for (j, v) in quad.iter_mut().enumerate() {
-                *v = if (bits >> (16 * j)) & 0xFFFF < threshold { scale } else { 0.0 };
-            }
-        }
-    });
+    values.par_chunks_mut(MASK_CHUNK).enumerate().for_each(|(c, chunk)| fill_mask(chunk, (c * MASK_CHUNK / 4) as u64, key, threshold, scale));
     values
+}
+
+/// One task's share of [`mask`]: quad `q` of the whole mask (elements 4q … 4q + 3) draws one
+/// 64-bit hash of `q` and gives its elements the hash's four 16-bit fields, lowest first. The
+/// hashes are computed in a loop of their own, whose lanes are independent, before the loop
+/// that compares the draws.
+fn fill_mask(chunk: &mut [f32], first_quad: u64, key: u64, threshold: u64, scale: f32) {
+    let mut draws = [0u64; MASK_CHUNK / 4];
+    let draws = &mut draws[..chunk.len().div_ceil(4)];
+    for (q, d) in draws.iter_mut().enumerate() {
+        *d = hash(key ^ (first_quad + q as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+    }
+    for (quad, &bits) in chunk.chunks_mut(4).zip(draws.iter()) {
+        for (j, v) in quad.iter_mut().enumerate() {
+            *v = if (bits >> (16 * j)) & 0xFFFF < threshold { scale } else { 0.0 };
+        }
+    }
 }
 
 /// The keep probability and stream key of `layer`'s next mask on a host-memory `device`, drawn
@@ -86,6 +98,20 @@ pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every element as the definition says, across task boundaries and a last, partial quad.
+    #[test]
+    fn mask_elements_take_their_quads_hash_fields() {
+        let (n, keep, key) = (2 * MASK_CHUNK + 7, 0.7, 99);
+        let threshold = (keep * 65536.0f64).round() as u64;
+        let want: Vec<f32> = (0..n)
+            .map(|e| {
+                let bits = hash(key ^ ((e / 4) as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+                if (bits >> (16 * (e % 4))) & 0xFFFF < threshold { (1.0 / keep) as f32 } else { 0.0 }
+            })
+            .collect();
+        assert_eq!(mask(n, keep, key), want);
+    }
 
     #[test]
     fn masks_keep_the_right_share_scaled_and_are_reproducible() {
