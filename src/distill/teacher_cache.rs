@@ -41,11 +41,16 @@ struct Header {
 impl Header {
     /// How many f16 values row `n` keeps (`None` where a corrupt header overflows).
     fn row_width(&self, n: usize) -> Option<usize> {
-        let len = *self.lengths.get(n)?;
-        let hidden = self.spec.hidden_layers.len().checked_mul(len)?.checked_mul(self.hidden_size)?;
-        let attention = self.spec.attention_layers.len().checked_mul(self.heads)?.checked_mul(len.checked_mul(len)?)?;
-        hidden.checked_add(attention)
+        feature_width(*self.lengths.get(n)?, self.spec.hidden_layers.len(), self.hidden_size, self.spec.attention_layers.len(), self.heads)
     }
+}
+
+/// The f16 values a row of `len` tokens keeps: `hidden_layers` states of `hidden_size` per token,
+/// then `attention_layers` maps of `heads × len × len` (`None` on overflow).
+fn feature_width(len: usize, hidden_layers: usize, hidden_size: usize, attention_layers: usize, heads: usize) -> Option<usize> {
+    let hidden = hidden_layers.checked_mul(len)?.checked_mul(hidden_size)?;
+    let attention = attention_layers.checked_mul(heads)?.checked_mul(len.checked_mul(len)?)?;
+    hidden.checked_add(attention)
 }
 
 /// Cached teacher outputs for one training set.
@@ -96,8 +101,8 @@ impl TeacherCache {
                 .enumerate()
                 .map(|(r, &idx)| {
                     let len = lengths[idx];
-                    let width = hidden.iter().map(|(_, d)| len * d).sum::<usize>() + attention.iter().map(|(_, h)| h * len * len).sum::<usize>();
-                    let mut row = Vec::with_capacity(width);
+                    let width = feature_width(len, hidden.len(), hidden.first().map_or(0, |(_, d)| *d), attention.len(), attention.first().map_or(0, |(_, h)| *h));
+                    let mut row = Vec::with_capacity(width.unwrap_or(0));
                     for (values, d) in &hidden {
                         for t in 0..len {
                             let start = (r * w + t) * d;
