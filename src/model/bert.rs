@@ -12,7 +12,7 @@ use super::config::{BertConfig, Pooling};
 use super::disentangled::{RelativeContext, RelativeEmbeddings};
 use super::dropout::dropout;
 use super::family::{Family, HeadActivation, Positions};
-use super::kernels::{attention, gelu, layer_norm, linear, linear_gelu, softmax};
+use super::kernels::{attention, embedding, gelu, layer_norm, linear, linear_gelu, softmax};
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
 use crate::error::Result;
@@ -143,7 +143,7 @@ fn load_layer_norm(src: &mut dyn WeightSource, name: &str, d: usize, eps: f64, d
     Ok(norm)
 }
 
-fn embedding(src: &mut dyn WeightSource, name: &str, n: usize, d: usize, device: &Device) -> Result<Embedding> {
+fn load_embedding(src: &mut dyn WeightSource, name: &str, n: usize, d: usize, device: &Device) -> Result<Embedding> {
     let mut emb = EmbeddingConfig::new(n, d).init(device);
     emb.weight = param(src.tensor(&format!("{name}.weight"), &[n, d], Init::Normal)?, [n, d], device);
     Ok(emb)
@@ -164,13 +164,13 @@ impl Bert {
         let disentangled = config.disentangled.as_ref();
         let before_norm = family.projects_before_norm();
         let embeddings = Embeddings {
-            word: embedding(src, "embeddings.word_embeddings", config.vocab_size, e, device)?,
+            word: load_embedding(src, "embeddings.word_embeddings", config.vocab_size, e, device)?,
             position: disentangled
                 .is_none_or(|c| c.position_biased_input)
-                .then(|| embedding(src, "embeddings.position_embeddings", config.max_position_embeddings, e, device))
+                .then(|| load_embedding(src, "embeddings.position_embeddings", config.max_position_embeddings, e, device))
                 .transpose()?,
             token_type: (family.has_token_types() && config.type_vocab_size > 0)
-                .then(|| embedding(src, "embeddings.token_type_embeddings", config.type_vocab_size, e, device))
+                .then(|| load_embedding(src, "embeddings.token_type_embeddings", config.type_vocab_size, e, device))
                 .transpose()?,
             norm: load_layer_norm(src, "embeddings.LayerNorm", if before_norm { d } else { e }, eps, device)?,
             project: match (e != d, before_norm) {
@@ -180,12 +180,12 @@ impl Bert {
             },
         };
         let relative_bias = match (family.has_relative_bias(), config.relative_attention_num_buckets) {
-            (true, Some(buckets)) => Some(embedding(src, "encoder.relative_attention_bias", buckets, config.num_attention_heads, device)?),
+            (true, Some(buckets)) => Some(load_embedding(src, "encoder.relative_attention_bias", buckets, config.num_attention_heads, device)?),
             _ => None,
         };
         let relative_embeddings = match disentangled.filter(|c| c.relative_attention) {
             Some(c) => {
-                let table = embedding(src, "encoder.rel_embeddings", 2 * c.span(config.max_position_embeddings), d, device)?;
+                let table = load_embedding(src, "encoder.rel_embeddings", 2 * c.span(config.max_position_embeddings), d, device)?;
                 let norm = c.norms_relative().then(|| load_layer_norm(src, "encoder.LayerNorm", d, eps, device)).transpose()?;
                 Some(RelativeEmbeddings::new(table, norm, c, config.max_position_embeddings))
             }
@@ -319,19 +319,19 @@ impl Bert {
     pub fn embed(&self, input: &BertInput) -> Tensor<3> {
         let [_, seq] = input.ids.dims();
         let device = input.ids.device();
-        let mut emb = self.embeddings.word.forward(input.ids.clone());
+        let mut emb = embedding(&self.embeddings.word, input.ids.clone());
         if let Some(position) = &self.embeddings.position {
             let positions = match self.family.positions() {
                 // One row, broadcast over the batch.
                 Positions::FromZero => Tensor::<1, Int>::arange(0..seq as i64, &device).reshape([1, seq]),
                 Positions::AfterPadding => (input.mask.clone().cumsum(1) * input.mask.clone()).add_scalar(self.pad_token_id as f64).int(),
             };
-            emb = emb + position.forward(positions);
+            emb = emb + embedding(position, positions);
         }
         if let Some(token_type) = &self.embeddings.token_type {
             // A one-segment vocabulary (RoBERTa) reads every token as segment 0.
             let last = token_type.weight.dims()[0] as i64 - 1;
-            emb = emb + token_type.forward(input.type_ids.clone().clamp_max(last));
+            emb = emb + embedding(token_type, input.type_ids.clone().clamp_max(last));
         }
         let project = |emb| match &self.embeddings.project {
             Some(project) => linear(project, emb),
@@ -353,7 +353,7 @@ impl Bert {
         let [buckets, heads] = table.weight.dims();
         let ids: Vec<i64> = (0..seq).flat_map(|i| (0..seq).map(move |j| relative_bucket(i as i64 - j as i64, buckets, 128) as i64)).collect();
         let ids = Tensor::<2, Int>::from_data(TensorData::new(ids, [seq, seq]), device);
-        Some(table.forward(ids).permute([2, 0, 1]).reshape([1, heads, seq, seq]))
+        Some(embedding(table, ids).permute([2, 0, 1]).reshape([1, heads, seq, seq]))
     }
 
     /// The layers, pooler and classifier over an embedding output and its padding mask.

@@ -22,13 +22,16 @@
 //!   into the head's columns of the output; (row, head) pairs run in parallel. The backward pass
 //!   is five gemms and one softmax pass per pair. burn's path copies the heads apart and back
 //!   together, broadcasts the bias into a new tensor and runs batched matmuls, each way.
+//! - embedding lookups: burn-flex's rows forward; backward, the incoming rows added into one fresh
+//!   table gradient, where burn-flex zero-fills a byte vector and copies the whole table again to
+//!   realign it.
 //!
 //! `exp` is a branch-free polynomial, so these loops vectorise; they run compiled for AVX-512 or
 //! AVX2 + FMA when the CPU has it ([`isa`]). Measured in docs/performance.md. Other backends and
 //! dtypes keep burn's ops.
 
-use burn::nn::{Dropout, LayerNorm, Linear};
-use burn::tensor::Tensor;
+use burn::nn::{Dropout, Embedding, LayerNorm, Linear};
+use burn::tensor::{Int, Tensor};
 
 /// The vector extension the host kernels' loops are compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +77,42 @@ pub fn isa() -> Isa {
         }
     })
 }
+
+/// Declares a function whose body is compiled three times, for AVX-512, for AVX2 + FMA and for
+/// baseline x86-64, and runs the one [`isa`] names: the crate targets baseline x86-64,
+/// whose 4-wide SSE2 would leave most of the vector unit idle (measured: the GELU pass 2.2x
+/// faster with AVX-512).
+macro_rules! simd_kernel {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            match $crate::model::kernels::isa() {
+                $crate::model::kernels::Isa::Avx512 => {
+                    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                    fn wide($($arg: $ty),*) {
+                        body($($arg),*)
+                    }
+                    // SAFETY: `isa` names AVX-512 only where the CPU has it.
+                    return unsafe { wide($($arg),*) };
+                }
+                $crate::model::kernels::Isa::Avx2 => {
+                    #[target_feature(enable = "avx2,fma")]
+                    fn narrow($($arg: $ty),*) {
+                        body($($arg),*)
+                    }
+                    // SAFETY: `isa` names AVX2 + FMA only where the CPU has them.
+                    return unsafe { narrow($($arg),*) };
+                }
+                $crate::model::kernels::Isa::Baseline => {}
+            }
+            body($($arg),*)
+        }
+    };
+}
+pub(crate) use simd_kernel;
 
 /// Whether `x` takes the host path: f32 on flex (with or without autodiff).
 #[cfg(feature = "flex")]
@@ -122,6 +161,18 @@ pub fn linear_gelu<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
         return host_dense(layer, bias, x, flex::linear_gelu);
     }
     gelu(layer.forward(x))
+}
+
+/// `table.forward(ids)`: the rows of the table for `ids [batch, seq]`. On flex the backward pass
+/// adds the incoming rows into one fresh gradient table, where burn-flex's zero-filled a table
+/// and then copied all of it again to realign it (47 MB for BERT's 30,522 × 384 word
+/// embeddings, 94 MB at width 768, every step).
+pub fn embedding(table: &Embedding, ids: Tensor<2, Int>) -> Tensor<3> {
+    #[cfg(feature = "flex")]
+    if on_flex(&table.weight.val()) {
+        return Tensor::from_dispatch(flex::embedding(table.weight.val().into_dispatch(), ids.into_dispatch()));
+    }
+    table.forward(ids)
 }
 
 /// GELU(x) = xΦ(x), exact (not the tanh approximation).
@@ -182,8 +233,8 @@ mod flex {
     use burn::backend::autodiff::grads::Gradients;
     use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
     use burn::backend::autodiff::{Autodiff, NodeId};
-    use burn::backend::ops::FloatTensorOps;
-    use burn::backend::tensor::FloatTensor;
+    use burn::backend::ops::{FloatTensorOps, ModuleOps};
+    use burn::backend::tensor::{FloatTensor, IntTensor};
     use burn::backend::{Backend, Dispatch, DispatchTensor, Flex, backend_extension};
     use burn::tensor::{Shape, TensorData};
     use rayon::prelude::*;
@@ -208,6 +259,12 @@ mod flex {
         /// broadcasts to `[batch, heads, seq, seq]`; dropout keeps each probability with `keep`
         /// (1: none) by the mask drawn from `key`.
         fn host_attention(q: FloatTensor<Self>, k: FloatTensor<Self>, v: FloatTensor<Self>, bias: FloatTensor<Self>, heads: usize, keep: f32, key: u64) -> FloatTensor<Self>;
+        /// The rows of `table [rows, d]` for `ids [batch, seq]`, as `[batch, seq, d]`.
+        fn host_embedding(table: FloatTensor<Self>, ids: IntTensor<Self>) -> FloatTensor<Self>;
+    }
+
+    pub fn embedding(table: DispatchTensor, ids: DispatchTensor) -> DispatchTensor {
+        <Dispatch as HostOps>::host_embedding(table, ids)
     }
 
     pub fn attention(q: DispatchTensor, k: DispatchTensor, v: DispatchTensor, bias: DispatchTensor, heads: usize, keep: f32, key: u64) -> DispatchTensor {
@@ -323,41 +380,6 @@ mod flex {
             })
             .unwrap_or_else(|| vec![0f32; d_out]);
         host_tensor(sums, [d_out])
-    }
-
-    /// Declares a function whose body is compiled three times, for AVX-512, for AVX2 + FMA and for
-    /// baseline x86-64, and runs the one [`super::isa`] names: the crate targets baseline x86-64,
-    /// whose 4-wide SSE2 would leave most of the vector unit idle (measured: the GELU pass 2.2x
-    /// faster with AVX-512).
-    macro_rules! simd_kernel {
-        ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-            $(#[$doc])*
-            fn $name($($arg: $ty),*) {
-                #[inline(always)]
-                fn body($($arg: $ty),*) $body
-                #[cfg(target_arch = "x86_64")]
-                match super::isa() {
-                    super::Isa::Avx512 => {
-                        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-                        fn wide($($arg: $ty),*) {
-                            body($($arg),*)
-                        }
-                        // SAFETY: `isa` names AVX-512 only where the CPU has it.
-                        return unsafe { wide($($arg),*) };
-                    }
-                    super::Isa::Avx2 => {
-                        #[target_feature(enable = "avx2,fma")]
-                        fn narrow($($arg: $ty),*) {
-                            body($($arg),*)
-                        }
-                        // SAFETY: `isa` names AVX2 + FMA only where the CPU has them.
-                        return unsafe { narrow($($arg),*) };
-                    }
-                    super::Isa::Baseline => {}
-                }
-                body($($arg),*)
-            }
-        };
     }
 
     /// eˣ for f32 without a library call (Cephes' expf polynomial on x − n·ln 2; relative error
@@ -889,6 +911,33 @@ mod flex {
         fn host_attention(q: HostTensor, k: HostTensor, v: HostTensor, bias: HostTensor, heads: usize, keep: f32, key: u64) -> HostTensor {
             host_attention_value(q, k, v, bias, heads, (keep, key), false).0
         }
+
+        fn host_embedding(table: HostTensor, ids: IntTensor<Flex>) -> HostTensor {
+            Flex::embedding(table, ids)
+        }
+    }
+
+    /// The embedding lookup's backward pass: each incoming row added into the table gradient's
+    /// row for its id; rows no id names stay zero.
+    #[derive(Debug)]
+    struct EmbeddingBackward;
+
+    impl Backward<Flex, 1> for EmbeddingBackward {
+        /// The ids and the table's row count.
+        type State = (IntTensor<Flex>, usize);
+
+        fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let [node_table] = ops.parents;
+            let grad = dense(grads.consume::<Flex>(&ops.node));
+            if let Some(node) = node_table {
+                let ((ids, rows), d) = (ops.state, last_dim(&grad));
+                let mut table = vec![0f32; rows * d];
+                for (id, row) in ids.into_data().iter::<i64>().zip(values(&grad).chunks_exact(d)) {
+                    table[id as usize * d..][..d].iter_mut().zip(row).for_each(|(t, g)| *t += g);
+                }
+                grads.register::<Flex>(node.id, host_tensor(table, [rows, d]));
+            }
+        }
     }
 
     #[derive(Debug)]
@@ -1095,6 +1144,17 @@ mod flex {
                 OpsKind::UnTracked(prep) => {
                     prep.finish(host_attention_value(q.into_primitive(), k.into_primitive(), v.into_primitive(), bias.into_primitive(), heads, (keep, key), false).0)
                 }
+            }
+        }
+
+        fn host_embedding(table: FloatTensor<Self>, ids: IntTensor<Self>) -> FloatTensor<Self> {
+            match EmbeddingBackward.prepare::<C>([table.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let table = table.into_primitive();
+                    let rows = table.layout().shape()[0];
+                    prep.finish((ids.clone(), rows), Flex::embedding(table, ids))
+                }
+                OpsKind::UnTracked(prep) => prep.finish(Flex::embedding(table.into_primitive(), ids)),
             }
         }
     }

@@ -290,7 +290,7 @@ fn host_ops_match_burns_with_every_vector_extension() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{wanted}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
         let passed = stdout.lines().filter(|l| l.starts_with("test model::host_") && l.ends_with("ok")).count();
-        assert!(passed >= 6, "{wanted}: only {passed} host-op tests ran: {stdout}");
+        assert!(passed >= 8, "{wanted}: only {passed} host-op tests ran: {stdout}");
     }
 }
 
@@ -342,6 +342,59 @@ fn host_linear_and_linear_gelu_match_burns_values_and_gradients() {
         let burns = distiller::model::to_host(burn::tensor::activation::gelu(plain.forward(x)).reshape([batch * seq * d_out]));
         compare("linear + GELU, inference", &[ours], &[burns]);
     }
+}
+
+#[test]
+fn host_embedding_matches_burns_rows_and_table_gradient() {
+    use burn::nn::EmbeddingConfig;
+    use burn::tensor::{Int, Tensor, TensorData};
+    let ad = device().autodiff();
+    let (rows, d) = (13, 5);
+    let table = EmbeddingConfig::new(rows, d).init(&ad);
+    // Repeated ids add up in their row; rows no id names get a zero gradient; a [1, seq] batch is
+    // how position ids arrive.
+    for (batch, seq, ids) in [(3, 4, vec![0i64, 5, 5, 12, 7, 0, 5, 1, 12, 12, 3, 5]), (1, 4, vec![2, 3, 4, 5])] {
+        let weights: Vec<f32> = (0..batch * seq * d).map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0).collect();
+        let ids = |device: &Device| Tensor::<2, Int>::from_data(TensorData::new(ids.clone(), [batch, seq]), device);
+        let run = |f: &dyn Fn(Tensor<2, Int>) -> Tensor<3>| {
+            let y = f(ids(&ad));
+            let grads = (y.clone() * Tensor::<3>::from_data(TensorData::new(weights.clone(), [batch, seq, d]), &ad)).sum().backward();
+            let host = distiller::model::to_host;
+            [host(y.reshape([batch * seq * d])), host(table.weight.val().grad(&grads).expect("table gradient").reshape([rows * d]))]
+        };
+        let ours = run(&|ids| distiller::model::kernels::embedding(&table, ids));
+        let burns = run(&|ids| table.forward(ids));
+        assert_eq!(ours[0], burns[0], "rows for {batch}x{seq}");
+        for (i, (x, y)) in ours[1].iter().zip(&burns[1]).enumerate() {
+            assert!((x - y).abs() <= 1e-6, "table gradient [{i}] for {batch}x{seq}: {x} vs burn's {y}");
+        }
+        assert!(ours[1].iter().any(|&g| g != 0.0), "some gradient reached the table");
+        let plain = table.valid();
+        let inference = distiller::model::to_host(distiller::model::kernels::embedding(&plain, ids(&device())).reshape([batch * seq * d]));
+        assert_eq!(inference, burns[0], "inference rows for {batch}x{seq}");
+    }
+}
+
+/// Every element of a dropout mask as the definition says (quad `q` takes the four 16-bit fields
+/// of splitmix64's hash of `key ^ q·C`, lowest first), across parallel tasks and a last, partial
+/// quad; named `host_` so that it runs again under each vector extension.
+#[test]
+fn host_dropout_mask_elements_take_their_quads_hash_fields() {
+    let splitmix64 = |x: u64| {
+        let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let (n, keep, key) = (2 * (1 << 14) + 7, 0.7, 99);
+    let threshold = (keep * 65536.0f64).round() as u64;
+    let want: Vec<f32> = (0..n)
+        .map(|e| {
+            let bits = splitmix64(key ^ ((e / 4) as u64).wrapping_mul(0xA24B_AED4_963E_E407));
+            if (bits >> (16 * (e % 4))) & 0xFFFF < threshold { (1.0 / keep) as f32 } else { 0.0 }
+        })
+        .collect();
+    assert_eq!(distiller::model::dropout::mask(n, keep, key), want);
 }
 
 #[test]
