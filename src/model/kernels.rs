@@ -164,8 +164,8 @@ pub fn linear_gelu<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
 }
 
 /// `table.forward(ids)`: the rows of the table for `ids [batch, seq]`. On flex the backward pass
-/// adds the incoming rows into one fresh gradient table, where burn-flex's zero-filled a table
-/// and then copied all of it again to realign it (47 MB for BERT's 30,522 × 384 word
+/// adds the incoming rows into one fresh gradient table, where burn-flex's backward zero-fills a
+/// table and then copies all of it again to realign it (47 MB for BERT's 30,522 × 384 word
 /// embeddings, 94 MB at width 768, every step).
 pub fn embedding(table: &Embedding, ids: Tensor<2, Int>) -> Tensor<3> {
     #[cfg(feature = "flex")]
