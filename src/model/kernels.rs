@@ -169,8 +169,11 @@ pub fn linear_gelu<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
 /// embeddings, 94 MB at width 768, every step).
 pub fn embedding(table: &Embedding, ids: Tensor<2, Int>) -> Tensor<3> {
     #[cfg(feature = "flex")]
-    if on_flex(&table.weight.val()) {
-        return Tensor::from_dispatch(flex::embedding(table.weight.val().into_dispatch(), ids.into_dispatch()));
+    {
+        let weight = table.weight.val();
+        if on_flex(&weight) {
+            return Tensor::from_dispatch(flex::embedding(weight.into_dispatch(), ids.into_dispatch()));
+        }
     }
     table.forward(ids)
 }
