@@ -12,7 +12,7 @@ use super::config::{BertConfig, Pooling};
 use super::disentangled::{RelativeContext, RelativeEmbeddings};
 use super::dropout::dropout;
 use super::family::{Family, HeadActivation, Positions};
-use super::kernels::{attention, embedding, gelu, layer_norm, linear, linear_gelu, softmax};
+use super::kernels::{attention, embedding, gelu, layer_norm, linear, linear_gelu, residual_norm, softmax};
 use super::weights::{Init, WeightSource};
 use crate::data::HostBatch;
 use crate::error::Result;
@@ -421,9 +421,9 @@ impl EncoderLayer {
             let context = dropout(attention_dropout, probs.clone()).matmul(v).swap_dims(1, 2).reshape([batch, seq, d]);
             (context, with_attention.then_some(probs))
         };
-        let attended = layer_norm(&self.attention_norm, dropout(hidden_dropout, linear(&self.attention_out, context)) + x, eps);
+        let attended = residual_norm(&self.attention_norm, linear(&self.attention_out, context), x, hidden_dropout, eps);
         let inner = linear_gelu(&self.intermediate, attended.clone());
-        let out = layer_norm(&self.output_norm, dropout(hidden_dropout, linear(&self.output, inner)) + attended, eps);
+        let out = residual_norm(&self.output_norm, linear(&self.output, inner), attended, hidden_dropout, eps);
         (out, probs)
     }
 }

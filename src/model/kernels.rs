@@ -86,12 +86,16 @@ macro_rules! simd_kernel {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
         $(#[$doc])*
         fn $name($($arg: $ty),*) {
+            // The inner copies mirror the outer signature, whose attributes (lints included)
+            // are the caller's.
             #[inline(always)]
+            #[allow(clippy::too_many_arguments)]
             fn body($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             match $crate::model::kernels::isa() {
                 $crate::model::kernels::Isa::Avx512 => {
                     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                    #[allow(clippy::too_many_arguments)]
                     fn wide($($arg: $ty),*) {
                         body($($arg),*)
                     }
@@ -100,6 +104,7 @@ macro_rules! simd_kernel {
                 }
                 $crate::model::kernels::Isa::Avx2 => {
                     #[target_feature(enable = "avx2,fma")]
+                    #[allow(clippy::too_many_arguments)]
                     fn narrow($($arg: $ty),*) {
                         body($($arg),*)
                     }
@@ -209,6 +214,24 @@ pub fn layer_norm<const D: usize>(norm: &LayerNorm, x: Tensor<D>, eps: f64) -> T
     norm.forward(x)
 }
 
+/// `layer_norm(norm, dropout(y) + residual, eps)`: a sublayer's output, dropped out, added to
+/// the sublayer's input and normalised (BERT's "add & norm"). On flex one pass per row builds the
+/// sum and normalises it, where burn would run a multiply and an add (each allocating its output)
+/// before the norm; the backward pass writes the residual's gradient and the masked one for `y`
+/// together. The mask is the one [`super::dropout::dropout`] would draw.
+pub fn residual_norm<const D: usize>(norm: &LayerNorm, y: Tensor<D>, residual: Tensor<D>, dropout: &Dropout, eps: f64) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    if let Some(beta) = &norm.beta
+        && on_flex(&y)
+    {
+        let (keep, key) = super::dropout::draw(dropout, &y.device()).unwrap_or((1.0, 0));
+        let ((y, dims), (residual, _)) = (as_rows(y), as_rows(residual));
+        let (gamma, beta) = (norm.gamma.val().into_dispatch(), beta.val().into_dispatch());
+        return Tensor::<2>::from_dispatch(flex::residual_norm(y.into_dispatch(), residual.into_dispatch(), gamma, beta, eps as f32, keep, key)).reshape(dims);
+    }
+    layer_norm(norm, super::dropout::dropout(dropout, y) + residual, eps)
+}
+
 /// `dropout(softmax(q·kᵀ/√dₕ + bias))·v` over `heads` heads, for `q`, `k`, `v`
 /// `[batch, seq, hidden]` (heads side by side along `hidden`) and an additive `bias` that
 /// broadcasts to `[batch, heads, seq, seq]`; returns the heads' outputs side by side,
@@ -241,11 +264,49 @@ mod flex {
     use burn::backend::{Backend, Dispatch, DispatchTensor, Flex, backend_extension};
     use burn::tensor::{Shape, TensorData};
     use rayon::prelude::*;
+    use std::mem::MaybeUninit;
 
     type HostTensor = FloatTensor<Flex>;
 
     /// About this many elements (whole rows) per parallel task.
     const CHUNK: usize = 1 << 14;
+
+    /// A fresh output of `n` values, written by the kernels into uninitialised memory: a
+    /// zero-filled `vec![0.0; n]` would cost a pass over memory as large as the output itself.
+    struct Output {
+        values: Vec<f32>,
+        n: usize,
+    }
+
+    impl Output {
+        fn new(n: usize) -> Self {
+            Self { values: Vec::with_capacity(n), n }
+        }
+
+        /// The `n` slots to write.
+        fn slots(&mut self) -> &mut [MaybeUninit<f32>] {
+            &mut self.values.spare_capacity_mut()[..self.n]
+        }
+
+        /// The values, once every slot is written.
+        ///
+        /// # Safety
+        /// Every slot of [`Output::slots`] must have been written.
+        unsafe fn written(mut self) -> Vec<f32> {
+            // SAFETY: the caller wrote all n slots.
+            unsafe { self.values.set_len(self.n) };
+            self.values
+        }
+    }
+
+    /// An initialised scratch buffer as slots for a kernel to overwrite.
+    ///
+    /// # Safety
+    /// Whoever writes the slots writes initialised values only (as `MaybeUninit::write` does).
+    unsafe fn as_slots(buffer: &mut [f32]) -> &mut [MaybeUninit<f32>] {
+        // SAFETY: same layout; the caller writes only initialised values.
+        unsafe { &mut *(buffer as *mut [f32] as *mut [MaybeUninit<f32>]) }
+    }
 
     #[backend_extension(Autodiff, Flex)]
     pub trait HostOps: Backend {
@@ -258,6 +319,17 @@ mod flex {
         fn host_softmax(x: FloatTensor<Self>) -> FloatTensor<Self>;
         /// LayerNorm of each row of `x [rows, d]` with `gamma [d]`, `beta [d]`.
         fn host_layer_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, eps: f32) -> FloatTensor<Self>;
+        /// [`HostOps::host_layer_norm`] of `y ⊙ mask + residual`, the dropout mask keeping each
+        /// value of `y` with `keep` (1: none), drawn from `key`.
+        fn host_residual_norm(
+            y: FloatTensor<Self>,
+            residual: FloatTensor<Self>,
+            gamma: FloatTensor<Self>,
+            beta: FloatTensor<Self>,
+            eps: f32,
+            keep: f64,
+            key: u64,
+        ) -> FloatTensor<Self>;
         /// [`super::attention`] for `q`, `k`, `v` `[batch, seq, hidden]` and `bias` that
         /// broadcasts to `[batch, heads, seq, seq]`; dropout keeps each probability with `keep`
         /// (1: none) by the mask drawn from `key`.
@@ -292,6 +364,10 @@ mod flex {
 
     pub fn layer_norm(x: DispatchTensor, gamma: DispatchTensor, beta: DispatchTensor, eps: f32) -> DispatchTensor {
         <Dispatch as HostOps>::host_layer_norm(x, gamma, beta, eps)
+    }
+
+    pub fn residual_norm(y: DispatchTensor, residual: DispatchTensor, gamma: DispatchTensor, beta: DispatchTensor, eps: f32, keep: f64, key: u64) -> DispatchTensor {
+        <Dispatch as HostOps>::host_residual_norm(y, residual, gamma, beta, eps, keep, key)
     }
 
     /// A 2-D operand as gemm reads it: first element, row stride, column stride (in elements).
@@ -418,18 +494,20 @@ mod flex {
     }
 
     simd_kernel! {
-        fn gelu_kernel(x: &[f32], y: &mut [f32]) {
-            y.iter_mut().zip(x).for_each(|(y, &x)| *y = x * cdf_pdf(x).0);
+        fn gelu_kernel(x: &[f32], y: &mut [MaybeUninit<f32>]) {
+            y.iter_mut().zip(x).for_each(|(y, &x)| {
+                y.write(x * cdf_pdf(x).0);
+            });
         }
     }
 
     simd_kernel! {
         /// GELU and its slope `Φ(x) + xφ(x)`.
-        fn gelu_slope_kernel(x: &[f32], y: &mut [f32], slope: &mut [f32]) {
+        fn gelu_slope_kernel(x: &[f32], y: &mut [MaybeUninit<f32>], slope: &mut [MaybeUninit<f32>]) {
             for ((y, s), &x) in y.iter_mut().zip(slope.iter_mut()).zip(x) {
                 let (cdf, pdf) = cdf_pdf(x);
-                *y = x * cdf;
-                *s = cdf + x * pdf;
+                y.write(x * cdf);
+                s.write(cdf + x * pdf);
             }
         }
     }
@@ -448,21 +526,23 @@ mod flex {
 
     simd_kernel! {
         /// [`bias_gelu_kernel`], also writing GELU's slope at `y + bias`.
-        fn bias_gelu_slope_kernel(y: &mut [f32], bias: &[f32], slope: &mut [f32]) {
+        fn bias_gelu_slope_kernel(y: &mut [f32], bias: &[f32], slope: &mut [MaybeUninit<f32>]) {
             for (row, slope) in y.chunks_exact_mut(bias.len()).zip(slope.chunks_exact_mut(bias.len())) {
                 for ((y, s), &b) in row.iter_mut().zip(slope.iter_mut()).zip(bias) {
                     let x = *y + b;
                     let (cdf, pdf) = cdf_pdf(x);
                     *y = x * cdf;
-                    *s = cdf + x * pdf;
+                    s.write(cdf + x * pdf);
                 }
             }
         }
     }
 
     simd_kernel! {
-        fn multiply_kernel(a: &[f32], b: &[f32], out: &mut [f32]) {
-            out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (a, b))| *o = a * b);
+        fn multiply_kernel(a: &[f32], b: &[f32], out: &mut [MaybeUninit<f32>]) {
+            out.iter_mut().zip(a.iter().zip(b)).for_each(|(o, (a, b))| {
+                o.write(a * b);
+            });
         }
     }
 
@@ -494,10 +574,12 @@ mod flex {
 
     simd_kernel! {
         /// `y ⊙ (g − ⟨g, y⟩)` per row.
-        fn softmax_grad_kernel(g: &[f32], y: &[f32], dx: &mut [f32], row: usize) {
+        fn softmax_grad_kernel(g: &[f32], y: &[f32], dx: &mut [MaybeUninit<f32>], row: usize) {
             for ((g, y), dx) in g.chunks_exact(row).zip(y.chunks_exact(row)).zip(dx.chunks_exact_mut(row)) {
                 let dot: f32 = g.iter().zip(y).map(|(g, y)| g * y).sum();
-                dx.iter_mut().zip(g.iter().zip(y)).for_each(|(dx, (g, y))| *dx = y * (g - dot));
+                dx.iter_mut().zip(g.iter().zip(y)).for_each(|(dx, (g, y))| {
+                    dx.write(y * (g - dot));
+                });
             }
         }
     }
@@ -518,50 +600,87 @@ mod flex {
         acc.iter().sum::<f32>() + tail
     }
 
-    simd_kernel! {
-        /// Per row of `x`: `y = x̂·γ + β` with `x̂ = (x − mean) / σ`, `σ = √(var + eps)`; writes
-        /// `x̂` and `1/σ` when asked (training keeps them for the backward pass).
-        fn layer_norm_kernel(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32], normed: Option<&mut [f32]>, inv_std: Option<&mut [f32]>) {
-            let d = gamma.len();
-            let mut normed = normed;
-            let mut inv_std = inv_std;
-            for (r, (x, y)) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)).enumerate() {
-                let mean = lane_sum(x, x, x, |v, _, _| v) / d as f32;
-                // Two passes: the variance from the centred values, as burn and PyTorch compute it.
-                let var = lane_sum(x, x, x, |v, _, _| (v - mean) * (v - mean)) / d as f32;
-                let inv = 1.0 / (var + eps).sqrt();
-                match normed.as_deref_mut() {
-                    Some(normed) => {
-                        let n = &mut normed[r * d..(r + 1) * d];
-                        for ((((n, y), &x), &g), &b) in n.iter_mut().zip(y.iter_mut()).zip(x).zip(gamma).zip(beta) {
-                            *n = (x - mean) * inv;
-                            *y = *n * g + b;
-                        }
+    /// Per row of `x`: `y = x̂·γ + β` with `x̂ = (x − mean) / σ`, `σ = √(var + eps)`; writes
+    /// `x̂` and `1/σ` when asked (training keeps them for the backward pass).
+    #[inline(always)]
+    fn normalize_rows(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, y: &mut [MaybeUninit<f32>], normed: Option<&mut [MaybeUninit<f32>]>, inv_std: Option<&mut [f32]>) {
+        let d = gamma.len();
+        let mut normed = normed;
+        let mut inv_std = inv_std;
+        for (r, (x, y)) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)).enumerate() {
+            let mean = lane_sum(x, x, x, |v, _, _| v) / d as f32;
+            // Two passes: the variance from the centred values, as burn and PyTorch compute it.
+            let var = lane_sum(x, x, x, |v, _, _| (v - mean) * (v - mean)) / d as f32;
+            let inv = 1.0 / (var + eps).sqrt();
+            match normed.as_deref_mut() {
+                Some(normed) => {
+                    let n = &mut normed[r * d..(r + 1) * d];
+                    for ((((n, y), &x), &g), &b) in n.iter_mut().zip(y.iter_mut()).zip(x).zip(gamma).zip(beta) {
+                        let v = (x - mean) * inv;
+                        n.write(v);
+                        y.write(v * g + b);
                     }
-                    None => y.iter_mut().zip(x).zip(gamma.iter().zip(beta)).for_each(|((y, &x), (&g, &b))| *y = (x - mean) * inv * g + b),
                 }
-                if let Some(inv_std) = inv_std.as_deref_mut() {
-                    inv_std[r] = inv;
-                }
+                None => y.iter_mut().zip(x).zip(gamma.iter().zip(beta)).for_each(|((y, &x), (&g, &b))| {
+                    y.write((x - mean) * inv * g + b);
+                }),
             }
+            if let Some(inv_std) = inv_std.as_deref_mut() {
+                inv_std[r] = inv;
+            }
+        }
+    }
+
+    simd_kernel! {
+        /// [`normalize_rows`].
+        fn layer_norm_kernel(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, y: &mut [MaybeUninit<f32>], normed: Option<&mut [MaybeUninit<f32>]>, inv_std: Option<&mut [f32]>) {
+            normalize_rows(x, gamma, beta, eps, y, normed, inv_std);
+        }
+    }
+
+    simd_kernel! {
+        /// [`normalize_rows`] of `y ⊙ mask + residual` (`y + residual` without a mask), the sum
+        /// built first in `sum`, a buffer of the chunk's size that stays in cache.
+        #[allow(clippy::too_many_arguments)]
+        fn residual_norm_kernel(y: &[f32], mask: Option<&[f32]>, residual: &[f32], sum: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32, out: &mut [MaybeUninit<f32>], normed: Option<&mut [MaybeUninit<f32>]>, inv_std: Option<&mut [f32]>) {
+            let sum = &mut sum[..y.len()];
+            match mask {
+                Some(mask) => sum.iter_mut().zip(y).zip(mask.iter().zip(residual)).for_each(|((s, &y), (&m, &r))| *s = y * m + r),
+                None => sum.iter_mut().zip(y).zip(residual).for_each(|((s, &y), &r)| *s = y + r),
+            }
+            normalize_rows(sum, gamma, beta, eps, out, normed, inv_std);
         }
     }
 
     simd_kernel! {
         /// LayerNorm's backward pass over whole rows: `dx = (ĝ − mean(ĝ) − x̂·mean(ĝ ⊙ x̂)) / σ`
         /// with `ĝ = g ⊙ γ`; adds `Σ g ⊙ x̂` into `dgamma` and `Σ g` into `dbeta`, in f64: these
-        /// column sums over every row of a batch cancel heavily.
-        fn layer_norm_grad_kernel(g: &[f32], normed: &[f32], inv_std: &[f32], gamma: &[f32], dx: &mut [f32], dgamma: &mut [f64], dbeta: &mut [f64]) {
+        /// column sums over every row of a batch cancel heavily. With `masked = (mask, dy)`, also
+        /// `dy = dx ⊙ mask` (a residual norm's gradient for its dropped-out input).
+        #[allow(clippy::too_many_arguments)]
+        fn layer_norm_grad_kernel(g: &[f32], normed: &[f32], inv_std: &[f32], gamma: &[f32], dx: &mut [MaybeUninit<f32>], masked: Option<(&[f32], &mut [MaybeUninit<f32>])>, dgamma: &mut [f64], dbeta: &mut [f64]) {
             let d = gamma.len();
-            for (((g, n), dx), &inv) in g.chunks_exact(d).zip(normed.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).zip(inv_std) {
+            let mut masked = masked;
+            for (r, (((g, n), dx), &inv)) in g.chunks_exact(d).zip(normed.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).zip(inv_std).enumerate() {
                 for (((&g, &n), dg), db) in g.iter().zip(n).zip(dgamma.iter_mut()).zip(dbeta.iter_mut()) {
                     *dg += f64::from(g * n);
                     *db += f64::from(g);
                 }
                 let a = lane_sum(g, gamma, n, |g, w, _| g * w) / d as f32;
                 let b = lane_sum(g, gamma, n, |g, w, n| g * w * n) / d as f32;
-                for (((dx, &g), &n), &w) in dx.iter_mut().zip(g).zip(n).zip(gamma) {
-                    *dx = (g * w - a - n * b) * inv;
+                let dx_of = |g: f32, n: f32, w: f32| (g * w - a - n * b) * inv;
+                match masked.as_mut() {
+                    Some((mask, dy)) => {
+                        let row = r * d..(r + 1) * d;
+                        for ((((dx, dy), &m), &g), (&n, &w)) in dx.iter_mut().zip(&mut dy[row.clone()]).zip(&mask[row]).zip(g).zip(n.iter().zip(gamma)) {
+                            let v = dx_of(g, n, w);
+                            dx.write(v);
+                            dy.write(v * m);
+                        }
+                    }
+                    None => dx.iter_mut().zip(g).zip(n.iter().zip(gamma)).for_each(|((dx, &g), (&n, &w))| {
+                        dx.write(dx_of(g, n, w));
+                    }),
                 }
             }
         }
@@ -578,18 +697,21 @@ mod flex {
 
     fn host_gelu_value(x: HostTensor) -> HostTensor {
         let x = dense(x);
-        let mut y = vec![0f32; values(&x).len()];
-        y.par_chunks_mut(CHUNK).zip(values(&x).par_chunks(CHUNK)).for_each(|(y, x)| gelu_kernel(x, y));
-        host_tensor(y, x.layout().shape().clone())
+        let mut y = Output::new(values(&x).len());
+        y.slots().par_chunks_mut(CHUNK).zip(values(&x).par_chunks(CHUNK)).for_each(|(y, x)| gelu_kernel(x, y));
+        // SAFETY: the chunks cover every slot, and the kernel writes each.
+        host_tensor(unsafe { y.written() }, x.layout().shape().clone())
     }
 
     /// GELU's value and slope.
     fn host_gelu_with_slope(x: HostTensor) -> (HostTensor, HostTensor) {
         let x = dense(x);
         let n = values(&x).len();
-        let (mut y, mut slope) = (vec![0f32; n], vec![0f32; n]);
-        y.par_chunks_mut(CHUNK).zip(slope.par_chunks_mut(CHUNK)).zip(values(&x).par_chunks(CHUNK)).for_each(|((y, s), x)| gelu_slope_kernel(x, y, s));
+        let (mut y, mut slope) = (Output::new(n), Output::new(n));
+        y.slots().par_chunks_mut(CHUNK).zip(slope.slots().par_chunks_mut(CHUNK)).zip(values(&x).par_chunks(CHUNK)).for_each(|((y, s), x)| gelu_slope_kernel(x, y, s));
         let shape = x.layout().shape().clone();
+        // SAFETY: the chunks cover every slot, and the kernel writes each.
+        let (y, slope) = unsafe { (y.written(), slope.written()) };
         (host_tensor(y, shape.clone()), host_tensor(slope, shape))
     }
 
@@ -604,9 +726,10 @@ mod flex {
             y.par_chunks_mut(chunk).for_each(|y| bias_gelu_kernel(y, b));
             return (host_tensor(y, shape), None);
         }
-        let mut slope = vec![0f32; y.len()];
-        y.par_chunks_mut(chunk).zip(slope.par_chunks_mut(chunk)).for_each(|(y, s)| bias_gelu_slope_kernel(y, b, s));
-        (host_tensor(y, shape), Some(host_tensor(slope, shape)))
+        let mut slope = Output::new(y.len());
+        y.par_chunks_mut(chunk).zip(slope.slots().par_chunks_mut(chunk)).for_each(|(y, s)| bias_gelu_slope_kernel(y, b, s));
+        // SAFETY: the chunks cover every slot, and the kernel writes each.
+        (host_tensor(y, shape), Some(host_tensor(unsafe { slope.written() }, shape)))
     }
 
     fn host_softmax_value(x: HostTensor) -> HostTensor {
@@ -632,20 +755,76 @@ mod flex {
         let d = last_dim(&x);
         let n = values(&x).len();
         let chunk = row_chunk(d);
-        let mut y = vec![0f32; n];
+        let mut y = Output::new(n);
         let shape = x.layout().shape().clone();
         let (g, b) = (values(&gamma), values(&beta));
         if !keep {
-            y.par_chunks_mut(chunk).zip(values(&x).par_chunks(chunk)).for_each(|(y, x)| layer_norm_kernel(x, g, b, eps, y, None, None));
-            return (host_tensor(y, shape), None);
+            y.slots().par_chunks_mut(chunk).zip(values(&x).par_chunks(chunk)).for_each(|(y, x)| layer_norm_kernel(x, g, b, eps, y, None, None));
+            // SAFETY: the chunks cover every slot, and the kernel writes each.
+            return (host_tensor(unsafe { y.written() }, shape), None);
         }
-        let (mut normed, mut inv_std) = (vec![0f32; n], vec![0f32; n / d]);
-        y.par_chunks_mut(chunk)
+        let (mut normed, mut inv_std) = (Output::new(n), vec![0f32; n / d]);
+        y.slots()
+            .par_chunks_mut(chunk)
             .zip(values(&x).par_chunks(chunk))
-            .zip(normed.par_chunks_mut(chunk))
+            .zip(normed.slots().par_chunks_mut(chunk))
             .zip(inv_std.par_chunks_mut(chunk / d))
             .for_each(|(((y, x), normed), inv)| layer_norm_kernel(x, g, b, eps, y, Some(normed), Some(inv)));
+        // SAFETY: as above, for both outputs.
+        let (y, normed) = unsafe { (y.written(), normed.written()) };
         (host_tensor(y, shape.clone()), Some(NormState { normed: host_tensor(normed, shape), inv_std, gamma }))
+    }
+
+    /// What the residual norm's backward pass reads: the norm's state and the dropout mask.
+    #[derive(Debug, Clone)]
+    struct ResidualNormState {
+        norm: NormState,
+        mask: Option<Vec<f32>>,
+    }
+
+    /// LayerNorm of `y ⊙ mask + residual`, and the state for the backward pass when `keep_state`.
+    fn host_residual_norm_value(
+        y: HostTensor,
+        residual: HostTensor,
+        gamma: HostTensor,
+        beta: HostTensor,
+        eps: f32,
+        (keep, key): (f64, u64),
+        keep_state: bool,
+    ) -> (HostTensor, Option<ResidualNormState>) {
+        let (y, residual, gamma, beta) = (dense(y), dense(residual), dense(gamma), dense(beta));
+        let d = last_dim(&y);
+        let n = values(&y).len();
+        let chunk = row_chunk(d);
+        let mask = (keep < 1.0).then(|| crate::model::dropout::mask(n, keep, key));
+        let (ys, rs, g, b) = (values(&y), values(&residual), values(&gamma), values(&beta));
+        let inputs = |c: usize| {
+            let range = c * chunk..((c + 1) * chunk).min(n);
+            (&ys[range.clone()], mask.as_deref().map(|m| &m[range.clone()]), &rs[range])
+        };
+        let mut out = Output::new(n);
+        let shape = y.layout().shape().clone();
+        let sum = || vec![0f32; chunk];
+        if !keep_state {
+            out.slots().par_chunks_mut(chunk).enumerate().for_each_init(sum, |sum, (c, out)| {
+                let (y, m, r) = inputs(c);
+                residual_norm_kernel(y, m, r, sum, g, b, eps, out, None, None)
+            });
+            // SAFETY: the chunks cover every slot, and the kernel writes each.
+            return (host_tensor(unsafe { out.written() }, shape), None);
+        }
+        let (mut normed, mut inv_std) = (Output::new(n), vec![0f32; n / d]);
+        out.slots().par_chunks_mut(chunk).zip(normed.slots().par_chunks_mut(chunk)).zip(inv_std.par_chunks_mut(chunk / d)).enumerate().for_each_init(
+            sum,
+            |sum, (c, ((out, normed), inv))| {
+                let (y, m, r) = inputs(c);
+                residual_norm_kernel(y, m, r, sum, g, b, eps, out, Some(normed), Some(inv))
+            },
+        );
+        // SAFETY: as above, for both outputs.
+        let (out, normed) = unsafe { (out.written(), normed.written()) };
+        let norm = NormState { normed: host_tensor(normed, shape.clone()), inv_std, gamma };
+        (host_tensor(out, shape), Some(ResidualNormState { norm, mask }))
     }
 
     /// A pointer that parallel tasks write through, each into its own elements.
@@ -767,7 +946,8 @@ mod flex {
         let (seq, d, dh) = (shape.seq, shape.d, shape.dh());
         let block = seq * seq;
         let mask = (keep < 1.0).then(|| crate::model::dropout::mask(shape.pairs() * block, f64::from(keep), key));
-        let mut probs: Vec<f32> = if keep_state { vec![0f32; shape.pairs() * block] } else { Vec::new() };
+        let kept = if keep_state { shape.pairs() * block } else { 0 };
+        let mut probs: Vec<f32> = Vec::with_capacity(kept);
         let mut out: Vec<f32> = Vec::with_capacity(shape.batch * seq * d);
         let (out_ptr, probs_ptr) = (SharedOut(out.as_mut_ptr()), SharedOut(probs.as_mut_ptr()));
         let (qs, ks, vs, bs) = (values(&q), values(&k), values(&v), values(&bias));
@@ -779,12 +959,15 @@ mod flex {
                 // inside the dense [batch, seq, d] storage; `scores` and `dropped` hold seq·seq
                 // values; the output block and the probabilities' block are this pair's own, and
                 // together the pairs write every output value once.
-                let p: &mut [f32] = if keep_state { unsafe { std::slice::from_raw_parts_mut(probs_ptr.ptr().add(task * block), block) } } else { &mut scores[..] };
-                unsafe { pair_product(p.as_mut_ptr(), seq, (qs[first..].as_ptr(), d, 1), (ks[first..].as_ptr(), 1, d), [seq, seq, dh], 1.0 / (dh as f32).sqrt()) };
+                let p = if keep_state { unsafe { probs_ptr.ptr().add(task * block) } } else { scores.as_mut_ptr() };
+                unsafe { pair_product(p, seq, (qs[first..].as_ptr(), d, 1), (ks[first..].as_ptr(), 1, d), [seq, seq, dh], 1.0 / (dh as f32).sqrt()) };
+                // gemm has written the block.
+                let p = unsafe { std::slice::from_raw_parts_mut(p, block) };
                 biased_softmax_kernel(p, &bs[shape.bias_first(task)..], shape.bias_strides[2], seq);
                 let p: &[f32] = match &mask {
                     Some(mask) => {
-                        multiply_kernel(p, &mask[task * block..][..block], dropped);
+                        // SAFETY: the kernel writes initialised values.
+                        multiply_kernel(p, &mask[task * block..][..block], unsafe { as_slots(dropped) });
                         &dropped[..]
                     }
                     None => p,
@@ -792,8 +975,12 @@ mod flex {
                 unsafe { pair_product(out_ptr.ptr().add(first), d, (p.as_ptr(), seq, 1), (vs[first..].as_ptr(), d, 1), [seq, dh, seq], 1.0) };
             },
         );
-        // SAFETY: the pairs above wrote all batch·seq·d values.
-        unsafe { out.set_len(shape.batch * seq * d) };
+        // SAFETY: the pairs above wrote all batch·seq·d values, and every probability block when
+        // they are kept.
+        unsafe {
+            out.set_len(shape.batch * seq * d);
+            probs.set_len(kept);
+        }
         let out = host_tensor(out, q.layout().shape().clone());
         (out, keep_state.then(|| AttentionState { q, k, v, probs, mask, shape }))
     }
@@ -836,7 +1023,8 @@ mod flex {
             let (block, n) = (seq * seq, shape.batch * seq * d);
             let scale = 1.0 / (dh as f32).sqrt();
             let (mut dq, mut dk, mut dv) = (Vec::<f32>::with_capacity(n), Vec::<f32>::with_capacity(n), Vec::<f32>::with_capacity(n));
-            let mut dscores = if node_bias.is_some() { vec![0f32; shape.pairs() * block] } else { Vec::new() };
+            let bias_len = if node_bias.is_some() { shape.pairs() * block } else { 0 };
+            let mut dscores: Vec<f32> = Vec::with_capacity(bias_len);
             let ptrs = [dq.as_mut_ptr(), dk.as_mut_ptr(), dv.as_mut_ptr(), dscores.as_mut_ptr()].map(SharedOut);
             let (gs, qs, ks, vs) = (values(&grad), values(&q), values(&k), values(&v));
             (0..shape.pairs()).into_par_iter().for_each_init(
@@ -846,7 +1034,8 @@ mod flex {
                     let p = &probs[task * block..][..block];
                     let dropped: &[f32] = match &mask {
                         Some(mask) => {
-                            multiply_kernel(p, &mask[task * block..][..block], a);
+                            // SAFETY: the kernel writes initialised values.
+                            multiply_kernel(p, &mask[task * block..][..block], unsafe { as_slots(a) });
                             &a[..]
                         }
                         None => p,
@@ -863,7 +1052,8 @@ mod flex {
                         b.iter_mut().zip(&mask[task * block..][..block]).for_each(|(g, m)| *g *= m);
                     }
                     // dS into a (P̃ is no longer needed).
-                    softmax_grad_kernel(b, p, a, seq);
+                    // SAFETY: the kernel writes initialised values.
+                    softmax_grad_kernel(b, p, unsafe { as_slots(a) }, seq);
                     unsafe {
                         pair_product(ptrs[0].ptr().add(first), d, (a.as_ptr(), seq, 1), (ks[first..].as_ptr(), d, 1), [seq, dh, seq], scale);
                         pair_product(ptrs[1].ptr().add(first), d, (a.as_ptr(), 1, seq), (qs[first..].as_ptr(), d, 1), [seq, dh, seq], scale);
@@ -877,6 +1067,8 @@ mod flex {
             for g in [&mut dq, &mut dk, &mut dv] {
                 unsafe { g.set_len(n) };
             }
+            // SAFETY: and every pair's block of the score gradients when the bias takes one.
+            unsafe { dscores.set_len(bias_len) };
             let x_shape = q.layout().shape().clone();
             for (node, g) in [(node_q, dq), (node_k, dk), (node_v, dv)] {
                 if let Some(node) = node {
@@ -909,6 +1101,10 @@ mod flex {
 
         fn host_layer_norm(x: HostTensor, gamma: HostTensor, beta: HostTensor, eps: f32) -> HostTensor {
             host_layer_norm_value(x, gamma, beta, eps, false).0
+        }
+
+        fn host_residual_norm(y: HostTensor, residual: HostTensor, gamma: HostTensor, beta: HostTensor, eps: f32, keep: f64, key: u64) -> HostTensor {
+            host_residual_norm_value(y, residual, gamma, beta, eps, (keep, key), false).0
         }
 
         fn host_attention(q: HostTensor, k: HostTensor, v: HostTensor, bias: HostTensor, heads: usize, keep: f32, key: u64) -> HostTensor {
@@ -985,18 +1181,23 @@ mod flex {
 
         fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
             let (x_state, weight_state, slope) = ops.state;
-            let grad = zip_rows(grads.consume::<Flex>(&ops.node), slope, 1, multiply_kernel);
+            // SAFETY: the kernel writes every value of its output.
+            let grad = unsafe { zip_rows(grads.consume::<Flex>(&ops.node), slope, 1, multiply_kernel) };
             linear_gradients(ops.parents.map(|p| p.map(|n| n.id)), grad, (x_state, weight_state), grads, checkpointer);
         }
     }
 
     /// `kernel(a, b, out)` over parallel chunks of whole rows (`row` values each) of two tensors of
     /// one shape, into a new tensor of that shape.
-    fn zip_rows(a: HostTensor, b: HostTensor, row: usize, kernel: impl Fn(&[f32], &[f32], &mut [f32]) + Sync) -> HostTensor {
+    ///
+    /// # Safety
+    /// `kernel` writes every value of its output.
+    unsafe fn zip_rows(a: HostTensor, b: HostTensor, row: usize, kernel: impl Fn(&[f32], &[f32], &mut [MaybeUninit<f32>]) + Sync) -> HostTensor {
         let (a, b, chunk) = (dense(a), dense(b), row_chunk(row));
-        let mut out = vec![0f32; values(&a).len()];
-        out.par_chunks_mut(chunk).zip(values(&a).par_chunks(chunk)).zip(values(&b).par_chunks(chunk)).for_each(|((out, a), b)| kernel(a, b, out));
-        host_tensor(out, a.layout().shape().clone())
+        let mut out = Output::new(values(&a).len());
+        out.slots().par_chunks_mut(chunk).zip(values(&a).par_chunks(chunk)).zip(values(&b).par_chunks(chunk)).for_each(|((out, a), b)| kernel(a, b, out));
+        // SAFETY: the chunks cover every slot, and the caller's kernel writes each.
+        host_tensor(unsafe { out.written() }, a.layout().shape().clone())
     }
 
     /// Registers the input gradient of a one-input op whose backward reads the incoming gradient
@@ -1017,7 +1218,8 @@ mod flex {
         type State = HostTensor;
 
         fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-            unary_backward(ops, grads, |grad, slope| zip_rows(grad, slope, 1, multiply_kernel));
+            // SAFETY: the kernel writes every value of its output.
+            unary_backward(ops, grads, |grad, slope| unsafe { zip_rows(grad, slope, 1, multiply_kernel) });
         }
     }
 
@@ -1031,13 +1233,53 @@ mod flex {
         fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
             unary_backward(ops, grads, |grad, y| {
                 let row = last_dim(&y);
-                zip_rows(grad, y, row, |g, y, dx| softmax_grad_kernel(g, y, dx, row))
+                // SAFETY: the kernel writes every value of its output.
+                unsafe { zip_rows(grad, y, row, |g, y, dx| softmax_grad_kernel(g, y, dx, row)) }
             });
         }
     }
 
-    /// LayerNorm's backward pass: the input gradient and the column sums for γ and β, in one pass
-    /// over row chunks whose partial sums are added at the end.
+    /// LayerNorm's gradients from its output's gradient: the input's, the input's times `mask`
+    /// when given, and γ's and β's, in one pass over row chunks whose partial sums are added at
+    /// the end.
+    fn norm_gradients(grad: HostTensor, state: NormState, mask: Option<&[f32]>) -> (HostTensor, Option<HostTensor>, HostTensor, HostTensor) {
+        let grad = dense(grad);
+        let NormState { normed, inv_std, gamma } = state;
+        let (d, shape) = (values(&gamma).len(), grad.layout().shape().clone());
+        let chunk = row_chunk(d);
+        let n = values(&grad).len();
+        let mut dx = Output::new(n);
+        let mut dy = mask.map(|_| Output::new(n));
+        let dy_ptr = dy.as_mut().map(|dy| SharedOut(dy.slots().as_mut_ptr().cast()));
+        let g = values(&gamma);
+        let (dgamma, dbeta) = dx
+            .slots()
+            .par_chunks_mut(chunk)
+            .zip(values(&grad).par_chunks(chunk))
+            .zip(values(&normed).par_chunks(chunk))
+            .zip(inv_std.par_chunks(chunk / d))
+            .enumerate()
+            .map(|(c, (((dx, grad), normed), inv))| {
+                let (mut dgamma, mut dbeta) = (vec![0f64; d], vec![0f64; d]);
+                let range = c * chunk..c * chunk + dx.len();
+                // SAFETY: dy has n slots, and chunk c's range of them is this task's alone.
+                let masked = mask.zip(dy_ptr).map(|(m, dy)| (&m[range.clone()], unsafe { std::slice::from_raw_parts_mut(dy.ptr().add(range.start).cast(), range.len()) }));
+                layer_norm_grad_kernel(grad, normed, inv, g, dx, masked, &mut dgamma, &mut dbeta);
+                (dgamma, dbeta)
+            })
+            .reduce_with(|(mut ga, mut ba), (gb, bb)| {
+                ga.iter_mut().zip(&gb).for_each(|(a, b)| *a += b);
+                ba.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
+                (ga, ba)
+            })
+            .unwrap_or_else(|| (vec![0f64; d], vec![0f64; d]));
+        let narrow = |v: Vec<f64>| host_tensor(v.into_iter().map(|v| v as f32).collect::<Vec<f32>>(), [d]);
+        // SAFETY: the chunks cover every slot of dx and, with a mask, of dy; the kernel writes each.
+        let (dx, dy) = unsafe { (dx.written(), dy.map(|dy| dy.written())) };
+        (host_tensor(dx, shape.clone()), dy.map(|dy| host_tensor(dy, shape)), narrow(dgamma), narrow(dbeta))
+    }
+
+    /// LayerNorm's backward pass.
     #[derive(Debug)]
     struct LayerNormBackward;
 
@@ -1045,38 +1287,32 @@ mod flex {
         type State = NormState;
 
         fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-            let [node_x, node_gamma, node_beta] = ops.parents;
-            let grad = dense(grads.consume::<Flex>(&ops.node));
-            let NormState { normed, inv_std, gamma } = ops.state;
-            let (d, shape) = (values(&gamma).len(), grad.layout().shape().clone());
-            let chunk = row_chunk(d);
-            let mut dx = vec![0f32; values(&grad).len()];
-            let g = values(&gamma);
-            let (dgamma, dbeta) = dx
-                .par_chunks_mut(chunk)
-                .zip(values(&grad).par_chunks(chunk))
-                .zip(values(&normed).par_chunks(chunk))
-                .zip(inv_std.par_chunks(chunk / d))
-                .map(|(((dx, grad), normed), inv)| {
-                    let (mut dgamma, mut dbeta) = (vec![0f64; d], vec![0f64; d]);
-                    layer_norm_grad_kernel(grad, normed, inv, g, dx, &mut dgamma, &mut dbeta);
-                    (dgamma, dbeta)
-                })
-                .reduce_with(|(mut ga, mut ba), (gb, bb)| {
-                    ga.iter_mut().zip(&gb).for_each(|(a, b)| *a += b);
-                    ba.iter_mut().zip(&bb).for_each(|(a, b)| *a += b);
-                    (ga, ba)
-                })
-                .unwrap_or_else(|| (vec![0f64; d], vec![0f64; d]));
-            let narrow = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
-            if let Some(node) = node_x {
-                grads.register::<Flex>(node.id, host_tensor(dx, shape));
+            let (dx, _, dgamma, dbeta) = norm_gradients(grads.consume::<Flex>(&ops.node), ops.state, None);
+            for (node, g) in ops.parents.into_iter().zip([dx, dgamma, dbeta]) {
+                if let Some(node) = node {
+                    grads.register::<Flex>(node.id, g);
+                }
             }
-            if let Some(node) = node_gamma {
-                grads.register::<Flex>(node.id, host_tensor(narrow(dgamma), [d]));
-            }
-            if let Some(node) = node_beta {
-                grads.register::<Flex>(node.id, host_tensor(narrow(dbeta), [d]));
+        }
+    }
+
+    /// The residual norm's backward pass: the norm's input gradient goes to the residual as it
+    /// is and to `y` times the dropout mask.
+    #[derive(Debug)]
+    struct ResidualNormBackward;
+
+    impl Backward<Flex, 4> for ResidualNormBackward {
+        type State = ResidualNormState;
+
+        fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+            let ResidualNormState { norm, mask } = ops.state;
+            let mask = mask.as_deref().filter(|_| ops.parents[0].is_some());
+            let (dsum, dy, dgamma, dbeta) = norm_gradients(grads.consume::<Flex>(&ops.node), norm, mask);
+            let dy = dy.unwrap_or_else(|| dsum.clone());
+            for (node, g) in ops.parents.into_iter().zip([dy, dsum, dgamma, dbeta]) {
+                if let Some(node) = node {
+                    grads.register::<Flex>(node.id, g);
+                }
             }
         }
     }
@@ -1135,6 +1371,27 @@ mod flex {
                     prep.finish(state.expect("kept for the backward pass"), y)
                 }
                 OpsKind::UnTracked(prep) => prep.finish(host_layer_norm_value(x.into_primitive(), gamma.into_primitive(), beta.into_primitive(), eps, false).0),
+            }
+        }
+
+        fn host_residual_norm(
+            y: FloatTensor<Self>,
+            residual: FloatTensor<Self>,
+            gamma: FloatTensor<Self>,
+            beta: FloatTensor<Self>,
+            eps: f32,
+            keep: f64,
+            key: u64,
+        ) -> FloatTensor<Self> {
+            match ResidualNormBackward.prepare::<C>([y.node(), residual.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
+                OpsKind::Tracked(prep) => {
+                    let (out, state) =
+                        host_residual_norm_value(y.into_primitive(), residual.into_primitive(), gamma.into_primitive(), beta.into_primitive(), eps, (keep, key), true);
+                    prep.finish(state.expect("kept for the backward pass"), out)
+                }
+                OpsKind::UnTracked(prep) => {
+                    prep.finish(host_residual_norm_value(y.into_primitive(), residual.into_primitive(), gamma.into_primitive(), beta.into_primitive(), eps, (keep, key), false).0)
+                }
             }
         }
 

@@ -290,7 +290,7 @@ fn host_ops_match_burns_with_every_vector_extension() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{wanted}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
         let passed = stdout.lines().filter(|l| l.starts_with("test model::host_") && l.ends_with("ok")).count();
-        assert!(passed >= 8, "{wanted}: only {passed} host-op tests ran: {stdout}");
+        assert!(passed >= 9, "{wanted}: only {passed} host-op tests ran: {stdout}");
     }
 }
 
@@ -539,6 +539,58 @@ fn host_layer_norm_matches_burns_value_and_gradients() {
         for (i, y) in ours.iter().enumerate() {
             let want = normed[i] * f64::from(gammas[i % d]);
             assert!((f64::from(*y) - want).abs() <= 1e-4 * (1.0 + want.abs()), "inference value [{i}] for {batch}x{seq}x{d}: {y} vs {want}");
+        }
+    }
+}
+
+#[test]
+fn host_residual_norm_matches_dropout_add_and_burns_layer_norm() {
+    use burn::nn::{DropoutConfig, LayerNormConfig};
+    use burn::tensor::{Tensor, TensorData};
+    use distiller::model::dropout::{dropout, with_stream};
+    let host = distiller::model::to_host;
+    // One chunk, and several parallel chunks of a width that divides no vector length; with and
+    // without dropout.
+    for (batch, seq, d, prob) in [(2, 3, 8, 0.0), (3, 129, 37, 0.0), (3, 129, 37, 0.3)] {
+        let n = batch * seq * d;
+        let values = |salt: usize| -> Vec<f32> { (0..n).map(|i| (((i + salt) * 7919) % 1000) as f32 / 250.0 - 2.0).collect() };
+        let layer = DropoutConfig::new(prob).init();
+        // The value, and on an autodiff device the gradients of y, the residual, γ and β of
+        // Σ weights ⊙ output.
+        let run = |device: &burn::tensor::Device, f: &dyn Fn(&burn::nn::LayerNorm, Tensor<3>, Tensor<3>) -> Tensor<3>| {
+            let mut norm = LayerNormConfig::new(d).with_epsilon(1e-12).init(device);
+            norm.gamma = burn::module::Param::from_tensor(Tensor::from_data(TensorData::new((0..d).map(|i| 0.5 + (i % 5) as f32 / 4.0).collect::<Vec<f32>>(), [d]), device));
+            norm.beta = Some(burn::module::Param::from_tensor(Tensor::from_data(TensorData::new((0..d).map(|i| (i % 3) as f32 / 10.0 - 0.1).collect::<Vec<f32>>(), [d]), device)));
+            let input = |salt| Tensor::<3>::from_data(TensorData::new(values(salt), [batch, seq, d]), device);
+            let (y, residual) = if device.is_autodiff() { (input(1).require_grad(), input(2).require_grad()) } else { (input(1), input(2)) };
+            let out = with_stream(5, || f(&norm, y.clone(), residual.clone()));
+            let mut got = vec![host(out.clone().reshape([n]))];
+            if device.is_autodiff() {
+                let grads = (out * input(3)).sum().backward();
+                got.extend([&y, &residual].map(|t| host(t.grad(&grads).expect("a gradient").reshape([n]))));
+                got.push(host(norm.gamma.val().grad(&grads).expect("dγ")));
+                got.push(host(norm.beta.as_ref().expect("β").val().grad(&grads).expect("dβ")));
+            }
+            got
+        };
+        let ours = |norm: &burn::nn::LayerNorm, y, residual| distiller::model::kernels::residual_norm(norm, y, residual, &layer, 1e-12);
+        let burns = |norm: &burn::nn::LayerNorm, y, residual| norm.forward(dropout(&layer, y) + residual);
+        if prob > 0.0 {
+            let undropped = |norm: &burn::nn::LayerNorm, y, residual| distiller::model::kernels::residual_norm(norm, y, residual, &DropoutConfig::new(0.0).init(), 1e-12);
+            let (dropped, plain) = (run(&device().autodiff(), &ours), run(&device().autodiff(), &undropped));
+            assert_ne!(dropped[0], plain[0], "dropout is applied in training");
+            assert_ne!(dropped[1], dropped[2], "and y's gradient is masked where the residual's is not");
+            assert_eq!(run(&device(), &ours)[0], run(&device(), &undropped)[0], "and not at inference");
+        }
+        for device in [device(), device().autodiff()] {
+            let (a, b) = (run(&device, &ours), run(&device, &burns));
+            assert_eq!(a.len(), b.len());
+            for (what, (a, b)) in ["value", "y gradient", "residual gradient", "γ gradient", "β gradient"].iter().zip(a.iter().zip(&b)) {
+                assert_eq!(a.len(), b.len(), "{what}: length");
+                for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert!((x - y).abs() <= 1e-4 + 1e-4 * y.abs(), "{what} [{i}] for {batch}x{seq}x{d}, dropout {prob}: {x} vs {y}");
+                }
+            }
         }
     }
 }
