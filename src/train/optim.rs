@@ -189,38 +189,86 @@ impl HostAdamW {
         moments.steps += 1;
         let clip = match self.max_grad_norm {
             Some(max) => {
-                let squares: Vec<f64> =
-                    (0..values.len().div_ceil(CHUNK)).into_par_iter().map(|c| with_chunk_sum(parts, c, |g| g.iter().map(|&g| (g as f64) * (g as f64)).sum())).collect();
+                let squares: Vec<f64> = (0..values.len().div_ceil(CHUNK))
+                    .into_par_iter()
+                    .map(|c| {
+                        with_chunk_sum(parts, c, |g| {
+                            let mut sum = 0.0;
+                            square_sum(g, &mut sum);
+                            sum
+                        })
+                    })
+                    .collect();
                 let norm = squares.iter().sum::<f64>().sqrt() as f32;
                 (max / (norm + f32::MIN_POSITIVE)).min(1.0)
             }
             None => 1.0,
         };
-        let (correct_1, correct_2) = (1.0 - BETA_1.powi(moments.steps), 1.0 - BETA_2.powi(moments.steps));
-        let shrink = (1.0 - lr * weight_decay as f64) as f32;
-        let lr = lr as f32;
-        values.par_chunks_mut(CHUNK).zip(moments.first.par_chunks_mut(CHUNK)).zip(moments.second.par_chunks_mut(CHUNK)).enumerate().for_each(|(c, ((p, m), v))| {
-            with_chunk_sum(parts, c, |g| {
-                for i in 0..p.len() {
-                    let g = g[i] * clip;
-                    m[i] = BETA_1 * m[i] + (1.0 - BETA_1) * g;
-                    v[i] = BETA_2 * v[i] + (1.0 - BETA_2) * g * g;
-                    let delta = (m[i] / correct_1) / ((v[i] / correct_2).sqrt() + EPSILON);
-                    p[i] = p[i] * shrink - lr * delta;
-                }
-            })
-        });
+        let step =
+            Step { clip, correct_1: 1.0 - BETA_1.powi(moments.steps), correct_2: 1.0 - BETA_2.powi(moments.steps), shrink: (1.0 - lr * weight_decay as f64) as f32, lr: lr as f32 };
+        values
+            .par_chunks_mut(CHUNK)
+            .zip(moments.first.par_chunks_mut(CHUNK))
+            .zip(moments.second.par_chunks_mut(CHUNK))
+            .enumerate()
+            .for_each(|(c, ((p, m), v))| with_chunk_sum(parts, c, |g| adamw_kernel(p, m, v, g, step)));
+    }
+}
+
+/// One step's constants of the AdamW update.
+#[derive(Clone, Copy)]
+struct Step {
+    /// The gradient's clip factor.
+    clip: f32,
+    /// The moments' bias corrections, `1 − βᵗ`.
+    correct_1: f32,
+    correct_2: f32,
+    /// `1 − lr · weight decay`.
+    shrink: f32,
+    lr: f32,
+}
+
+crate::model::kernels::simd_kernel! {
+    /// Σ g² in f64, added to `sum`: eight independent lanes, where one accumulator would add
+    /// in order, a float latency per element.
+    fn square_sum(g: &[f32], sum: &mut f64) {
+        const LANES: usize = 8;
+        let mut acc = [0f64; LANES];
+        let chunks = g.chunks_exact(LANES);
+        let tail: f64 = chunks.remainder().iter().map(|&g| f64::from(g) * f64::from(g)).sum();
+        for c in chunks {
+            for k in 0..LANES {
+                acc[k] += f64::from(c[k]) * f64::from(c[k]);
+            }
+        }
+        *sum += acc.iter().sum::<f64>() + tail;
+    }
+}
+
+crate::model::kernels::simd_kernel! {
+    /// The AdamW update of parameters `p` and moments `m`, `v` from gradient `g`, compiled for the
+    /// vector extension the host kernels run (the square root and divisions dominate its
+    /// arithmetic).
+    fn adamw_kernel(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], step: Step) {
+        for (((p, m), v), &g) in p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+            let g = g * step.clip;
+            *m = BETA_1 * *m + (1.0 - BETA_1) * g;
+            *v = BETA_2 * *v + (1.0 - BETA_2) * g * g;
+            let delta = (*m / step.correct_1) / ((*v / step.correct_2).sqrt() + EPSILON);
+            *p = *p * step.shrink - step.lr * delta;
+        }
     }
 }
 
 /// Calls `f` with chunk `c` (of [`CHUNK`] elements) of the sum of `parts`: the one part's own
-/// values, or the sum in a chunk-sized buffer, which stays in cache for `f`.
+/// values, or the sum in a chunk-sized buffer, which stays in cache for `f` (the first two parts
+/// added as it is filled, the rest after, in order).
 fn with_chunk_sum<T>(parts: &[&[f32]], c: usize, f: impl FnOnce(&[f32]) -> T) -> T {
     let range = |part: &[f32]| c * CHUNK..((c + 1) * CHUNK).min(part.len());
     match parts {
         [one] => f(&one[range(one)]),
-        [first, rest @ ..] => {
-            let mut sum = first[range(first)].to_vec();
+        [first, second, rest @ ..] => {
+            let mut sum: Vec<f32> = first[range(first)].iter().zip(&second[range(second)]).map(|(a, b)| a + b).collect();
             for part in rest {
                 sum.iter_mut().zip(&part[range(part)]).for_each(|(s, p)| *s += p);
             }
