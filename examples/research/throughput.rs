@@ -1,11 +1,13 @@
 //! Encoder throughput at fixed shapes (batch 32, seq 64 by default), for every compiled backend,
 //! next to PyTorch doing the same work (experiments/pytorch_reference.py, when torch is importable):
-//! teacher forward, student train step on labels, and a KD trial step (student against cached
-//! teacher logits — what a trial runs with the teacher cache); then a 110 M teacher's (12 × 768)
-//! forward and fine-tuning step. It names the machine (CPU model, the vector extensions the host
-//! kernels and gemm pick), measures the machine's own f32 gemm peak in the same run, and gives
-//! each work item's rate as a fraction of it: the encoder's matrix FLOPs per sample,
-//! `layers · (8·s·d² + 4·s·d·i + 4·s²·d)` for a forward pass and three times that for a step.
+//! teacher forward (the logits, as `eval` and a logits-only teacher cache compute them), student
+//! train step on labels, and a KD trial step (student against cached teacher logits — what a
+//! trial runs with the teacher cache); then a 110 M teacher's (12 × 768) forward and fine-tuning
+//! step. It names the machine (CPU model, the vector extensions the host kernels and gemm pick),
+//! measures the machine's own f32 gemm peak in the same run, and gives each work item's rate as a
+//! fraction of it: the encoder's matrix FLOPs per sample, `layers · (8·s·d² + 4·s·d·i + 4·s²·d)`
+//! for a forward pass (less the last layer's rows the logits do not read, which the logits path
+//! skips) and three times that for a step.
 //!
 //! `cargo run --example throughput` (flex) or `cargo run --example throughput --features ndarray`
 //! (flex and ndarray; dependencies are built at opt-level 3 in the dev profile, so this measures
@@ -75,8 +77,7 @@ fn forward(device: &Device, layers: usize, hidden: usize, shape: Shape) -> f64 {
     let model = config(layers, hidden).init(0, device).valid();
     let input = BertInput::from_host(&batch(shape), device);
     time(shape, || {
-        let out = model.forward(&input, false);
-        let _: Vec<f32> = distiller::model::to_host(out.logits);
+        let _: Vec<f32> = distiller::model::to_host(model.logits(&input));
     })
 }
 
@@ -115,6 +116,14 @@ fn train_step(device: &Device, layers: usize, hidden: usize, shape: Shape, kd: b
 fn forward_flops(c: &BertConfig, seq: usize) -> f64 {
     let (s, d, i) = (seq as f64, c.hidden_size as f64, c.intermediate_size as f64);
     c.num_hidden_layers as f64 * (8.0 * s * d * d + 4.0 * s * d * i + 4.0 * s * s * d)
+}
+
+/// The matrix FLOPs per sample of `Bert::logits` (the forward item): the last layer's keys and
+/// values for every token, the rest of it for the first token only.
+fn logits_flops(c: &BertConfig, seq: usize) -> f64 {
+    let (s, d, i) = (seq as f64, c.hidden_size as f64, c.intermediate_size as f64);
+    let last = 4.0 * s * d * d + 4.0 * d * d + 4.0 * d * i + 4.0 * s * d;
+    forward_flops(c, seq) * (c.num_hidden_layers - 1) as f64 / c.num_hidden_layers as f64 + last
 }
 
 /// The machine's f32 matrix-product peak on the rayon threads, in GFLOP/s: the best of 5 timed
@@ -223,7 +232,8 @@ fn main() {
                 Some(r) => (format!("{r:.1}"), format!("{:.2}x", ours / r)),
                 None => ("-".into(), "-".into()),
             };
-            let flops = forward_flops(&config(layers, hidden), shape.seq) * if work == "forward" { 1.0 } else { 3.0 } * ours / 1e9;
+            let c = config(layers, hidden);
+            let flops = if work == "forward" { logits_flops(&c, shape.seq) } else { 3.0 * forward_flops(&c, shape.seq) } * ours / 1e9;
             let share = peak.map_or("-".into(), |p| format!("{:.0} %", 100.0 * flops / p));
             println!("| {work} | {label} | {} | {ours:.1} | {r} | {ratio} | {flops:.0} | {share} |", backend.name());
         }

@@ -22,6 +22,10 @@ pub trait Adaptor {
     fn encode(&self, embedded: Tensor<3>, mask: Tensor<2>, with_attention: bool) -> ModelOutputs;
     /// Number of layers (hidden states are `layers + 1`, index 0 = embeddings).
     fn layers(&self) -> usize;
+    /// The logits alone (`outputs(..).logits`), where a model can skip work they do not need.
+    fn logits(&self, batch: &HostBatch, device: &Device) -> Tensor<2> {
+        self.outputs(batch, device, false).logits
+    }
 }
 
 /// The `[rows, width]` attention mask of a batch (1 = token, 0 = padding).
@@ -32,6 +36,10 @@ pub fn attention_mask(batch: &HostBatch, device: &Device) -> Tensor<2> {
 impl Adaptor for Bert {
     fn outputs(&self, batch: &HostBatch, device: &Device, with_attention: bool) -> ModelOutputs {
         self.forward(&BertInput::from_host(batch, device), with_attention)
+    }
+
+    fn logits(&self, batch: &HostBatch, device: &Device) -> Tensor<2> {
+        Bert::logits(self, &BertInput::from_host(batch, device))
     }
 
     fn embed(&self, batch: &HostBatch, device: &Device) -> Tensor<3> {

@@ -89,12 +89,18 @@ impl TeacherCache {
         let lengths: Vec<usize> = encoded.iter().map(|e| e.ids.len()).collect();
         let with_attention = !spec.attention_layers.is_empty();
         let batches = map_batches(encoded, 64, pad_id, &device, |batch| {
-            let out = teacher.outputs(batch, &device, with_attention);
-            let hidden: Vec<(Vec<f32>, usize)> = spec.hidden_layers.iter().map(|&layer| (to_host(out.hidden[layer].clone()), out.hidden[layer].dims()[2])).collect();
-            let attention: Vec<(Vec<f32>, usize)> =
-                spec.attention_layers.iter().map(|&layer| (to_host(out.attentions[layer - 1].clone()), out.attentions[layer - 1].dims()[1])).collect();
-            let (w, c) = (batch.width, out.logits.dims()[1]);
-            let logits = to_host(out.logits);
+            // Logits alone: the teacher may skip what they do not depend on.
+            let (logits, hidden, attention) = if spec.hidden_layers.is_empty() && !with_attention {
+                (teacher.logits(batch, &device), Vec::new(), Vec::new())
+            } else {
+                let out = teacher.outputs(batch, &device, with_attention);
+                let hidden: Vec<(Vec<f32>, usize)> = spec.hidden_layers.iter().map(|&layer| (to_host(out.hidden[layer].clone()), out.hidden[layer].dims()[2])).collect();
+                let attention: Vec<(Vec<f32>, usize)> =
+                    spec.attention_layers.iter().map(|&layer| (to_host(out.attentions[layer - 1].clone()), out.attentions[layer - 1].dims()[1])).collect();
+                (out.logits, hidden, attention)
+            };
+            let (w, c) = (batch.width, logits.dims()[1]);
+            let logits = to_host(logits);
             let rows: Vec<(Vec<f32>, Vec<u16>)> = batch
                 .indices
                 .iter()

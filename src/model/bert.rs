@@ -356,15 +356,51 @@ impl Bert {
         Some(embedding(table, ids).permute([2, 0, 1]).reshape([1, heads, seq, seq]))
     }
 
+    /// The head's logits alone, as `forward(input, false).logits`. Where the head reads only the
+    /// first token (CLS pooling) and attention has no relative context (all but DeBERTa), the last
+    /// layer computes keys and values for every token but its query, attention output and
+    /// feed-forward block for the first token only: the rows the logits depend on (about a sixth
+    /// of a 6-layer encoder's products; HF transformers computes them all).
+    pub fn logits(&self, input: &BertInput) -> Tensor<2> {
+        let first_token_only = self.pooling == Pooling::Cls && self.relative_embeddings.is_none();
+        let Some((last, rest)) = self.layers.split_last().filter(|_| first_token_only) else {
+            return self.forward(input, false).logits;
+        };
+        let x = self.embed(input);
+        let bias = self.attention_bias(&input.mask, &x.device());
+        let dropouts = (&self.hidden_dropout, &self.attention_dropout);
+        let x = rest.iter().fold(x, |x, layer| layer.forward(x, bias.clone(), None, dropouts, self.layer_norm_eps, false).0);
+        self.head(last.first_token(x, bias, dropouts, self.layer_norm_eps))
+    }
+
+    /// The additive attention bias `[batch, 1, 1, seq]` of a padding mask (0 for tokens, -10000
+    /// for padding, broadcast over heads and queries), plus MPNet's relative position bias.
+    fn attention_bias(&self, mask: &Tensor<2>, device: &Device) -> Tensor<4> {
+        let [batch, seq] = mask.dims();
+        let bias = (mask.clone() - 1.0).mul_scalar(10000.0).reshape([batch, 1, 1, seq]);
+        match self.position_bias(seq, device) {
+            Some(position) => bias + position,
+            None => bias,
+        }
+    }
+
+    /// The task head over the pooled sequence `[batch, hidden]`: the logits.
+    fn head(&self, sequence: Tensor<2>) -> Tensor<2> {
+        let sequence = if self.family.drops_before_head() { dropout(&self.hidden_dropout, sequence) } else { sequence };
+        let dense = linear(&self.pooler, sequence);
+        let pooled = match self.family.head_activation() {
+            HeadActivation::Tanh => tanh(dense),
+            HeadActivation::Gelu => gelu(dense),
+            HeadActivation::Relu => burn::tensor::activation::relu(dense),
+        };
+        linear(&self.classifier, dropout(&self.hidden_dropout, pooled))
+    }
+
     /// The layers, pooler and classifier over an embedding output and its padding mask.
     pub fn encode(&self, embedded: Tensor<3>, mask: Tensor<2>, with_attention: bool) -> ModelOutputs {
         let [batch, seq, _] = embedded.dims();
         let mut x = embedded;
-        // Additive mask: 0 for tokens, -10000 for padding, broadcast over heads and queries.
-        let mut bias = (mask.clone() - 1.0).mul_scalar(10000.0).reshape([batch, 1, 1, seq]);
-        if let Some(position) = self.position_bias(seq, &x.device()) {
-            bias = bias + position;
-        }
+        let bias = self.attention_bias(&mask, &x.device());
         let relative = self.relative_embeddings.as_ref().map(|r| r.context(seq, |t| dropout(&self.hidden_dropout, t), &x.device()));
         let mut hidden = vec![x.clone()];
         let mut attentions = Vec::new();
@@ -379,15 +415,7 @@ impl Bert {
             Pooling::Cls => x.slice([0..batch, 0..1, 0..d]).reshape([batch, d]),
             Pooling::Mean => mean_pool(x, &mask),
         };
-        let sequence = if self.family.drops_before_head() { dropout(&self.hidden_dropout, sequence) } else { sequence };
-        let dense = linear(&self.pooler, sequence);
-        let pooled = match self.family.head_activation() {
-            HeadActivation::Tanh => tanh(dense),
-            HeadActivation::Gelu => gelu(dense),
-            HeadActivation::Relu => burn::tensor::activation::relu(dense),
-        };
-        let logits = linear(&self.classifier, dropout(&self.hidden_dropout, pooled));
-        ModelOutputs { logits, hidden, attentions, mask }
+        ModelOutputs { logits: self.head(sequence), hidden, attentions, mask }
     }
 }
 
@@ -425,6 +453,27 @@ impl EncoderLayer {
         let inner = linear_gelu(&self.intermediate, attended.clone());
         let out = residual_norm(&self.output_norm, linear(&self.output, inner), attended, hidden_dropout, eps);
         (out, probs)
+    }
+}
+
+impl EncoderLayer {
+    /// The layer's output for the first token of each row, `[batch, hidden]`: keys and values
+    /// from every token, the rest from the first token's row alone (no relative context).
+    fn first_token(&self, x: Tensor<3>, bias: Tensor<4>, (hidden_dropout, attention_dropout): (&Dropout, &Dropout), eps: f64) -> Tensor<2> {
+        let [batch, seq, d] = x.dims();
+        let (h, dh) = (self.heads, d / self.heads);
+        let first = x.clone().slice([0..batch, 0..1, 0..d]);
+        let heads = |t: Tensor<3>, rows: usize| t.reshape([batch, rows, h, dh]).swap_dims(1, 2);
+        let q = heads(linear(&self.query, first.clone()), 1);
+        let (k, v) = (heads(linear(&self.key, x.clone()), seq), heads(linear(&self.value, x), seq));
+        // The bias's row for the first query where it has one per query (a position bias).
+        let [b, bh, rows, _] = bias.dims();
+        let bias = if rows > 1 { bias.slice([0..b, 0..bh, 0..1, 0..seq]) } else { bias };
+        let scores = q.mul_scalar(1.0 / (dh as f64).sqrt()).matmul(k.swap_dims(2, 3)) + bias;
+        let context = dropout(attention_dropout, softmax(scores, 3)).matmul(v).swap_dims(1, 2).reshape([batch, 1, d]);
+        let attended = residual_norm(&self.attention_norm, linear(&self.attention_out, context), first, hidden_dropout, eps);
+        let inner = linear_gelu(&self.intermediate, attended.clone());
+        residual_norm(&self.output_norm, linear(&self.output, inner), attended, hidden_dropout, eps).reshape([batch, d])
     }
 }
 

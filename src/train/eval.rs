@@ -25,7 +25,7 @@ pub fn predict_logits(model: &Bert, encoded: &[Encoded], batch_size: usize, pad_
     let device = device.clone().inner();
     let mut out = vec![Vec::new(); encoded.len()];
     let batches = map_batches(encoded, batch_size, pad_id, &device, |batch| {
-        let logits = model.forward(&BertInput::from_host(batch, &device), false).logits;
+        let logits = model.logits(&BertInput::from_host(batch, &device));
         let [_, width] = logits.dims();
         (crate::model::to_host(logits), width)
     });

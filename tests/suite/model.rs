@@ -244,6 +244,36 @@ fn minilm_tokenizer_and_embeddings_make_sense() {
     assert!(similar > unrelated + 0.2, "similar {similar} unrelated {unrelated}");
 }
 
+/// `Bert::logits` (what `eval` and a logits-only teacher cache run) skips the last layer's rows
+/// the head does not read; its logits are the full forward pass's, for BERT, for MPNet's position
+/// bias (one row of it per query), and where it falls back (mean pooling).
+#[test]
+fn the_logits_path_gives_the_full_forwards_logits() {
+    use distiller::model::Family;
+    let dev = device();
+    // Rows of different lengths: padding masks the keys of the first token's attention too.
+    let rows: Vec<_> = (0..5u32).map(|i| distiller::data::Encoded { ids: (0..4 + 3 * i).map(|t| 2 + (t * 7 + i) % 40).collect(), type_ids: vec![0; 4 + 3 * i as usize] }).collect();
+    let batch = HostBatch::pad(&rows, &(0..5).collect::<Vec<_>>(), 0);
+    let input = BertInput::from_host(&batch, &dev);
+    let mpnet = |c: &mut BertConfig| {
+        c.family = Family::MpNet;
+        c.relative_attention_num_buckets = Some(32);
+    };
+    let mean = |c: &mut BertConfig| c.classifier_pooling = Pooling::Mean;
+    let bert = |_: &mut BertConfig| {};
+    for (what, adjust) in [("bert", &bert as &dyn Fn(&mut BertConfig)), ("mpnet", &mpnet), ("mean pooling", &mean)] {
+        let mut config = BertConfig::sized(3, 64, 50, 3);
+        adjust(&mut config);
+        let model = config.init(4, &dev).valid();
+        let full = distiller::model::to_host(model.forward(&input, false).logits);
+        let fast = distiller::model::to_host(model.logits(&input));
+        assert_eq!(full.len(), fast.len());
+        for (i, (a, b)) in fast.iter().zip(&full).enumerate() {
+            assert!((a - b).abs() <= 1e-5 + 1e-5 * b.abs(), "{what}: logit {i}: {a} vs the full forward's {b}");
+        }
+    }
+}
+
 #[test]
 fn host_gelu_matches_burns_value_and_gradient() {
     use burn::tensor::{Tensor, TensorData};
