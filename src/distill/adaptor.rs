@@ -22,7 +22,7 @@ pub trait Adaptor {
     fn encode(&self, embedded: Tensor<3>, mask: Tensor<2>, with_attention: bool) -> ModelOutputs;
     /// Number of layers (hidden states are `layers + 1`, index 0 = embeddings).
     fn layers(&self) -> usize;
-    /// The logits alone (`outputs(..).logits`), where a model can skip work they do not need.
+    /// The logits alone (`outputs(..).logits`): a model may skip work the logits do not read.
     fn logits(&self, batch: &HostBatch, device: &Device) -> Tensor<2> {
         self.outputs(batch, device, false).logits
     }

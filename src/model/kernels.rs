@@ -25,6 +25,12 @@
 //! - embedding lookups: burn-flex's rows forward; backward, the incoming rows added into one fresh
 //!   table gradient, where burn-flex zero-fills a byte vector and copies the whole table again to
 //!   realign it.
+//! - "add & norm": a sublayer's output dropped out, added to the sublayer's input and normalised,
+//!   in one pass per row; the backward pass writes the input's gradient and the masked one for the
+//!   sublayer's output in LayerNorm's own pass. burn runs a multiply and an add first, each
+//!   allocating its output.
+//!
+//! The kernels write fresh outputs into uninitialised memory, without zero-filling them first.
 //!
 //! `exp` is a branch-free polynomial, so these loops vectorise; they run compiled for AVX-512 or
 //! AVX2 + FMA when the CPU has it ([`isa`]). Measured in docs/performance.md. Other backends and
