@@ -58,11 +58,10 @@ const MASK_CHUNK: usize = 1 << 14;
 pub fn mask(n: usize, keep: f64, key: u64) -> Vec<f32> {
     let threshold = (keep * 65536.0).round() as u64;
     let scale = (1.0 / keep) as f32;
-    let mut values = Vec::with_capacity(n);
-    values.spare_capacity_mut()[..n].par_chunks_mut(MASK_CHUNK).enumerate().for_each(|(c, chunk)| fill_mask(chunk, (c * MASK_CHUNK / 4) as u64, key, threshold, scale));
+    let mut values = super::kernels::Output::new(n);
+    values.slots().par_chunks_mut(MASK_CHUNK).enumerate().for_each(|(c, chunk)| fill_mask(chunk, (c * MASK_CHUNK / 4) as u64, key, threshold, scale));
     // SAFETY: the tasks above wrote all n values.
-    unsafe { values.set_len(n) };
-    values
+    unsafe { values.written() }
 }
 
 super::kernels::simd_kernel! {

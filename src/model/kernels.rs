@@ -38,6 +38,7 @@
 
 use burn::nn::{Dropout, Embedding, LayerNorm, Linear};
 use burn::tensor::{Int, Tensor};
+use std::mem::MaybeUninit;
 
 /// The vector extension the host kernels' loops are compiled for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,31 +100,60 @@ macro_rules! simd_kernel {
             fn body($($arg: $ty),*) $body
             #[cfg(target_arch = "x86_64")]
             match $crate::model::kernels::isa() {
-                $crate::model::kernels::Isa::Avx512 => {
-                    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-                    #[allow(clippy::too_many_arguments)]
-                    fn wide($($arg: $ty),*) {
-                        body($($arg),*)
-                    }
-                    // SAFETY: `isa` names AVX-512 only where the CPU has it.
-                    return unsafe { wide($($arg),*) };
-                }
-                $crate::model::kernels::Isa::Avx2 => {
-                    #[target_feature(enable = "avx2,fma")]
-                    #[allow(clippy::too_many_arguments)]
-                    fn narrow($($arg: $ty),*) {
-                        body($($arg),*)
-                    }
-                    // SAFETY: `isa` names AVX2 + FMA only where the CPU has them.
-                    return unsafe { narrow($($arg),*) };
-                }
+                $crate::model::kernels::Isa::Avx512 => $crate::model::kernels::simd_kernel!(@run "avx512f,avx512vl,avx512dq,avx2,fma", wide, $($arg: $ty),*),
+                $crate::model::kernels::Isa::Avx2 => $crate::model::kernels::simd_kernel!(@run "avx2,fma", narrow, $($arg: $ty),*),
                 $crate::model::kernels::Isa::Baseline => {}
             }
             body($($arg),*)
         }
     };
+    // `body` compiled with `$features` as `$copy`, called: `isa` names an extension only where
+    // the CPU has it.
+    (@run $features:literal, $copy:ident, $($arg:ident: $ty:ty),*) => {{
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        fn $copy($($arg: $ty),*) {
+            body($($arg),*)
+        }
+        // SAFETY: `isa` chose this extension only because the CPU has it.
+        return unsafe { $copy($($arg),*) };
+    }};
 }
 pub(crate) use simd_kernel;
+
+/// A fresh output of `n` values, written by the kernels (or gemm) into uninitialised memory: a
+/// zero-filled `vec![0.0; n]` would cost a pass over memory as large as the output itself.
+pub(crate) struct Output {
+    values: Vec<f32>,
+    n: usize,
+}
+
+impl Output {
+    pub(crate) fn new(n: usize) -> Self {
+        Self { values: Vec::with_capacity(n), n }
+    }
+
+    /// The `n` slots to write.
+    pub(crate) fn slots(&mut self) -> &mut [MaybeUninit<f32>] {
+        &mut self.values.spare_capacity_mut()[..self.n]
+    }
+
+    /// The first slot, for writers that take a raw pointer (gemm, parallel tasks).
+    #[cfg(feature = "flex")]
+    fn ptr(&mut self) -> *mut f32 {
+        self.values.as_mut_ptr()
+    }
+
+    /// The values, once every slot is written.
+    ///
+    /// # Safety
+    /// Every slot of [`Output::slots`] must have been written.
+    pub(crate) unsafe fn written(mut self) -> Vec<f32> {
+        // SAFETY: the caller wrote all n slots.
+        unsafe { self.values.set_len(self.n) };
+        self.values
+    }
+}
 
 /// Whether `x` takes the host path: f32 on flex (with or without autodiff).
 #[cfg(feature = "flex")]
@@ -272,38 +302,12 @@ mod flex {
     use rayon::prelude::*;
     use std::mem::MaybeUninit;
 
+    use super::Output;
+
     type HostTensor = FloatTensor<Flex>;
 
     /// About this many elements (whole rows) per parallel task.
     const CHUNK: usize = 1 << 14;
-
-    /// A fresh output of `n` values, written by the kernels into uninitialised memory: a
-    /// zero-filled `vec![0.0; n]` would cost a pass over memory as large as the output itself.
-    struct Output {
-        values: Vec<f32>,
-        n: usize,
-    }
-
-    impl Output {
-        fn new(n: usize) -> Self {
-            Self { values: Vec::with_capacity(n), n }
-        }
-
-        /// The `n` slots to write.
-        fn slots(&mut self) -> &mut [MaybeUninit<f32>] {
-            &mut self.values.spare_capacity_mut()[..self.n]
-        }
-
-        /// The values, once every slot is written.
-        ///
-        /// # Safety
-        /// Every slot of [`Output::slots`] must have been written.
-        unsafe fn written(mut self) -> Vec<f32> {
-            // SAFETY: the caller wrote all n slots.
-            unsafe { self.values.set_len(self.n) };
-            self.values
-        }
-    }
 
     /// An initialised scratch buffer as slots for a kernel to overwrite.
     ///
@@ -418,15 +422,14 @@ mod flex {
     fn product_values(lhs: Operand, rhs: Operand) -> (Vec<f32>, [usize; 2]) {
         let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
         assert_eq!(k, rhs.rows, "host linear: inner dimensions differ");
-        let mut out: Vec<f32> = Vec::with_capacity(m * n);
+        let mut out = Output::new(m * n);
         let parallelism = if m * n * k >= 1 << 18 { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
         // SAFETY: the operands' strides and extents come from their layouts, which stay inside
-        // their storage; `out` has room for m·n values, which gemm writes without reading.
+        // their storage; `out` has m·n slots, which gemm writes all of without reading.
         unsafe {
-            gemm_into(out.as_mut_ptr(), n, (lhs.ptr(), lhs.row_stride, lhs.col_stride), (rhs.ptr(), rhs.row_stride, rhs.col_stride), [m, n, k], 1.0, parallelism);
-            out.set_len(m * n);
+            gemm_into(out.ptr(), n, (lhs.ptr(), lhs.row_stride, lhs.col_stride), (rhs.ptr(), rhs.row_stride, rhs.col_stride), [m, n, k], 1.0, parallelism);
+            (out.written(), [m, n])
         }
-        (out, [m, n])
     }
 
     fn host_tensor(values: Vec<f32>, shape: impl Into<Shape>) -> HostTensor {
@@ -953,9 +956,8 @@ mod flex {
         let block = seq * seq;
         let mask = (keep < 1.0).then(|| crate::model::dropout::mask(shape.pairs() * block, f64::from(keep), key));
         let kept = if keep_state { shape.pairs() * block } else { 0 };
-        let mut probs: Vec<f32> = Vec::with_capacity(kept);
-        let mut out: Vec<f32> = Vec::with_capacity(shape.batch * seq * d);
-        let (out_ptr, probs_ptr) = (SharedOut(out.as_mut_ptr()), SharedOut(probs.as_mut_ptr()));
+        let (mut probs, mut out) = (Output::new(kept), Output::new(shape.batch * seq * d));
+        let (out_ptr, probs_ptr) = (SharedOut(out.ptr()), SharedOut(probs.ptr()));
         let (qs, ks, vs, bs) = (values(&q), values(&k), values(&v), values(&bias));
         (0..shape.pairs()).into_par_iter().for_each_init(
             || (vec![0f32; block], vec![0f32; block]),
@@ -983,10 +985,7 @@ mod flex {
         );
         // SAFETY: the pairs above wrote all batch·seq·d values, and every probability block when
         // they are kept.
-        unsafe {
-            out.set_len(shape.batch * seq * d);
-            probs.set_len(kept);
-        }
+        let (out, probs) = unsafe { (out.written(), probs.written()) };
         let out = host_tensor(out, q.layout().shape().clone());
         (out, keep_state.then(|| AttentionState { q, k, v, probs, mask, shape }))
     }
@@ -1028,10 +1027,8 @@ mod flex {
             let (seq, d, dh) = (shape.seq, shape.d, shape.dh());
             let (block, n) = (seq * seq, shape.batch * seq * d);
             let scale = 1.0 / (dh as f32).sqrt();
-            let (mut dq, mut dk, mut dv) = (Vec::<f32>::with_capacity(n), Vec::<f32>::with_capacity(n), Vec::<f32>::with_capacity(n));
-            let bias_len = if node_bias.is_some() { shape.pairs() * block } else { 0 };
-            let mut dscores: Vec<f32> = Vec::with_capacity(bias_len);
-            let ptrs = [dq.as_mut_ptr(), dk.as_mut_ptr(), dv.as_mut_ptr(), dscores.as_mut_ptr()].map(SharedOut);
+            let mut outputs = [n, n, n, if node_bias.is_some() { shape.pairs() * block } else { 0 }].map(Output::new);
+            let ptrs = outputs.each_mut().map(|o| SharedOut(o.ptr()));
             let (gs, qs, ks, vs) = (values(&grad), values(&q), values(&k), values(&v));
             (0..shape.pairs()).into_par_iter().for_each_init(
                 || (vec![0f32; block], vec![0f32; block]),
@@ -1069,12 +1066,9 @@ mod flex {
                     }
                 },
             );
-            // SAFETY: the pairs above wrote all n values of each.
-            for g in [&mut dq, &mut dk, &mut dv] {
-                unsafe { g.set_len(n) };
-            }
-            // SAFETY: and every pair's block of the score gradients when the bias takes one.
-            unsafe { dscores.set_len(bias_len) };
+            // SAFETY: the pairs above wrote all n values of dq, dk and dv, and every pair's block
+            // of the score gradients when the bias takes one.
+            let [dq, dk, dv, dscores] = outputs.map(|o| unsafe { o.written() });
             let x_shape = q.layout().shape().clone();
             for (node, g) in [(node_q, dq), (node_k, dk), (node_v, dv)] {
                 if let Some(node) = node {
